@@ -1,0 +1,144 @@
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn error(pairs: &[(&str, &str)]) -> String {
+    Config::from_env(env(pairs)).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_alone_give_the_embedded_setup() {
+    let c = Config::from_env(Vec::new()).unwrap();
+    assert_eq!(c.database.url, DatabaseUrl::Sqlite("data/jinguo.db".into()));
+    assert_eq!(c.amqp.url, None);
+    assert_eq!(c.amqp.prefix, "jinguo");
+    assert_eq!(c.http.addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.http.public_url, "http://127.0.0.1:8080");
+    assert_eq!(c.mail.smtp_url, None);
+}
+
+#[test]
+fn environment_overrides_file_which_overrides_defaults() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        f,
+        "[amqp]\nprefix = \"from-file\"\n[http]\naddr = \"0.0.0.0:9000\""
+    )
+    .unwrap();
+    let path = f.path().to_str().unwrap();
+    let c = Config::from_env(env(&[
+        ("JINGUO_CONFIG", path),
+        ("JINGUO_AMQP__PREFIX", "from-env"),
+        ("JINGUO_DATABASE__URL", "postgres://postgres@127.0.0.1/test"),
+        ("JINGUO_DATA_DIR", "/srv/jinguo"),
+        ("PATH", "/usr/bin"),
+    ]))
+    .unwrap();
+    assert_eq!(c.amqp.prefix, "from-env");
+    assert_eq!(c.http.addr.to_string(), "0.0.0.0:9000");
+    assert_eq!(c.database.url.backend_name(), "postgres");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/srv/jinguo"));
+}
+
+#[test]
+fn unknown_environment_key_names_the_variable() {
+    let e = error(&[("JINGUO_DATABASE__URLL", "sqlite://x.db")]);
+    assert_eq!(
+        e,
+        "configuration: database.urll (from environment variable JINGUO_DATABASE__URLL): \
+         unknown key (config/default.toml lists every key)"
+    );
+}
+
+#[test]
+fn unknown_file_key_names_the_file() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[http]\nport = 80").unwrap();
+    let path = f.path().to_str().unwrap().to_owned();
+    let e = error(&[("JINGUO_CONFIG", &path)]);
+    assert!(
+        e.starts_with(&format!(
+            "configuration: http.port (from file {path}): unknown key"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_values_name_key_origin_and_rule() {
+    let e = error(&[("JINGUO_HTTP__ADDR", "localhost")]);
+    assert!(
+        e.contains("http.addr (from environment variable JINGUO_HTTP__ADDR): must be HOST:PORT"),
+        "{e}"
+    );
+    let e = error(&[("JINGUO_DATABASE__URL", "mysql://x")]);
+    assert!(
+        e.contains("database.url") && e.contains("sqlite:// or postgres://"),
+        "{e}"
+    );
+    let e = error(&[("JINGUO_DATABASE__MAX_CONNECTIONS", "many")]);
+    assert!(
+        e.contains("database.max_connections") && e.contains("whole number"),
+        "{e}"
+    );
+    let e = error(&[("JINGUO_DATABASE__MAX_CONNECTIONS", "0")]);
+    assert!(e.contains("positive"), "{e}");
+    let e = error(&[("JINGUO_AMQP__URL", "http://rabbit")]);
+    assert!(e.contains("amqp.url"), "{e}");
+    let e = error(&[("JINGUO_AMQP__PREFIX", "a b")]);
+    assert!(e.contains("amqp.prefix"), "{e}");
+    let e = error(&[("JINGUO_LOG__FORMAT", "xml")]);
+    assert!(e.contains("log.format"), "{e}");
+}
+
+#[test]
+fn wrong_type_in_file_is_refused() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[database]\nmax_connections = \"eight\"").unwrap();
+    let path = f.path().to_str().unwrap().to_owned();
+    let e = error(&[("JINGUO_CONFIG", &path)]);
+    assert!(
+        e.contains("database.max_connections") && e.contains("must be of type integer"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_or_broken_config_file_is_reported() {
+    let e = error(&[("JINGUO_CONFIG", "/nonexistent/jinguo.toml")]);
+    assert!(
+        e.starts_with(
+            "configuration: JINGUO_CONFIG (from file /nonexistent/jinguo.toml): cannot read"
+        ),
+        "{e}"
+    );
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "[http\naddr=").unwrap();
+    let path = f.path().to_str().unwrap().to_owned();
+    assert!(error(&[("JINGUO_CONFIG", &path)]).contains("not valid TOML"));
+}
+
+#[test]
+fn postgres_password_is_not_printed() {
+    let u = DatabaseUrl::parse("postgres://app:secret@db:5432/jinguo").unwrap();
+    assert!(!format!("{u:?}").contains("secret"));
+}
+
+#[test]
+fn public_url_defaults_to_the_listen_address() {
+    let c = Config::from_env(env(&[("JINGUO_HTTP__ADDR", "127.0.0.1:9999")])).unwrap();
+    assert_eq!(c.http.public_url, "http://127.0.0.1:9999");
+    let c = Config::from_env(env(&[(
+        "JINGUO_HTTP__PUBLIC_URL",
+        "https://jinguo.example.cn/",
+    )]))
+    .unwrap();
+    assert_eq!(c.http.public_url, "https://jinguo.example.cn");
+}

@@ -1,0 +1,6 @@
+//! Jinguo's domain core: types and decisions with no I/O.
+//!
+//! Nothing here touches a database, a broker, the network or the clock; callers pass
+//! in what a decision needs. That keeps every rule testable without set-up.
+
+pub mod org;
