@@ -4,3 +4,4 @@
 //! in what a decision needs. That keeps every rule testable without set-up.
 
 pub mod org;
+pub mod org_file;

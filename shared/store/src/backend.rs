@@ -1,0 +1,97 @@
+//! What PostgreSQL and SQLite do differently: pools, connection set-up, migrations, pings.
+
+use std::path::Path;
+
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use jinguo_config::DatabaseConfig;
+
+use crate::{Conn, SqliteConn, Store, StoreError};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+pub(crate) fn postgres_pool(
+    url: &str,
+    config: &DatabaseConfig,
+) -> Result<Pool<AsyncPgConnection>, StoreError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(config.max_connections)
+        .build()
+        .map_err(|e| StoreError::Connect(e.to_string()))
+}
+
+pub(crate) fn sqlite_pool(path: &Path, config: &DatabaseConfig) -> Result<Pool<SqliteConn>, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Connect(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let busy_timeout_ms = config.busy_timeout_ms;
+    let mut manager_config = ManagerConfig::<SqliteConn>::default();
+    // Every pooled connection gets the same pragmas; SQLite keeps them per connection.
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+            ))
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let url = path.to_string_lossy().into_owned();
+    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(url, manager_config);
+    Pool::builder(manager)
+        .max_size(config.max_connections)
+        .build()
+        .map_err(|e| StoreError::Connect(e.to_string()))
+}
+
+pub(crate) async fn ping(conn: &mut Conn<'_>) -> Result<(), StoreError> {
+    crate::on_backend!(conn, |c| c.batch_execute("SELECT 1").await)?;
+    Ok(())
+}
+
+/// Migrations run on a connection of their own, on a blocking thread: diesel's migration
+/// harness is synchronous (for PostgreSQL it drives the async connection with `block_on`).
+pub(crate) async fn migrate(store: &Store) -> Result<Vec<String>, StoreError> {
+    let applied = match store {
+        Store::Postgres(pool) => {
+            let obj = pool.get().await.map_err(StoreError::pool)?;
+            let conn = diesel_async::pooled_connection::deadpool::Object::take(obj);
+            tokio::task::spawn_blocking(move || {
+                let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                versions(harness.run_pending_migrations(POSTGRES_MIGRATIONS))
+            })
+            .await
+        }
+        Store::Sqlite(pool) => {
+            let mut obj = pool.get().await.map_err(StoreError::pool)?;
+            let applied = obj
+                .spawn_blocking(|conn| {
+                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|vs| vs.iter().map(ToString::to_string).collect::<Vec<_>>())
+                        .map_err(diesel::result::Error::QueryBuilderError)
+                })
+                .await;
+            return applied.map_err(|e| StoreError::Migration(e.to_string()));
+        }
+    };
+    applied.map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+fn versions<V: std::fmt::Display>(
+    result: diesel::migration::Result<Vec<V>>,
+) -> Result<Vec<String>, StoreError> {
+    result
+        .map(|vs| vs.iter().map(ToString::to_string).collect())
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
