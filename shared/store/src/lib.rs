@@ -14,6 +14,7 @@
 mod backend;
 mod error;
 pub mod orgs;
+pub mod seed;
 mod schema;
 
 use std::future::Future;

@@ -1,0 +1,85 @@
+//! One error type for every endpoint, rendered as
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An answer that is not a success. 4xx carry a message for the caller; a 5xx logs its cause
+/// once and shows the caller only a reference to find it in the logs.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn bad_request(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid",
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// Logs the whole cause chain and answers 500 with a reference to the log line.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        let reference = reference();
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(reference, error = %chain, "request failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: format!("internal error, reference {reference}"),
+            field: None,
+        }
+    }
+}
+
+/// A short reference, unique enough to find one log line.
+fn reference() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("{:x}-{}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl From<jinguo_store::StoreError> for ApiError {
+    fn from(e: jinguo_store::StoreError) -> Self {
+        ApiError::internal(&e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": { "code": self.code, "message": self.message, "field": self.field }
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}

@@ -1,0 +1,112 @@
+//! The `jinguo` command-line program: `serve` (the default) runs the API and every worker in
+//! one process; the other subcommands are operator tools.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jinguo_config::{Config, LogFormat};
+use jinguo_store::Store;
+
+/// 巾帼 Jinguo — workflows for the Gansu Women's Federation.
+///
+/// Configuration: config/default.toml (built in), then the file named by JINGUO_CONFIG,
+/// then JINGUO_<SECTION>__<KEY> environment variables.
+#[derive(Debug, Parser)]
+#[command(name = "jinguo", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API and every worker in one process (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import data from files.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+#[derive(Debug, Subcommand)]
+enum Import {
+    /// Import or update org units from a CSV file (columns code,name[,longitude,latitude,
+    /// coordinates_generated]). All rows or none; re-importing updates names, never duplicates.
+    Orgs {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+/// Runs one command to completion on a fresh multi-threaded runtime.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Arc::new(Config::load()?);
+    init_tracing(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve::serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::Import(Import::Orgs { file }) => import_orgs(&config, &file).await,
+        }
+    })
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = &config.database.url;
+    Store::connect(&config.database)
+        .await
+        .with_context(|| format!("opening database {url:?}"))
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let applied = store.migrate().await.context("migrating")?;
+    if applied.is_empty() {
+        println!("数据库已是最新 (database is up to date)");
+    } else {
+        println!("已应用 {} 个迁移 (applied: {})", applied.len(), applied.join(", "));
+    }
+    Ok(())
+}
+
+async fn import_orgs(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let store = open_store(config).await?;
+    store.migrate().await.context("migrating")?;
+    let summary = jinguo_store::seed::import_orgs(&store, &text)
+        .await
+        .with_context(|| format!("importing {}", file.display()))?;
+    println!(
+        "导入完成：新增 {}，更名 {}，未变 {} (inserted {}, renamed {}, unchanged {})",
+        summary.inserted,
+        summary.renamed,
+        summary.unchanged,
+        summary.inserted,
+        summary.renamed,
+        summary.unchanged
+    );
+    Ok(())
+}
+
+fn init_tracing(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
+        .map_err(|e| anyhow::anyhow!("configuration: log.filter: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let installed = match config.log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // A second init (tests running commands in-process) keeps the first subscriber.
+    drop(installed);
+    Ok(())
+}

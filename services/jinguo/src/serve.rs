@@ -1,0 +1,69 @@
+//! `jinguo serve`: migrate, load the built-in org tree into an empty database, serve HTTP
+//! until Ctrl-C or SIGTERM, then finish what is in flight and exit 0.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use jinguo_api::AppState;
+use jinguo_config::Config;
+use tokio::net::TcpListener;
+
+pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
+    let store = crate::open_store(&config).await?;
+    let applied = store.migrate().await.context("migrating")?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    if let Some(summary) = jinguo_store::seed::load_gansu_if_empty(&store)
+        .await
+        .context("loading the built-in Gansu org tree")?
+    {
+        tracing::info!(units = summary.inserted, "org tree was empty: loaded built-in Gansu tree");
+    }
+
+    let addr = config.http.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} (http.addr)"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(
+        %local,
+        database = config.database.url.backend_name(),
+        bus = if config.amqp.url.is_some() { "rabbitmq" } else { "in-process" },
+        "jinguo serving"
+    );
+    println!("巾帼 Jinguo 已启动：http://{local}/");
+
+    let state = AppState {
+        store,
+        config: config.clone(),
+    };
+    jinguo_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing requests in flight");
+}
