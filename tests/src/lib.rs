@@ -1,1 +1,116 @@
+//! The test kit every Jinguo test uses.
+//!
+//! - [`TestDb`]: a fresh database per test. PostgreSQL databases are cloned from a migrated
+//!   template (`CREATE DATABASE … TEMPLATE …`) and dropped afterwards; SQLite ones are files in a
+//!   temporary directory. Each comes empty or with all of Gansu already loaded.
+//! - [`TestApp`]: the HTTP service in-process on port 0 over such a database.
+//! - [`JinguoProcess`]: the real `jinguo` binary as a subprocess, as an operator would run it.
+//!
+//! PostgreSQL is reached at `JINGUO_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). A test never skips because it is missing:
+//! it fails, naming the URL.
 
+mod db;
+mod process;
+
+use std::sync::Arc;
+
+use jinguo_api::AppState;
+use jinguo_config::Config;
+use jinguo_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use db::{Backend, Contents, TestDb, postgres_admin_url};
+pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
+
+/// A config for tests: the given database, port 0, everything else default, plus `extra`.
+pub fn test_config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let mut env = vec![
+        ("JINGUO_DATABASE__URL".to_owned(), db.url()),
+        ("JINGUO_HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        (
+            "JINGUO_DATABASE__MAX_CONNECTIONS".to_owned(),
+            "4".to_owned(),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_env(env).expect("test configuration is valid")
+}
+
+/// The HTTP service running in this process.
+pub struct TestApp {
+    pub db: TestDb,
+    pub store: Store,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Serves over a fresh database of `backend` holding all of Gansu.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, Contents::Gansu, &[]).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        contents: Contents,
+        extra: &[(&str, &str)],
+    ) -> TestApp {
+        let db = TestDb::new(backend, contents).await;
+        let config = Arc::new(test_config(&db, extra));
+        let store = Store::connect(&config.database)
+            .await
+            .expect("connect to test database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState {
+            store: store.clone(),
+            config,
+        };
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            jinguo_api::serve(listener, state, shutdown)
+                .await
+                .expect("serve");
+        });
+        TestApp {
+            db,
+            store,
+            base_url,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+        }
+    }
+
+    /// GET `path`, returning the status and the body parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        get_json(&self.client, &format!("{}{path}", self.base_url)).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// GET a URL, returning the status and the body parsed as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("response body");
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {text}"));
+    (status, json)
+}

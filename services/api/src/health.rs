@@ -41,7 +41,10 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         }
     }
     if failed.is_empty() {
-        (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks })))
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": checks })),
+        )
     } else {
         let body = json!({
             "status": "unavailable",

@@ -21,7 +21,10 @@ struct StartPage {
 
 /// The start page: what is running here and where to go next.
 pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let by_level = state.store.read(|c| Box::pin(orgs::count_by_level(c))).await?;
+    let by_level = state
+        .store
+        .read(|c| Box::pin(orgs::count_by_level(c)))
+        .await?;
     let count = |l: OrgLevel| by_level.get(&l).copied().unwrap_or(0);
     let config = &state.config;
     let page = StartPage {

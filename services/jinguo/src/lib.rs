@@ -73,14 +73,18 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     if applied.is_empty() {
         println!("数据库已是最新 (database is up to date)");
     } else {
-        println!("已应用 {} 个迁移 (applied: {})", applied.len(), applied.join(", "));
+        println!(
+            "已应用 {} 个迁移 (applied: {})",
+            applied.len(),
+            applied.join(", ")
+        );
     }
     Ok(())
 }
 
 async fn import_orgs(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let store = open_store(config).await?;
     store.migrate().await.context("migrating")?;
     let summary = jinguo_store::seed::import_orgs(&store, &text)
@@ -101,7 +105,9 @@ async fn import_orgs(config: &Config, file: &std::path::Path) -> anyhow::Result<
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
         .map_err(|e| anyhow::anyhow!("configuration: log.filter: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match config.log.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -18,7 +18,10 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
         .await
         .context("loading the built-in Gansu org tree")?
     {
-        tracing::info!(units = summary.inserted, "org tree was empty: loaded built-in Gansu tree");
+        tracing::info!(
+            units = summary.inserted,
+            "org tree was empty: loaded built-in Gansu tree"
+        );
     }
 
     let addr = config.http.addr;

@@ -37,7 +37,11 @@ pub fn parse(text: &str) -> Result<Vec<OrgRow>, RowError> {
             message: format!("unreadable header: {e}"),
         })?
         .clone();
-    let column = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+    };
     let (Some(code_col), Some(name_col)) = (column("code"), column("name")) else {
         return Err(RowError {
             line: 1,
@@ -125,7 +129,10 @@ mod tests {
              620122100,石洞镇,,,\n",
         )
         .unwrap();
-        let codes: Vec<_> = rows.iter().map(|r| r.unit.code.as_str().to_owned()).collect();
+        let codes: Vec<_> = rows
+            .iter()
+            .map(|r| r.unit.code.as_str().to_owned())
+            .collect();
         assert_eq!(codes, ["620122000000", "620122100000", "620122100201"]);
         assert_eq!(rows[0].line, 3);
         assert_eq!(rows[1].unit.location, None);
@@ -141,9 +148,21 @@ mod tests {
             e("code,name\n62,甘肃省\n62,甘肃\n").message,
             "code 620000000000 already appears on line 2"
         );
-        assert!(e("code,name,longitude,latitude\n62,甘肃,east,36\n").message.contains("longitude"));
-        assert!(e("code,name,longitude,latitude\n62,甘肃,103,99\n").message.contains("latitude out of range"));
-        assert!(e("code,name\n62,甘肃,extra\n").message.contains("not valid CSV"));
+        assert!(
+            e("code,name,longitude,latitude\n62,甘肃,east,36\n")
+                .message
+                .contains("longitude")
+        );
+        assert!(
+            e("code,name,longitude,latitude\n62,甘肃,103,99\n")
+                .message
+                .contains("latitude out of range")
+        );
+        assert!(
+            e("code,name\n62,甘肃,extra\n")
+                .message
+                .contains("not valid CSV")
+        );
         assert_eq!(e("id,title\n").line, 1);
     }
 }

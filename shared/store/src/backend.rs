@@ -25,7 +25,10 @@ pub(crate) fn postgres_pool(
         .map_err(|e| StoreError::Connect(e.to_string()))
 }
 
-pub(crate) fn sqlite_pool(path: &Path, config: &DatabaseConfig) -> Result<Pool<SqliteConn>, StoreError> {
+pub(crate) fn sqlite_pool(
+    path: &Path,
+    config: &DatabaseConfig,
+) -> Result<Pool<SqliteConn>, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Connect(format!("cannot create {}: {e}", dir.display())))?;

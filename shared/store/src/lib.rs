@@ -14,8 +14,8 @@
 mod backend;
 mod error;
 pub mod orgs;
-pub mod seed;
 mod schema;
+pub mod seed;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -154,10 +154,8 @@ impl Store {
                 Store::Postgres(pool) => {
                     let mut obj = pool.get().await.map_err(|e| E::from(StoreError::pool(e)))?;
                     let conn: &mut AsyncPgConnection = &mut obj;
-                    conn.transaction(async move |c| {
-                        f(&mut Conn::Pg(c)).await.map_err(TxError::App)
-                    })
-                    .await
+                    conn.transaction(async move |c| f(&mut Conn::Pg(c)).await.map_err(TxError::App))
+                        .await
                 }
                 Store::Sqlite(pool) => {
                     let mut obj = pool.get().await.map_err(|e| E::from(StoreError::pool(e)))?;

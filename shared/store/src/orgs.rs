@@ -50,7 +50,8 @@ impl OrgRecord {
         let level: OrgLevel = self.level.parse().map_err(|_| corrupt("level"))?;
         let location = match (self.longitude, self.latitude) {
             (Some(lon), Some(lat)) => Some(
-                Location::new(lon, lat, self.coordinates_generated).map_err(|_| corrupt("location"))?,
+                Location::new(lon, lat, self.coordinates_generated)
+                    .map_err(|_| corrupt("location"))?,
             ),
             _ => None,
         };
@@ -83,8 +84,7 @@ pub async fn lock(conn: &mut Conn<'_>, code: OrgCode) -> Result<Option<OrgUnit>,
 pub async fn children(conn: &mut Conn<'_>, code: OrgCode) -> Result<Vec<OrgUnit>, StoreError> {
     let query = orgs::table
         .filter(orgs::parent_code.eq(code.to_string()))
-        .order(orgs::code)
-        ;
+        .order(orgs::code);
     let records: Vec<OrgRecord> = on_backend!(conn, |c| query.load(c).await)?;
     records.into_iter().map(OrgRecord::into_unit).collect()
 }
@@ -141,7 +141,10 @@ pub async fn import(conn: &mut Conn<'_>, rows: &[OrgRow]) -> Result<ImportSummar
         {
             return Err(RowError {
                 line: row.line,
-                message: format!("parent {parent} of {} is neither in the file nor in the tree", row.unit.code),
+                message: format!(
+                    "parent {parent} of {} is neither in the file nor in the tree",
+                    row.unit.code
+                ),
             }
             .into());
         }

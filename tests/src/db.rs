@@ -1,0 +1,288 @@
+//! Fresh databases per test, from templates built once.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use jinguo_config::Config;
+use jinguo_store::Store;
+use tokio::sync::OnceCell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// What a fresh test database holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Contents {
+    /// Migrated, no rows.
+    Empty,
+    /// Migrated, with the built-in Gansu org tree loaded.
+    Gansu,
+}
+
+/// The PostgreSQL server used for tests, as an admin URL (any database on it).
+pub fn postgres_admin_url() -> String {
+    std::env::var("JINGUO_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn postgres_url(database: &str) -> String {
+    let mut url = url_without_db(&postgres_admin_url());
+    url.push('/');
+    url.push_str(database);
+    url
+}
+
+fn url_without_db(admin: &str) -> String {
+    // postgres://user@host:port/db?params → postgres://user@host:port
+    let after_scheme = admin.find("://").map_or(0, |i| i + 3);
+    match admin[after_scheme..].find('/') {
+        Some(i) => admin[..after_scheme + i].to_owned(),
+        None => admin.to_owned(),
+    }
+}
+
+/// A database that exists for one test and is removed when dropped.
+pub struct TestDb {
+    backend: Backend,
+    url: String,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub async fn new(backend: Backend, contents: Contents) -> TestDb {
+        let unique = format!(
+            "{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        match backend {
+            Backend::Postgres => {
+                let template = postgres_template(contents).await;
+                let name = format!("jinguo_test_{unique}");
+                let mut admin = admin_connection().await;
+                let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
+                retry_while_busy(&mut admin, &sql).await;
+                TestDb {
+                    backend,
+                    url: postgres_url(&name),
+                    name,
+                    _dir: None,
+                }
+            }
+            Backend::Sqlite => {
+                let template = sqlite_template(contents).await;
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("jinguo.db");
+                std::fs::copy(&template, &path).expect("copy SQLite template");
+                // Pages not yet checkpointed live in the WAL file; a copy needs both.
+                let wal = template.with_extension("db-wal");
+                if wal.exists() {
+                    std::fs::copy(&wal, path.with_extension("db-wal")).expect("copy SQLite WAL");
+                }
+                TestDb {
+                    backend,
+                    url: format!("sqlite://{}", path.display()),
+                    name: path.display().to_string(),
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database URL, as `database.url` takes it.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// A store over this database.
+    pub async fn store(&self) -> Store {
+        let config = crate::test_config(self, &[]);
+        Store::connect(&config.database)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop cannot await; a short-lived runtime on its own thread does the work.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&postgres_admin_url()).await {
+                    let _ = admin.batch_execute(&sql).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn admin_connection() -> AsyncPgConnection {
+    let url = postgres_admin_url();
+    AsyncPgConnection::establish(&url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for this test and is not reachable at {url} ({e}). \
+             Start it (pg_ctlcluster … start) or set JINGUO_TEST_POSTGRES."
+            )
+        })
+}
+
+/// A template or a fresh clone can be "being accessed by other users" for a moment after the
+/// connections that built it close; retry briefly.
+async fn retry_while_busy(admin: &mut AsyncPgConnection, sql: &str) {
+    for attempt in 0.. {
+        match admin.batch_execute(sql).await {
+            Ok(()) => return,
+            Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+/// Names change whenever migrations or the seed change, so a stale template is never used.
+fn fingerprint() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut hasher = DefaultHasher::new();
+    for dir in ["migrations/postgres", "migrations/sqlite"] {
+        let mut files: Vec<_> = walk(&root.join(dir));
+        files.sort();
+        for f in files {
+            f.file_name().hash(&mut hasher);
+            std::fs::read(&f).unwrap().hash(&mut hasher);
+        }
+    }
+    jinguo_store::seed::GANSU_ORGS_CSV.hash(&mut hasher);
+    format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+async fn fill(url: String, contents: Contents) {
+    let config = Config::from_env([("JINGUO_DATABASE__URL".to_owned(), url)]).unwrap();
+    let store = Store::connect(&config.database)
+        .await
+        .expect("connect to template");
+    store.migrate().await.expect("migrate template");
+    if contents == Contents::Gansu {
+        jinguo_store::seed::load_gansu_if_empty(&store)
+            .await
+            .expect("load Gansu into template");
+    }
+}
+
+async fn postgres_template(contents: Contents) -> String {
+    static EMPTY: OnceCell<String> = OnceCell::const_new();
+    static GANSU: OnceCell<String> = OnceCell::const_new();
+    let cell = match contents {
+        Contents::Empty => &EMPTY,
+        Contents::Gansu => &GANSU,
+    };
+    cell.get_or_init(|| async move {
+        let suffix = match contents {
+            Contents::Empty => "empty",
+            Contents::Gansu => "gansu",
+        };
+        let name = format!("jinguo_tpl_{}_{suffix}", fingerprint());
+        let mut admin = admin_connection().await;
+        // Test binaries run in parallel processes: one builds, the others wait for it.
+        admin
+            .batch_execute("SELECT pg_advisory_lock(7262011)")
+            .await
+            .unwrap();
+        let exists: bool = {
+            use diesel_async::RunQueryDsl;
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
+            )))
+            .get_result(&mut admin)
+            .await
+            .unwrap()
+        };
+        if !exists {
+            let building = format!("{name}_building");
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .await
+                .unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .await
+                .unwrap();
+            fill(postgres_url(&building), contents).await;
+            retry_while_busy(
+                &mut admin,
+                &format!("ALTER DATABASE {building} RENAME TO {name}"),
+            )
+            .await;
+        }
+        admin
+            .batch_execute("SELECT pg_advisory_unlock(7262011)")
+            .await
+            .unwrap();
+        name
+    })
+    .await
+    .clone()
+}
+
+async fn sqlite_template(contents: Contents) -> PathBuf {
+    static EMPTY: OnceCell<PathBuf> = OnceCell::const_new();
+    static GANSU: OnceCell<PathBuf> = OnceCell::const_new();
+    let cell = match contents {
+        Contents::Empty => &EMPTY,
+        Contents::Gansu => &GANSU,
+    };
+    cell.get_or_init(|| async move {
+        // One file per process; kept for the process's life, removed by the OS temp cleaner.
+        let dir = tempfile::Builder::new()
+            .prefix("jinguo-tpl")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let path = dir.join("template.db");
+        fill(format!("sqlite://{}", path.display()), contents).await;
+        path
+    })
+    .await
+    .clone()
+}

@@ -1,0 +1,275 @@
+//! The store suite, run on both backends: same code, same answers.
+
+use std::time::Duration;
+
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::org_file;
+use jinguo_store::orgs::{self, ImportError};
+use jinguo_store::seed::import_orgs;
+use jinguo_store::{Store, StoreError};
+use jinguo_tests::{Backend, Contents, TestDb};
+
+fn code(s: &str) -> OrgCode {
+    OrgCode::parse(s).unwrap()
+}
+
+async fn name_of(store: &Store, c: &str) -> Option<String> {
+    let c = code(c);
+    let unit = store
+        .read(|conn| Box::pin(orgs::get(conn, c)))
+        .await
+        .unwrap();
+    unit.map(|u| u.name)
+}
+
+async fn total(store: &Store) -> i64 {
+    let counts = store
+        .read(|c| Box::pin(orgs::count_by_level(c)))
+        .await
+        .unwrap();
+    counts.values().sum()
+}
+
+async fn gansu_has_every_unit(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Gansu).await;
+    let store = db.store().await;
+    let counts = store
+        .read(|c| Box::pin(orgs::count_by_level(c)))
+        .await
+        .unwrap();
+    assert_eq!(counts[&OrgLevel::Province], 1);
+    assert_eq!(counts[&OrgLevel::City], 14, "市州");
+    assert_eq!(
+        counts[&OrgLevel::County],
+        88,
+        "county-level units incl. 兰州新区"
+    );
+    assert_eq!(counts[&OrgLevel::Township], 1_403, "乡镇/街道");
+    assert_eq!(counts[&OrgLevel::Village], 17_718, "村/社区");
+    assert_eq!(name_of(&store, "620171").await.as_deref(), Some("兰州新区"));
+    assert_eq!(name_of(&store, "620122").await.as_deref(), Some("皋兰县"));
+}
+
+async fn codes_ending_in_zero_keep_their_level(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Gansu).await;
+    let store = db.store().await;
+    let town = store
+        .read(|c| Box::pin(orgs::get(c, code("620201100"))))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (town.name.as_str(), town.level),
+        ("新城镇", OrgLevel::Township)
+    );
+    let village = store
+        .read(|c| Box::pin(orgs::get(c, code("620102021200"))))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(village.name, "忠和村委会");
+    assert_eq!(village.level, OrgLevel::Village);
+    assert_eq!(village.parent, Some(code("620102021")));
+    let siblings = store
+        .read(|c| Box::pin(orgs::children(c, code("620102021"))))
+        .await
+        .unwrap();
+    assert!(siblings.iter().any(|u| u.code == village.code));
+    assert!(siblings.iter().all(|u| u.level == OrgLevel::Village));
+}
+
+async fn reimport_updates_names_and_never_duplicates(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    let file = "code,name\n62,甘肃省\n6201,兰州市\n620102,城关区\n";
+    let first = import_orgs(&store, file).await.unwrap();
+    assert_eq!((first.inserted, first.renamed, first.unchanged), (3, 0, 0));
+    let again = import_orgs(&store, file).await.unwrap();
+    assert_eq!((again.inserted, again.renamed, again.unchanged), (0, 0, 3));
+    let renamed = import_orgs(&store, "code,name\n620102,城关区（新）\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.inserted, renamed.renamed, renamed.unchanged),
+        (0, 1, 0)
+    );
+    assert_eq!(total(&store).await, 3);
+    assert_eq!(
+        name_of(&store, "620102").await.as_deref(),
+        Some("城关区（新）")
+    );
+}
+
+async fn a_bad_row_applies_nothing_and_names_its_line(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    let file = "code,name\n62,甘肃省\n6201,兰州市\n620102,城关区\n62010x,坏行\n";
+    let err = import_orgs(&store, file).await.unwrap_err();
+    assert!(
+        matches!(&err, ImportError::BadRow(r) if r.line == 5),
+        "{err}"
+    );
+    assert_eq!(total(&store).await, 0, "nothing of the file is applied");
+
+    // A parent that is in neither the file nor the tree fails the whole file at the DB step.
+    let orphan = "code,name\n62,甘肃省\n620102021200,忠和村委会\n";
+    let err = import_orgs(&store, orphan).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("line 3: parent 620102021000"),
+        "{err}"
+    );
+    assert_eq!(total(&store).await, 0);
+}
+
+async fn failed_transaction_rolls_back(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    let rows = org_file::parse("code,name\n62,甘肃省\n").unwrap();
+    let result: Result<(), StoreError> = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                orgs::import(c, &rows)
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))?;
+                Err(StoreError::Task("caller changed its mind".into()))
+            })
+        })
+        .await;
+    assert!(result.is_err());
+    assert_eq!(total(&store).await, 0);
+}
+
+async fn dropped_caller_does_not_leave_transaction_open(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    let rows = org_file::parse("code,name\n62,甘肃省\n6201,兰州市\n").unwrap();
+    let (wrote_tx, wrote_rx) = tokio::sync::oneshot::channel::<()>();
+    let slow = store.transaction(move |c| {
+        Box::pin(async move {
+            orgs::import(c, &rows).await?;
+            let _ = wrote_tx.send(());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, ImportError>(())
+        })
+    });
+    // The caller gives up mid-transaction (a client hanging up) and drops its future.
+    tokio::select! {
+        _ = slow => panic!("the transaction cannot finish before it has written"),
+        _ = wrote_rx => {}
+    }
+    // A writer of the same row waits for the abandoned transaction to end, which it would do
+    // forever had that transaction been left open on its connection.
+    let next = import_orgs(&store, "code,name\n62,甘肃省（新）\n");
+    tokio::time::timeout(Duration::from_secs(20), next)
+        .await
+        .expect("a later writer is not blocked by an abandoned transaction")
+        .unwrap();
+    assert_eq!(
+        total(&store).await,
+        2,
+        "the abandoned transaction committed"
+    );
+    assert_eq!(name_of(&store, "62").await.as_deref(), Some("甘肃省（新）"));
+}
+
+async fn lock_serialises_writers_of_one_row(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    import_orgs(&store, "code,name\n62,甘肃省\n").await.unwrap();
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel::<()>();
+
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        orgs::lock(c, code("62")).await?;
+                        let _ = locked_tx.send(());
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let rows = org_file::parse("code,name\n62,甘肃省（一）\n").unwrap();
+                        orgs::import(c, &rows)
+                            .await
+                            .map_err(|e| StoreError::Task(e.to_string()))?;
+                        Ok::<_, StoreError>(())
+                    })
+                })
+                .await
+        })
+    };
+    locked_rx.await.unwrap();
+    // The second writer waits for the first to commit, then sees its write.
+    let seen = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                Ok::<_, StoreError>(orgs::lock(c, code("62")).await?.map(|u| u.name))
+            })
+        })
+        .await
+        .unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(seen.as_deref(), Some("甘肃省（一）"));
+}
+
+async fn many_concurrent_writers_all_succeed(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    import_orgs(&store, "code,name\n62,甘肃省\n6201,兰州市\n")
+        .await
+        .unwrap();
+    let writers = (1..=40).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let file = format!("code,name\n6201{i:02},区{i}\n");
+            import_orgs(&store, &file).await
+        })
+    });
+    for w in futures_join(writers).await {
+        w.unwrap().unwrap();
+    }
+    assert_eq!(total(&store).await, 42);
+}
+
+async fn futures_join<T>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await);
+    }
+    out
+}
+
+async fn migrate_twice_applies_nothing_the_second_time(backend: Backend) {
+    let db = TestDb::new(backend, Contents::Empty).await;
+    let store = db.store().await;
+    assert!(store.migrate().await.unwrap().is_empty());
+}
+
+/// Each behaviour above, once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(jinguo_tests::Backend::Postgres).await }
+            )*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(jinguo_tests::Backend::Sqlite).await }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    gansu_has_every_unit,
+    codes_ending_in_zero_keep_their_level,
+    reimport_updates_names_and_never_duplicates,
+    a_bad_row_applies_nothing_and_names_its_line,
+    failed_transaction_rolls_back,
+    dropped_caller_does_not_leave_transaction_open,
+    lock_serialises_writers_of_one_row,
+    many_concurrent_writers_all_succeed,
+    migrate_twice_applies_nothing_the_second_time,
+);
