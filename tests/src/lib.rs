@@ -114,3 +114,21 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {text}"));
     (status, json)
 }
+
+/// Turns `async fn name(backend: Backend)` functions into one test per backend, in modules
+/// `postgres` and `sqlite`: the same behaviour asserted on both.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::Backend::Postgres).await }
+            )*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::Backend::Sqlite).await }
+            )*
+        }
+    };
+}

@@ -246,23 +246,7 @@ async fn migrate_twice_applies_nothing_the_second_time(backend: Backend) {
     assert!(store.migrate().await.unwrap().is_empty());
 }
 
-/// Each behaviour above, once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(jinguo_tests::Backend::Postgres).await }
-            )*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(jinguo_tests::Backend::Sqlite).await }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+jinguo_tests::on_both_backends!(
     gansu_has_every_unit,
     codes_ending_in_zero_keep_their_level,
     reimport_updates_names_and_never_duplicates,

@@ -1,0 +1,92 @@
+//! The command line itself: version, help, and how start-up refuses bad configuration.
+//! (Living in this package also makes `cargo test --workspace` build the binary that the
+//! end-to-end tests in tests/ start.)
+
+use std::process::{Command, Output};
+
+fn jinguo(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_jinguo"))
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn version_names_the_release() {
+    let out = jinguo(&["--version"], &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("jinguo {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["import", "--help"],
+        &["import", "orgs", "--help"],
+    ] {
+        let out = jinguo(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage: jinguo"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn unknown_key_stops_start_up_with_one_line() {
+    let out = jinguo(&["migrate"], &[("JINGUO_HTTP__PORT", "80")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            "error: configuration: http.port (from environment variable JINGUO_HTTP__PORT): \
+          unknown key (config/default.toml lists every key)"
+        ]
+    );
+}
+
+#[test]
+fn bad_value_stops_start_up_naming_key_and_origin() {
+    let out = jinguo(&[], &[("JINGUO_DATABASE__URL", "mysql://db/jinguo")]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("database.url (from environment variable JINGUO_DATABASE__URL)"));
+}
+
+#[test]
+fn bad_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jinguo.toml");
+    std::fs::write(&file, "[amqp]\nprefix = 7\n").unwrap();
+    let out = jinguo(&["migrate"], &[("JINGUO_CONFIG", file.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(&format!("amqp.prefix (from file {})", file.display())),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let out = jinguo(&["frobnicate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
