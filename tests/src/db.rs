@@ -25,6 +25,12 @@ pub enum Contents {
     Gansu,
 }
 
+/// The RabbitMQ used for tests: `JINGUO_TEST_AMQP`, default guest on localhost.
+pub fn amqp_url() -> String {
+    std::env::var("JINGUO_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
 /// The PostgreSQL server used for tests, as an admin URL (any database on it).
 pub fn postgres_admin_url() -> String {
     std::env::var("JINGUO_TEST_POSTGRES")
@@ -254,6 +260,7 @@ async fn postgres_template(contents: Contents) -> String {
                 &format!("ALTER DATABASE {building} RENAME TO {name}"),
             )
             .await;
+            drop_stale_templates(&mut admin).await;
         }
         admin
             .batch_execute("SELECT pg_advisory_unlock(7262011)")
@@ -263,6 +270,33 @@ async fn postgres_template(contents: Contents) -> String {
     })
     .await
     .clone()
+}
+
+/// Templates of earlier migrations or seeds are never used again.
+async fn drop_stale_templates(admin: &mut AsyncPgConnection) {
+    use diesel_async::RunQueryDsl;
+    let current = format!("jinguo_tpl_{}_%", fingerprint());
+    let stale: Vec<String> = diesel::sql_query(
+        "SELECT datname AS name FROM pg_database WHERE datname LIKE 'jinguo\\_tpl\\_%' AND datname NOT LIKE $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(current)
+    .load::<DatabaseName>(admin)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|d| d.name)
+    .collect();
+    for name in stale {
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
 }
 
 async fn sqlite_template(contents: Contents) -> PathBuf {

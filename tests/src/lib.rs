@@ -21,7 +21,7 @@ use jinguo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use db::{Backend, Contents, TestDb, postgres_admin_url};
+pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
 
 /// A config for tests: the given database, port 0, everything else default, plus `extra`.

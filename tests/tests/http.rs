@@ -113,13 +113,10 @@ async fn readiness_names_an_unreachable_broker(backend: Backend) {
 }
 
 async fn readiness_checks_the_real_broker(backend: Backend) {
-    let extra = [("JINGUO_AMQP__URL", "amqp://guest:guest@127.0.0.1:5672/%2f")];
-    let app = TestApp::spawn_with(backend, Contents::Empty, &extra).await;
+    let url = jinguo_tests::amqp_url();
+    let app = TestApp::spawn_with(backend, Contents::Empty, &[("JINGUO_AMQP__URL", &url)]).await;
     let (status, body) = app.get_json("/readyz").await;
-    assert_eq!(
-        status, 200,
-        "RabbitMQ must be running on 127.0.0.1:5672: {body}"
-    );
+    assert_eq!(status, 200, "RabbitMQ must be running at {url}: {body}");
     assert_eq!(body["checks"]["broker"], "ok");
 }
 
