@@ -142,3 +142,12 @@ fn public_url_defaults_to_the_listen_address() {
     .unwrap();
     assert_eq!(c.http.public_url, "https://jinguo.example.cn");
 }
+
+#[test]
+fn shipped_production_example_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/production.toml");
+    let c = Config::from_env(env(&[("JINGUO_CONFIG", path)])).unwrap();
+    assert_eq!(c.database.url.backend_name(), "postgres");
+    assert!(c.amqp.url.is_some());
+    assert_eq!(c.log.format, LogFormat::Json);
+}
