@@ -141,6 +141,27 @@ async fn start_page_says_what_is_running_in_chinese(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Contents::Empty,
+        &[("JINGUO_HTTP__BODY_LIMIT_BYTES", "1024")],
+    )
+    .await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orgs/62", app.base_url))
+        .body(vec![b'x'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+    assert_eq!(body["error"]["field"], "body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn readiness_reports_the_database_down() {
     let app = TestApp::spawn_with(Backend::Postgres, Contents::Empty, &[]).await;
     let (status, _) = app.get_json("/readyz").await;

@@ -80,6 +80,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Refuses a request whose declared body is over `http.body_limit_bytes` before any handler
+/// reads it (`DefaultBodyLimit` still caps bodies sent without a length).
+pub(crate) async fn refuse_oversized(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!("request body is larger than {limit} bytes"),
+            field: Some("body"),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }

@@ -37,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            error::refuse_oversized,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
