@@ -1,6 +1,7 @@
 //! The `jinguo` command-line program: `serve` (the default) runs the API and every worker in
 //! one process; the other subcommands are operator tools.
 
+mod dlq;
 mod serve;
 
 use std::path::PathBuf;
@@ -31,6 +32,14 @@ enum Command {
     /// Import data from files.
     #[command(subcommand)]
     Import(Import),
+    /// Run one service: relay, reminders, dead-letters, or a worker.
+    Run {
+        /// The service to run.
+        service: String,
+    },
+    /// Read and replay dead letters.
+    #[command(subcommand)]
+    Dlq(dlq::Dlq),
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,7 +65,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve => serve::serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::Import(Import::Orgs { file }) => import_orgs(&config, &file).await,
+            Command::Run { service } => serve::run_one(config, &service).await,
+            Command::Dlq(command) => dlq::run(config, command).await,
         }
+    })
+}
+
+/// Every consuming service of this deployment. Programs add theirs here as they land.
+pub fn workers() -> Vec<jinguo_bus::Worker> {
+    Vec::new()
+}
+
+/// The store, migrated, and the bus over it.
+async fn open_bus(config: Arc<Config>) -> anyhow::Result<jinguo_bus::Bus> {
+    let store = open_store(&config).await?;
+    store.migrate().await.context("migrating")?;
+    Ok(jinguo_bus::Bus {
+        store,
+        config,
+        workers: Arc::new(workers()),
     })
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use jinguo_api::AppState;
+use jinguo_bus::CancellationToken;
 use jinguo_config::Config;
 use tokio::net::TcpListener;
 
@@ -37,14 +38,43 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     );
     println!("巾帼 Jinguo 已启动：http://{local}/");
 
+    let shutdown = CancellationToken::new();
+    let bus = jinguo_bus::Bus {
+        store: store.clone(),
+        config: config.clone(),
+        workers: Arc::new(crate::workers()),
+    };
+    let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
     let state = AppState {
         store,
         config: config.clone(),
     };
-    jinguo_api::serve(listener, state, shutdown_signal())
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    let http_stop = shutdown.clone();
+    jinguo_api::serve(listener, state, async move { http_stop.cancelled().await })
         .await
         .context("serving HTTP")?;
+    shutdown.cancel();
+    services.await.context("stopping services")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `jinguo run SERVICE`: one service in this process until Ctrl-C or SIGTERM.
+pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Result<()> {
+    let bus = crate::open_bus(config).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    jinguo_bus::services::run(bus, service, shutdown).await?;
+    tracing::info!(service, "stopped");
     Ok(())
 }
 

@@ -36,6 +36,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub amqp: AmqpConfig,
+    pub messaging: MessagingConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -103,6 +104,14 @@ pub struct AmqpConfig {
     /// `None`: the in-process bus.
     pub url: Option<String>,
     pub prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessagingConfig {
+    pub prefetch: u16,
+    pub retry: jinguo_core::messaging::RetryPolicy,
+    pub relay_batch: usize,
+    pub poll_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +202,21 @@ impl Config {
                         Err("must be non-empty letters, digits, '-', '_' or '.'".into())
                     }
                 })?,
+            },
+            messaging: MessagingConfig {
+                prefetch: l.positive("messaging.prefetch")?,
+                retry: l.parse("messaging.retry_delays", |s| {
+                    let delays = s
+                        .split(',')
+                        .filter(|d| !d.trim().is_empty())
+                        .map(jinguo_core::messaging::parse_duration)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(jinguo_core::messaging::RetryPolicy { delays })
+                })?,
+                relay_batch: l.positive("messaging.relay_batch")?,
+                poll_interval: std::time::Duration::from_millis(
+                    l.positive("messaging.poll_interval_ms")?,
+                ),
             },
             http: HttpConfig {
                 addr: http_addr,

@@ -151,3 +151,20 @@ fn shipped_production_example_is_valid() {
     assert!(c.amqp.url.is_some());
     assert_eq!(c.log.format, LogFormat::Json);
 }
+
+#[test]
+fn retry_delays_parse_and_bad_ones_are_named() {
+    let c = Config::from_env(env(&[("JINGUO_MESSAGING__RETRY_DELAYS", "200ms, 1s,1m")])).unwrap();
+    assert_eq!(c.messaging.retry.max_attempts(), 4);
+    let e = error(&[("JINGUO_MESSAGING__RETRY_DELAYS", "1s,soon")]);
+    assert!(
+        e.contains("messaging.retry_delays") && e.contains("soon"),
+        "{e}"
+    );
+    let none = Config::from_env(env(&[("JINGUO_MESSAGING__RETRY_DELAYS", "")])).unwrap();
+    assert_eq!(
+        none.messaging.retry.max_attempts(),
+        1,
+        "no delays: one attempt, then dead"
+    );
+}

@@ -3,5 +3,6 @@
 //! Nothing here touches a database, a broker, the network or the clock; callers pass
 //! in what a decision needs. That keeps every rule testable without set-up.
 
+pub mod messaging;
 pub mod org;
 pub mod org_file;

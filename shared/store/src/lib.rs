@@ -12,10 +12,16 @@
 //!   immediate transaction already excludes other writers.
 
 mod backend;
+pub mod dead_letters;
+pub mod deliveries;
 mod error;
+pub mod inbox;
+mod json;
 pub mod orgs;
+pub mod outbox;
 mod schema;
 pub mod seed;
+pub mod timers;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +79,26 @@ macro_rules! locked {
             $crate::Conn::Pg(c) => {
                 let $c: &mut diesel_async::AsyncPgConnection = c;
                 let $q = diesel::QueryDsl::for_update($query);
+                $body
+            }
+            $crate::Conn::Sqlite(c) => {
+                let $c: &mut $crate::SqliteConn = c;
+                let $q = $query;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`locked!`], but rows another transaction holds are skipped instead of waited for
+/// (`FOR UPDATE SKIP LOCKED`): how several relays or schedulers share one table of work.
+#[macro_export]
+macro_rules! claimed {
+    ($conn:expr, $query:expr, |$c:ident, $q:ident| $body:expr) => {
+        match $conn {
+            $crate::Conn::Pg(c) => {
+                let $c: &mut diesel_async::AsyncPgConnection = c;
+                let $q = diesel::QueryDsl::skip_locked(diesel::QueryDsl::for_update($query));
                 $body
             }
             $crate::Conn::Sqlite(c) => {

@@ -11,3 +11,60 @@ diesel::table! {
         coordinates_generated -> Bool,
     }
 }
+
+diesel::table! {
+    outbox (seq) {
+        seq -> BigInt,
+        message_id -> Text,
+        kind -> Text,
+        target -> Nullable<Text>,
+        envelope -> Text,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        publish_attempts -> Integer,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inbox (consumer, message_id) {
+        consumer -> Text,
+        message_id -> Text,
+        handled_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    timers (key) {
+        key -> Text,
+        due_at -> Timestamp,
+        kind -> Text,
+        target -> Nullable<Text>,
+        envelope -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dead_letters (id) {
+        id -> BigInt,
+        message_id -> Text,
+        kind -> Text,
+        consumer -> Text,
+        envelope -> Text,
+        error -> Text,
+        dead_at -> Timestamp,
+        replayed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deliveries (seq) {
+        seq -> BigInt,
+        consumer -> Text,
+        message_id -> Text,
+        envelope -> Text,
+        due_at -> Timestamp,
+    }
+}

@@ -1,0 +1,101 @@
+//! The messaging engine: everything a change causes travels as an [`Envelope`] from the
+//! outbox to idempotent handlers, over RabbitMQ in production or an in-process bus in the
+//! embedded default, with the same retries, timers and dead letters on both.
+//!
+//! Guarantees:
+//! - a message exists exactly when the transaction that caused it committed (the outbox);
+//! - it is handled at least once, and its effects happen once: the inbox row and the handler's
+//!   changes commit in one transaction, and a redelivery finds the row and does nothing;
+//! - a failing message is retried after the configured delays, then kept in `dead_letters`.
+
+pub mod dlq;
+mod handle;
+pub mod local;
+pub mod rabbit;
+pub mod scheduler;
+pub mod services;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use jinguo_config::Config;
+use jinguo_store::{BoxFuture, Conn, Store, StoreError};
+use uuid::Uuid;
+
+pub use jinguo_core::messaging::Envelope;
+pub use tokio_util::sync::CancellationToken;
+
+/// A service's message handler. It runs inside the transaction that also records the message
+/// in the inbox: every change it makes through `conn` commits with it, or not at all.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// Why a handler did not succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    pub message: String,
+    /// The message can never succeed (bad payload): dead at once, no retries.
+    pub permanent: bool,
+}
+
+impl HandlerError {
+    pub fn transient(message: impl Into<String>) -> HandlerError {
+        HandlerError {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> HandlerError {
+        HandlerError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
+
+impl From<StoreError> for HandlerError {
+    fn from(e: StoreError) -> Self {
+        HandlerError::transient(e.to_string())
+    }
+}
+
+/// A consuming service: its name (its queue is `<prefix>.<name>`), the kinds it listens to
+/// (topic patterns: `*` one word, `#` any), and its handler.
+#[derive(Clone)]
+pub struct Worker {
+    pub name: String,
+    pub bindings: Vec<String>,
+    pub handler: Arc<dyn Handler>,
+}
+
+/// What every part of the engine needs.
+#[derive(Clone)]
+pub struct Bus {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// Every consumer of this deployment: the in-process bus fans messages out to them, and
+    /// each process declares their queues so nothing published is unroutable by accident.
+    pub workers: Arc<Vec<Worker>>,
+}
+
+/// The one source of message ids.
+pub fn new_id() -> Uuid {
+    Uuid::new_v4()
+}
+
+/// The one clock of the engine.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// A new message starting a chain, stamped now.
+pub fn message(kind: &str, payload: serde_json::Value) -> Envelope {
+    Envelope::new(kind, payload, new_id(), now())
+}

@@ -1,0 +1,165 @@
+//! The in-process bus of the embedded default: the outbox fans out into `deliveries` rows, one
+//! per bound consumer, and each consumer works through its rows. Retries wait in the row itself;
+//! the rest (inbox, policy, dead letters) is shared with the RabbitMQ transport.
+
+use chrono::Duration as ChronoDuration;
+use jinguo_core::messaging::{AfterFailure, Envelope, topic_matches};
+use jinguo_store::{StoreError, dead_letters, deliveries, outbox};
+
+use crate::handle::{self, inbox_then_handler};
+use crate::{Bus, CancellationToken, HandlerError, Worker, now};
+
+/// Moves outbox rows to the consumers bound to them until `shutdown`.
+pub async fn run_relay(bus: Bus, shutdown: CancellationToken) {
+    tracing::info!(transport = "in-process", "relay started");
+    poll_loop(&bus, &shutdown, || relay_batch(&bus)).await;
+    tracing::info!("relay stopped");
+}
+
+/// Runs `step` until `shutdown`, straight again while it finds work, else after the poll interval.
+pub(crate) async fn poll_loop<F, Fut>(bus: &Bus, shutdown: &CancellationToken, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, StoreError>>,
+{
+    while !shutdown.is_cancelled() {
+        match step().await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "bus step failed; will retry"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(bus.config.messaging.poll_interval) => {}
+        }
+    }
+}
+
+/// One batch: each pending message becomes a delivery per consumer it is for.
+pub async fn relay_batch(bus: &Bus) -> Result<usize, StoreError> {
+    let workers = bus.workers.clone();
+    let batch = bus.config.messaging.relay_batch;
+    bus.store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let pending = outbox::claim(c, batch, now()).await?;
+                let mut sent = Vec::new();
+                for p in &pending {
+                    let targets: Vec<&Worker> = workers
+                        .iter()
+                        .filter(|w| match &p.target {
+                            Some(t) => &w.name == t,
+                            None => w.bindings.iter().any(|b| topic_matches(b, &p.envelope.kind)),
+                        })
+                        .collect();
+                    if targets.is_empty() {
+                        let error = unroutable(&p.envelope, p.target.as_deref());
+                        tracing::warn!(seq = p.seq, kind = %p.envelope.kind, %error, "message unroutable; kept in outbox");
+                        let retry_at = now() + ChronoDuration::from_std(crate::rabbit::publish_backoff(p.publish_attempts)).unwrap_or_default();
+                        outbox::mark_failed(c, p.seq, &error, retry_at).await?;
+                        continue;
+                    }
+                    for w in targets {
+                        deliveries::enqueue(c, &w.name, &p.envelope, now()).await?;
+                    }
+                    sent.push(p.seq);
+                }
+                outbox::mark_sent(c, &sent, now()).await?;
+                Ok(pending.len())
+            })
+        })
+        .await
+}
+
+pub(crate) fn unroutable(message: &Envelope, target: Option<&str>) -> String {
+    match target {
+        Some(t) => format!("unroutable: no consumer named {t}"),
+        None => format!("unroutable: no consumer bound to {}", message.kind),
+    }
+}
+
+/// Works through `worker`'s deliveries until `shutdown`.
+pub async fn run_worker(bus: Bus, worker: Worker, shutdown: CancellationToken) {
+    tracing::info!(consumer = %worker.name, transport = "in-process", "consumer started");
+    poll_loop(&bus, &shutdown, || work_one(&bus, &worker)).await;
+    tracing::info!(consumer = %worker.name, "consumer stopped");
+}
+
+/// Why handling a delivery did not commit.
+enum WorkError {
+    Store(StoreError),
+    /// The handler failed on this delivery; it is still queued.
+    Failed(deliveries::Delivery, HandlerError),
+}
+
+impl From<StoreError> for WorkError {
+    fn from(e: StoreError) -> Self {
+        WorkError::Store(e)
+    }
+}
+
+/// Handles the next due delivery, if any: claim, inbox, handler and removal in one transaction.
+async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
+    let w = worker.clone();
+    let result = bus
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let Some(delivery) = deliveries::claim_next(c, &w.name, now()).await? else {
+                    return Ok(0);
+                };
+                match inbox_then_handler(c, &w, &delivery.envelope).await {
+                    Ok(_) => {
+                        deliveries::remove(c, delivery.seq).await?;
+                        Ok(1)
+                    }
+                    Err(error) => Err(WorkError::Failed(delivery, error)),
+                }
+            })
+        })
+        .await;
+    match result {
+        Ok(n) => Ok(n),
+        // The transaction rolled back; the delivery is still there. Decide its next attempt.
+        Err(WorkError::Failed(delivery, error)) => {
+            after_failure(bus, worker, delivery, error).await?;
+            Ok(1)
+        }
+        Err(WorkError::Store(e)) => Err(e),
+    }
+}
+
+async fn after_failure(
+    bus: &Bus,
+    worker: &Worker,
+    delivery: deliveries::Delivery,
+    error: HandlerError,
+) -> Result<(), StoreError> {
+    let message = delivery.envelope;
+    let step = handle::next_step(bus, &message, &error);
+    let consumer = worker.name.clone();
+    match step {
+        AfterFailure::RetryIn(delay) => {
+            tracing::info!(%consumer, message = %message.id, attempt = message.attempt, ?delay, error = %error, "handler failed; will retry");
+            let next = message.retried(&consumer, &error.message, now());
+            let due = now() + ChronoDuration::from_std(delay).unwrap_or_default();
+            bus.store
+                .transaction(move |c| {
+                    Box::pin(async move { deliveries::postpone(c, delivery.seq, &next, due).await })
+                })
+                .await
+        }
+        AfterFailure::Dead => {
+            tracing::warn!(%consumer, message = %message.id, kind = %message.kind, attempt = message.attempt, error = %error, "message dead");
+            let last = message.with_failure(&consumer, &error.message, now());
+            bus.store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        dead_letters::record(c, &consumer, &last, &error.message, now()).await?;
+                        deliveries::remove(c, delivery.seq).await
+                    })
+                })
+                .await
+        }
+    }
+}
