@@ -10,8 +10,10 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`). A test never skips because it is missing:
 //! it fails, naming the URL.
 
+mod bus;
 mod db;
 mod process;
+mod proxy;
 
 use std::sync::Arc;
 
@@ -21,8 +23,10 @@ use jinguo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use bus::{TestBus, Transport, eventually, unique_prefix};
 pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
+pub use proxy::Proxy;
 
 /// A config for tests: the given database, port 0, everything else default, plus `extra`.
 pub fn test_config(db: &TestDb, extra: &[(&str, &str)]) -> Config {

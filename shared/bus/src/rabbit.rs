@@ -198,8 +198,10 @@ where
     };
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
+        // The prefix in the name lets an operator (and a test) tell deployments apart.
+        let connection_name = format!("jinguo {} {name}", bus.config.amqp.prefix);
         let properties =
-            ConnectionProperties::default().with_connection_name(format!("jinguo {name}").into());
+            ConnectionProperties::default().with_connection_name(connection_name.into());
         match Connection::connect(&url, properties).await {
             Ok(conn) => {
                 let conn = std::sync::Arc::new(conn);
