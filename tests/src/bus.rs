@@ -108,38 +108,41 @@ impl Drop for TestBus {
             prefix: self.prefix.clone(),
         };
         let queues = jinguo_bus::rabbit::queue_names(&names, &self.bus);
-        let exchanges = [names.exchange(), names.dead()];
-        // Cleanup talks to RabbitMQ directly, not through a test's proxy.
-        let direct = amqp_url();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let Ok(conn) =
-                    lapin::Connection::connect(&direct, lapin::ConnectionProperties::default())
-                        .await
-                else {
-                    return;
-                };
-                if let Ok(ch) = conn.create_channel().await {
-                    for q in queues {
-                        let _ = ch
-                            .queue_delete(q.into(), QueueDeleteOptions::default())
-                            .await;
-                    }
-                    for e in exchanges {
-                        let _ = ch
-                            .exchange_delete(e.into(), ExchangeDeleteOptions::default())
-                            .await;
-                    }
-                }
-                let _ = conn.close(200, "test cleanup".into()).await;
-            });
-        })
-        .join();
+        delete_broker_names(queues, vec![names.exchange(), names.dead()]);
     }
+}
+
+/// Deletes queues and exchanges a test declared, talking to RabbitMQ directly (not through a
+/// test's proxy), from a thread of its own so `Drop` can use it.
+pub fn delete_broker_names(queues: Vec<String>, exchanges: Vec<String>) {
+    let direct = amqp_url();
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let Ok(conn) =
+                lapin::Connection::connect(&direct, lapin::ConnectionProperties::default()).await
+            else {
+                return;
+            };
+            if let Ok(ch) = conn.create_channel().await {
+                for q in queues {
+                    let _ = ch
+                        .queue_delete(q.into(), QueueDeleteOptions::default())
+                        .await;
+                }
+                for e in exchanges {
+                    let _ = ch
+                        .exchange_delete(e.into(), ExchangeDeleteOptions::default())
+                        .await;
+                }
+            }
+            let _ = conn.close(200, "test cleanup".into()).await;
+        });
+    })
+    .join();
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `limit` naming `what`.

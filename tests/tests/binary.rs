@@ -123,3 +123,130 @@ async fn unreachable_postgres_fails_start_with_one_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_commands_list_show_and_replay() {
+    let db = TestDb::new(Backend::Sqlite, Contents::Empty).await;
+    let store = db.store().await;
+    let mut message = jinguo_bus::message(
+        "nomination.decided",
+        serde_json::json!({ "nomination_id": 42 }),
+    );
+    message = message.with_failure("nominations", "reviewer not found", jinguo_bus::now());
+    let m = message.clone();
+    store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_store::dead_letters::record(
+                    c,
+                    "nominations",
+                    &m,
+                    "reviewer not found",
+                    jinguo_bus::now(),
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
+    let url = db.url();
+    let env = [("JINGUO_DATABASE__URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let out = run_jinguo(dir.path(), &["dlq", "list"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = text(&out);
+    assert!(
+        listing.contains("nominations")
+            && listing.contains("nomination.decided")
+            && listing.contains("reviewer not found"),
+        "{listing}"
+    );
+
+    let out = run_jinguo(dir.path(), &["dlq", "show", "1"], &env);
+    let shown = text(&out);
+    assert!(
+        shown.contains("attempt 1") && shown.contains(&message.id.to_string()),
+        "{shown}"
+    );
+
+    let out = run_jinguo(dir.path(), &["dlq", "replay", "1"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_jinguo(dir.path(), &["dlq", "replay", "1"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: dead letter 1 was already replayed"
+    );
+    let out = run_jinguo(dir.path(), &["dlq", "show", "99"], &env);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: no dead letter 99"
+    );
+
+    // The replay is a message for that consumer alone, waiting in the outbox.
+    let unsent = store
+        .read(|c| Box::pin(jinguo_store::outbox::unsent(c)))
+        .await
+        .unwrap();
+    assert_eq!(unsent.len(), 1);
+    assert_eq!(unsent[0].kind, "nomination.decided");
+    let out = run_jinguo(dir.path(), &["dlq", "list"], &env);
+    assert!(text(&out).contains("no dead letters"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_names_the_known_services_when_given_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_jinguo(dir.path(), &["run", "nosuch"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("unknown service \"nosuch\"; known: relay, reminders, dead-letters"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_relay_on_rabbitmq_stops_cleanly_on_sigterm() {
+    let db = TestDb::new(Backend::Postgres, Contents::Empty).await;
+    let url = db.url();
+    let prefix = jinguo_tests::unique_prefix();
+    let amqp = jinguo_tests::amqp_url();
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(jinguo_tests::jinguo_bin())
+        .args(["run", "relay"])
+        .current_dir(dir.path())
+        .env("JINGUO_DATABASE__URL", &url)
+        .env("JINGUO_AMQP__URL", &amqp)
+        .env("JINGUO_AMQP__PREFIX", &prefix)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("relay started") && log.contains("relay stopped"),
+        "{log}"
+    );
+    jinguo_tests::delete_broker_names(
+        vec![format!("{prefix}.dead")],
+        vec![prefix.clone(), format!("{prefix}.dead")],
+    );
+}

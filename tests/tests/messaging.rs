@@ -532,3 +532,75 @@ on_both_transports!(
     unroutable_message_stays_in_outbox_and_is_reported,
     timer_fires_once_with_two_schedulers,
 );
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_rabbitmq_dead_letters_are_drained_into_the_table() {
+    use lapin::options::BasicPublishOptions;
+    use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString};
+
+    let db = database(Transport::RabbitMq).await;
+    let bus = TestBus::start(&db, Transport::RabbitMq, vec![worker(Recorder::ok())], &[]).await;
+    // Wait until the services have declared the topology.
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let dead_exchange = format!("{}.dead", bus.prefix);
+    eventually("the dead-letter exchange", WAIT, || async {
+        let probe = conn.create_channel().await.ok()?;
+        let passive = lapin::options::ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        probe
+            .exchange_declare(
+                dead_exchange.clone().into(),
+                lapin::ExchangeKind::Fanout,
+                passive,
+                FieldTable::default(),
+            )
+            .await
+            .ok()
+    })
+    .await;
+    // What RabbitMQ sends after x-delivery-limit: the message with an x-death header.
+    let mut death = FieldTable::default();
+    death.insert(
+        "queue".into(),
+        AMQPValue::LongString(LongString::from(format!("{}.recorder", bus.prefix))),
+    );
+    death.insert(
+        "reason".into(),
+        AMQPValue::LongString(LongString::from("delivery_limit")),
+    );
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "x-death".into(),
+        AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::FieldTable(death)])),
+    );
+    let message = jinguo_bus::message("test.crashloop", serde_json::json!({}));
+    channel
+        .basic_publish(
+            dead_exchange.into(),
+            "".into(),
+            BasicPublishOptions::default(),
+            &serde_json::to_vec(&message).unwrap(),
+            lapin::BasicProperties::default().with_headers(headers),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let letters = eventually("the drained dead letter", WAIT, || async {
+        let d = dead(&bus.bus.store).await;
+        (!d.is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(letters[0].envelope.id, message.id);
+    assert_eq!(letters[0].consumer, "recorder");
+    assert_eq!(
+        letters[0].error,
+        "dead-lettered by RabbitMQ: delivery_limit"
+    );
+    let _ = conn.close(200, "done".into()).await;
+}
