@@ -262,11 +262,22 @@ async fn publish_confirmed(
     routing_key: &str,
     message: &Envelope,
 ) -> lapin::Result<Result<(), String>> {
+    let confirm = publish(channel, exchange, routing_key, message).await?;
+    Ok(confirmed(confirm.await?, exchange, routing_key))
+}
+
+/// Sends one message (`mandatory`); the returned future resolves to the broker's confirm.
+async fn publish(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    message: &Envelope,
+) -> lapin::Result<lapin::PublisherConfirm> {
     let options = BasicPublishOptions {
         mandatory: true,
         ..Default::default()
     };
-    let confirm = channel
+    channel
         .basic_publish(
             exchange.into(),
             routing_key.into(),
@@ -274,9 +285,11 @@ async fn publish_confirmed(
             &body(message),
             properties(message),
         )
-        .await?
-        .await?;
-    Ok(match confirm {
+        .await
+}
+
+fn confirmed(confirm: Confirmation, exchange: &str, routing_key: &str) -> Result<(), String> {
+    match confirm {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(returned)) => Err(format!(
             "unroutable: {} {} (reply {})",
@@ -289,7 +302,7 @@ async fn publish_confirmed(
             returned.reply_code
         )),
         Confirmation::Nack(_) => Err("broker refused the message (nack)".to_owned()),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,18 +353,32 @@ async fn relay_batch(bus: &Bus, channel: &Channel) -> lapin::Result<usize> {
         .transaction(move |c| {
             Box::pin(async move {
                 let pending = jinguo_store::outbox::claim(c, batch, now()).await.map_err(RelayError::Store)?;
-                let mut sent = Vec::new();
+                // Publish the whole batch, then collect the confirms: one round trip, not one
+                // per message.
+                let mut confirms = Vec::with_capacity(pending.len());
                 for p in &pending {
                     let (exchange, key) = match &p.target {
                         Some(worker) => (String::new(), n.queue(worker)),
                         None => (n.exchange(), p.envelope.kind.clone()),
                     };
-                    match publish_confirmed(&channel, &exchange, &key, &p.envelope).await.map_err(RelayError::Broker)? {
+                    let confirm = publish(&channel, &exchange, &key, &p.envelope)
+                        .await
+                        .map_err(RelayError::Broker)?;
+                    confirms.push((p, exchange, key, confirm));
+                }
+                let mut sent = Vec::new();
+                for (p, exchange, key, confirm) in confirms {
+                    let confirm = confirm.await.map_err(RelayError::Broker)?;
+                    match confirmed(confirm, &exchange, &key) {
                         Ok(()) => sent.push(p.seq),
                         Err(error) => {
                             tracing::warn!(seq = p.seq, kind = %p.envelope.kind, %error, "message not published; kept in outbox");
-                            let retry_at = now() + ChronoDuration::from_std(publish_backoff(p.publish_attempts)).unwrap_or_default();
-                            jinguo_store::outbox::mark_failed(c, p.seq, &error, retry_at).await.map_err(RelayError::Store)?;
+                            let retry_at = now()
+                                + ChronoDuration::from_std(publish_backoff(p.publish_attempts))
+                                    .unwrap_or_default();
+                            jinguo_store::outbox::mark_failed(c, p.seq, &error, retry_at)
+                                .await
+                                .map_err(RelayError::Store)?;
                         }
                     }
                 }
