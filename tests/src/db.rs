@@ -25,15 +25,15 @@ pub enum Contents {
     Gansu,
 }
 
-/// The RabbitMQ used for tests: `JINGUO_TEST_AMQP`, default guest on localhost.
+/// The RabbitMQ used for tests: `TEST_AMQP_URL`, default guest on localhost.
 pub fn amqp_url() -> String {
-    std::env::var("JINGUO_TEST_AMQP")
+    std::env::var("TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 /// The PostgreSQL server used for tests, as an admin URL (any database on it).
 pub fn postgres_admin_url() -> String {
-    std::env::var("JINGUO_TEST_POSTGRES")
+    std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
@@ -155,7 +155,7 @@ async fn admin_connection() -> AsyncPgConnection {
         .unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL is required for this test and is not reachable at {url} ({e}). \
-             Start it (pg_ctlcluster … start) or set JINGUO_TEST_POSTGRES."
+             Start it (pg_ctlcluster … start) or set TEST_POSTGRES_URL."
             )
         })
 }

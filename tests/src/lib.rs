@@ -6,7 +6,7 @@
 //! - [`TestApp`]: the HTTP service in-process on port 0 over such a database.
 //! - [`JinguoProcess`]: the real `jinguo` binary as a subprocess, as an operator would run it.
 //!
-//! PostgreSQL is reached at `JINGUO_TEST_POSTGRES` (default
+//! PostgreSQL is reached at `TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). A test never skips because it is missing:
 //! it fails, naming the URL.
 

@@ -227,6 +227,7 @@ async fn run_relay_on_rabbitmq_stops_cleanly_on_sigterm() {
     let child = std::process::Command::new(jinguo_tests::jinguo_bin())
         .args(["run", "relay"])
         .current_dir(dir.path())
+        .env_clear()
         .env("JINGUO_DATABASE__URL", &url)
         .env("JINGUO_AMQP__URL", &amqp)
         .env("JINGUO_AMQP__PREFIX", &prefix)
