@@ -38,6 +38,7 @@ impl TestBus {
         store: Store,
         extra: &[(&str, &str)],
     ) -> TestBus {
+        crate::init_test_logging();
         let prefix = unique_prefix();
         let mut env = vec![
             ("JINGUO_AMQP__PREFIX", prefix.as_str()),

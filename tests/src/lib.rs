@@ -28,6 +28,17 @@ pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
 pub use proxy::Proxy;
 
+/// Logs to the test output when `TEST_LOG` is set (a tracing filter, e.g. `info` or
+/// `jinguo_bus=debug`): how to see what the services did in a failing test.
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A config for tests: the given database, port 0, everything else default, plus `extra`.
 pub fn test_config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
     let mut env = vec![

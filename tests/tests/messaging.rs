@@ -546,21 +546,17 @@ async fn messages_rabbitmq_dead_letters_are_drained_into_the_table() {
         .unwrap();
     let channel = conn.create_channel().await.unwrap();
     let dead_exchange = format!("{}.dead", bus.prefix);
-    eventually("the dead-letter exchange", WAIT, || async {
+    eventually("the dead-letter drain consuming", WAIT, || async {
         let probe = conn.create_channel().await.ok()?;
-        let passive = lapin::options::ExchangeDeclareOptions {
+        let passive = lapin::options::QueueDeclareOptions {
             passive: true,
             ..Default::default()
         };
-        probe
-            .exchange_declare(
-                dead_exchange.clone().into(),
-                lapin::ExchangeKind::Fanout,
-                passive,
-                FieldTable::default(),
-            )
+        let queue = probe
+            .queue_declare(dead_exchange.clone().into(), passive, FieldTable::default())
             .await
-            .ok()
+            .ok()?;
+        (queue.consumer_count() > 0).then_some(())
     })
     .await;
     // What RabbitMQ sends after x-delivery-limit: the message with an x-death header.

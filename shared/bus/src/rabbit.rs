@@ -30,6 +30,26 @@ use crate::{Bus, CancellationToken, Worker, now};
 /// The longest wait kept in the broker; longer retries are timers in the database.
 pub const MAX_BROKER_DELAY: Duration = Duration::from_secs(10);
 
+/// How long a confirm or an acknowledgement may take before the connection is given up as
+/// dead: a lost connection must never leave a relay transaction open or a consumer waiting.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Awaits a broker operation, turning a hang into an error after [`BROKER_TIMEOUT`].
+async fn bounded<T>(what: &str, f: impl Future<Output = lapin::Result<T>>) -> lapin::Result<T> {
+    match tokio::time::timeout(BROKER_TIMEOUT, f).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                operation = what,
+                "broker did not answer in time; dropping the connection"
+            );
+            Err(lapin::Error::from(
+                lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Error),
+            ))
+        }
+    }
+}
+
 /// Queue and exchange names for one prefix.
 #[derive(Debug, Clone)]
 pub struct Names {
@@ -263,7 +283,11 @@ async fn publish_confirmed(
     message: &Envelope,
 ) -> lapin::Result<Result<(), String>> {
     let confirm = publish(channel, exchange, routing_key, message).await?;
-    Ok(confirmed(confirm.await?, exchange, routing_key))
+    Ok(confirmed(
+        bounded("publish confirm", confirm).await?,
+        exchange,
+        routing_key,
+    ))
 }
 
 /// Sends one message (`mandatory`); the returned future resolves to the broker's confirm.
@@ -277,15 +301,15 @@ async fn publish(
         mandatory: true,
         ..Default::default()
     };
-    channel
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            options,
-            &body(message),
-            properties(message),
-        )
-        .await
+    let body = body(message);
+    let publish = channel.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        options,
+        &body,
+        properties(message),
+    );
+    bounded("publish", publish).await
 }
 
 fn confirmed(confirm: Confirmation, exchange: &str, routing_key: &str) -> Result<(), String> {
@@ -368,7 +392,9 @@ async fn relay_batch(bus: &Bus, channel: &Channel) -> lapin::Result<usize> {
                 }
                 let mut sent = Vec::new();
                 for (p, exchange, key, confirm) in confirms {
-                    let confirm = confirm.await.map_err(RelayError::Broker)?;
+                    let confirm = bounded("publish confirm", confirm)
+                        .await
+                        .map_err(RelayError::Broker)?;
                     match confirmed(confirm, &exchange, &key) {
                         Ok(()) => sent.push(p.seq),
                         Err(error) => {
@@ -464,12 +490,23 @@ async fn consume(
             }
         }
     };
-    // Finish what is in flight; an ack that cannot be sent means a redelivery, which the
-    // inbox turns into a no-op.
-    while let Some(done) = in_flight.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::debug!(error = %e, "acknowledgement lost; the message will be redelivered");
+    if result.is_err() {
+        // The connection is gone: acknowledgements on it would never complete (lapin leaves
+        // them pending). Drop the tasks; each handler's transaction runs in a task of its own,
+        // so only acks are lost, and the redeliveries they cause are no-ops thanks to the inbox.
+        in_flight.abort_all();
+        return result;
+    }
+    // Shutting down: stop taking deliveries (above) and finish the ones in flight.
+    let drain = async {
+        while let Some(done) = in_flight.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::debug!(error = %e, "acknowledgement lost; the message will be redelivered");
+            }
         }
+    };
+    if tokio::time::timeout(BROKER_TIMEOUT, drain).await.is_err() {
+        tracing::warn!(consumer = %worker.name, "deliveries in flight did not finish; they will be redelivered");
     }
     result
 }
@@ -505,7 +542,7 @@ async fn process(
         Outcome::Failed(error) => after_failure(&bus, &worker, &channel, &message, &error).await?,
     };
     if durable {
-        delivery.ack(BasicAckOptions::default()).await?;
+        bounded("ack", delivery.ack(BasicAckOptions::default())).await?;
     }
     Ok(())
 }
