@@ -56,6 +56,11 @@ impl Layers {
         Ok(Layers(map))
     }
 
+    /// An entry's field an operator may have left out.
+    pub fn get_opt(&self, key: &str) -> Option<&Setting> {
+        self.0.get(key)
+    }
+
     pub fn get(&self, key: &str) -> &Setting {
         // Every key read by Config is in the compiled-in defaults; a miss is a programming error
         // that the unit tests catch.
@@ -93,9 +98,9 @@ impl Layers {
             let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            let key = rest.to_ascii_lowercase().replacen("__", ".", 1);
+            let key = rest.to_ascii_lowercase().replace("__", ".");
             let origin = Origin::Env(var.clone());
-            let value = match self.0.get(&key).map(|s| &s.value) {
+            let value = match self.template(&key).map(|s| &s.value) {
                 Some(Value::Integer(_)) => match raw.trim().parse::<i64>() {
                     Ok(n) => Value::Integer(n),
                     Err(_) => {
@@ -124,25 +129,63 @@ impl Layers {
         Ok(())
     }
 
+    /// The setting that fixes `key`'s type: the key itself, or for an entry of an open table
+    /// (`cron.jobs.<name>.<field>`) the same field of any entry the defaults have.
+    fn template(&self, key: &str) -> Option<&Setting> {
+        if let Some(s) = self.0.get(key) {
+            return Some(s);
+        }
+        let (table, field) = open_table_entry(key)?;
+        self.0
+            .iter()
+            .find(|(k, _)| open_table_entry(k) == Some((table, field)))
+            .map(|(_, s)| s)
+    }
+
     fn set(&mut self, key: String, value: Value, origin: Origin) -> Result<(), ConfigError> {
-        let Some(current) = self.0.get_mut(&key) else {
+        let Some(template) = self.template(&key) else {
             return Err(ConfigError {
                 key,
                 origin,
                 problem: "unknown key (config/default.toml lists every key)".into(),
             });
         };
-        if current.value.type_str() != value.type_str() {
-            let problem = format!("must be of type {}, got {value}", current.value.type_str());
+        if template.value.type_str() != value.type_str() {
+            let problem = format!("must be of type {}, got {value}", template.value.type_str());
             return Err(ConfigError {
                 key,
                 origin,
                 problem,
             });
         }
-        *current = Setting { value, origin };
+        self.0.insert(key, Setting { value, origin });
         Ok(())
     }
+
+    /// Names of the entries of an open table, e.g. the jobs under `cron.jobs`.
+    pub fn entries(&self, table: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .0
+            .keys()
+            .filter_map(|k| open_table_entry(k).filter(|(t, _)| *t == table).map(|_| k))
+            .filter_map(|k| k.strip_prefix(table)?.strip_prefix('.')?.split('.').next().map(str::to_owned))
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// Tables whose entries are named by the operator; each entry has the fields of the entries
+/// in the defaults.
+const OPEN_TABLES: [&str; 1] = ["cron.jobs"];
+
+/// `cron.jobs.nightly.schedule` → `("cron.jobs", "schedule")`.
+fn open_table_entry(key: &str) -> Option<(&'static str, &str)> {
+    OPEN_TABLES.iter().find_map(|table| {
+        let rest = key.strip_prefix(table)?.strip_prefix('.')?;
+        let (name, field) = rest.split_once('.')?;
+        (!name.is_empty() && !field.contains('.')).then_some((*table, field))
+    })
 }
 
 fn flatten(prefix: String, table: toml::Table, out: &mut impl FnMut(String, Value)) {

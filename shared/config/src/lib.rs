@@ -37,6 +37,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub amqp: AmqpConfig,
     pub messaging: MessagingConfig,
+    pub calendar: CalendarConfig,
+    pub cron: CronConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -112,6 +114,72 @@ pub struct MessagingConfig {
     pub retry: jinguo_core::messaging::RetryPolicy,
     pub relay_batch: usize,
     pub poll_interval: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CalendarConfig {
+    pub time_zone: chrono_tz::Tz,
+    pub office_hours: jinguo_core::calendar::OfficeHours,
+    /// Extra or replacement calendar files.
+    pub dir: Option<PathBuf>,
+}
+
+/// The calendar files compiled into the binary.
+const BUILT_IN_CALENDARS: [(&str, &str); 1] = [(
+    "built-in calendar/2026.toml",
+    include_str!("../../../config/calendar/2026.toml"),
+)];
+const BUILT_IN_OVERLAYS: &str = include_str!("../../../config/calendar/overlays.toml");
+
+impl CalendarConfig {
+    /// The built-in calendar files, then those in `calendar.dir` (a year there replaces the
+    /// built-in one; its overlays.toml adds to the built-in overlays).
+    pub fn load(&self) -> Result<jinguo_core::calendar::Calendar, ConfigError> {
+        let mut calendar = jinguo_core::calendar::Calendar::default();
+        let problem = |e: jinguo_core::calendar::CalendarError, origin: Origin| ConfigError {
+            key: "calendar.dir".into(),
+            origin,
+            problem: e.to_string(),
+        };
+        for (name, text) in BUILT_IN_CALENDARS {
+            calendar.add_year(name, text).map_err(|e| problem(e, Origin::Defaults))?;
+        }
+        calendar
+            .add_overlays("built-in calendar/overlays.toml", BUILT_IN_OVERLAYS)
+            .map_err(|e| problem(e, Origin::Defaults))?;
+        let Some(dir) = &self.dir else {
+            return Ok(calendar);
+        };
+        let origin = Origin::File(dir.clone());
+        let entries = std::fs::read_dir(dir).map_err(|e| ConfigError {
+            key: "calendar.dir".into(),
+            origin: origin.clone(),
+            problem: format!("cannot read: {e}"),
+        })?;
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                key: "calendar.dir".into(),
+                origin: Origin::File(path.clone()),
+                problem: format!("cannot read: {e}"),
+            })?;
+            let name = path.display().to_string();
+            let result = if path.file_name().is_some_and(|n| n == "overlays.toml") {
+                calendar.add_overlays(&name, &text)
+            } else {
+                calendar.add_year(&name, &text).map(|_| ())
+            };
+            result.map_err(|e| problem(e, Origin::File(path.clone())))?;
+        }
+        Ok(calendar)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CronConfig {
+    pub missed: jinguo_core::cron::MissedTicks,
+    pub jobs: Vec<jinguo_core::cron::CronJob>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +286,29 @@ impl Config {
                     l.positive("messaging.poll_interval_ms")?,
                 ),
             },
+            calendar: CalendarConfig {
+                time_zone: l.parse("calendar.time_zone", |s| {
+                    s.parse::<chrono_tz::Tz>()
+                        .map_err(|_| format!("{s:?} is not an IANA time zone like Asia/Shanghai"))
+                })?,
+                office_hours: l.parse(
+                    "calendar.office_hours",
+                    jinguo_core::calendar::OfficeHours::parse,
+                )?,
+                dir: l.parse("calendar.dir", |s| Ok((!s.is_empty()).then(|| PathBuf::from(s))))?,
+            },
+            cron: CronConfig {
+                missed: l.parse("cron.missed", |s| match s {
+                    "once" => Ok(jinguo_core::cron::MissedTicks::Once),
+                    "skip" => Ok(jinguo_core::cron::MissedTicks::Skip),
+                    _ => Err("must be once or skip".into()),
+                })?,
+                jobs: l
+                    .entries("cron.jobs")
+                    .into_iter()
+                    .map(|name| l.cron_job(&name))
+                    .collect::<Result<_, _>>()?,
+            },
             http: HttpConfig {
                 addr: http_addr,
                 public_url,
@@ -247,6 +338,51 @@ impl Config {
 }
 
 impl Layers {
+    fn cron_job(&self, name: &str) -> Result<jinguo_core::cron::CronJob, ConfigError> {
+        let key = |field: &str| format!("cron.jobs.{name}.{field}");
+        for required in ["schedule", "kind"] {
+            if self.get_opt(&key(required)).is_none() {
+                let origin = ["enabled", "working_days_only", "schedule", "kind"]
+                    .iter()
+                    .find_map(|f| self.get_opt(&key(f)))
+                    .map_or(Origin::Defaults, |s| s.origin.clone());
+                return Err(ConfigError {
+                    key: key(required),
+                    origin,
+                    problem: "missing: every cron job needs schedule and kind".into(),
+                });
+            }
+        }
+        let flag = |field: &str, default: bool| match self.get_opt(&key(field)) {
+            Some(_) => self.boolean(&key(field)),
+            None => Ok(default),
+        };
+        let expression = self.string(&key("schedule"))?;
+        Ok(jinguo_core::cron::CronJob {
+            name: name.to_owned(),
+            schedule: self.parse(&key("schedule"), jinguo_core::cron::parse_schedule)?,
+            expression,
+            kind: self.parse(&key("kind"), |s| {
+                if s.is_empty() {
+                    Err("must name the message kind each tick sends".into())
+                } else {
+                    Ok(s.to_owned())
+                }
+            })?,
+            working_days_only: flag("working_days_only", false)?,
+            enabled: flag("enabled", true)?,
+        })
+    }
+
+    fn boolean(&self, key: &str) -> Result<bool, ConfigError> {
+        let Setting { value, origin } = self.get(key);
+        value.as_bool().ok_or_else(|| ConfigError {
+            key: key.to_owned(),
+            origin: origin.clone(),
+            problem: format!("must be true or false, got {value}"),
+        })
+    }
+
     fn string(&self, key: &str) -> Result<String, ConfigError> {
         self.parse(key, |s| Ok(s.to_owned()))
     }

@@ -12,13 +12,16 @@
 //!   immediate transaction already excludes other writers.
 
 mod backend;
+pub mod cron_ticks;
 pub mod dead_letters;
 pub mod deliveries;
 mod error;
 pub mod inbox;
 mod json;
+pub mod mail;
 pub mod orgs;
 pub mod outbox;
+pub mod people;
 mod schema;
 pub mod seed;
 pub mod timers;

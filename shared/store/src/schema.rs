@@ -68,3 +68,38 @@ diesel::table! {
         due_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    cron_ticks (job, tick) {
+        job -> Text,
+        tick -> Timestamp,
+        fired_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    people (id) {
+        id -> Text,
+        display_name -> Text,
+        email -> Text,
+        phone -> Nullable<Text>,
+        preferred_channel -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outgoing_mail (id) {
+        id -> Text,
+        person_id -> Nullable<Text>,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(people, outgoing_mail);
+diesel::joinable!(outgoing_mail -> people (person_id));

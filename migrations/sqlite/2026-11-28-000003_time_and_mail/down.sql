@@ -1,0 +1,3 @@
+DROP TABLE outgoing_mail;
+DROP TABLE people;
+DROP TABLE cron_ticks;

@@ -1,0 +1,153 @@
+//! The mailer service: `mail.send` → lettre, over SMTP (pooled) or as .eml files.
+//!
+//! A mail is marked sent in the same transaction as the message's inbox row, so a redelivered
+//! `mail.send` does not send it again. A crash after the server accepted the mail and before
+//! that commit can send it twice — with the same Message-ID, so clients show it once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jinguo_bus::{Envelope, Handler, HandlerError, Worker};
+use jinguo_config::Config;
+use jinguo_store::mail::OutgoingMail;
+use jinguo_store::{BoxFuture, Conn};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use uuid::Uuid;
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `<dir>/<mail id>.eml`, for the embedded default and development.
+    Files(PathBuf),
+}
+
+/// A failed send: temporary ones are retried, permanent ones become dead letters.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl From<SendError> for HandlerError {
+    fn from(e: SendError) -> Self {
+        HandlerError {
+            message: e.message,
+            permanent: e.permanent,
+        }
+    }
+}
+
+impl Transport {
+    /// SMTP when `mail.smtp_url` is set, else files in `mail.dir`.
+    pub fn from_config(config: &Config) -> Result<Transport, String> {
+        match &config.mail.smtp_url {
+            Some(url) => {
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("configuration: mail.smtp_url: {e}"))?;
+                Ok(Transport::Smtp(builder.build()))
+            }
+            None => Ok(Transport::Files(config.mail.dir.clone())),
+        }
+    }
+
+    pub async fn send(&self, message: &Message, id: Uuid) -> Result<(), SendError> {
+        match self {
+            Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| SendError {
+                // Connection trouble and 4xx answers are worth another try; 5xx are not.
+                permanent: e.is_permanent(),
+                message: format!("smtp: {e}"),
+            }),
+            Transport::Files(dir) => write_file(dir, id, &message.formatted()).await.map_err(|e| SendError {
+                permanent: false,
+                message: format!("writing mail to {}: {e}", dir.display()),
+            }),
+        }
+    }
+}
+
+/// Writes atomically (temporary file, then rename), so a reader never sees half a mail.
+async fn write_file(dir: &Path, id: Uuid, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let tmp = dir.join(format!(".{id}.eml.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, dir.join(format!("{id}.eml"))).await
+}
+
+/// The `mail.send` handler.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    /// Right-hand side of every Message-ID.
+    domain: String,
+}
+
+impl Mailer {
+    pub fn new(transport: Transport, from: &str) -> Result<Mailer, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("configuration: mail.from: {from:?} is not a mailbox: {e}"))?;
+        let domain = from.email.domain().to_owned();
+        Ok(Mailer { transport, from, domain })
+    }
+
+    /// Message-ID from the mail's id: the same on every attempt.
+    pub fn message_id(&self, id: Uuid) -> String {
+        format!("<{id}@{}>", self.domain)
+    }
+
+    fn build(&self, mail: &OutgoingMail) -> Result<Message, SendError> {
+        let permanent = |what: String| SendError {
+            message: what,
+            permanent: true,
+        };
+        let to: Mailbox = mail
+            .to_address
+            .parse()
+            .map_err(|e| permanent(format!("mail {}: bad recipient address: {e}", mail.id)))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&mail.subject)
+            .message_id(Some(self.message_id(mail.id)))
+            .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+            .map_err(|e| permanent(format!("mail {}: {e}", mail.id)))
+    }
+}
+
+impl Handler for Mailer {
+    fn handle<'a>(&'a self, conn: &'a mut Conn<'_>, message: &'a Envelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let id: Uuid = message
+                .payload
+                .get("mail_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| HandlerError::permanent("mail.send without a mail_id"))?;
+            let Some(mail) = jinguo_store::mail::get(conn, id).await? else {
+                return Err(HandlerError::permanent(format!("no mail {id}")));
+            };
+            if mail.sent_at.is_some() {
+                tracing::info!(mail = %id, "mail already sent; not sending again");
+                return Ok(());
+            }
+            let email = self.build(&mail)?;
+            self.transport.send(&email, id).await?;
+            jinguo_store::mail::mark_sent(conn, id, jinguo_bus::now()).await?;
+            tracing::info!(mail = %id, "mail sent");
+            Ok(())
+        })
+    }
+}
+
+/// The mailer as a consuming service.
+pub fn mailer_worker(config: &Config) -> Result<Worker, String> {
+    let mailer = Mailer::new(Transport::from_config(config)?, &config.mail.from)?;
+    Ok(Worker {
+        name: "mailer".into(),
+        bindings: vec![crate::MAIL_SEND.into()],
+        handler: Arc::new(mailer),
+    })
+}

@@ -1,0 +1,139 @@
+//! Every email Jinguo sends: subject, HTML and plain text, from askama templates in
+//! shared/mail/templates (`<name>.html` and its twin `<name>.txt`).
+
+use askama::Template;
+
+/// A mail ready to store: what the recipient reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// An email: its subject and both bodies.
+pub trait Email: Send + Sync {
+    fn render(&self) -> Result<Rendered, askama::Error>;
+}
+
+/// Declares the HTML and text templates of an email type and its `Email` impl.
+macro_rules! email {
+    ($ty:ident, $html:literal, $text:literal, |$m:ident| $subject:expr) => {
+        const _: () = {
+            #[derive(Template)]
+            #[template(path = $html)]
+            struct Html<'a> {
+                m: &'a $ty,
+            }
+
+            #[derive(Template)]
+            #[template(path = $text)]
+            struct Text<'a> {
+                m: &'a $ty,
+            }
+
+            impl Email for $ty {
+                fn render(&self) -> Result<Rendered, askama::Error> {
+                    let $m = self;
+                    Ok(Rendered {
+                        subject: $subject,
+                        text: Text { m: self }.render()?,
+                        html: Html { m: self }.render()?,
+                    })
+                }
+            }
+        };
+    };
+}
+
+/// "Your task is due": one task, one link.
+#[derive(Debug, Clone)]
+pub struct DeadlineReminder {
+    pub recipient: String,
+    /// What is due, e.g. "王芳家庭的最美家庭推荐（村级审核）".
+    pub task: String,
+    /// When, already in words, e.g. "2026年12月1日（周二）17:30".
+    pub due: String,
+    pub link: String,
+}
+
+email!(DeadlineReminder, "deadline_reminder.html", "deadline_reminder.txt", |m| format!(
+    "【巾帼】提醒：{}将于{}到期",
+    m.task, m.due
+));
+
+/// The morning list of what is open.
+#[derive(Debug, Clone)]
+pub struct DailyDigest {
+    pub recipient: String,
+    pub date: String,
+    pub items: Vec<DigestItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestItem {
+    pub title: String,
+    pub due: String,
+    pub link: String,
+}
+
+email!(DailyDigest, "daily_digest.html", "daily_digest.txt", |m| format!(
+    "【巾帼】{} 待办汇总（{} 项）",
+    m.date,
+    m.items.len()
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reminder() -> DeadlineReminder {
+        DeadlineReminder {
+            recipient: "王芳".into(),
+            task: "李秀英家庭的最美家庭推荐（村级审核）".into(),
+            due: "2026年12月1日（周二）17:30".into(),
+            link: "http://127.0.0.1:8080/review/abc".into(),
+        }
+    }
+
+    #[test]
+    fn deadline_reminder_snapshot() {
+        let r = reminder().render().unwrap();
+        insta::assert_snapshot!("deadline_reminder_subject", r.subject);
+        insta::assert_snapshot!("deadline_reminder_text", r.text);
+        insta::assert_snapshot!("deadline_reminder_html", r.html);
+    }
+
+    #[test]
+    fn daily_digest_snapshot() {
+        let d = DailyDigest {
+            recipient: "张敏".into(),
+            date: "2026年11月30日".into(),
+            items: vec![
+                DigestItem {
+                    title: "李秀英家庭的最美家庭推荐".into(),
+                    due: "12月1日".into(),
+                    link: "http://127.0.0.1:8080/review/a".into(),
+                },
+                DigestItem {
+                    title: "马丽家庭的五好家庭推荐".into(),
+                    due: "12月3日".into(),
+                    link: "http://127.0.0.1:8080/review/b".into(),
+                },
+            ],
+        };
+        let r = d.render().unwrap();
+        insta::assert_snapshot!("daily_digest_subject", r.subject);
+        insta::assert_snapshot!("daily_digest_text", r.text);
+        insta::assert_snapshot!("daily_digest_html", r.html);
+    }
+
+    #[test]
+    fn html_escapes_what_text_keeps() {
+        let mut r = reminder();
+        r.task = "<script>".into();
+        let out = r.render().unwrap();
+        assert!(out.html.contains("&#60;script&#62;") || out.html.contains("&lt;script&gt;"), "{}", out.html);
+        assert!(out.text.contains("<script>"));
+    }
+}

@@ -1,0 +1,60 @@
+//! People Jinguo notifies: how to reach them and how they prefer to be reached.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use jinguo_core::notify::{Channel, Person};
+use uuid::Uuid;
+
+use crate::json::naive;
+use crate::schema::people;
+use crate::{Conn, StoreError, on_backend};
+
+type Row = (String, String, String, Option<String>, String);
+
+fn from_row((id, display_name, email, phone, channel): Row) -> Result<Person, StoreError> {
+    let corrupt = |what: &str| {
+        StoreError::Query(diesel::result::Error::DeserializationError(
+            format!("people row {id}: bad {what}").into(),
+        ))
+    };
+    Ok(Person {
+        id: id.parse().map_err(|_| corrupt("id"))?,
+        display_name,
+        email,
+        phone,
+        preferred_channel: channel.parse().map_err(|_| corrupt("preferred_channel"))?,
+    })
+}
+
+/// Adds a person; the email is unique regardless of case.
+pub async fn insert(conn: &mut Conn<'_>, person: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(people::table).values((
+        people::id.eq(person.id.to_string()),
+        people::display_name.eq(&person.display_name),
+        people::email.eq(&person.email),
+        people::phone.eq(&person.phone),
+        people::preferred_channel.eq(person.preferred_channel.as_str()),
+        people::created_at.eq(naive(now)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Person>, StoreError> {
+    let query = people::table.find(id.to_string()).select((
+        people::id,
+        people::display_name,
+        people::email,
+        people::phone,
+        people::preferred_channel,
+    ));
+    let row: Option<Row> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    row.map(from_row).transpose()
+}
+
+/// Changes how a person prefers to be reached.
+pub async fn set_preferred_channel(conn: &mut Conn<'_>, id: Uuid, channel: Channel) -> Result<bool, StoreError> {
+    let update = diesel::update(people::table.find(id.to_string())).set(people::preferred_channel.eq(channel.as_str()));
+    Ok(on_backend!(conn, |c| update.execute(c).await)? == 1)
+}
