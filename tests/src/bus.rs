@@ -52,8 +52,9 @@ impl TestBus {
         TestBus {
             bus: Bus {
                 store,
-                config,
                 workers: Arc::new(workers),
+                calendar: Arc::new(config.calendar.load().expect("built-in calendar")),
+                config,
             },
             prefix,
             shutdown: CancellationToken::new(),

@@ -14,6 +14,7 @@ mod bus;
 mod db;
 mod process;
 mod proxy;
+mod smtp;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub use bus::{TestBus, Transport, delete_broker_names, eventually, unique_prefix
 pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
 pub use proxy::Proxy;
+pub use smtp::SmtpSink;
 
 /// Logs to the test output when `TEST_LOG` is set (a tracing filter, e.g. `info` or
 /// `jinguo_bus=debug`): how to see what the services did in a failing test.
@@ -143,6 +145,24 @@ macro_rules! on_both_backends {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $name() { super::$name($crate::Backend::Sqlite).await }
+            )*
+        }
+    };
+}
+
+/// Like [`on_both_backends!`], for `async fn x(transport: Transport)`: modules `rabbitmq`
+/// (RabbitMQ + PostgreSQL) and `in_process` (the embedded default).
+#[macro_export]
+macro_rules! on_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod rabbitmq {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::Transport::RabbitMq).await }
+            )*
+        }
+        mod in_process {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::Transport::InProcess).await }
             )*
         }
     };

@@ -509,22 +509,7 @@ async fn close_connections(prefix: &str) -> usize {
     pids.len()
 }
 
-macro_rules! on_both_transports {
-    ($($name:ident),* $(,)?) => {
-        mod rabbitmq {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(jinguo_tests::Transport::RabbitMq).await }
-            )*
-        }
-        mod in_process {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(jinguo_tests::Transport::InProcess).await }
-            )*
-        }
-    };
-}
-
-on_both_transports!(
+jinguo_tests::on_both_transports!(
     fails_twice_then_succeeds_with_one_effect,
     always_failing_ends_dead_and_replay_brings_it_back,
     permanent_failure_is_dead_at_once,

@@ -30,7 +30,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
-    Router::new()
+    // Mail written to files can be read here during development; never on a public address.
+    let mailbox = state.config.http.addr.ip().is_loopback() && state.config.mail.smtp_url.is_none();
+    let router = if mailbox {
+        Router::new().route("/dev/mailbox", get(pages::mailbox))
+    } else {
+        Router::new()
+    };
+    router
         .route("/", get(pages::start))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

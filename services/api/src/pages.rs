@@ -53,3 +53,64 @@ pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>,
     let html = page.render().map_err(|e| ApiError::internal(&e))?;
     Ok(Html(html))
 }
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    mails: Vec<MailView>,
+    dir: String,
+}
+
+struct MailView {
+    created_at: String,
+    to: String,
+    subject: String,
+    sent: bool,
+    links: Vec<String>,
+}
+
+/// Every link in a plain-text body: from `http://` or `https://` to the first space or
+/// closing punctuation.
+fn links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "（）()<>\"'，。、；".contains(c))
+            .unwrap_or(tail.len());
+        out.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_are_found_after_chinese_punctuation() {
+        let text = "查看并处理：http://127.0.0.1:8080/review/abc\n另见（https://x.cn/a）。";
+        assert_eq!(super::links(text), ["http://127.0.0.1:8080/review/abc", "https://x.cn/a"]);
+    }
+}
+
+/// `/dev/mailbox`: the latest mails written to `mail.dir`, with their links, for development.
+pub(crate) async fn mailbox(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let mails = state.store.read(|c| Box::pin(jinguo_store::mail::recent(c, 50))).await?;
+    let tz = state.config.calendar.time_zone;
+    let page = MailboxPage {
+        dir: state.config.mail.dir.display().to_string(),
+        mails: mails
+            .into_iter()
+            .map(|m| MailView {
+                created_at: m.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+                to: m.to_address,
+                subject: m.subject,
+                sent: m.sent_at.is_some(),
+                links: links(&m.text_body),
+            })
+            .collect(),
+    };
+    let html = page.render().map_err(|e| ApiError::internal(&e))?;
+    Ok(Html(html))
+}

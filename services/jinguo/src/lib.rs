@@ -72,19 +72,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Every consuming service of this deployment. Programs add theirs here as they land.
-pub fn workers() -> Vec<jinguo_bus::Worker> {
-    Vec::new()
+pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
+    let mailer = jinguo_mail::mailer_worker(config).map_err(anyhow::Error::msg)?;
+    Ok(vec![mailer])
+}
+
+/// The bus over a migrated store: workers, calendar (warning about years it lacks).
+fn bus(config: Arc<Config>, store: Store) -> anyhow::Result<jinguo_bus::Bus> {
+    let calendar = config.calendar.load()?;
+    let this_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&config.calendar.time_zone));
+    let missing = calendar.missing_years(this_year, this_year + 1);
+    if !missing.is_empty() {
+        tracing::warn!(
+            ?missing,
+            "no holiday data for these years: working days fall back to Monday–Friday \
+             (add config/calendar/<year>.toml or a file in calendar.dir)"
+        );
+    }
+    Ok(jinguo_bus::Bus {
+        store,
+        workers: Arc::new(workers(&config)?),
+        calendar: Arc::new(calendar),
+        config,
+    })
 }
 
 /// The store, migrated, and the bus over it.
 async fn open_bus(config: Arc<Config>) -> anyhow::Result<jinguo_bus::Bus> {
     let store = open_store(&config).await?;
     store.migrate().await.context("migrating")?;
-    Ok(jinguo_bus::Bus {
-        store,
-        config,
-        workers: Arc::new(workers()),
-    })
+    bus(config, store)
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

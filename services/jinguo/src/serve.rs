@@ -39,11 +39,7 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     println!("巾帼 Jinguo 已启动：http://{local}/");
 
     let shutdown = CancellationToken::new();
-    let bus = jinguo_bus::Bus {
-        store: store.clone(),
-        config: config.clone(),
-        workers: Arc::new(crate::workers()),
-    };
+    let bus = crate::bus(config.clone(), store.clone())?;
     let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
     let state = AppState {
         store,

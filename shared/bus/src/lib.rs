@@ -83,6 +83,8 @@ pub struct Bus {
     /// Every consumer of this deployment: the in-process bus fans messages out to them, and
     /// each process declares their queues so nothing published is unroutable by accident.
     pub workers: Arc<Vec<Worker>>,
+    /// Working days, for cron jobs that fire on working days only.
+    pub calendar: Arc<jinguo_core::calendar::Calendar>,
 }
 
 /// The one source of message ids.

@@ -1,0 +1,177 @@
+//! The mailer against a real SMTP server, and the file mailbox of the embedded default.
+
+use std::time::Duration;
+
+use jinguo_bus::Envelope;
+use jinguo_core::notify::{Channel, Person, Urgency};
+use jinguo_mail::{DeadlineReminder, MAIL_SEND};
+use jinguo_store::{Store, StoreError, dead_letters, outbox, people};
+use jinguo_tests::{Backend, Contents, SmtpSink, TestApp, TestBus, TestDb, Transport, eventually};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn reminder() -> DeadlineReminder {
+    DeadlineReminder {
+        recipient: "王芳".into(),
+        task: "李秀英家庭的最美家庭推荐（村级审核）".into(),
+        due: "2026年12月1日（周二）17:30".into(),
+        link: "http://127.0.0.1:8080/review/abc".into(),
+    }
+}
+
+/// Adds a person and notifies them in one transaction; returns the mail id.
+async fn notify(store: &Store, email: &str) -> Uuid {
+    let person = Person {
+        id: jinguo_bus::new_id(),
+        display_name: "王芳".into(),
+        email: email.into(),
+        phone: None,
+        preferred_channel: Channel::Email,
+    };
+    let ids = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                people::insert(c, &person, jinguo_bus::now()).await?;
+                jinguo_mail::notify(c, person.id, &reminder(), Urgency::Normal, jinguo_bus::now())
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "email only: one mail");
+    ids[0]
+}
+
+async fn bus_with_mailer(db: &TestDb, transport: Transport, mail_env: &[(&str, &str)]) -> TestBus {
+    let config = jinguo_tests::test_config(db, mail_env);
+    let mailer = jinguo_mail::mailer_worker(&config).unwrap();
+    TestBus::start(db, transport, vec![mailer], mail_env).await
+}
+
+fn database_for(transport: Transport) -> Backend {
+    match transport {
+        Transport::RabbitMq => Backend::Postgres,
+        Transport::InProcess => Backend::Sqlite,
+    }
+}
+
+async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Transport) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let db = TestDb::new(database_for(transport), Contents::Empty).await;
+    let bus = bus_with_mailer(&db, transport, &[("JINGUO_MAIL__SMTP_URL", &url)]).await;
+    let id = notify(&bus.bus.store, "wangfang@example.cn").await;
+
+    let mails = eventually("the mail at the SMTP server", WAIT, || async {
+        let m = sink.mails();
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let mail = &mails[0];
+    assert_eq!(mail["message_id"], format!("<{id}@jinguo.invalid>"));
+    assert_eq!(mail["subject"], "【巾帼】提醒：李秀英家庭的最美家庭推荐（村级审核）将于2026年12月1日（周二）17:30到期");
+    assert_eq!(mail["to"], serde_json::json!(["wangfang@example.cn"]));
+    let types: Vec<&str> = mail["content_types"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(types, ["multipart/alternative", "text/plain", "text/html"]);
+    assert!(mail["text"].as_str().unwrap().contains("http://127.0.0.1:8080/review/abc"));
+    assert!(mail["html"].as_str().unwrap().contains("<a href=\"http://127.0.0.1:8080/review/abc\""));
+
+    // The same mail.send message delivered again, and a second message for the same mail:
+    // neither sends it again.
+    let again = Envelope::new(MAIL_SEND, serde_json::json!({ "mail_id": id }), id, jinguo_bus::now());
+    let another = jinguo_bus::message(MAIL_SEND, serde_json::json!({ "mail_id": id }));
+    bus.bus
+        .store
+        .transaction(move |c| Box::pin(async move { outbox::push(c, &[again, another], jinguo_bus::now()).await }))
+        .await
+        .unwrap();
+    eventually("the outbox drained", WAIT, || async {
+        let unsent = bus.bus.store.read(|c| Box::pin(outbox::unsent(c))).await.unwrap();
+        unsent.is_empty().then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.mails().len(), 1, "sent once");
+    let stored = bus.bus.store.read(|c| Box::pin(jinguo_store::mail::get(c, id))).await.unwrap().unwrap();
+    assert!(stored.sent_at.is_some());
+}
+
+async fn temporary_smtp_failure_is_retried_and_delivers_once(transport: Transport) {
+    let sink = SmtpSink::start();
+    sink.set_tempfail(true);
+    let url = sink.url();
+    let db = TestDb::new(database_for(transport), Contents::Empty).await;
+    let env = [("JINGUO_MAIL__SMTP_URL", url.as_str()), ("JINGUO_MESSAGING__RETRY_DELAYS", "300ms,300ms,300ms,300ms,300ms,300ms")];
+    let bus = bus_with_mailer(&db, transport, &env).await;
+    notify(&bus.bus.store, "wangfang@example.cn").await;
+    eventually("a refused attempt", WAIT, || async { (sink.attempts() >= 1).then_some(()) }).await;
+    sink.set_tempfail(false);
+    eventually("the mail delivered", WAIT, || async { (!sink.mails().is_empty()).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(sink.mails().len(), 1);
+    assert!(bus.bus.store.read(|c| Box::pin(dead_letters::list(c, false))).await.unwrap().is_empty());
+}
+
+async fn permanent_smtp_rejection_becomes_a_dead_letter(transport: Transport) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let db = TestDb::new(database_for(transport), Contents::Empty).await;
+    let bus = bus_with_mailer(&db, transport, &[("JINGUO_MAIL__SMTP_URL", &url)]).await;
+    notify(&bus.bus.store, "reject@example.cn").await;
+    let letters = eventually("a dead letter", WAIT, || async {
+        let d = bus.bus.store.read(|c| Box::pin(dead_letters::list(c, false))).await.unwrap();
+        (!d.is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(letters[0].consumer, "mailer");
+    assert_eq!(letters[0].envelope.attempt, 1, "a permanent failure is not retried");
+    assert!(letters[0].error.contains("550"), "{}", letters[0].error);
+    assert!(sink.mails().is_empty());
+}
+
+jinguo_tests::on_both_transports!(
+    smtp_mail_arrives_once_with_both_parts_and_its_message_id,
+    temporary_smtp_failure_is_retried_and_delivers_once,
+    permanent_smtp_rejection_becomes_a_dead_letter,
+);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_mail_is_written_and_listed_in_the_dev_mailbox() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let dir = mail_dir.path().to_str().unwrap().to_owned();
+    let env = [("JINGUO_MAIL__DIR", dir.as_str())];
+    let app = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &env).await;
+    let config = jinguo_tests::test_config(&app.db, &env);
+    let mailer = jinguo_mail::mailer_worker(&config).unwrap();
+    let mut bus = TestBus::build(&app.db, None, vec![mailer], app.store.clone(), &env);
+    bus.start_services();
+    let id = notify(&app.store, "wangfang@example.cn").await;
+    let file = mail_dir.path().join(format!("{id}.eml"));
+    eventually("the .eml file", WAIT, || async { file.exists().then_some(()) }).await;
+    let raw = std::fs::read_to_string(&file).unwrap();
+    assert!(raw.contains(&format!("Message-ID: <{id}@jinguo.invalid>")), "{raw}");
+    assert!(raw.contains("multipart/alternative"));
+
+    let page = app.client.get(format!("{}/dev/mailbox", app.base_url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("开发邮箱"));
+    assert!(html.contains("李秀英家庭的最美家庭推荐"));
+    assert!(html.contains("<a href=\"http://127.0.0.1:8080/review/abc\">"), "{html}");
+    bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_mailbox_is_404_unless_listening_on_loopback_with_file_mail() {
+    let public = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[("JINGUO_HTTP__ADDR", "0.0.0.0:0")]).await;
+    let (status, body) = public.get_json("/dev/mailbox").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let smtp = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[("JINGUO_MAIL__SMTP_URL", "smtp://127.0.0.1:1")]).await;
+    assert_eq!(smtp.get_json("/dev/mailbox").await.0, 404);
+    let local = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[]).await;
+    let response = local.client.get(format!("{}/dev/mailbox", local.base_url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
