@@ -165,3 +165,29 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits until the outbox is drained, then a little longer, so that any stray redelivery has
+/// arrived before a test asserts it had no effect.
+pub async fn settle(store: &Store) {
+    eventually("outbox drained", Duration::from_secs(60), || async {
+        let unsent = store
+            .read(|c| Box::pin(jinguo_store::outbox::unsent(c)))
+            .await
+            .unwrap();
+        unsent.is_empty().then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+/// Waits for the first dead letters and returns them, newest first.
+pub async fn dead_letters_eventually(store: &Store) -> Vec<jinguo_store::dead_letters::DeadLetter> {
+    eventually("a dead letter", Duration::from_secs(60), || async {
+        let d = store
+            .read(|c| Box::pin(jinguo_store::dead_letters::list(c, false)))
+            .await
+            .unwrap();
+        (!d.is_empty()).then_some(d)
+    })
+    .await
+}

@@ -24,7 +24,10 @@ use jinguo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use bus::{TestBus, Transport, delete_broker_names, eventually, unique_prefix};
+pub use bus::{
+    TestBus, Transport, dead_letters_eventually, delete_broker_names, eventually, settle,
+    unique_prefix,
+};
 pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
 pub use proxy::Proxy;

@@ -14,7 +14,11 @@ pub struct SmtpSink {
 impl SmtpSink {
     pub fn start() -> SmtpSink {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
@@ -25,11 +29,15 @@ impl SmtpSink {
             .spawn()
             .expect("python3 runs the SMTP sink");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         if line.trim() != "ready" {
             let mut err = String::new();
             let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
-            panic!("the SMTP sink did not start (is aiosmtpd installed? scripts/test installs it): {err}");
+            panic!(
+                "the SMTP sink did not start (is aiosmtpd installed? scripts/test installs it): {err}"
+            );
         }
         SmtpSink { port, dir, child }
     }

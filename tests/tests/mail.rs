@@ -33,9 +33,15 @@ async fn notify(store: &Store, email: &str) -> Uuid {
         .transaction(move |c| {
             Box::pin(async move {
                 people::insert(c, &person, jinguo_bus::now()).await?;
-                jinguo_mail::notify(c, person.id, &reminder(), Urgency::Normal, jinguo_bus::now())
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))
+                jinguo_mail::notify(
+                    c,
+                    person.id,
+                    &reminder(),
+                    Urgency::Normal,
+                    jinguo_bus::now(),
+                )
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))
             })
         })
         .await
@@ -71,30 +77,56 @@ async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Tr
     .await;
     let mail = &mails[0];
     assert_eq!(mail["message_id"], format!("<{id}@jinguo.invalid>"));
-    assert_eq!(mail["subject"], "【巾帼】提醒：李秀英家庭的最美家庭推荐（村级审核）将于2026年12月1日（周二）17:30到期");
+    assert_eq!(
+        mail["subject"],
+        "【巾帼】提醒：李秀英家庭的最美家庭推荐（村级审核）将于2026年12月1日（周二）17:30到期"
+    );
     assert_eq!(mail["to"], serde_json::json!(["wangfang@example.cn"]));
-    let types: Vec<&str> = mail["content_types"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let types: Vec<&str> = mail["content_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     assert_eq!(types, ["multipart/alternative", "text/plain", "text/html"]);
-    assert!(mail["text"].as_str().unwrap().contains("http://127.0.0.1:8080/review/abc"));
-    assert!(mail["html"].as_str().unwrap().contains("<a href=\"http://127.0.0.1:8080/review/abc\""));
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:8080/review/abc")
+    );
+    assert!(
+        mail["html"]
+            .as_str()
+            .unwrap()
+            .contains("<a href=\"http://127.0.0.1:8080/review/abc\"")
+    );
 
     // The same mail.send message delivered again, and a second message for the same mail:
     // neither sends it again.
-    let again = Envelope::new(MAIL_SEND, serde_json::json!({ "mail_id": id }), id, jinguo_bus::now());
+    let again = Envelope::new(
+        MAIL_SEND,
+        serde_json::json!({ "mail_id": id }),
+        id,
+        jinguo_bus::now(),
+    );
     let another = jinguo_bus::message(MAIL_SEND, serde_json::json!({ "mail_id": id }));
     bus.bus
         .store
-        .transaction(move |c| Box::pin(async move { outbox::push(c, &[again, another], jinguo_bus::now()).await }))
+        .transaction(move |c| {
+            Box::pin(async move { outbox::push(c, &[again, another], jinguo_bus::now()).await })
+        })
         .await
         .unwrap();
-    eventually("the outbox drained", WAIT, || async {
-        let unsent = bus.bus.store.read(|c| Box::pin(outbox::unsent(c))).await.unwrap();
-        unsent.is_empty().then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(sink.mails().len(), 1, "sent once");
-    let stored = bus.bus.store.read(|c| Box::pin(jinguo_store::mail::get(c, id))).await.unwrap().unwrap();
+    let stored = bus
+        .bus
+        .store
+        .read(|c| Box::pin(jinguo_store::mail::get(c, id)))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(stored.sent_at.is_some());
 }
 
@@ -103,15 +135,34 @@ async fn temporary_smtp_failure_is_retried_and_delivers_once(transport: Transpor
     sink.set_tempfail(true);
     let url = sink.url();
     let db = TestDb::new(database_for(transport), Contents::Empty).await;
-    let env = [("JINGUO_MAIL__SMTP_URL", url.as_str()), ("JINGUO_MESSAGING__RETRY_DELAYS", "300ms,300ms,300ms,300ms,300ms,300ms")];
+    let env = [
+        ("JINGUO_MAIL__SMTP_URL", url.as_str()),
+        (
+            "JINGUO_MESSAGING__RETRY_DELAYS",
+            "300ms,300ms,300ms,300ms,300ms,300ms",
+        ),
+    ];
     let bus = bus_with_mailer(&db, transport, &env).await;
     notify(&bus.bus.store, "wangfang@example.cn").await;
-    eventually("a refused attempt", WAIT, || async { (sink.attempts() >= 1).then_some(()) }).await;
+    eventually("a refused attempt", WAIT, || async {
+        (sink.attempts() >= 1).then_some(())
+    })
+    .await;
     sink.set_tempfail(false);
-    eventually("the mail delivered", WAIT, || async { (!sink.mails().is_empty()).then_some(()) }).await;
+    eventually("the mail delivered", WAIT, || async {
+        (!sink.mails().is_empty()).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(sink.mails().len(), 1);
-    assert!(bus.bus.store.read(|c| Box::pin(dead_letters::list(c, false))).await.unwrap().is_empty());
+    assert!(
+        bus.bus
+            .store
+            .read(|c| Box::pin(dead_letters::list(c, false)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn permanent_smtp_rejection_becomes_a_dead_letter(transport: Transport) {
@@ -120,13 +171,12 @@ async fn permanent_smtp_rejection_becomes_a_dead_letter(transport: Transport) {
     let db = TestDb::new(database_for(transport), Contents::Empty).await;
     let bus = bus_with_mailer(&db, transport, &[("JINGUO_MAIL__SMTP_URL", &url)]).await;
     notify(&bus.bus.store, "reject@example.cn").await;
-    let letters = eventually("a dead letter", WAIT, || async {
-        let d = bus.bus.store.read(|c| Box::pin(dead_letters::list(c, false))).await.unwrap();
-        (!d.is_empty()).then_some(d)
-    })
-    .await;
+    let letters = jinguo_tests::dead_letters_eventually(&bus.bus.store).await;
     assert_eq!(letters[0].consumer, "mailer");
-    assert_eq!(letters[0].envelope.attempt, 1, "a permanent failure is not retried");
+    assert_eq!(
+        letters[0].envelope.attempt, 1,
+        "a permanent failure is not retried"
+    );
     assert!(letters[0].error.contains("550"), "{}", letters[0].error);
     assert!(sink.mails().is_empty());
 }
@@ -149,29 +199,58 @@ async fn file_mail_is_written_and_listed_in_the_dev_mailbox() {
     bus.start_services();
     let id = notify(&app.store, "wangfang@example.cn").await;
     let file = mail_dir.path().join(format!("{id}.eml"));
-    eventually("the .eml file", WAIT, || async { file.exists().then_some(()) }).await;
+    eventually("the .eml file", WAIT, || async {
+        file.exists().then_some(())
+    })
+    .await;
     let raw = std::fs::read_to_string(&file).unwrap();
-    assert!(raw.contains(&format!("Message-ID: <{id}@jinguo.invalid>")), "{raw}");
+    assert!(
+        raw.contains(&format!("Message-ID: <{id}@jinguo.invalid>")),
+        "{raw}"
+    );
     assert!(raw.contains("multipart/alternative"));
 
-    let page = app.client.get(format!("{}/dev/mailbox", app.base_url)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/dev/mailbox", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("开发邮箱"));
     assert!(html.contains("李秀英家庭的最美家庭推荐"));
-    assert!(html.contains("<a href=\"http://127.0.0.1:8080/review/abc\">"), "{html}");
+    assert!(
+        html.contains("<a href=\"http://127.0.0.1:8080/review/abc\">"),
+        "{html}"
+    );
     bus.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_mailbox_is_404_unless_listening_on_loopback_with_file_mail() {
-    let public = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[("JINGUO_HTTP__ADDR", "0.0.0.0:0")]).await;
+    let public = TestApp::spawn_with(
+        Backend::Sqlite,
+        Contents::Empty,
+        &[("JINGUO_HTTP__ADDR", "0.0.0.0:0")],
+    )
+    .await;
     let (status, body) = public.get_json("/dev/mailbox").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    let smtp = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[("JINGUO_MAIL__SMTP_URL", "smtp://127.0.0.1:1")]).await;
+    let smtp = TestApp::spawn_with(
+        Backend::Sqlite,
+        Contents::Empty,
+        &[("JINGUO_MAIL__SMTP_URL", "smtp://127.0.0.1:1")],
+    )
+    .await;
     assert_eq!(smtp.get_json("/dev/mailbox").await.0, 404);
     let local = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[]).await;
-    let response = local.client.get(format!("{}/dev/mailbox", local.base_url)).send().await.unwrap();
+    let response = local
+        .client
+        .get(format!("{}/dev/mailbox", local.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }

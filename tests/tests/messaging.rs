@@ -143,21 +143,6 @@ async fn dead(store: &Store) -> Vec<dead_letters::DeadLetter> {
         .unwrap()
 }
 
-/// Lets any stray redelivery arrive before asserting that it had no effect.
-async fn settle(bus: &TestBus) {
-    eventually("outbox drained", WAIT, || async {
-        let unsent = bus
-            .bus
-            .store
-            .read(|c| Box::pin(outbox::unsent(c)))
-            .await
-            .unwrap();
-        unsent.is_empty().then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-}
-
 async fn fails_twice_then_succeeds_with_one_effect(transport: Transport) {
     let db = database(transport).await;
     let recorder = Recorder {
@@ -180,7 +165,7 @@ async fn fails_twice_then_succeeds_with_one_effect(transport: Transport) {
     )
     .await;
     wait_for_effects(&bus.bus.store, 1).await;
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(effects(&bus.bus.store).await, (1, 1));
     assert!(dead(&bus.bus.store).await.is_empty());
 }
@@ -202,11 +187,7 @@ async fn always_failing_ends_dead_and_replay_brings_it_back(transport: Transport
     let message = jinguo_bus::message("test.doomed", serde_json::json!({"n": 2}));
     publish(&bus.bus.store, vec![message.clone()]).await;
 
-    let letters = eventually("a dead letter", WAIT, || async {
-        let d = dead(&bus.bus.store).await;
-        (!d.is_empty()).then_some(d)
-    })
-    .await;
+    let letters = jinguo_tests::dead_letters_eventually(&bus.bus.store).await;
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
     assert_eq!(letter.envelope.id, message.id);
@@ -227,7 +208,7 @@ async fn always_failing_ends_dead_and_replay_brings_it_back(transport: Transport
         jinguo_bus::dlq::replay(&bus.bus, letter.id).await,
         Err(jinguo_bus::dlq::ReplayError::AlreadyReplayed(_))
     ));
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(effects(&bus.bus.store).await, (1, 1));
 }
 
@@ -243,11 +224,7 @@ async fn permanent_failure_is_dead_at_once(transport: Transport) {
         vec![jinguo_bus::message("test.bad", serde_json::json!({}))],
     )
     .await;
-    let letters = eventually("a dead letter", WAIT, || async {
-        let d = dead(&bus.bus.store).await;
-        (!d.is_empty()).then_some(d)
-    })
-    .await;
+    let letters = jinguo_tests::dead_letters_eventually(&bus.bus.store).await;
     assert_eq!(
         letters[0].envelope.attempt, 1,
         "no retries for a permanent failure"
@@ -261,7 +238,7 @@ async fn same_message_twice_has_one_effect(transport: Transport) {
     publish(&bus.bus.store, vec![message.clone(), message.clone()]).await;
     publish(&bus.bus.store, vec![message]).await;
     wait_for_effects(&bus.bus.store, 1).await;
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(effects(&bus.bus.store).await, (1, 1));
 }
 
@@ -313,7 +290,7 @@ async fn timer_fires_once_with_two_schedulers(transport: Transport) {
         .unwrap();
     assert_eq!(scheduled, (true, false));
     wait_for_effects(&bus.bus.store, 1).await;
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(effects(&bus.bus.store).await, (1, 1));
     let fired = outbox_rows_for(&bus.bus.store, message.id).await;
     assert_eq!(fired, 1, "the timer became exactly one outbox message");
@@ -385,7 +362,7 @@ async fn consumer_cut_after_commit_before_ack_loses_and_doubles_nothing() {
         .collect();
     publish(&bus.bus.store, messages).await;
     wait_for_effects(&bus.bus.store, 20).await;
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     // Every message had its effect once, the one whose ack was cut included: its redelivery
     // found the inbox row and did nothing.
     assert_eq!(
@@ -410,30 +387,14 @@ async fn thousand_messages_survive_proxy_cuts_exactly_once() {
         &[],
     );
     bus.start_services();
-    for chunk in 0..10 {
-        let messages: Vec<Envelope> = (0..100)
-            .map(|i| {
-                jinguo_bus::message("test.stream", serde_json::json!({ "i": chunk * 100 + i }))
-            })
-            .collect();
-        publish(&bus.bus.store, messages).await;
+    stream_thousand(&bus, async |chunk| {
         if chunk % 3 == 1 {
             proxy.cut();
             tokio::time::sleep(Duration::from_millis(300)).await;
             proxy.restore();
         }
-    }
-    eventually(
-        "1,000 distinct effects",
-        Duration::from_secs(180),
-        || async {
-            let (_, distinct) = effects(&bus.bus.store).await;
-            (distinct >= 1000).then_some(())
-        },
-    )
+    })
     .await;
-    settle(&bus).await;
-    assert_eq!(effects(&bus.bus.store).await, (1000, 1000));
     bus.stop().await;
 }
 
@@ -449,6 +410,19 @@ async fn thousand_messages_survive_rabbitmqctl_close_connection_exactly_once() {
     );
     bus.start_services();
     let prefix = bus.prefix.clone();
+    stream_thousand(&bus, async |chunk| {
+        if chunk == 3 || chunk == 7 {
+            let closed = close_connections(&prefix).await;
+            assert!(closed > 0, "found this test's connections to close");
+        }
+    })
+    .await;
+    bus.stop().await;
+}
+
+/// Publishes 1,000 messages in ten transactions, calling `between` after each, then asserts
+/// every one was handled exactly once.
+async fn stream_thousand(bus: &TestBus, mut between: impl AsyncFnMut(usize)) {
     for chunk in 0..10 {
         let messages: Vec<Envelope> = (0..100)
             .map(|i| {
@@ -456,10 +430,7 @@ async fn thousand_messages_survive_rabbitmqctl_close_connection_exactly_once() {
             })
             .collect();
         publish(&bus.bus.store, messages).await;
-        if chunk == 3 || chunk == 7 {
-            let closed = close_connections(&prefix).await;
-            assert!(closed > 0, "found this test's connections to close");
-        }
+        between(chunk).await;
     }
     eventually(
         "1,000 distinct effects",
@@ -470,9 +441,8 @@ async fn thousand_messages_survive_rabbitmqctl_close_connection_exactly_once() {
         },
     )
     .await;
-    settle(&bus).await;
+    jinguo_tests::settle(&bus.bus.store).await;
     assert_eq!(effects(&bus.bus.store).await, (1000, 1000));
-    bus.stop().await;
 }
 
 /// Closes, from the broker's side, every connection whose name carries `prefix`.
@@ -572,11 +542,7 @@ async fn messages_rabbitmq_dead_letters_are_drained_into_the_table() {
         .unwrap()
         .await
         .unwrap();
-    let letters = eventually("the drained dead letter", WAIT, || async {
-        let d = dead(&bus.bus.store).await;
-        (!d.is_empty()).then_some(d)
-    })
-    .await;
+    let letters = jinguo_tests::dead_letters_eventually(&bus.bus.store).await;
     assert_eq!(letters[0].envelope.id, message.id);
     assert_eq!(letters[0].consumer, "recorder");
     assert_eq!(

@@ -74,7 +74,12 @@ struct MailView {
 fn links(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
-    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+    while let Some(start) = rest
+        .find("http://")
+        .into_iter()
+        .chain(rest.find("https://"))
+        .min()
+    {
         let tail = &rest[start..];
         let end = tail
             .find(|c: char| c.is_whitespace() || "（）()<>\"'，。、；".contains(c))
@@ -85,25 +90,23 @@ fn links(text: &str) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn links_are_found_after_chinese_punctuation() {
-        let text = "查看并处理：http://127.0.0.1:8080/review/abc\n另见（https://x.cn/a）。";
-        assert_eq!(super::links(text), ["http://127.0.0.1:8080/review/abc", "https://x.cn/a"]);
-    }
-}
-
 /// `/dev/mailbox`: the latest mails written to `mail.dir`, with their links, for development.
 pub(crate) async fn mailbox(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let mails = state.store.read(|c| Box::pin(jinguo_store::mail::recent(c, 50))).await?;
+    let mails = state
+        .store
+        .read(|c| Box::pin(jinguo_store::mail::recent(c, 50)))
+        .await?;
     let tz = state.config.calendar.time_zone;
     let page = MailboxPage {
         dir: state.config.mail.dir.display().to_string(),
         mails: mails
             .into_iter()
             .map(|m| MailView {
-                created_at: m.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+                created_at: m
+                    .created_at
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
                 to: m.to_address,
                 subject: m.subject,
                 sent: m.sent_at.is_some(),
@@ -113,4 +116,16 @@ pub(crate) async fn mailbox(State(state): State<AppState>) -> Result<Html<String
     };
     let html = page.render().map_err(|e| ApiError::internal(&e))?;
     Ok(Html(html))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_are_found_after_chinese_punctuation() {
+        let text = "查看并处理：http://127.0.0.1:8080/review/abc\n另见（https://x.cn/a）。";
+        assert_eq!(
+            super::links(text),
+            ["http://127.0.0.1:8080/review/abc", "https://x.cn/a"]
+        );
+    }
 }

@@ -80,7 +80,8 @@ pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
 /// The bus over a migrated store: workers, calendar (warning about years it lacks).
 fn bus(config: Arc<Config>, store: Store) -> anyhow::Result<jinguo_bus::Bus> {
     let calendar = config.calendar.load()?;
-    let this_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&config.calendar.time_zone));
+    let this_year =
+        chrono::Datelike::year(&chrono::Utc::now().with_timezone(&config.calendar.time_zone));
     let missing = calendar.missing_years(this_year, this_year + 1);
     if !missing.is_empty() {
         tracing::warn!(

@@ -18,7 +18,14 @@ const TICKS_PER_PASS: usize = 100;
 /// Fires due timers and cron ticks until `shutdown`.
 pub async fn run(bus: Bus, shutdown: CancellationToken) {
     tracing::info!("scheduler started");
-    let jobs: Vec<CronJob> = bus.config.cron.jobs.iter().filter(|j| j.enabled).cloned().collect();
+    let jobs: Vec<CronJob> = bus
+        .config
+        .cron
+        .jobs
+        .iter()
+        .filter(|j| j.enabled)
+        .cloned()
+        .collect();
     let mut cursor = now();
     for job in &jobs {
         if let Err(e) = catch_up_job(&bus, job, cursor).await {
@@ -53,9 +60,16 @@ pub async fn run(bus: Bus, shutdown: CancellationToken) {
 }
 
 /// At start: the tick missed while nothing ran, per `cron.missed`.
-async fn catch_up_job(bus: &Bus, job: &CronJob, now: DateTime<Utc>) -> Result<(), jinguo_store::StoreError> {
+async fn catch_up_job(
+    bus: &Bus,
+    job: &CronJob,
+    now: DateTime<Utc>,
+) -> Result<(), jinguo_store::StoreError> {
     let name = job.name.clone();
-    let last = bus.store.read(move |c| Box::pin(async move { cron_ticks::last(c, &name).await })).await?;
+    let last = bus
+        .store
+        .read(move |c| Box::pin(async move { cron_ticks::last(c, &name).await }))
+        .await?;
     let tz = bus.config.calendar.time_zone;
     if let Some(tick) = catch_up(&job.schedule, tz, last, now, bus.config.cron.missed) {
         tracing::info!(job = %job.name, %tick, "firing the tick missed while stopped");
@@ -65,8 +79,14 @@ async fn catch_up_job(bus: &Bus, job: &CronJob, now: DateTime<Utc>) -> Result<()
 }
 
 /// Claims `tick` of `job` and, when this scheduler won it and the day qualifies, sends its message.
-pub async fn fire_tick(bus: &Bus, job: &CronJob, tick: DateTime<Utc>) -> Result<bool, jinguo_store::StoreError> {
-    let local_date = tick.with_timezone(&bus.config.calendar.time_zone).date_naive();
+pub async fn fire_tick(
+    bus: &Bus,
+    job: &CronJob,
+    tick: DateTime<Utc>,
+) -> Result<bool, jinguo_store::StoreError> {
+    let local_date = tick
+        .with_timezone(&bus.config.calendar.time_zone)
+        .date_naive();
     let send = !job.working_days_only || bus.calendar.is_working_day(local_date, None);
     let (name, kind) = (job.name.clone(), job.kind.clone());
     bus.store

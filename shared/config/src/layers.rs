@@ -168,7 +168,13 @@ impl Layers {
             .0
             .keys()
             .filter_map(|k| open_table_entry(k).filter(|(t, _)| *t == table).map(|_| k))
-            .filter_map(|k| k.strip_prefix(table)?.strip_prefix('.')?.split('.').next().map(str::to_owned))
+            .filter_map(|k| {
+                k.strip_prefix(table)?
+                    .strip_prefix('.')?
+                    .split('.')
+                    .next()
+                    .map(str::to_owned)
+            })
             .collect();
         names.dedup();
         names

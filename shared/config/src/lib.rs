@@ -142,7 +142,9 @@ impl CalendarConfig {
             problem: e.to_string(),
         };
         for (name, text) in BUILT_IN_CALENDARS {
-            calendar.add_year(name, text).map_err(|e| problem(e, Origin::Defaults))?;
+            calendar
+                .add_year(name, text)
+                .map_err(|e| problem(e, Origin::Defaults))?;
         }
         calendar
             .add_overlays("built-in calendar/overlays.toml", BUILT_IN_OVERLAYS)
@@ -156,7 +158,11 @@ impl CalendarConfig {
             origin: origin.clone(),
             problem: format!("cannot read: {e}"),
         })?;
-        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
         files.sort();
         for path in files {
             let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
@@ -295,7 +301,9 @@ impl Config {
                     "calendar.office_hours",
                     jinguo_core::calendar::OfficeHours::parse,
                 )?,
-                dir: l.parse("calendar.dir", |s| Ok((!s.is_empty()).then(|| PathBuf::from(s))))?,
+                dir: l.parse("calendar.dir", |s| {
+                    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
+                })?,
             },
             cron: CronConfig {
                 missed: l.parse("cron.missed", |s| match s {

@@ -172,7 +172,11 @@ fn retry_delays_parse_and_bad_ones_are_named() {
 #[test]
 fn cron_jobs_come_from_files_and_environment() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(f, "[cron.jobs.nightly]\nschedule = \"0 30 2 * * *\"\nkind = \"report.nightly\"").unwrap();
+    writeln!(
+        f,
+        "[cron.jobs.nightly]\nschedule = \"0 30 2 * * *\"\nkind = \"report.nightly\""
+    )
+    .unwrap();
     let path = f.path().to_str().unwrap().to_owned();
     let c = Config::from_env(env(&[
         ("JINGUO_CONFIG", &path),
@@ -181,20 +185,40 @@ fn cron_jobs_come_from_files_and_environment() {
         ("JINGUO_CRON__JOBS__WEEKLY__KIND", "report.weekly"),
     ]))
     .unwrap();
-    let names: Vec<_> = c.cron.jobs.iter().map(|j| (j.name.as_str(), j.enabled)).collect();
-    assert_eq!(names, [("daily_digest", true), ("nightly", true), ("weekly", true)]);
+    let names: Vec<_> = c
+        .cron
+        .jobs
+        .iter()
+        .map(|j| (j.name.as_str(), j.enabled))
+        .collect();
+    assert_eq!(
+        names,
+        [("daily_digest", true), ("nightly", true), ("weekly", true)]
+    );
     let nightly = c.cron.jobs.iter().find(|j| j.name == "nightly").unwrap();
-    assert_eq!((nightly.kind.as_str(), nightly.working_days_only), ("report.nightly", false));
+    assert_eq!(
+        (nightly.kind.as_str(), nightly.working_days_only),
+        ("report.nightly", false)
+    );
 }
 
 #[test]
 fn bad_cron_jobs_are_named() {
     let e = error(&[("JINGUO_CRON__JOBS__DAILY_DIGEST__SCHEDULE", "0 0 8 * * 2-6")]);
-    assert!(e.contains("cron.jobs.daily_digest.schedule") && e.contains("names"), "{e}");
+    assert!(
+        e.contains("cron.jobs.daily_digest.schedule") && e.contains("names"),
+        "{e}"
+    );
     let e = error(&[("JINGUO_CRON__JOBS__X__KIND", "a.b")]);
-    assert!(e.contains("cron.jobs.x.schedule") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("cron.jobs.x.schedule") && e.contains("missing"),
+        "{e}"
+    );
     let e = error(&[("JINGUO_CRON__JOBS__X__COLOUR", "red")]);
-    assert!(e.contains("cron.jobs.x.colour") && e.contains("unknown key"), "{e}");
+    assert!(
+        e.contains("cron.jobs.x.colour") && e.contains("unknown key"),
+        "{e}"
+    );
     let e = error(&[("JINGUO_CRON__MISSED", "twice")]);
     assert!(e.contains("cron.missed"), "{e}");
     let e = error(&[("JINGUO_CALENDAR__TIME_ZONE", "Mars/Olympus")]);
@@ -204,13 +228,29 @@ fn bad_cron_jobs_are_named() {
 #[test]
 fn calendar_dir_replaces_and_extends_the_built_in_years() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("2027.toml"), "year = 2027\nholidays = [\"2027-01-01\"]\n").unwrap();
-    let c = Config::from_env(env(&[("JINGUO_CALENDAR__DIR", dir.path().to_str().unwrap())])).unwrap();
+    std::fs::write(
+        dir.path().join("2027.toml"),
+        "year = 2027\nholidays = [\"2027-01-01\"]\n",
+    )
+    .unwrap();
+    let c = Config::from_env(env(&[(
+        "JINGUO_CALENDAR__DIR",
+        dir.path().to_str().unwrap(),
+    )]))
+    .unwrap();
     let cal = c.calendar.load().unwrap();
     assert!(cal.missing_years(2026, 2027).is_empty());
     assert!(!cal.is_working_day("2027-01-01".parse().unwrap(), None));
-    std::fs::write(dir.path().join("2028.toml"), "year = 2028\nholidays = [\"2029-01-01\"]\n").unwrap();
-    let c = Config::from_env(env(&[("JINGUO_CALENDAR__DIR", dir.path().to_str().unwrap())])).unwrap();
+    std::fs::write(
+        dir.path().join("2028.toml"),
+        "year = 2028\nholidays = [\"2029-01-01\"]\n",
+    )
+    .unwrap();
+    let c = Config::from_env(env(&[(
+        "JINGUO_CALENDAR__DIR",
+        dir.path().to_str().unwrap(),
+    )]))
+    .unwrap();
     let e = c.calendar.load().unwrap_err().to_string();
     assert!(e.contains("2028.toml") && e.contains("not in 2028"), "{e}");
 }

@@ -42,7 +42,9 @@ pub struct OfficeHours {
 impl OfficeHours {
     /// Parses `HH:MM-HH:MM`.
     pub fn parse(s: &str) -> Result<OfficeHours, String> {
-        let (open, close) = s.split_once('-').ok_or("office hours look like 09:00-17:30")?;
+        let (open, close) = s
+            .split_once('-')
+            .ok_or("office hours look like 09:00-17:30")?;
         let time = |t: &str| {
             NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("{t:?} is not HH:MM"))
         };
@@ -103,9 +105,12 @@ impl Calendar {
         let holidays: BTreeSet<NaiveDate> = file.holidays.into_iter().collect();
         let workdays: BTreeSet<NaiveDate> = file.workdays.into_iter().collect();
         if let Some(d) = holidays.intersection(&workdays).next() {
-            return Err(err(format!("{d} is listed both as a holiday and as a working day")));
+            return Err(err(format!(
+                "{d} is listed both as a holiday and as a working day"
+            )));
         }
-        self.years.insert(file.year, YearDays { holidays, workdays });
+        self.years
+            .insert(file.year, YearDays { holidays, workdays });
         Ok(file.year)
     }
 
@@ -117,7 +122,8 @@ impl Calendar {
         };
         let file: OverlayFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         for entry in file.overlay {
-            let org = OrgCode::parse(&entry.org).map_err(|e| err(format!("org {:?}: {e}", entry.org)))?;
+            let org =
+                OrgCode::parse(&entry.org).map_err(|e| err(format!("org {:?}: {e}", entry.org)))?;
             self.overlays.push(Overlay {
                 org,
                 name: entry.name,
@@ -129,7 +135,9 @@ impl Calendar {
 
     /// Years in `from..=to` with no data: those fall back to weekends only.
     pub fn missing_years(&self, from: i32, to: i32) -> Vec<i32> {
-        (from..=to).filter(|y| !self.years.contains_key(y)).collect()
+        (from..=to)
+            .filter(|y| !self.years.contains_key(y))
+            .collect()
     }
 
     /// Whether `date` is a working day, nationally (`org` `None`) or for `org`'s subtree.
@@ -167,7 +175,12 @@ impl Calendar {
     }
 
     /// `t` itself when it falls in office hours on a working day, else the next opening time.
-    pub fn next_working_time(&self, t: NaiveDateTime, hours: &OfficeHours, org: Option<&OrgCode>) -> NaiveDateTime {
+    pub fn next_working_time(
+        &self,
+        t: NaiveDateTime,
+        hours: &OfficeHours,
+        org: Option<&OrgCode>,
+    ) -> NaiveDateTime {
         let (date, time) = (t.date(), t.time());
         if self.is_working_day(date, org) {
             if time < hours.open {
@@ -207,10 +220,19 @@ mod tests {
     fn spring_festival_2026_counts_the_make_up_saturdays() {
         let c = cal();
         // Friday 13 Feb 2026: one working day later is the make-up Saturday 14 Feb ...
-        assert_eq!(c.add_working_days(d("2026-02-13"), 1, None), d("2026-02-14"));
+        assert_eq!(
+            c.add_working_days(d("2026-02-13"), 1, None),
+            d("2026-02-14")
+        );
         // ... and two later is Tuesday 24 Feb, after the holiday of 15–23 Feb.
-        assert_eq!(c.add_working_days(d("2026-02-13"), 2, None), d("2026-02-24"));
-        assert!(c.is_working_day(d("2026-02-28"), None), "Saturday 28 Feb 2026 is a make-up day");
+        assert_eq!(
+            c.add_working_days(d("2026-02-13"), 2, None),
+            d("2026-02-24")
+        );
+        assert!(
+            c.is_working_day(d("2026-02-28"), None),
+            "Saturday 28 Feb 2026 is a make-up day"
+        );
         for day in 15..=23 {
             assert!(!c.is_working_day(NaiveDate::from_ymd_opt(2026, 2, day).unwrap(), None));
         }
@@ -219,21 +241,38 @@ mod tests {
     #[test]
     fn the_other_2026_holidays_and_make_up_days() {
         let c = cal();
-        for off in ["2026-01-01", "2026-01-02", "2026-04-06", "2026-05-05", "2026-06-19", "2026-09-25", "2026-10-07"] {
+        for off in [
+            "2026-01-01",
+            "2026-01-02",
+            "2026-04-06",
+            "2026-05-05",
+            "2026-06-19",
+            "2026-09-25",
+            "2026-10-07",
+        ] {
             assert!(!c.is_working_day(d(off), None), "{off} is a holiday");
         }
         for on in ["2026-01-04", "2026-05-09", "2026-09-20", "2026-10-10"] {
-            assert!(c.is_working_day(d(on), None), "{on} is a make-up working day");
+            assert!(
+                c.is_working_day(d(on), None),
+                "{on} is a make-up working day"
+            );
         }
         assert!(c.is_working_day(d("2026-10-08"), None));
-        assert!(!c.is_working_day(d("2026-11-28"), None), "an ordinary Saturday");
+        assert!(
+            !c.is_working_day(d("2026-11-28"), None),
+            "an ordinary Saturday"
+        );
     }
 
     #[test]
     fn a_year_without_data_falls_back_to_weekends() {
         let c = cal();
         assert_eq!(c.missing_years(2026, 2028), [2027, 2028]);
-        assert!(c.is_working_day(d("2027-10-01"), None), "no 2027 data: a Friday is a working day");
+        assert!(
+            c.is_working_day(d("2027-10-01"), None),
+            "no 2027 data: a Friday is a working day"
+        );
         assert!(!c.is_working_day(d("2027-10-02"), None));
     }
 
@@ -250,7 +289,10 @@ mod tests {
         assert!(!c.is_working_day(d("2026-03-20"), Some(&linxia_village)));
         assert!(c.is_working_day(d("2026-03-20"), Some(&lanzhou)));
         assert!(c.is_working_day(d("2026-03-20"), None));
-        assert_eq!(c.add_working_days(d("2026-03-19"), 1, Some(&linxia_village)), d("2026-03-23"));
+        assert_eq!(
+            c.add_working_days(d("2026-03-19"), 1, Some(&linxia_village)),
+            d("2026-03-23")
+        );
     }
 
     #[test]
@@ -258,22 +300,42 @@ mod tests {
         let c = cal();
         let hours = OfficeHours::parse("09:00-17:30").unwrap();
         let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        assert_eq!(c.next_working_time(at("2026-02-13 10:00"), &hours, None), at("2026-02-13 10:00"));
-        assert_eq!(c.next_working_time(at("2026-02-13 07:15"), &hours, None), at("2026-02-13 09:00"));
-        assert_eq!(c.next_working_time(at("2026-02-13 18:00"), &hours, None), at("2026-02-14 09:00"));
-        assert_eq!(c.next_working_time(at("2026-02-14 17:45"), &hours, None), at("2026-02-24 09:00"));
+        assert_eq!(
+            c.next_working_time(at("2026-02-13 10:00"), &hours, None),
+            at("2026-02-13 10:00")
+        );
+        assert_eq!(
+            c.next_working_time(at("2026-02-13 07:15"), &hours, None),
+            at("2026-02-13 09:00")
+        );
+        assert_eq!(
+            c.next_working_time(at("2026-02-13 18:00"), &hours, None),
+            at("2026-02-14 09:00")
+        );
+        assert_eq!(
+            c.next_working_time(at("2026-02-14 17:45"), &hours, None),
+            at("2026-02-24 09:00")
+        );
     }
 
     #[test]
     fn bad_files_are_refused_with_the_reason() {
         let mut c = Calendar::default();
-        let e = c.add_year("x.toml", "year = 2026\nholidays = [\"2025-12-31\"]\n").unwrap_err();
+        let e = c
+            .add_year("x.toml", "year = 2026\nholidays = [\"2025-12-31\"]\n")
+            .unwrap_err();
         assert!(e.problem.contains("not in 2026"), "{e}");
         let e = c
-            .add_year("x.toml", "year = 2026\nholidays = [\"2026-01-01\"]\nworkdays = [\"2026-01-01\"]\n")
+            .add_year(
+                "x.toml",
+                "year = 2026\nholidays = [\"2026-01-01\"]\nworkdays = [\"2026-01-01\"]\n",
+            )
             .unwrap_err();
         assert!(e.problem.contains("both"), "{e}");
-        assert!(c.add_year("x.toml", "year = 2026\nholiday = []\n").is_err(), "unknown field");
+        assert!(
+            c.add_year("x.toml", "year = 2026\nholiday = []\n").is_err(),
+            "unknown field"
+        );
         assert!(OfficeHours::parse("17:00-09:00").is_err());
     }
 }

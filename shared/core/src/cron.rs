@@ -103,7 +103,11 @@ mod tests {
         assert!(parse_schedule("0 0 9 * * Mon-Fri").is_ok());
         let e = parse_schedule("0 0 9 * * 2-6").unwrap_err();
         assert!(e.contains("names"), "{e}");
-        assert!(parse_schedule("0 9 * * *").unwrap_err().contains("6 fields"));
+        assert!(
+            parse_schedule("0 9 * * *")
+                .unwrap_err()
+                .contains("6 fields")
+        );
         assert!(parse_schedule("0 0 25 * * *").is_err());
     }
 
@@ -111,8 +115,17 @@ mod tests {
     fn ticks_follow_the_time_zone() {
         // 08:00 in Shanghai is 00:00 UTC.
         let s = parse_schedule("0 0 8 * * *").unwrap();
-        let ticks = ticks_between(&s, chrono_tz::Asia::Shanghai, at("2026-11-27T12:00:00Z"), at("2026-11-29T12:00:00Z"), 10);
-        assert_eq!(ticks, [at("2026-11-28T00:00:00Z"), at("2026-11-29T00:00:00Z")]);
+        let ticks = ticks_between(
+            &s,
+            chrono_tz::Asia::Shanghai,
+            at("2026-11-27T12:00:00Z"),
+            at("2026-11-29T12:00:00Z"),
+            10,
+        );
+        assert_eq!(
+            ticks,
+            [at("2026-11-28T00:00:00Z"), at("2026-11-29T00:00:00Z")]
+        );
     }
 
     #[test]
@@ -121,14 +134,30 @@ mod tests {
         let tz = chrono_tz::Asia::Shanghai;
         let last = Some(at("2026-11-28T01:00:00Z"));
         let now = at("2026-11-28T05:30:00Z");
-        assert_eq!(catch_up(&hourly, tz, last, now, MissedTicks::Once), Some(at("2026-11-28T05:00:00Z")));
+        assert_eq!(
+            catch_up(&hourly, tz, last, now, MissedTicks::Once),
+            Some(at("2026-11-28T05:00:00Z"))
+        );
         assert_eq!(catch_up(&hourly, tz, last, now, MissedTicks::Skip), None);
-        assert_eq!(catch_up(&hourly, tz, None, now, MissedTicks::Once), None, "never fired: nothing missed");
+        assert_eq!(
+            catch_up(&hourly, tz, None, now, MissedTicks::Once),
+            None,
+            "never fired: nothing missed"
+        );
         let just_fired = Some(at("2026-11-28T05:00:00Z"));
-        assert_eq!(catch_up(&hourly, tz, just_fired, now, MissedTicks::Once), None);
+        assert_eq!(
+            catch_up(&hourly, tz, just_fired, now, MissedTicks::Once),
+            None
+        );
         // Weekly job last fired a month ago: the latest missed tick only.
         let weekly = parse_schedule("0 0 8 * * Mon").unwrap();
-        let t = catch_up(&weekly, tz, Some(at("2026-10-26T00:00:00Z")), now, MissedTicks::Once);
+        let t = catch_up(
+            &weekly,
+            tz,
+            Some(at("2026-10-26T00:00:00Z")),
+            now,
+            MissedTicks::Once,
+        );
         assert_eq!(t, Some(at("2026-11-23T00:00:00Z")));
     }
 }

@@ -104,8 +104,14 @@ mod tests {
     #[test]
     fn email_is_the_channel_until_sms_exists() {
         let p = person(Channel::Sms, Some("13800000000"));
-        assert_eq!(channels(&p, Urgency::Normal, &[Channel::Email]), [Channel::Email]);
-        assert_eq!(channels(&p, Urgency::Urgent, &[Channel::Email]), [Channel::Email]);
+        assert_eq!(
+            channels(&p, Urgency::Normal, &[Channel::Email]),
+            [Channel::Email]
+        );
+        assert_eq!(
+            channels(&p, Urgency::Urgent, &[Channel::Email]),
+            [Channel::Email]
+        );
     }
 
     #[test]
@@ -113,9 +119,15 @@ mod tests {
         let both = [Channel::Email, Channel::Sms];
         let p = person(Channel::Sms, Some("13800000000"));
         assert_eq!(channels(&p, Urgency::Normal, &both), [Channel::Sms]);
-        assert_eq!(channels(&p, Urgency::Urgent, &both), [Channel::Sms, Channel::Email]);
+        assert_eq!(
+            channels(&p, Urgency::Urgent, &both),
+            [Channel::Sms, Channel::Email]
+        );
         let no_phone = person(Channel::Sms, None);
-        assert_eq!(channels(&no_phone, Urgency::Normal, &both), [Channel::Email]);
+        assert_eq!(
+            channels(&no_phone, Urgency::Normal, &both),
+            [Channel::Email]
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub async fn notify(
     urgency: Urgency,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, NotifyError> {
-    let person = people::get(conn, person_id).await?.ok_or(NotifyError::UnknownPerson(person_id))?;
+    let person = people::get(conn, person_id)
+        .await?
+        .ok_or(NotifyError::UnknownPerson(person_id))?;
     let mut sent = Vec::new();
     for channel in notify::channels(&person, urgency, &AVAILABLE_CHANNELS) {
         match channel {
@@ -55,7 +57,12 @@ pub async fn notify(
 }
 
 /// Renders `email` for `to`, records it and enqueues its `mail.send` message (same id).
-pub async fn compose(conn: &mut Conn<'_>, to: &Person, email: &dyn Email, now: DateTime<Utc>) -> Result<Uuid, NotifyError> {
+pub async fn compose(
+    conn: &mut Conn<'_>,
+    to: &Person,
+    email: &dyn Email,
+    now: DateTime<Utc>,
+) -> Result<Uuid, NotifyError> {
     let rendered = email.render()?;
     let id = jinguo_bus::new_id();
     jinguo_store::mail::insert(

@@ -55,15 +55,22 @@ impl Transport {
 
     pub async fn send(&self, message: &Message, id: Uuid) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| SendError {
-                // Connection trouble and 4xx answers are worth another try; 5xx are not.
-                permanent: e.is_permanent(),
-                message: format!("smtp: {e}"),
-            }),
-            Transport::Files(dir) => write_file(dir, id, &message.formatted()).await.map_err(|e| SendError {
-                permanent: false,
-                message: format!("writing mail to {}: {e}", dir.display()),
-            }),
+            Transport::Smtp(smtp) => {
+                smtp.send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        // Connection trouble and 4xx answers are worth another try; 5xx are not.
+                        permanent: e.is_permanent(),
+                        message: format!("smtp: {e}"),
+                    })
+            }
+            Transport::Files(dir) => write_file(dir, id, &message.formatted())
+                .await
+                .map_err(|e| SendError {
+                    permanent: false,
+                    message: format!("writing mail to {}: {e}", dir.display()),
+                }),
         }
     }
 }
@@ -90,7 +97,11 @@ impl Mailer {
             .parse()
             .map_err(|e| format!("configuration: mail.from: {from:?} is not a mailbox: {e}"))?;
         let domain = from.email.domain().to_owned();
-        Ok(Mailer { transport, from, domain })
+        Ok(Mailer {
+            transport,
+            from,
+            domain,
+        })
     }
 
     /// Message-ID from the mail's id: the same on every attempt.
@@ -112,13 +123,20 @@ impl Mailer {
             .to(to)
             .subject(&mail.subject)
             .message_id(Some(self.message_id(mail.id)))
-            .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text_body.clone(),
+                mail.html_body.clone(),
+            ))
             .map_err(|e| permanent(format!("mail {}: {e}", mail.id)))
     }
 }
 
 impl Handler for Mailer {
-    fn handle<'a>(&'a self, conn: &'a mut Conn<'_>, message: &'a Envelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let id: Uuid = message
                 .payload

@@ -57,10 +57,12 @@ pub struct DeadlineReminder {
     pub link: String,
 }
 
-email!(DeadlineReminder, "deadline_reminder.html", "deadline_reminder.txt", |m| format!(
-    "【巾帼】提醒：{}将于{}到期",
-    m.task, m.due
-));
+email!(
+    DeadlineReminder,
+    "deadline_reminder.html",
+    "deadline_reminder.txt",
+    |m| format!("【巾帼】提醒：{}将于{}到期", m.task, m.due)
+);
 
 /// The morning list of what is open.
 #[derive(Debug, Clone)]
@@ -77,11 +79,12 @@ pub struct DigestItem {
     pub link: String,
 }
 
-email!(DailyDigest, "daily_digest.html", "daily_digest.txt", |m| format!(
-    "【巾帼】{} 待办汇总（{} 项）",
-    m.date,
-    m.items.len()
-));
+email!(
+    DailyDigest,
+    "daily_digest.html",
+    "daily_digest.txt",
+    |m| format!("【巾帼】{} 待办汇总（{} 项）", m.date, m.items.len())
+);
 
 #[cfg(test)]
 mod tests {
@@ -133,7 +136,11 @@ mod tests {
         let mut r = reminder();
         r.task = "<script>".into();
         let out = r.render().unwrap();
-        assert!(out.html.contains("&#60;script&#62;") || out.html.contains("&lt;script&gt;"), "{}", out.html);
+        assert!(
+            out.html.contains("&#60;script&#62;") || out.html.contains("&lt;script&gt;"),
+            "{}",
+            out.html
+        );
         assert!(out.text.contains("<script>"));
     }
 }

@@ -10,7 +10,12 @@ use crate::schema::cron_ticks;
 use crate::{Conn, StoreError, on_backend};
 
 /// Claims `tick` of `job`; `false` when another scheduler already did.
-pub async fn claim(conn: &mut Conn<'_>, job: &str, tick: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn claim(
+    conn: &mut Conn<'_>,
+    job: &str,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let insert = diesel::insert_into(cron_ticks::table)
         .values((
             cron_ticks::job.eq(job),

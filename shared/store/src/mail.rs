@@ -65,7 +65,12 @@ fn from_row(r: Row) -> Result<OutgoingMail, StoreError> {
     };
     Ok(OutgoingMail {
         id: r.0.parse().map_err(|_| bad("id"))?,
-        person_id: r.1.as_deref().map(str::parse).transpose().map_err(|_| bad("person_id"))?,
+        person_id: r
+            .1
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| bad("person_id"))?,
         to_address: r.2,
         subject: r.3,
         text_body: r.4,
@@ -95,8 +100,13 @@ pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<OutgoingMail>, 
     row.map(from_row).transpose()
 }
 
-pub async fn mark_sent(conn: &mut Conn<'_>, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let update = diesel::update(outgoing_mail::table.find(id.to_string())).set(outgoing_mail::sent_at.eq(Some(naive(now))));
+pub async fn mark_sent(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let update = diesel::update(outgoing_mail::table.find(id.to_string()))
+        .set(outgoing_mail::sent_at.eq(Some(naive(now))));
     on_backend!(conn, |c| update.execute(c).await)?;
     Ok(())
 }

@@ -28,7 +28,11 @@ fn from_row((id, display_name, email, phone, channel): Row) -> Result<Person, St
 }
 
 /// Adds a person; the email is unique regardless of case.
-pub async fn insert(conn: &mut Conn<'_>, person: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn insert(
+    conn: &mut Conn<'_>,
+    person: &Person,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let insert = diesel::insert_into(people::table).values((
         people::id.eq(person.id.to_string()),
         people::display_name.eq(&person.display_name),
@@ -54,7 +58,12 @@ pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Person>, StoreE
 }
 
 /// Changes how a person prefers to be reached.
-pub async fn set_preferred_channel(conn: &mut Conn<'_>, id: Uuid, channel: Channel) -> Result<bool, StoreError> {
-    let update = diesel::update(people::table.find(id.to_string())).set(people::preferred_channel.eq(channel.as_str()));
+pub async fn set_preferred_channel(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    channel: Channel,
+) -> Result<bool, StoreError> {
+    let update = diesel::update(people::table.find(id.to_string()))
+        .set(people::preferred_channel.eq(channel.as_str()));
     Ok(on_backend!(conn, |c| update.execute(c).await)? == 1)
 }
