@@ -77,12 +77,22 @@ pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
     Ok(vec![mailer])
 }
 
-/// The bus over a migrated store: workers, calendar (warning about years it lacks).
+/// The bus over a migrated store: workers and calendar.
 fn bus(config: Arc<Config>, store: Store) -> anyhow::Result<jinguo_bus::Bus> {
     let calendar = config.calendar.load()?;
-    let this_year =
-        chrono::Datelike::year(&chrono::Utc::now().with_timezone(&config.calendar.time_zone));
-    let missing = calendar.missing_years(this_year, this_year + 1);
+    Ok(jinguo_bus::Bus {
+        store,
+        workers: Arc::new(workers(&config)?),
+        calendar: Arc::new(calendar),
+        config,
+    })
+}
+
+/// Long-running services say at start when the calendar lacks this year or the next.
+fn warn_about_calendar_gaps(bus: &jinguo_bus::Bus) {
+    let tz = bus.config.calendar.time_zone;
+    let this_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&tz));
+    let missing = bus.calendar.missing_years(this_year, this_year + 1);
     if !missing.is_empty() {
         tracing::warn!(
             ?missing,
@@ -90,12 +100,6 @@ fn bus(config: Arc<Config>, store: Store) -> anyhow::Result<jinguo_bus::Bus> {
              (add config/calendar/<year>.toml or a file in calendar.dir)"
         );
     }
-    Ok(jinguo_bus::Bus {
-        store,
-        workers: Arc::new(workers(&config)?),
-        calendar: Arc::new(calendar),
-        config,
-    })
 }
 
 /// The store, migrated, and the bus over it.

@@ -40,6 +40,7 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let bus = crate::bus(config.clone(), store.clone())?;
+    crate::warn_about_calendar_gaps(&bus);
     let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
     let state = AppState {
         store,
@@ -63,6 +64,11 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
 /// `jinguo run SERVICE`: one service in this process until Ctrl-C or SIGTERM.
 pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Result<()> {
     let bus = crate::open_bus(config).await?;
+    let known = jinguo_bus::services::names(&bus);
+    if !known.iter().any(|k| k == service) {
+        anyhow::bail!("unknown service {service:?}; known: {}", known.join(", "));
+    }
+    crate::warn_about_calendar_gaps(&bus);
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
