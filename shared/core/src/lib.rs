@@ -3,6 +3,7 @@
 //! Nothing here touches a database, a broker, the network or the clock; callers pass
 //! in what a decision needs. That keeps every rule testable without set-up.
 
+pub mod auth;
 pub mod calendar;
 pub mod cron;
 pub mod messaging;

@@ -98,3 +98,13 @@ fn versions<V: std::fmt::Display>(
         .map(|vs| vs.iter().map(ToString::to_string).collect())
         .map_err(|e| StoreError::Migration(e.to_string()))
 }
+
+/// Serialises audit-log appends. PostgreSQL: a table lock that excludes other writers (readers
+/// go on). SQLite: nothing more is needed, its write transactions are already exclusive.
+pub(crate) async fn lock_audit_log(conn: &mut Conn<'_>) -> Result<(), StoreError> {
+    if let Conn::Pg(c) = conn {
+        c.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@
 //! - [`locked!`] takes a row lock (`FOR UPDATE`) on PostgreSQL and nothing on SQLite, where the
 //!   immediate transaction already excludes other writers.
 
+pub mod audit;
 mod backend;
 pub mod cron_ticks;
 pub mod dead_letters;
@@ -18,12 +19,14 @@ pub mod deliveries;
 mod error;
 pub mod inbox;
 mod json;
+pub mod links;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
 mod schema;
 pub mod seed;
+pub mod staff;
 pub mod timers;
 
 use std::future::Future;

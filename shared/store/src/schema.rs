@@ -85,6 +85,7 @@ diesel::table! {
         phone -> Nullable<Text>,
         preferred_channel -> Text,
         created_at -> Timestamp,
+        active -> Bool,
     }
 }
 
@@ -101,5 +102,84 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(people, outgoing_mail);
+diesel::table! {
+    role_assignments (id) {
+        id -> BigInt,
+        person_id -> Text,
+        role -> Text,
+        org_code -> Text,
+        agency -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    permissions (role, action) {
+        role -> Text,
+        action -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    action_links (token_hash) {
+        token_hash -> Text,
+        purpose -> Text,
+        subject -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        superseded_at -> Nullable<Timestamp>,
+        superseded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        person_id -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (token_hash) {
+        token_hash -> Text,
+        person_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    break_glass (id) {
+        id -> BigInt,
+        person_id -> Text,
+        case_id -> Text,
+        reason -> Text,
+        granted_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        details -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(people, outgoing_mail, role_assignments);
+diesel::joinable!(role_assignments -> people (person_id));
 diesel::joinable!(outgoing_mail -> people (person_id));

@@ -1,0 +1,247 @@
+//! Onboarding staff: one at a time or a whole CSV, all or nothing.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use jinguo_core::auth::{Agency, Assignment, Role};
+use jinguo_core::notify::{Channel, Person};
+use jinguo_core::org::OrgCode;
+use jinguo_store::{Conn, StoreError, orgs, people, staff as store_staff};
+use uuid::Uuid;
+
+/// One staff member to add, already parsed.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub assignment: Assignment,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("line {line}: {message}")]
+    BadRow { line: u64, message: String },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks an email's shape (one @, a dot in the domain, no spaces) and lower-cases it.
+pub fn parse_email(raw: &str) -> Result<String, String> {
+    let e = raw.trim().to_lowercase();
+    let ok = matches!(e.split_once('@'), Some((local, domain))
+        if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && !e.contains(char::is_whitespace)
+        && e.matches('@').count() == 1;
+    if ok {
+        Ok(e)
+    } else {
+        Err(format!("{raw:?} is not an email address"))
+    }
+}
+
+/// Parses the parts of a role assignment; the agency is required for liaisons only.
+pub fn parse_assignment(
+    role: &str,
+    org: &str,
+    agency: Option<&str>,
+) -> Result<Assignment, (&'static str, String)> {
+    let role: Role = role.trim().parse().map_err(|e| ("role", e))?;
+    let org = OrgCode::parse(org).map_err(|e| ("org", format!("{org:?}: {e}")))?;
+    let agency = match agency.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(a) => Some(a.parse::<Agency>().map_err(|e| ("agency", e))?),
+        None => None,
+    };
+    match (role, agency) {
+        (Role::AgencyLiaison, None) => Err(("agency", "an agency_liaison needs --agency".into())),
+        (r, Some(_)) if r != Role::AgencyLiaison => {
+            Err(("agency", "only an agency_liaison has an agency".into()))
+        }
+        _ => Ok(Assignment { role, org, agency }),
+    }
+}
+
+/// Adds a staff member (or, for a known email, the role) in the caller's transaction.
+/// Returns the person's id and whether the person is new.
+pub async fn add(
+    conn: &mut Conn<'_>,
+    s: &NewStaff,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, bool), StaffError> {
+    if orgs::get(conn, s.assignment.org).await?.is_none() {
+        return Err(StaffError::Invalid {
+            field: "org",
+            message: format!("no org unit {}", s.assignment.org),
+        });
+    }
+    let (id, new) = match store_staff::find_by_email(conn, &s.email).await? {
+        Some((id, _)) => (id, false),
+        None => {
+            let id = Uuid::new_v4();
+            let person = Person {
+                id,
+                display_name: s.name.clone(),
+                email: s.email.clone(),
+                phone: s.phone.clone(),
+                preferred_channel: Channel::Email,
+            };
+            people::insert(conn, &person, now).await?;
+            (id, true)
+        }
+    };
+    store_staff::assign(conn, id, &s.assignment, now).await?;
+    let details = serde_json::json!({ "role": s.assignment.role.as_str(), "org": s.assignment.org.to_string() });
+    crate::record(conn, actor, "staff.added", &id.to_string(), details, now).await?;
+    Ok((id, new))
+}
+
+/// Parses a staff CSV (`email,name,role,org[,agency,phone]`), all rows or none.
+pub fn parse_csv(text: &str) -> Result<Vec<(u64, NewStaff)>, StaffError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| StaffError::BadRow {
+            line: 1,
+            message: format!("unreadable header: {e}"),
+        })?
+        .clone();
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == n)
+    };
+    let (Some(email), Some(name), Some(role), Some(org)) =
+        (col("email"), col("name"), col("role"), col("org"))
+    else {
+        return Err(StaffError::BadRow {
+            line: 1,
+            message: "header must name the columns email, name, role and org (agency and phone are optional)".into(),
+        });
+    };
+    let (agency, phone) = (col("agency"), col("phone"));
+    let mut rows = Vec::new();
+    let mut seen = HashSet::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| StaffError::BadRow {
+            line: e.position().map_or(0, |p| p.line()),
+            message: format!("not valid CSV: {e}"),
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let bad = |message: String| StaffError::BadRow { line, message };
+        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("");
+        let email = parse_email(field(Some(email))).map_err(|m| bad(format!("email: {m}")))?;
+        let name = field(Some(name)).to_owned();
+        if name.is_empty() {
+            return Err(bad("name is empty".into()));
+        }
+        let a = parse_assignment(field(Some(role)), field(Some(org)), Some(field(agency)))
+            .map_err(|(f, m)| bad(format!("{f}: {m}")))?;
+        if !seen.insert((email.clone(), a.role, a.org)) {
+            return Err(bad(format!(
+                "{email} already has role {} at {} earlier in the file",
+                a.role, a.org
+            )));
+        }
+        let phone = Some(field(phone).to_owned()).filter(|p| !p.is_empty());
+        rows.push((
+            line,
+            NewStaff {
+                email,
+                name,
+                phone,
+                assignment: a,
+            },
+        ));
+    }
+    Ok(rows)
+}
+
+/// Adds every row in the caller's transaction; an org unit missing from the tree fails the
+/// whole file with that row's line.
+pub async fn import(
+    conn: &mut Conn<'_>,
+    rows: &[(u64, NewStaff)],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), StaffError> {
+    let (mut people_added, mut roles) = (0, 0);
+    for (line, s) in rows {
+        match add(conn, s, actor, now).await {
+            Ok((_, new)) => {
+                people_added += usize::from(new);
+                roles += 1;
+            }
+            Err(StaffError::Invalid { field, message }) => {
+                return Err(StaffError::BadRow {
+                    line: *line,
+                    message: format!("{field}: {message}"),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((people_added, roles))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(
+            parse_email(" WangFang@Example.CN ").unwrap(),
+            "wangfang@example.cn"
+        );
+        for bad in ["wangfang", "a@b", "a b@c.cn", "@c.cn", "a@@c.cn", "a@.cn"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn liaisons_need_an_agency_and_only_they_have_one() {
+        assert!(parse_assignment("agency_liaison", "620122", Some("police")).is_ok());
+        assert_eq!(
+            parse_assignment("agency_liaison", "620122", None)
+                .unwrap_err()
+                .0,
+            "agency"
+        );
+        assert_eq!(
+            parse_assignment("reviewer", "620122", Some("police"))
+                .unwrap_err()
+                .0,
+            "agency"
+        );
+        assert_eq!(
+            parse_assignment("boss", "620122", None).unwrap_err().0,
+            "role"
+        );
+        assert_eq!(
+            parse_assignment("reviewer", "62x", None).unwrap_err().0,
+            "org"
+        );
+    }
+
+    #[test]
+    fn csv_rows_are_all_or_nothing_with_line_numbers() {
+        let ok = "email,name,role,org\na@x.cn,甲,reviewer,620122\nb@x.cn,乙,admin,620122\n";
+        assert_eq!(parse_csv(ok).unwrap().len(), 2);
+        let bad = "email,name,role,org\na@x.cn,甲,reviewer,620122\nb@x.cn,乙,boss,620122\n";
+        match parse_csv(bad) {
+            Err(StaffError::BadRow { line, message }) => {
+                assert_eq!(line, 3);
+                assert!(message.starts_with("role:"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

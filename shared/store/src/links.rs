@@ -1,0 +1,245 @@
+//! Action links (by token hash), sessions and API tokens: the credentials Jinguo hands out.
+//! Only hashes are stored; the secrets exist in emails, cookies and the operator's terminal.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::json::{naive, utc};
+use crate::schema::{action_links, api_tokens, sessions};
+use crate::{Conn, StoreError, locked, on_backend};
+
+/// An action link as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionLink {
+    pub token_hash: String,
+    pub purpose: String,
+    pub subject: String,
+    pub actor: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+    /// Who decided instead, in words for the page ("王芳").
+    pub superseded_by: Option<String>,
+}
+
+type LinkRow = (
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<String>,
+    Option<chrono::NaiveDateTime>,
+    Option<String>,
+);
+
+fn link_columns() -> (
+    action_links::token_hash,
+    action_links::purpose,
+    action_links::subject,
+    action_links::actor,
+    action_links::created_at,
+    action_links::expires_at,
+    action_links::used_at,
+    action_links::outcome,
+    action_links::superseded_at,
+    action_links::superseded_by,
+) {
+    (
+        action_links::token_hash,
+        action_links::purpose,
+        action_links::subject,
+        action_links::actor,
+        action_links::created_at,
+        action_links::expires_at,
+        action_links::used_at,
+        action_links::outcome,
+        action_links::superseded_at,
+        action_links::superseded_by,
+    )
+}
+
+fn link(r: LinkRow) -> Result<ActionLink, StoreError> {
+    Ok(ActionLink {
+        actor: r.3.parse().map_err(|_| {
+            StoreError::Query(diesel::result::Error::DeserializationError(
+                format!("action link actor {}", r.3).into(),
+            ))
+        })?,
+        token_hash: r.0,
+        purpose: r.1,
+        subject: r.2,
+        created_at: utc(r.4),
+        expires_at: utc(r.5),
+        used_at: r.6.map(utc),
+        outcome: r.7,
+        superseded_at: r.8.map(utc),
+        superseded_by: r.9,
+    })
+}
+
+pub async fn insert_link(conn: &mut Conn<'_>, l: &ActionLink) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(action_links::table).values((
+        action_links::token_hash.eq(&l.token_hash),
+        action_links::purpose.eq(&l.purpose),
+        action_links::subject.eq(&l.subject),
+        action_links::actor.eq(l.actor.to_string()),
+        action_links::created_at.eq(naive(l.created_at)),
+        action_links::expires_at.eq(naive(l.expires_at)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// The link with this token hash, locked until the transaction ends (a POST decides once).
+pub async fn lock_link(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+) -> Result<Option<ActionLink>, StoreError> {
+    let query = action_links::table
+        .find(token_hash.to_owned())
+        .select(link_columns());
+    let row: Option<LinkRow> = locked!(conn, query, |c, q| q.first(c).await.optional())?;
+    row.map(link).transpose()
+}
+
+pub async fn get_link(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+) -> Result<Option<ActionLink>, StoreError> {
+    let query = action_links::table
+        .find(token_hash.to_owned())
+        .select(link_columns());
+    let row: Option<LinkRow> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    row.map(link).transpose()
+}
+
+pub async fn mark_used(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let update = diesel::update(action_links::table.find(token_hash.to_owned())).set((
+        action_links::used_at.eq(Some(naive(now))),
+        action_links::outcome.eq(Some(outcome)),
+    ));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
+
+/// Marks every unused link for (`purpose`, `subject`) superseded: someone else decided.
+pub async fn supersede(
+    conn: &mut Conn<'_>,
+    purpose: &str,
+    subject: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let update = diesel::update(
+        action_links::table
+            .filter(action_links::purpose.eq(purpose.to_owned()))
+            .filter(action_links::subject.eq(subject.to_owned()))
+            .filter(action_links::used_at.is_null())
+            .filter(action_links::superseded_at.is_null()),
+    )
+    .set((
+        action_links::superseded_at.eq(Some(naive(now))),
+        action_links::superseded_by.eq(Some(by)),
+    ));
+    Ok(on_backend!(conn, |c| update.execute(c).await)?)
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub person: Uuid,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    person: Uuid,
+    csrf: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(sessions::table).values((
+        sessions::token_hash.eq(token_hash),
+        sessions::person_id.eq(person.to_string()),
+        sessions::csrf.eq(csrf),
+        sessions::created_at.eq(naive(now)),
+        sessions::expires_at.eq(naive(expires_at)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// The live session for this token hash.
+pub async fn session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, StoreError> {
+    let query = sessions::table
+        .find(token_hash.to_owned())
+        .filter(sessions::expires_at.gt(naive(now)))
+        .select((sessions::person_id, sessions::csrf, sessions::expires_at));
+    let row: Option<(String, String, chrono::NaiveDateTime)> =
+        on_backend!(conn, |c| query.first(c).await.optional())?;
+    Ok(row.and_then(|(p, csrf, exp)| {
+        Some(Session {
+            person: p.parse().ok()?,
+            csrf,
+            expires_at: utc(exp),
+        })
+    }))
+}
+
+pub async fn delete_session(conn: &mut Conn<'_>, token_hash: &str) -> Result<(), StoreError> {
+    let delete = diesel::delete(sessions::table.find(token_hash.to_owned()));
+    on_backend!(conn, |c| delete.execute(c).await)?;
+    Ok(())
+}
+
+pub async fn insert_api_token(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    person: Uuid,
+    now: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(api_tokens::table).values((
+        api_tokens::token_hash.eq(token_hash),
+        api_tokens::person_id.eq(person.to_string()),
+        api_tokens::created_at.eq(naive(now)),
+        api_tokens::expires_at.eq(expires_at.map(naive)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// The person a live (unexpired, unrevoked) API token belongs to.
+pub async fn api_token_person(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, StoreError> {
+    let query = api_tokens::table
+        .find(token_hash.to_owned())
+        .filter(api_tokens::revoked_at.is_null())
+        .select((api_tokens::person_id, api_tokens::expires_at));
+    let row: Option<(String, Option<chrono::NaiveDateTime>)> =
+        on_backend!(conn, |c| query.first(c).await.optional())?;
+    Ok(row
+        .filter(|(_, exp)| exp.is_none_or(|e| utc(e) > now))
+        .and_then(|(p, _)| p.parse().ok()))
+}
