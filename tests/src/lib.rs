@@ -86,10 +86,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState {
-            store: store.clone(),
-            config,
-        };
+        let state = AppState::new(store.clone(), config);
         tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;

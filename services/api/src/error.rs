@@ -35,6 +35,24 @@ impl ApiError {
         }
     }
 
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn forbidden(action: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!("not permitted: {action}"),
+            field: None,
+        }
+    }
+
     /// Logs the whole cause chain and answers 500 with a reference to the log line.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         let reference = reference();

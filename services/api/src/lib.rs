@@ -1,16 +1,20 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
+mod auth;
 mod error;
 mod health;
+mod limits;
 mod orgs;
 mod pages;
+mod signin;
+mod staff;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use jinguo_config::Config;
 use jinguo_store::Store;
 use tokio::net::TcpListener;
@@ -22,7 +26,20 @@ pub use error::ApiError;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    pub limiter: Arc<limits::RateLimiter>,
 }
+
+impl AppState {
+    pub fn new(store: Store, config: Arc<Config>) -> AppState {
+        AppState {
+            store,
+            config,
+            limiter: Arc::new(limits::RateLimiter::new()),
+        }
+    }
+}
+
+pub use signin::SIGN_IN;
 
 /// How long a readiness probe waits for each dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,12 +54,34 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    // Sign-in, action links and public endpoints: limited per client address.
+    let limited = Router::new()
+        .route("/signin", get(signin::sign_in_form).post(signin::sign_in))
+        .route(
+            "/link/{token}",
+            get(signin::show_link).post(signin::use_link),
+        )
+        .route("/api/v1/orgs/{code}", get(orgs::show))
+        .route("/api/v1/orgs/{code}/children", get(orgs::children))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::limit_per_ip,
+        ));
     router
+        .merge(limited)
         .route("/", get(pages::start))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/v1/orgs/{code}", get(orgs::show))
-        .route("/api/v1/orgs/{code}/children", get(orgs::children))
+        .route("/me", get(signin::me))
+        .route("/signout", post(signin::sign_out))
+        .route(
+            "/admin/staff",
+            get(staff::admin_page).post(staff::admin_add),
+        )
+        .route("/admin/staff/{id}/{action}", post(staff::admin_person))
+        .route("/api/v1/me", get(staff::me))
+        .route("/api/v1/staff", get(staff::list).post(staff::create))
+        .route("/api/v1/break-glass", post(staff::break_glass))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             body_limit,
@@ -58,7 +97,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

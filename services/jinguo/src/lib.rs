@@ -3,6 +3,7 @@
 
 mod dlq;
 mod serve;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +41,15 @@ enum Command {
     /// Read and replay dead letters.
     #[command(subcommand)]
     Dlq(dlq::Dlq),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(users::User),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(users::Token),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(users::Audit),
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +77,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Import(Import::Orgs { file }) => import_orgs(&config, &file).await,
             Command::Run { service } => serve::run_one(config, &service).await,
             Command::Dlq(command) => dlq::run(config, command).await,
+            Command::User(command) => users::user(config, command).await,
+            Command::Token(command) => users::token(config, command).await,
+            Command::Audit(command) => users::audit(config, command).await,
         }
     })
 }

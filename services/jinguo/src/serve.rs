@@ -25,6 +25,14 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
         );
     }
 
+    let demo = if matches!(config.database.url, jinguo_config::DatabaseUrl::Sqlite(_)) {
+        crate::users::create_demo_staff(&store)
+            .await
+            .context("creating demo staff")?
+    } else {
+        Vec::new()
+    };
+
     let addr = config.http.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -37,15 +45,21 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
         "jinguo serving"
     );
     println!("巾帼 Jinguo 已启动：http://{local}/");
+    if !demo.is_empty() {
+        let base = &config.http.public_url;
+        println!(
+            "首次运行，已创建演示账号（皋兰县）。登录：打开 {base}/signin 输入邮箱，再到 {base}/dev/mailbox 打开登录链接。"
+        );
+        for (email, label) in &demo {
+            println!("  {label}: {email}");
+        }
+    }
 
     let shutdown = CancellationToken::new();
     let bus = crate::bus(config.clone(), store.clone())?;
     crate::warn_about_calendar_gaps(&bus);
     let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
-    let state = AppState {
-        store,
-        config: config.clone(),
-    };
+    let state = AppState::new(store, config.clone());
     let stop = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -39,6 +39,7 @@ pub struct Config {
     pub messaging: MessagingConfig,
     pub calendar: CalendarConfig,
     pub cron: CronConfig,
+    pub auth: AuthConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -189,6 +190,15 @@ pub struct CronConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub sign_in_link: std::time::Duration,
+    pub session: std::time::Duration,
+    pub break_glass: std::time::Duration,
+    pub rate_limit_per_ip_per_minute: u32,
+    pub sign_in_per_email_per_hour: u32,
+}
+
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Base of every emailed link, without a trailing slash.
@@ -317,6 +327,13 @@ impl Config {
                     .map(|name| l.cron_job(&name))
                     .collect::<Result<_, _>>()?,
             },
+            auth: AuthConfig {
+                sign_in_link: minutes(l.positive("auth.sign_in_link_minutes")?),
+                session: minutes(60 * l.positive::<u64>("auth.session_hours")?),
+                break_glass: minutes(l.positive("auth.break_glass_minutes")?),
+                rate_limit_per_ip_per_minute: l.positive("auth.rate_limit_per_ip_per_minute")?,
+                sign_in_per_email_per_hour: l.positive("auth.sign_in_per_email_per_hour")?,
+            },
             http: HttpConfig {
                 addr: http_addr,
                 public_url,
@@ -343,6 +360,10 @@ impl Config {
             },
         })
     }
+}
+
+fn minutes(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(60 * n)
 }
 
 impl Layers {

@@ -15,7 +15,9 @@ use jinguo_store::{Conn, StoreError, outbox, people};
 use uuid::Uuid;
 
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
-pub use templates::{DailyDigest, DeadlineReminder, DigestItem, Email, Rendered};
+pub use templates::{
+    BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, Email, Rendered, SignInLink,
+};
 
 /// The message kind the mailer listens to.
 pub const MAIL_SEND: &str = "mail.send";

@@ -86,6 +86,37 @@ email!(
     |m| format!("【巾帼】{} 待办汇总（{} 项）", m.date, m.items.len())
 );
 
+/// The sign-in link.
+#[derive(Debug, Clone)]
+pub struct SignInLink {
+    pub recipient: String,
+    pub link: String,
+    pub minutes: u64,
+}
+
+email!(SignInLink, "sign_in.html", "sign_in.txt", |_m| {
+    "【巾帼】登录链接".to_owned()
+});
+
+/// Tells a county supervisor that someone used emergency access. A case number only: nothing
+/// about the case itself ever goes into an email.
+#[derive(Debug, Clone)]
+pub struct BreakGlassNotice {
+    pub recipient: String,
+    pub requester: String,
+    pub case_number: String,
+    pub at: String,
+    pub until: String,
+    pub link: String,
+}
+
+email!(
+    BreakGlassNotice,
+    "break_glass.html",
+    "break_glass.txt",
+    |m| format!("【巾帼】紧急访问通知：案件 {}", m.case_number)
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +160,31 @@ mod tests {
         insta::assert_snapshot!("daily_digest_subject", r.subject);
         insta::assert_snapshot!("daily_digest_text", r.text);
         insta::assert_snapshot!("daily_digest_html", r.html);
+    }
+
+    #[test]
+    fn sign_in_and_break_glass_snapshots() {
+        let s = SignInLink {
+            recipient: "王芳".into(),
+            link: "http://127.0.0.1:8080/link/0123".into(),
+            minutes: 15,
+        }
+        .render()
+        .unwrap();
+        insta::assert_snapshot!("sign_in_text", s.text);
+        insta::assert_snapshot!("sign_in_subject", s.subject);
+        let b = BreakGlassNotice {
+            recipient: "张敏".into(),
+            requester: "李娜".into(),
+            case_number: "C-2026-0042".into(),
+            at: "2026-11-28 20:15".into(),
+            until: "2026-11-28 20:45".into(),
+            link: "http://127.0.0.1:8080/me".into(),
+        }
+        .render()
+        .unwrap();
+        insta::assert_snapshot!("break_glass_text", b.text);
+        insta::assert_snapshot!("break_glass_subject", b.subject);
     }
 
     #[test]

@@ -1,0 +1,576 @@
+//! Staff over the JSON API (bearer tokens) and the county admin page (sessions).
+
+use askama::Template;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use jinguo_auth::staff::{NewStaff, StaffError, parse_assignment, parse_email};
+use jinguo_core::auth::Role;
+use jinguo_core::notify::Urgency;
+use jinguo_core::org::OrgCode;
+use jinguo_store::{StoreError, orgs, people, staff};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::{ApiCaller, SignedIn, require};
+use crate::signin::{message, role_label};
+use crate::{ApiError, AppState};
+
+/// A JSON body whose rejection is a 400 naming the problem, in the one error shape.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(ApiError::bad_request("body", e.body_text())),
+        }
+    }
+}
+
+fn parse_org(raw: &str, field: &'static str) -> Result<OrgCode, ApiError> {
+    OrgCode::parse(raw).map_err(|e| ApiError::bad_request(field, e.to_string()))
+}
+
+fn staff_json(s: &staff::StaffMember) -> Value {
+    json!({
+        "id": s.id,
+        "name": s.display_name,
+        "email": s.email,
+        "active": s.active,
+        "roles": s.assignments.iter().map(|a| json!({
+            "role": a.role.as_str(), "org": a.org, "agency": a.agency.map(|g| g.as_str())
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/me`: who the token belongs to.
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+) -> Result<Json<Value>, ApiError> {
+    let (p, principal) = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                Ok::<_, StoreError>((
+                    people::get(c, person).await?,
+                    staff::principal(c, person, jinguo_bus::now()).await?,
+                ))
+            })
+        })
+        .await?;
+    let (Some(p), Some(principal)) = (p, principal) else {
+        return Err(ApiError::unauthorized("the bearer token is not valid"));
+    };
+    Ok(Json(json!({
+        "id": p.id,
+        "name": p.display_name,
+        "email": p.email,
+        "active": principal.active,
+        "roles": principal.assignments.iter().map(|a| json!({
+            "role": a.role.as_str(), "org": a.org, "agency": a.agency.map(|g| g.as_str())
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OrgQuery {
+    org: Option<String>,
+}
+
+/// `GET /api/v1/staff?org=CODE`: staff of a subtree (`staff.view` there).
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Query(q): Query<OrgQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let org = parse_org(
+        q.org
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("org", "org is required"))?,
+        "org",
+    )?;
+    require(&state, person, "staff.view", org).await?;
+    let list = state
+        .store
+        .read(move |c| Box::pin(staff::list(c, Some(org))))
+        .await?;
+    Ok(Json(
+        json!({ "org": org, "staff": list.iter().map(staff_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewStaffBody {
+    email: String,
+    name: String,
+    role: String,
+    org: String,
+    agency: Option<String>,
+    phone: Option<String>,
+}
+
+fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
+    let email = parse_email(&b.email).map_err(|m| ApiError::bad_request("email", m))?;
+    if b.name.trim().is_empty() {
+        return Err(ApiError::bad_request("name", "name is empty"));
+    }
+    let assignment = parse_assignment(&b.role, &b.org, b.agency.as_deref())
+        .map_err(|(f, m)| ApiError::bad_request(f, m))?;
+    Ok(NewStaff {
+        email,
+        name: b.name.trim().to_owned(),
+        phone: b.phone.filter(|p| !p.trim().is_empty()),
+        assignment,
+    })
+}
+
+async fn add_staff(state: &AppState, actor: Uuid, s: NewStaff) -> Result<Uuid, ApiError> {
+    require(state, actor, "staff.manage", s.assignment.org).await?;
+    let result = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_auth::staff::add(c, &s, &actor.to_string(), jinguo_bus::now()).await
+            })
+        })
+        .await;
+    match result {
+        Ok((id, _)) => Ok(id),
+        Err(StaffError::Invalid { field, message }) => Err(ApiError::bad_request(field, message)),
+        Err(StaffError::Store(e)) => Err(e.into()),
+        Err(e @ StaffError::BadRow { .. }) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// `POST /api/v1/staff`: adds a staff member (`staff.manage` at the role's unit).
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    JsonBody(body): JsonBody<NewStaffBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let s = new_staff(body)?;
+    let id = add_staff(&state, person, s).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct BreakGlassBody {
+    case_id: String,
+    org: String,
+    reason: String,
+}
+
+/// `POST /api/v1/break-glass`: emergency access to one case, for a short time, with a reason;
+/// audited and reported to the county supervisors.
+pub(crate) async fn break_glass(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    JsonBody(body): JsonBody<BreakGlassBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let org = parse_org(&body.org, "org")?;
+    let case = body.case_id.trim().to_owned();
+    if case.is_empty() {
+        return Err(ApiError::bad_request("case_id", "case_id is empty"));
+    }
+    let reason = body.reason.trim().to_owned();
+    if reason.chars().count() < 10 {
+        return Err(ApiError::bad_request(
+            "reason",
+            "give the reason in at least 10 characters",
+        ));
+    }
+    require(&state, person, "break_glass.request", org).await?;
+    let ttl = chrono::Duration::from_std(state.config.auth.break_glass).unwrap_or_default();
+    let (tz, link) = (
+        state.config.calendar.time_zone,
+        format!("{}/me", state.config.http.public_url),
+    );
+    let county = org_county(org);
+    let until = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                let until = now + ttl;
+                staff::grant_break_glass(c, person, &case, &reason, now, until).await?;
+                // The reason is free text that may name people: it stays in the grant row, not the log.
+                let details = json!({ "org": org, "until": until });
+                jinguo_auth::record(
+                    c,
+                    &person.to_string(),
+                    "break_glass.granted",
+                    &case,
+                    details,
+                    now,
+                )
+                .await?;
+                let requester = people::get(c, person)
+                    .await?
+                    .map(|p| p.display_name)
+                    .unwrap_or_default();
+                let when = |t: chrono::DateTime<chrono::Utc>| {
+                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+                };
+                for supervisor in staff::holders_above(c, Role::Supervisor, county).await? {
+                    let name = people::get(c, supervisor)
+                        .await?
+                        .map(|p| p.display_name)
+                        .unwrap_or_default();
+                    let notice = jinguo_mail::BreakGlassNotice {
+                        recipient: name,
+                        requester: requester.clone(),
+                        case_number: case.clone(),
+                        at: when(now),
+                        until: when(until),
+                        link: link.clone(),
+                    };
+                    jinguo_mail::notify(c, supervisor, &notice, Urgency::Urgent, now)
+                        .await
+                        .map_err(|e| StoreError::Task(e.to_string()))?;
+                }
+                Ok::<_, StoreError>(until)
+            })
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "case_id": body.case_id.trim(), "expires_at": until })),
+    ))
+}
+
+/// The county a unit belongs to (the unit itself at county level and above).
+fn org_county(org: OrgCode) -> OrgCode {
+    let mut unit = org;
+    while unit.level() > jinguo_core::org::OrgLevel::County {
+        unit = unit.parent().unwrap_or(unit);
+    }
+    unit
+}
+
+// --- the county admin page ------------------------------------------------------------------
+
+struct StaffRow {
+    id: Uuid,
+    name: String,
+    email: String,
+    active: bool,
+    roles: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_staff.html")]
+struct AdminPage {
+    org: String,
+    org_name: String,
+    staff: Vec<StaffRow>,
+    all_roles: Vec<(&'static str, &'static str)>,
+    csrf: String,
+    error: Option<String>,
+}
+
+/// The signed-in admin of `org`, or the page to show instead.
+async fn admin_of(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    org: OrgCode,
+    action: &'static str,
+) -> Result<SignedIn, Response> {
+    let session = match SignedIn::from_headers(state, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(Redirect::to("/signin").into_response()),
+        Err(e) => return Err(e.into_response()),
+    };
+    match require(state, session.person, action, org).await {
+        Ok(()) => Ok(session),
+        Err(e) if e.status == StatusCode::FORBIDDEN => Err(message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            format!("您没有管理 {org} 人员的权限。"),
+            None,
+        )),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+async fn render_admin(
+    state: &AppState,
+    session: &SignedIn,
+    org: OrgCode,
+    error: Option<String>,
+) -> Response {
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                Ok::<_, StoreError>((orgs::get(c, org).await?, staff::list(c, Some(org)).await?))
+            })
+        })
+        .await;
+    let (unit, list) = match loaded {
+        Ok(v) => v,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let page = AdminPage {
+        org: org.to_string(),
+        org_name: unit.map(|u| u.name).unwrap_or_else(|| org.to_string()),
+        staff: list
+            .into_iter()
+            .map(|s| StaffRow {
+                id: s.id,
+                name: s.display_name,
+                email: s.email,
+                active: s.active,
+                roles: s
+                    .assignments
+                    .iter()
+                    .map(|a| format!("{} · {}", role_label(a.role), a.org))
+                    .collect(),
+            })
+            .collect(),
+        all_roles: Role::ALL
+            .iter()
+            .filter(|r| **r != Role::AgencyLiaison)
+            .map(|r| (r.as_str(), role_label(*r)))
+            .collect(),
+        csrf: session.csrf.clone(),
+        error,
+    };
+    let status = if page.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// `GET /admin/staff?org=CODE`.
+pub(crate) async fn admin_page(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<OrgQuery>,
+) -> Response {
+    let Some(org) = q.org.as_deref().and_then(|o| OrgCode::parse(o).ok()) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "缺少机构代码",
+            "请从工作台进入人员管理。".into(),
+            None,
+        );
+    };
+    match admin_of(&state, &headers, org, "staff.view").await {
+        Ok(session) => render_admin(&state, &session, org, None).await,
+        Err(page) => page,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AdminAddForm {
+    csrf: String,
+    org: String,
+    name: String,
+    email: String,
+    role: String,
+    unit: String,
+}
+
+fn back(org: &OrgCode) -> Response {
+    Redirect::to(&format!("/admin/staff?org={org}")).into_response()
+}
+
+/// `POST /admin/staff`: adds a staff member in the admin's subtree.
+pub(crate) async fn admin_add(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<AdminAddForm>,
+) -> Response {
+    let Ok(org) = OrgCode::parse(&f.org) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "缺少机构代码",
+            "请从工作台进入人员管理。".into(),
+            None,
+        );
+    };
+    let session = match admin_of(&state, &headers, org, "staff.manage").await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    if session.csrf != f.csrf {
+        return message(
+            StatusCode::FORBIDDEN,
+            "请从页面操作",
+            "请刷新人员管理页面后重试。".into(),
+            None,
+        );
+    }
+    let body = NewStaffBody {
+        email: f.email,
+        name: f.name,
+        role: f.role,
+        org: f.unit,
+        agency: None,
+        phone: None,
+    };
+    let outcome = match new_staff(body) {
+        Ok(s) if !s.assignment.org.is_within(&org) => {
+            Err(format!("{} 不在 {org} 之内", s.assignment.org))
+        }
+        Ok(s) => add_staff(&state, session.person, s)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}：{}", e.field.unwrap_or("输入"), e.message)),
+        Err(e) => Err(format!("{}：{}", e.field.unwrap_or("输入"), e.message)),
+    };
+    match outcome {
+        Ok(()) => back(&org),
+        Err(error) => render_admin(&state, &session, org, Some(error)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AdminPersonForm {
+    csrf: String,
+    org: String,
+    role: Option<String>,
+    unit: Option<String>,
+}
+
+/// Whether every role `person` holds lies inside `org` (an admin manages only their subtree).
+async fn inside(state: &AppState, person: Uuid, org: OrgCode) -> Result<bool, ApiError> {
+    let p = state
+        .store
+        .read(move |c| {
+            Box::pin(async move { staff::principal(c, person, jinguo_bus::now()).await })
+        })
+        .await?;
+    Ok(p.is_some_and(|p| p.assignments.iter().all(|a| a.org.is_within(&org))))
+}
+
+/// `POST /admin/staff/{id}/disable` and `/reassign`.
+pub(crate) async fn admin_person(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path((id, what)): Path<(Uuid, String)>,
+    Form(f): Form<AdminPersonForm>,
+) -> Response {
+    let Ok(org) = OrgCode::parse(&f.org) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "缺少机构代码",
+            "请从工作台进入人员管理。".into(),
+            None,
+        );
+    };
+    let session = match admin_of(&state, &headers, org, "staff.manage").await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    if session.csrf != f.csrf {
+        return message(
+            StatusCode::FORBIDDEN,
+            "请从页面操作",
+            "请刷新人员管理页面后重试。".into(),
+            None,
+        );
+    }
+    match inside(&state, id, org).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return message(
+                StatusCode::FORBIDDEN,
+                "没有权限",
+                "此人员不在您管理的范围内。".into(),
+                None,
+            );
+        }
+        Err(e) => return e.into_response(),
+    }
+    let actor = session.person.to_string();
+    let result = match what.as_str() {
+        "disable" => {
+            state
+                .store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        staff::set_active(c, id, false).await?;
+                        jinguo_auth::record(
+                            c,
+                            &actor,
+                            "staff.disabled",
+                            &id.to_string(),
+                            json!({}),
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await
+        }
+        "reassign" => {
+            let parsed = parse_assignment(
+                f.role.as_deref().unwrap_or(""),
+                f.unit.as_deref().unwrap_or(""),
+                None,
+            );
+            let a = match parsed {
+                Ok(a) if a.org.is_within(&org) => a,
+                Ok(a) => {
+                    return render_admin(
+                        &state,
+                        &session,
+                        org,
+                        Some(format!("{} 不在 {org} 之内", a.org)),
+                    )
+                    .await;
+                }
+                Err((field, m)) => {
+                    return render_admin(&state, &session, org, Some(format!("{field}：{m}"))).await;
+                }
+            };
+            state
+                .store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let now = jinguo_bus::now();
+                        if orgs::get(c, a.org).await?.is_none() {
+                            return Err(StoreError::Task(format!("no org unit {}", a.org)));
+                        }
+                        staff::unassign_all(c, id).await?;
+                        staff::assign(c, id, &a, now).await?;
+                        let details = json!({ "role": a.role.as_str(), "org": a.org });
+                        jinguo_auth::record(
+                            c,
+                            &actor,
+                            "staff.reassigned",
+                            &id.to_string(),
+                            details,
+                            now,
+                        )
+                        .await
+                    })
+                })
+                .await
+        }
+        _ => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "页面不存在",
+                "没有这个操作。".into(),
+                None,
+            );
+        }
+    };
+    match result {
+        Ok(()) => back(&org),
+        Err(StoreError::Task(m)) => render_admin(&state, &session, org, Some(m)).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

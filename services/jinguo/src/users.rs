@@ -1,0 +1,306 @@
+//! `jinguo user …`, `jinguo token create`, `jinguo audit verify`, and the demo staff of the
+//! embedded default's first run.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use jinguo_auth::Secret;
+use jinguo_auth::staff::{NewStaff, StaffError, parse_assignment, parse_email};
+use jinguo_config::Config;
+use jinguo_core::org::OrgCode;
+use jinguo_store::{Store, StoreError, audit, links, orgs, staff};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum User {
+    /// Add a staff member, or another role for a known email.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, reviewer, coordinator, case_officer, agency_liaison, supervisor or viewer.
+        #[arg(long)]
+        role: String,
+        /// The org unit (statistical division code) the role is held at.
+        #[arg(long)]
+        org: String,
+        /// For agency_liaison: police, court, procuratorate, civil_affairs, justice, health,
+        /// education or federation.
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// List staff, optionally of one subtree.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Disable a staff member: they can no longer sign in or act.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Import staff from CSV (email,name,role,org[,agency,phone]): all rows or none.
+    Import { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Token {
+    /// Create a bearer token for the API and print it once (only its hash is kept).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Days until it expires; without it, it does not expire.
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Audit {
+    /// Walk the hash chain of the audit log and name the first broken row.
+    Verify,
+}
+
+const CLI: &str = "cli";
+
+async fn store(config: &Config) -> anyhow::Result<Store> {
+    let store = crate::open_store(config).await?;
+    store.migrate().await.context("migrating")?;
+    Ok(store)
+}
+
+fn staff_error(e: StaffError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<()> {
+    let store = store(&config).await?;
+    match command {
+        User::Add {
+            email,
+            name,
+            role,
+            org,
+            agency,
+            phone,
+        } => {
+            let email = parse_email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+            let assignment = parse_assignment(&role, &org, agency.as_deref())
+                .map_err(|(f, m)| anyhow::anyhow!("--{f}: {m}"))?;
+            let s = NewStaff {
+                email: email.clone(),
+                name,
+                phone,
+                assignment,
+            };
+            let (_, new) = store
+                .transaction(move |c| {
+                    Box::pin(
+                        async move { jinguo_auth::staff::add(c, &s, CLI, jinguo_bus::now()).await },
+                    )
+                })
+                .await
+                .map_err(|e| match e {
+                    StaffError::Invalid { field, message } => {
+                        anyhow::anyhow!("--{field}: {message}")
+                    }
+                    other => staff_error(other),
+                })?;
+            println!(
+                "{} {email} ({role} @ {org})",
+                if new {
+                    "已添加 (added)"
+                } else {
+                    "已增加角色 (role added)"
+                }
+            );
+        }
+        User::List { org } => {
+            let org = org
+                .map(|o| OrgCode::parse(&o))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let list = store.read(move |c| Box::pin(staff::list(c, org))).await?;
+            for s in list {
+                let roles: Vec<String> = s
+                    .assignments
+                    .iter()
+                    .map(|a| format!("{}@{}", a.role, a.org))
+                    .collect();
+                println!(
+                    "{:<32} {:<12} {:<8} {}",
+                    s.email,
+                    s.display_name,
+                    if s.active { "active" } else { "disabled" },
+                    roles.join(" ")
+                );
+            }
+        }
+        User::Disable { email } => {
+            let email = parse_email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+            let e = email.clone();
+            let found = store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let Some((id, _)) = staff::find_by_email(c, &e).await? else {
+                            return Ok::<_, StoreError>(false);
+                        };
+                        staff::set_active(c, id, false).await?;
+                        jinguo_auth::record(
+                            c,
+                            CLI,
+                            "staff.disabled",
+                            &id.to_string(),
+                            serde_json::json!({}),
+                            jinguo_bus::now(),
+                        )
+                        .await?;
+                        Ok(true)
+                    })
+                })
+                .await?;
+            anyhow::ensure!(found, "--email: no staff member {email}");
+            println!("已停用 (disabled) {email}");
+        }
+        User::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rows = jinguo_auth::staff::parse_csv(&text)
+                .map_err(staff_error)
+                .with_context(|| format!("importing {}", file.display()))?;
+            let (people, roles) = store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        jinguo_auth::staff::import(c, &rows, CLI, jinguo_bus::now()).await
+                    })
+                })
+                .await
+                .map_err(staff_error)
+                .with_context(|| format!("importing {}", file.display()))?;
+            println!(
+                "导入完成：新增人员 {people}，角色 {roles} (people added {people}, roles {roles})"
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn token(config: Arc<Config>, command: Token) -> anyhow::Result<()> {
+    let store = store(&config).await?;
+    let Token::Create {
+        email,
+        expires_days,
+    } = command;
+    let email = parse_email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let secret = Secret::generate();
+    let hash = secret.hash();
+    let e = email.clone();
+    let created = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let Some((person, true)) = staff::find_by_email(c, &e).await? else {
+                    return Ok::<_, StoreError>(false);
+                };
+                let now = jinguo_bus::now();
+                let expires = expires_days.map(|d| now + chrono::Duration::days(i64::from(d)));
+                links::insert_api_token(c, &hash, person, now, expires).await?;
+                jinguo_auth::record(
+                    c,
+                    CLI,
+                    "token.created",
+                    &person.to_string(),
+                    serde_json::json!({ "expires_days": expires_days }),
+                    now,
+                )
+                .await?;
+                Ok(true)
+            })
+        })
+        .await?;
+    anyhow::ensure!(created, "--email: no active staff member {email}");
+    // The only time the token is shown.
+    println!("{}", secret.expose());
+    Ok(())
+}
+
+pub(crate) async fn audit(config: Arc<Config>, command: Audit) -> anyhow::Result<()> {
+    let store = store(&config).await?;
+    let Audit::Verify = command;
+    match store.read(|c| Box::pin(audit::verify(c))).await? {
+        Ok(n) => {
+            println!("审计日志完整 (audit log intact): {n} rows");
+            Ok(())
+        }
+        Err(b) => anyhow::bail!("audit log broken at row {}: {}", b.seq, b.reason),
+    }
+}
+
+/// The embedded default's first run: a demo admin for 皋兰县 and reviewers at the county, one
+/// township and one village of it, so there is someone to sign in as. Returns their emails.
+pub(crate) async fn create_demo_staff(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
+    let county = OrgCode::parse("620122").expect("a valid code");
+    let created = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                if !staff::list(c, None).await?.is_empty() {
+                    return Ok::<_, StaffError>(Vec::new());
+                }
+                let Some(town) = orgs::children(c, county).await?.into_iter().next() else {
+                    return Ok(Vec::new());
+                };
+                let village = orgs::children(c, town.code).await?.into_iter().next();
+                let mut people = vec![
+                    (
+                        "demo-admin@jinguo.invalid",
+                        "演示管理员",
+                        "admin",
+                        county,
+                        "皋兰县妇联管理员".to_owned(),
+                    ),
+                    (
+                        "demo-county@jinguo.invalid",
+                        "县级审核员",
+                        "reviewer",
+                        county,
+                        "皋兰县审核员".to_owned(),
+                    ),
+                    (
+                        "demo-township@jinguo.invalid",
+                        "乡镇审核员",
+                        "reviewer",
+                        town.code,
+                        format!("{}审核员", town.name),
+                    ),
+                ];
+                if let Some(v) = &village {
+                    people.push((
+                        "demo-village@jinguo.invalid",
+                        "村级审核员",
+                        "reviewer",
+                        v.code,
+                        format!("{}审核员", v.name),
+                    ));
+                }
+                let mut out = Vec::new();
+                for (email, name, role, org, label) in people {
+                    let assignment =
+                        parse_assignment(role, org.as_str(), None).expect("valid demo role");
+                    let s = NewStaff {
+                        email: email.into(),
+                        name: name.into(),
+                        phone: None,
+                        assignment,
+                    };
+                    jinguo_auth::staff::add(c, &s, "demo", jinguo_bus::now()).await?;
+                    out.push((email.to_owned(), label));
+                }
+                Ok(out)
+            })
+        })
+        .await
+        .map_err(staff_error)?;
+    Ok(created)
+}
