@@ -26,6 +26,18 @@ async fn first_run_serves_all_of_gansu_from_an_empty_directory() {
         "the database lives under ./data"
     );
     assert!(jinguo.log().contains("loaded built-in Gansu tree"));
+    // Demo staff for 皋兰县, and how to sign in as each.
+    assert!(
+        jinguo.log().contains("demo-admin@jinguo.invalid") && jinguo.log().contains("/dev/mailbox")
+    );
+    let client_form = reqwest::Client::new();
+    let signin = client_form
+        .post(format!("{}/signin", jinguo.base_url))
+        .form(&[("email", "demo-village@jinguo.invalid")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signin.status(), 200);
 
     let status = jinguo.terminate();
     assert!(
@@ -249,5 +261,222 @@ async fn run_relay_on_rabbitmq_stops_cleanly_on_sigterm() {
     jinguo_tests::delete_broker_names(
         vec![format!("{prefix}.dead")],
         vec![prefix.clone(), format!("{prefix}.dead")],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_staff_import_in_one_go_and_a_bad_row_imports_nothing() {
+    let db = TestDb::new(Backend::Postgres, Contents::Gansu).await;
+    let url = db.url();
+    let env = [("JINGUO_DATABASE__URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    // Reviewers for the first 1,000 villages of Gansu.
+    let store = db.store().await;
+    let mut villages = Vec::new();
+    let mut towns = Vec::new();
+    let counties = store
+        .read(|c| {
+            Box::pin(jinguo_store::orgs::children(
+                c,
+                jinguo_core::org::OrgCode::parse("6201").unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+    for county in counties {
+        let code = county.code;
+        towns.extend(
+            store
+                .read(move |c| Box::pin(jinguo_store::orgs::children(c, code)))
+                .await
+                .unwrap(),
+        );
+    }
+    for town in towns {
+        let code = town.code;
+        villages.extend(
+            store
+                .read(move |c| Box::pin(jinguo_store::orgs::children(c, code)))
+                .await
+                .unwrap(),
+        );
+        if villages.len() >= 1000 {
+            break;
+        }
+    }
+    let mut csv = String::from("email,name,role,org\n");
+    for (i, v) in villages.iter().take(1000).enumerate() {
+        csv.push_str(&format!(
+            "reviewer{i}@example.cn,审核员{i},reviewer,{}\n",
+            v.code
+        ));
+    }
+    let mut bad = csv.clone();
+    bad.push_str("broken@example.cn,坏行,reviewer,999999\n");
+    std::fs::write(dir.path().join("bad.csv"), &bad).unwrap();
+    std::fs::write(dir.path().join("staff.csv"), &csv).unwrap();
+
+    let out = run_jinguo(dir.path(), &["user", "import", "bad.csv"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: importing bad.csv: line 1002: org: no org unit 999999000000"),
+        "{stderr}"
+    );
+    let none = store
+        .read(|c| Box::pin(jinguo_store::staff::list(c, None)))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "nothing of the bad file was applied");
+
+    let out = run_jinguo(dir.path(), &["user", "import", "staff.csv"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("people added 1000, roles 1000"));
+    let all = store
+        .read(|c| Box::pin(jinguo_store::staff::list(c, None)))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_token_and_audit_commands() {
+    let db = TestDb::new(Backend::Sqlite, Contents::Gansu).await;
+    let url = db.url();
+    let env = [("JINGUO_DATABASE__URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).trim().to_owned();
+
+    let add = run_jinguo(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "Admin@Example.cn",
+            "--name",
+            "王芳",
+            "--role",
+            "admin",
+            "--org",
+            "620122",
+        ],
+        &env,
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let bad_role = run_jinguo(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "x@example.cn",
+            "--name",
+            "甲",
+            "--role",
+            "boss",
+            "--org",
+            "620122",
+        ],
+        &env,
+    );
+    assert_eq!(bad_role.status.code(), Some(1));
+    assert!(
+        stderr(&bad_role).starts_with("error: --role: \"boss\" is not one of"),
+        "{}",
+        stderr(&bad_role)
+    );
+    let liaison = run_jinguo(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "p@example.cn",
+            "--name",
+            "乙",
+            "--role",
+            "agency_liaison",
+            "--org",
+            "620122",
+        ],
+        &env,
+    );
+    assert_eq!(
+        stderr(&liaison),
+        "error: --agency: an agency_liaison needs --agency"
+    );
+
+    let list = run_jinguo(dir.path(), &["user", "list", "--org", "620122"], &env);
+    assert!(
+        stdout(&list).contains("admin@example.cn") && stdout(&list).contains("admin@620122000000"),
+        "{}",
+        stdout(&list)
+    );
+
+    let token = run_jinguo(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--email",
+            "admin@example.cn",
+            "--expires-days",
+            "30",
+        ],
+        &env,
+    );
+    assert!(token.status.success(), "{}", stderr(&token));
+    let secret = stdout(&token).trim().to_owned();
+    assert_eq!(secret.len(), 64);
+    let unknown = run_jinguo(
+        dir.path(),
+        &["token", "create", "--email", "nobody@example.cn"],
+        &env,
+    );
+    assert_eq!(
+        stderr(&unknown),
+        "error: --email: no active staff member nobody@example.cn"
+    );
+
+    let disable = run_jinguo(
+        dir.path(),
+        &["user", "disable", "--email", "admin@example.cn"],
+        &env,
+    );
+    assert!(disable.status.success(), "{}", stderr(&disable));
+
+    let verify = run_jinguo(dir.path(), &["audit", "verify"], &env);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).contains("intact): 3 rows"),
+        "{}",
+        stdout(&verify)
+    );
+
+    // Someone edits the second row behind the application's back.
+    let store = db.store().await;
+    store
+        .read(|c| {
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                let q = diesel::sql_query("UPDATE audit_log SET details = '{}' WHERE seq = 2");
+                jinguo_store::on_backend!(c, |c| q.execute(c).await)
+                    .map_err(jinguo_store::StoreError::from)
+            })
+        })
+        .await
+        .unwrap();
+    let verify = run_jinguo(dir.path(), &["audit", "verify"], &env);
+    assert_eq!(verify.status.code(), Some(1));
+    assert_eq!(
+        stderr(&verify),
+        "error: audit log broken at row 2: its content does not match its hash (the row was changed)"
     );
 }

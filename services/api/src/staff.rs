@@ -532,7 +532,8 @@ pub(crate) async fn admin_person(
                     .await;
                 }
                 Err((field, m)) => {
-                    return render_admin(&state, &session, org, Some(format!("{field}：{m}"))).await;
+                    return render_admin(&state, &session, org, Some(format!("{field}：{m}")))
+                        .await;
                 }
             };
             state
