@@ -687,3 +687,68 @@ async fn county_admin_page_lists_adds_disables_and_reassigns_within_its_subtree(
         .unwrap();
     assert_eq!(forged.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn case_officers_on_the_duty_roster_are_on_duty_during_their_shift() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let officer = add_staff(&app.store, "officer@example.cn", "case_officer", "620122").await;
+    add_staff(&app.store, "reviewer@example.cn", "reviewer", "620122").await;
+    let county = code("620122");
+    let now = jinguo_bus::now();
+    let shift = |email: &'static str, county: OrgCode, from: i64, to: i64| {
+        let store = app.store.clone();
+        async move {
+            store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let (s, e) = (
+                            now + chrono::Duration::hours(from),
+                            now + chrono::Duration::hours(to),
+                        );
+                        jinguo_auth::staff::add_shift(c, email, county, s, e, "test", now).await
+                    })
+                })
+                .await
+        }
+    };
+    shift("officer@example.cn", county, -1, 8).await.unwrap();
+    let refused = shift("reviewer@example.cn", county, -1, 8)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not a case officer"),
+        "{refused}"
+    );
+    assert!(
+        shift("officer@example.cn", code("620123"), -1, 8)
+            .await
+            .is_err(),
+        "outside the officer's county"
+    );
+    assert!(
+        shift("officer@example.cn", code("620122100"), -1, 8)
+            .await
+            .is_err(),
+        "a township is not a county"
+    );
+    let at = |h: i64| {
+        let store = app.store.clone();
+        async move {
+            store
+                .read(move |c| {
+                    Box::pin(async move {
+                        staff::on_duty(c, county, now + chrono::Duration::hours(h)).await
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(at(0).await, [officer]);
+    assert!(at(9).await.is_empty(), "after the shift");
+    app.store
+        .transaction(move |c| Box::pin(async move { staff::set_active(c, officer, false).await }))
+        .await
+        .unwrap();
+    assert!(at(0).await.is_empty(), "disabled officers are not on duty");
+}

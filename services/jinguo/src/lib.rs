@@ -50,6 +50,9 @@ enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(users::Audit),
+    /// The case officers' on-duty roster per county.
+    #[command(subcommand)]
+    Duty(users::Duty),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::User(command) => users::user(config, command).await,
             Command::Token(command) => users::token(config, command).await,
             Command::Audit(command) => users::audit(config, command).await,
+            Command::Duty(command) => users::duty(config, command).await,
         }
     })
 }

@@ -59,6 +59,29 @@ pub(crate) enum Token {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum Duty {
+    /// Put a case officer on a county's duty roster for a shift.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// The county-level unit (statistical division code).
+        #[arg(long)]
+        county: String,
+        /// Start, local time (calendar.time_zone): "2026-12-01 08:30".
+        #[arg(long)]
+        from: String,
+        /// End, local time.
+        #[arg(long)]
+        to: String,
+    },
+    /// Show a county's shifts from now on, and who is on duty now.
+    List {
+        #[arg(long)]
+        county: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum Audit {
     /// Walk the hash chain of the audit log and name the first broken row.
     Verify,
@@ -303,4 +326,97 @@ pub(crate) async fn create_demo_staff(store: &Store) -> anyhow::Result<Vec<(Stri
         .await
         .map_err(staff_error)?;
     Ok(created)
+}
+
+fn local_time(
+    config: &Config,
+    flag: &str,
+    raw: &str,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let naive =
+        chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%d %H:%M").map_err(|_| {
+            anyhow::anyhow!("--{flag}: {raw:?} is not a time like \"2026-12-01 08:30\"")
+        })?;
+    naive
+        .and_local_timezone(config.calendar.time_zone)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--{flag}: {raw:?} is ambiguous in {}",
+                config.calendar.time_zone
+            )
+        })
+}
+
+pub(crate) async fn duty(config: Arc<Config>, command: Duty) -> anyhow::Result<()> {
+    let store = store(&config).await?;
+    let tz = config.calendar.time_zone;
+    match command {
+        Duty::Add {
+            email,
+            county,
+            from,
+            to,
+        } => {
+            let county = OrgCode::parse(&county).map_err(|e| anyhow::anyhow!("--county: {e}"))?;
+            let (from, to) = (
+                local_time(&config, "from", &from)?,
+                local_time(&config, "to", &to)?,
+            );
+            let email = parse_email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+            let e = email.clone();
+            store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        jinguo_auth::staff::add_shift(
+                            c,
+                            &e,
+                            county,
+                            from,
+                            to,
+                            CLI,
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await
+                .map_err(|e| match e {
+                    StaffError::Invalid { field, message } => {
+                        anyhow::anyhow!("--{field}: {message}")
+                    }
+                    other => staff_error(other),
+                })?;
+            println!("已排班 (on duty) {email} @ {county}");
+        }
+        Duty::List { county } => {
+            let county = OrgCode::parse(&county).map_err(|e| anyhow::anyhow!("--county: {e}"))?;
+            let now = jinguo_bus::now();
+            let (shifts, on_duty) = store
+                .read(move |c| {
+                    Box::pin(async move {
+                        Ok::<_, StoreError>((
+                            staff::shifts(c, county, now).await?,
+                            staff::on_duty(c, county, now).await?,
+                        ))
+                    })
+                })
+                .await?;
+            for s in shifts {
+                println!(
+                    "{} – {}  {}{}",
+                    s.starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                    s.ends_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                    s.person,
+                    if on_duty.contains(&s.person) && s.starts_at <= now {
+                        "  (on duty now)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -183,3 +183,13 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(people, outgoing_mail, role_assignments);
 diesel::joinable!(role_assignments -> people (person_id));
 diesel::joinable!(outgoing_mail -> people (person_id));
+
+diesel::table! {
+    duty_roster (id) {
+        id -> BigInt,
+        county_code -> Text,
+        person_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+    }
+}

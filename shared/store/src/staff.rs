@@ -237,3 +237,76 @@ pub async fn holders_above(
     }
     Ok(out)
 }
+
+/// One shift of a case officer on a county's duty roster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shift {
+    pub county: OrgCode,
+    pub person: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+pub async fn add_shift(conn: &mut Conn<'_>, s: &Shift) -> Result<(), StoreError> {
+    use crate::schema::duty_roster;
+    let insert = diesel::insert_into(duty_roster::table).values((
+        duty_roster::county_code.eq(s.county.to_string()),
+        duty_roster::person_id.eq(s.person.to_string()),
+        duty_roster::starts_at.eq(naive(s.starts_at)),
+        duty_roster::ends_at.eq(naive(s.ends_at)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// The shifts of `county` that have not ended by `from`, in order.
+pub async fn shifts(
+    conn: &mut Conn<'_>,
+    county: OrgCode,
+    from: DateTime<Utc>,
+) -> Result<Vec<Shift>, StoreError> {
+    use crate::schema::duty_roster;
+    let query = duty_roster::table
+        .filter(duty_roster::county_code.eq(county.to_string()))
+        .filter(duty_roster::ends_at.gt(naive(from)))
+        .order(duty_roster::starts_at)
+        .select((
+            duty_roster::person_id,
+            duty_roster::starts_at,
+            duty_roster::ends_at,
+        ));
+    let rows: Vec<(String, chrono::NaiveDateTime, chrono::NaiveDateTime)> =
+        on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter()
+        .map(|(p, s, e)| {
+            Ok(Shift {
+                county,
+                person: p
+                    .parse()
+                    .map_err(|_| corrupt(format!("duty_roster person {p}")))?,
+                starts_at: utc(s),
+                ends_at: utc(e),
+            })
+        })
+        .collect()
+}
+
+/// The case officers on duty for `county` at `at` (active ones only).
+pub async fn on_duty(
+    conn: &mut Conn<'_>,
+    county: OrgCode,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut out = Vec::new();
+    for s in shifts(conn, county, at).await? {
+        if s.starts_at <= at && !out.contains(&s.person) {
+            let active = principal(conn, s.person, at)
+                .await?
+                .is_some_and(|p| p.active);
+            if active {
+                out.push(s.person);
+            }
+        }
+    }
+    Ok(out)
+}
