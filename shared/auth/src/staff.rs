@@ -191,6 +191,58 @@ pub async fn import(
     Ok((people_added, roles))
 }
 
+/// Puts a case officer on a county's duty roster. The person must be an active case officer
+/// whose assignment covers that county.
+pub async fn add_shift(
+    conn: &mut Conn<'_>,
+    email: &str,
+    county: OrgCode,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
+    let invalid = |field, message: String| StaffError::Invalid { field, message };
+    if county.level() != jinguo_core::org::OrgLevel::County {
+        return Err(invalid(
+            "county",
+            format!("{county} is not a county-level unit"),
+        ));
+    }
+    if ends_at <= starts_at {
+        return Err(invalid("to", "the shift must end after it starts".into()));
+    }
+    let Some((person, true)) = store_staff::find_by_email(conn, email).await? else {
+        return Err(invalid("email", format!("no active staff member {email}")));
+    };
+    let principal = store_staff::principal(conn, person, now).await?;
+    let covers = principal.is_some_and(|p| {
+        p.assignments
+            .iter()
+            .any(|a| a.role == Role::CaseOfficer && county.is_within(&a.org))
+    });
+    if !covers {
+        return Err(invalid(
+            "email",
+            format!("{email} is not a case officer for {county}"),
+        ));
+    }
+    store_staff::add_shift(
+        conn,
+        &store_staff::Shift {
+            county,
+            person,
+            starts_at,
+            ends_at,
+        },
+    )
+    .await?;
+    let details =
+        serde_json::json!({ "county": county.to_string(), "from": starts_at, "to": ends_at });
+    crate::record(conn, actor, "duty.added", &person.to_string(), details, now).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,56 +296,4 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
-}
-
-/// Puts a case officer on a county's duty roster. The person must be an active case officer
-/// whose assignment covers that county.
-pub async fn add_shift(
-    conn: &mut Conn<'_>,
-    email: &str,
-    county: OrgCode,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StaffError> {
-    let invalid = |field, message: String| StaffError::Invalid { field, message };
-    if county.level() != jinguo_core::org::OrgLevel::County {
-        return Err(invalid(
-            "county",
-            format!("{county} is not a county-level unit"),
-        ));
-    }
-    if ends_at <= starts_at {
-        return Err(invalid("to", "the shift must end after it starts".into()));
-    }
-    let Some((person, true)) = store_staff::find_by_email(conn, email).await? else {
-        return Err(invalid("email", format!("no active staff member {email}")));
-    };
-    let principal = store_staff::principal(conn, person, now).await?;
-    let covers = principal.is_some_and(|p| {
-        p.assignments
-            .iter()
-            .any(|a| a.role == Role::CaseOfficer && county.is_within(&a.org))
-    });
-    if !covers {
-        return Err(invalid(
-            "email",
-            format!("{email} is not a case officer for {county}"),
-        ));
-    }
-    store_staff::add_shift(
-        conn,
-        &store_staff::Shift {
-            county,
-            person,
-            starts_at,
-            ends_at,
-        },
-    )
-    .await?;
-    let details =
-        serde_json::json!({ "county": county.to_string(), "from": starts_at, "to": ends_at });
-    crate::record(conn, actor, "duty.added", &person.to_string(), details, now).await?;
-    Ok(())
 }
