@@ -7,6 +7,7 @@ pub mod auth;
 pub mod calendar;
 pub mod cron;
 pub mod messaging;
+pub mod nominations;
 pub mod notify;
 pub mod org;
 pub mod org_file;

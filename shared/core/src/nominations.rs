@@ -1,0 +1,496 @@
+//! 最美家庭 nominations: the states a nomination moves through, the only transitions between
+//! them, eligibility at submission, and the campaign rules that steer both. Pure: no I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a nomination is. JSON names as the API shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    VillageReview,
+    VillagePublicity,
+    TownshipReview,
+    CountyReview,
+    Publicity,
+    Awarded,
+    Rejected,
+    Returned,
+    Withdrawn,
+    UnderInvestigation,
+    Revoked,
+}
+
+impl State {
+    pub const ALL: [State; 11] = [
+        State::VillageReview,
+        State::VillagePublicity,
+        State::TownshipReview,
+        State::CountyReview,
+        State::Publicity,
+        State::Awarded,
+        State::Rejected,
+        State::Returned,
+        State::Withdrawn,
+        State::UnderInvestigation,
+        State::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::VillageReview => "village_review",
+            State::VillagePublicity => "village_publicity",
+            State::TownshipReview => "township_review",
+            State::CountyReview => "county_review",
+            State::Publicity => "publicity",
+            State::Awarded => "awarded",
+            State::Rejected => "rejected",
+            State::Returned => "returned",
+            State::Withdrawn => "withdrawn",
+            State::UnderInvestigation => "under_investigation",
+            State::Revoked => "revoked",
+        }
+    }
+
+    /// The review level this state waits on, if it is a review.
+    pub fn review_level(self) -> Option<Level> {
+        match self {
+            State::VillageReview => Some(Level::Village),
+            State::TownshipReview => Some(Level::Township),
+            State::CountyReview => Some(Level::County),
+            _ => None,
+        }
+    }
+
+    /// No transition leaves these.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            State::Awarded | State::Rejected | State::Withdrawn | State::Revoked
+        )
+    }
+
+    /// Counts against "one open nomination per household per campaign".
+    pub fn is_open(self) -> bool {
+        !self.is_final()
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a nomination state"))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The three review levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Village,
+    Township,
+    County,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Village => "village",
+            Level::Township => "township",
+            Level::County => "county",
+        }
+    }
+
+    /// 村级 / 乡镇级 / 县级
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Village => "村级",
+            Level::Township => "乡镇级",
+            Level::County => "县级",
+        }
+    }
+}
+
+/// What happens to a nomination. Every change of state is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    Approved {
+        level: Level,
+    },
+    Rejected {
+        level: Level,
+    },
+    Returned {
+        level: Level,
+    },
+    /// A returned nomination sent in again.
+    Resubmitted,
+    /// The village 公示 ended without objection.
+    VillagePublicityEnded,
+    /// The county 公示 ended without objection.
+    PublicityEnded,
+    /// An objection during a 公示.
+    Objected,
+    /// The investigation found the objection unfounded.
+    Cleared,
+    /// The investigation upheld the objection.
+    Revoked,
+    Withdrawn,
+}
+
+/// Why an event cannot happen in a state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{event} is not possible while the nomination is {state}")]
+pub struct Illegal {
+    pub state: State,
+    pub event: String,
+}
+
+/// The campaign rules the state machine needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Whether a village 公示 follows village approval.
+    pub village_publicity: bool,
+}
+
+/// The one transition function: the next state, or why not. Nothing else changes a state.
+pub fn next(state: State, event: Event, flow: Flow) -> Result<State, Illegal> {
+    use State::*;
+    let to = match (state, event) {
+        (s, Event::Approved { level }) if s.review_level() == Some(level) => match level {
+            Level::Village if flow.village_publicity => VillagePublicity,
+            Level::Village => TownshipReview,
+            Level::Township => CountyReview,
+            Level::County => Publicity,
+        },
+        (s, Event::Rejected { level }) if s.review_level() == Some(level) => Rejected,
+        (s, Event::Returned { level }) if s.review_level() == Some(level) => Returned,
+        (Returned, Event::Resubmitted) => VillageReview,
+        (VillagePublicity, Event::VillagePublicityEnded) => TownshipReview,
+        (Publicity, Event::PublicityEnded) => Awarded,
+        (VillagePublicity | Publicity, Event::Objected) => UnderInvestigation,
+        (UnderInvestigation, Event::Cleared) => Awarded,
+        (UnderInvestigation, Event::Revoked) => Revoked,
+        (s, Event::Withdrawn) if !s.is_final() && s != UnderInvestigation => Withdrawn,
+        _ => {
+            return Err(Illegal {
+                state,
+                event: format!("{event:?}"),
+            });
+        }
+    };
+    Ok(to)
+}
+
+/// 事迹: the family's story, 50–5,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Story(String);
+
+impl Story {
+    pub const MIN: usize = 50;
+    pub const MAX: usize = 5_000;
+
+    pub fn parse(s: &str) -> Result<Story, String> {
+        let s = s.trim();
+        let n = s.chars().count();
+        if n < Self::MIN {
+            return Err(format!(
+                "the story (事迹) needs at least {} characters, got {n}",
+                Self::MIN
+            ));
+        }
+        if n > Self::MAX {
+            return Err(format!(
+                "the story (事迹) may have at most {} characters, got {n}",
+                Self::MAX
+            ));
+        }
+        Ok(Story(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a nomination came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// 本人自荐
+    #[serde(rename = "self")]
+    SelfNominated,
+    /// 他人推荐
+    Others,
+    /// 组织推荐
+    Organization,
+}
+
+/// A household's record as eligibility sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HouseholdRecord {
+    /// Categories awarded in earlier campaigns.
+    pub awarded_categories: Vec<String>,
+    /// Set by the referrals program. Never shown to anyone but county case officers.
+    pub incident_flag: bool,
+    /// Whether the household already has an open nomination in this campaign.
+    pub open_in_campaign: bool,
+}
+
+/// Why a household may not be nominated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ineligible {
+    AlreadyAwarded {
+        category: String,
+    },
+    OpenNomination,
+    /// Shown as [`Ineligible::public_message`] to everyone but county case officers.
+    IncidentFlag,
+}
+
+impl Ineligible {
+    /// The rule, in a field-and-message pair for the API.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Ineligible::AlreadyAwarded { .. } => "already_awarded",
+            Ineligible::OpenNomination => "open_nomination",
+            Ineligible::IncidentFlag => "not_eligible",
+        }
+    }
+
+    /// What a nominator or reviewer reads. The incident flag gets a neutral sentence that says
+    /// nothing about why.
+    pub fn public_message(&self) -> String {
+        match self {
+            Ineligible::AlreadyAwarded { category } => {
+                format!("该家庭已在往届评选中获得“{category}”称号，不能重复推荐同一类别")
+            }
+            Ineligible::OpenNomination => "该家庭在本次评选中已有一份正在进行的推荐".to_owned(),
+            Ineligible::IncidentFlag => "该家庭不符合本次评选条件，请联系县妇联".to_owned(),
+        }
+    }
+}
+
+/// Eligibility at submission. The incident flag is checked first so that no other answer can
+/// hint at it.
+pub fn eligible(record: &HouseholdRecord, category: &str) -> Result<(), Ineligible> {
+    if record.incident_flag {
+        return Err(Ineligible::IncidentFlag);
+    }
+    if record.awarded_categories.iter().any(|c| c == category) {
+        return Err(Ineligible::AlreadyAwarded {
+            category: category.to_owned(),
+        });
+    }
+    if record.open_in_campaign {
+        return Err(Ineligible::OpenNomination);
+    }
+    Ok(())
+}
+
+/// Whether a level may forward one more: `forwarded` already sent up by that unit, `quota`
+/// its limit (0: no limit).
+pub fn within_quota(forwarded: u32, quota: u32) -> bool {
+    quota == 0 || forwarded < quota
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WITH: Flow = Flow {
+        village_publicity: true,
+    };
+    const WITHOUT: Flow = Flow {
+        village_publicity: false,
+    };
+
+    fn run(flow: Flow, events: &[Event]) -> Result<State, Illegal> {
+        events
+            .iter()
+            .try_fold(State::VillageReview, |s, e| next(s, *e, flow))
+    }
+
+    #[test]
+    fn the_happy_path_reaches_publicity_then_awarded() {
+        use Event::*;
+        let path = [
+            Approved {
+                level: Level::Village,
+            },
+            VillagePublicityEnded,
+            Approved {
+                level: Level::Township,
+            },
+            Approved {
+                level: Level::County,
+            },
+        ];
+        assert_eq!(run(WITH, &path), Ok(State::Publicity));
+        assert_eq!(
+            run(WITHOUT, &[path[0], path[2], path[3]]),
+            Ok(State::Publicity)
+        );
+        assert_eq!(
+            next(State::Publicity, PublicityEnded, WITH),
+            Ok(State::Awarded)
+        );
+    }
+
+    #[test]
+    fn a_level_decides_only_its_own_review() {
+        let e = next(
+            State::VillageReview,
+            Event::Approved {
+                level: Level::County,
+            },
+            WITH,
+        )
+        .unwrap_err();
+        assert_eq!(e.state, State::VillageReview);
+        assert!(
+            next(
+                State::Publicity,
+                Event::Rejected {
+                    level: Level::County
+                },
+                WITH
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn objections_open_an_investigation_that_awards_or_revokes() {
+        assert_eq!(
+            next(State::Publicity, Event::Objected, WITH),
+            Ok(State::UnderInvestigation)
+        );
+        assert_eq!(
+            next(State::UnderInvestigation, Event::Cleared, WITH),
+            Ok(State::Awarded)
+        );
+        assert_eq!(
+            next(State::UnderInvestigation, Event::Revoked, WITH),
+            Ok(State::Revoked)
+        );
+        assert!(next(State::UnderInvestigation, Event::Withdrawn, WITH).is_err());
+    }
+
+    #[test]
+    fn returned_nominations_start_again_at_the_village() {
+        let s = next(
+            State::TownshipReview,
+            Event::Returned {
+                level: Level::Township,
+            },
+            WITH,
+        )
+        .unwrap();
+        assert_eq!(next(s, Event::Resubmitted, WITH), Ok(State::VillageReview));
+    }
+
+    #[test]
+    fn eligibility_names_the_rule_but_hides_the_incident_flag() {
+        let clean = HouseholdRecord::default();
+        assert_eq!(eligible(&clean, "最美家庭"), Ok(()));
+        let awarded = HouseholdRecord {
+            awarded_categories: vec!["最美家庭".into()],
+            ..Default::default()
+        };
+        assert_eq!(eligible(&awarded, "五好家庭"), Ok(()));
+        assert_eq!(
+            eligible(&awarded, "最美家庭").unwrap_err().rule(),
+            "already_awarded"
+        );
+        let flagged = HouseholdRecord {
+            incident_flag: true,
+            awarded_categories: vec!["最美家庭".into()],
+            open_in_campaign: true,
+        };
+        let refusal = eligible(&flagged, "最美家庭").unwrap_err();
+        assert_eq!(
+            refusal,
+            Ineligible::IncidentFlag,
+            "checked first: no other rule may hint at it"
+        );
+        let shown = refusal.public_message();
+        assert!(!shown.contains("家暴") && !shown.contains("暴力"));
+    }
+
+    #[test]
+    fn stories_are_length_checked_in_characters() {
+        assert!(Story::parse(&"好".repeat(49)).is_err());
+        assert!(Story::parse(&"好".repeat(50)).is_ok());
+        assert!(Story::parse(&"好".repeat(5001)).is_err());
+    }
+
+    #[test]
+    fn quotas() {
+        assert!(within_quota(0, 1));
+        assert!(!within_quota(1, 1));
+        assert!(within_quota(99, 0), "0 means no limit");
+    }
+
+    fn any_event() -> impl Strategy<Value = Event> {
+        let level = prop_oneof![
+            Just(Level::Village),
+            Just(Level::Township),
+            Just(Level::County)
+        ];
+        prop_oneof![
+            level.clone().prop_map(|level| Event::Approved { level }),
+            level.clone().prop_map(|level| Event::Rejected { level }),
+            level.prop_map(|level| Event::Returned { level }),
+            Just(Event::Resubmitted),
+            Just(Event::VillagePublicityEnded),
+            Just(Event::PublicityEnded),
+            Just(Event::Objected),
+            Just(Event::Cleared),
+            Just(Event::Revoked),
+            Just(Event::Withdrawn),
+        ]
+    }
+
+    proptest! {
+        /// Whatever is attempted, a nomination only ever moves along the allowed edges: final
+        /// states never change, awards come only from 公示 or a cleared investigation, and a
+        /// level is only ever decided while it is under review.
+        #[test]
+        fn only_allowed_transitions_happen(events in proptest::collection::vec(any_event(), 0..40), village_publicity: bool) {
+            let flow = Flow { village_publicity };
+            let mut state = State::VillageReview;
+            for e in events {
+                match next(state, e, flow) {
+                    Ok(to) => {
+                        prop_assert!(!state.is_final(), "{state} is final but moved to {to}");
+                        if to == State::Awarded {
+                            prop_assert!(matches!(state, State::Publicity | State::UnderInvestigation));
+                        }
+                        if to == State::VillagePublicity {
+                            prop_assert!(village_publicity);
+                        }
+                        if let Event::Approved { level } | Event::Rejected { level } | Event::Returned { level } = e {
+                            prop_assert_eq!(state.review_level(), Some(level));
+                        }
+                        state = to;
+                    }
+                    Err(err) => prop_assert_eq!(err.state, state),
+                }
+            }
+        }
+    }
+}
