@@ -186,6 +186,9 @@ fn fingerprint() -> String {
             std::fs::read(&f).unwrap().hash(&mut hasher);
         }
     }
+    // What this binary embeds, too: files changed after it was built must not reuse a template.
+    jinguo_store::embedded_migrations(jinguo_store::Backend::Postgres).hash(&mut hasher);
+    jinguo_store::embedded_migrations(jinguo_store::Backend::Sqlite).hash(&mut hasher);
     jinguo_store::seed::GANSU_ORGS_CSV.hash(&mut hasher);
     format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff)
 }

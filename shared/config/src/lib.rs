@@ -40,6 +40,7 @@ pub struct Config {
     pub calendar: CalendarConfig,
     pub cron: CronConfig,
     pub auth: AuthConfig,
+    pub nominations: NominationsConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -198,6 +199,21 @@ pub struct AuthConfig {
     pub sign_in_per_email_per_hour: u32,
 }
 
+#[derive(Clone)]
+pub struct NominationsConfig {
+    pub household_key: String,
+    pub review_link_days: u32,
+}
+
+/// The household key is a secret: never printed.
+impl fmt::Debug for NominationsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NominationsConfig")
+            .field("review_link_days", &self.review_link_days)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub addr: SocketAddr,
@@ -333,6 +349,16 @@ impl Config {
                 break_glass: minutes(l.positive("auth.break_glass_minutes")?),
                 rate_limit_per_ip_per_minute: l.positive("auth.rate_limit_per_ip_per_minute")?,
                 sign_in_per_email_per_hour: l.positive("auth.sign_in_per_email_per_hour")?,
+            },
+            nominations: NominationsConfig {
+                household_key: l.parse("nominations.household_key", |s| {
+                    if s.len() < 16 {
+                        Err("must be at least 16 characters".into())
+                    } else {
+                        Ok(s.to_owned())
+                    }
+                })?,
+                review_link_days: l.positive("nominations.review_link_days")?,
             },
             http: HttpConfig {
                 addr: http_addr,

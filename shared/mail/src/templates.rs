@@ -117,6 +117,28 @@ email!(
     |m| format!("【巾帼】紧急访问通知：案件 {}", m.case_number)
 );
 
+/// A reviewer's task: the family, the category and the level, with the review link.
+#[derive(Debug, Clone)]
+pub struct ReviewRequest {
+    pub recipient: String,
+    pub campaign: String,
+    pub family: String,
+    pub category: String,
+    /// 村级 / 乡镇级 / 县级
+    pub level: String,
+    pub link: String,
+}
+
+email!(
+    ReviewRequest,
+    "review_request.html",
+    "review_request.txt",
+    |m| format!(
+        "【巾帼】请审核：{}家庭（{}·{}）",
+        m.family, m.category, m.level
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +207,22 @@ mod tests {
         .unwrap();
         insta::assert_snapshot!("break_glass_text", b.text);
         insta::assert_snapshot!("break_glass_subject", b.subject);
+    }
+
+    #[test]
+    fn review_request_snapshot() {
+        let r = ReviewRequest {
+            recipient: "王芳".into(),
+            campaign: "2026年皋兰县最美家庭评选".into(),
+            family: "李秀英".into(),
+            category: "最美家庭".into(),
+            level: "村级".into(),
+            link: "http://127.0.0.1:8080/link/abc".into(),
+        }
+        .render()
+        .unwrap();
+        insta::assert_snapshot!("review_request_subject", r.subject);
+        insta::assert_snapshot!("review_request_text", r.text);
     }
 
     #[test]

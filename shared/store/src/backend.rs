@@ -108,3 +108,18 @@ pub(crate) async fn lock_audit_log(conn: &mut Conn<'_>) -> Result<(), StoreError
     }
     Ok(())
 }
+
+/// Names of the migrations compiled into this binary for `backend`.
+pub fn embedded_migrations(backend: crate::Backend) -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    let names = |source: EmbeddedMigrations| -> Vec<String> {
+        match MigrationSource::<diesel::pg::Pg>::migrations(&source) {
+            Ok(ms) => ms.iter().map(|m| m.name().to_string()).collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    match backend {
+        crate::Backend::Postgres => names(POSTGRES_MIGRATIONS),
+        crate::Backend::Sqlite => names(SQLITE_MIGRATIONS),
+    }
+}

@@ -21,6 +21,7 @@ pub mod inbox;
 mod json;
 pub mod links;
 pub mod mail;
+pub mod nominations;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
@@ -37,6 +38,7 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use jinguo_config::{DatabaseConfig, DatabaseUrl};
 
+pub use backend::embedded_migrations;
 pub use error::StoreError;
 
 /// The SQLite connection type: diesel's sync connection run on blocking threads.

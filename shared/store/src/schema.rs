@@ -193,3 +193,77 @@ diesel::table! {
         ends_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        name -> Text,
+        year -> Integer,
+        scope_org -> Text,
+        rules -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    households (id) {
+        id -> Text,
+        identity_hash -> Text,
+        incident_flag -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    nominations (id) {
+        id -> Text,
+        campaign_id -> Text,
+        village_code -> Text,
+        household_id -> Text,
+        category -> Text,
+        channel -> Text,
+        family -> Text,
+        story -> Text,
+        nominator -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    nomination_history (seq) {
+        seq -> BigInt,
+        nomination_id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        event -> Text,
+        from_state -> Text,
+        to_state -> Text,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    review_tasks (id) {
+        id -> Text,
+        nomination_id -> Text,
+        level -> Text,
+        org_code -> Text,
+        reviewer -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decision -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    forwarded (campaign_id, level, nomination_id) {
+        campaign_id -> Text,
+        level -> Text,
+        org_code -> Text,
+        nomination_id -> Text,
+    }
+}

@@ -310,3 +310,22 @@ pub async fn on_duty(
     }
     Ok(out)
 }
+
+/// Active people holding `role` at exactly `org` (e.g. the reviewers of a village).
+pub async fn holders_at(
+    conn: &mut Conn<'_>,
+    role: Role,
+    org: OrgCode,
+) -> Result<Vec<Uuid>, StoreError> {
+    let query = role_assignments::table
+        .inner_join(people::table)
+        .filter(role_assignments::role.eq(role.as_str()))
+        .filter(role_assignments::org_code.eq(org.to_string()))
+        .filter(people::active.eq(true))
+        .order(role_assignments::id)
+        .select(role_assignments::person_id);
+    let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.iter()
+        .map(|p| p.parse().map_err(|_| corrupt(format!("people id {p}"))))
+        .collect()
+}

@@ -1,0 +1,447 @@
+//! 最美家庭 nominations: campaigns, households, nominations with their history, review tasks
+//! and what each unit forwarded (for quotas).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use jinguo_core::nominations::State;
+use uuid::Uuid;
+
+use crate::json::{naive, utc};
+use crate::schema::{
+    campaigns, forwarded, households, nomination_history, nominations, review_tasks,
+};
+use crate::{Conn, StoreError, locked, on_backend};
+
+fn corrupt(what: String) -> StoreError {
+    StoreError::Query(diesel::result::Error::DeserializationError(what.into()))
+}
+
+fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    s.parse().map_err(|_| corrupt(format!("bad id {s}")))
+}
+
+#[derive(Debug, Clone)]
+pub struct CampaignRow {
+    pub id: Uuid,
+    pub name: String,
+    pub year: i32,
+    pub scope_org: String,
+    /// JSON, parsed by the nominations service.
+    pub rules: String,
+}
+
+pub async fn insert_campaign(
+    conn: &mut Conn<'_>,
+    c: &CampaignRow,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(campaigns::table).values((
+        campaigns::id.eq(c.id.to_string()),
+        campaigns::name.eq(&c.name),
+        campaigns::year.eq(c.year),
+        campaigns::scope_org.eq(&c.scope_org),
+        campaigns::rules.eq(&c.rules),
+        campaigns::created_by.eq(by),
+        campaigns::created_at.eq(naive(now)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+pub async fn get_campaign(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+) -> Result<Option<CampaignRow>, StoreError> {
+    let query = campaigns::table.find(id.to_string()).select((
+        campaigns::id,
+        campaigns::name,
+        campaigns::year,
+        campaigns::scope_org,
+        campaigns::rules,
+    ));
+    let row: Option<(String, String, i32, String, String)> =
+        on_backend!(conn, |c| query.first(c).await.optional())?;
+    row.map(|(id, name, year, scope_org, rules)| {
+        Ok(CampaignRow {
+            id: uuid(&id)?,
+            name,
+            year,
+            scope_org,
+            rules,
+        })
+    })
+    .transpose()
+}
+
+/// The household with this identity hash, created when new: `(id, incident_flag)`.
+pub async fn household(
+    conn: &mut Conn<'_>,
+    identity_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, bool), StoreError> {
+    let insert = diesel::insert_into(households::table)
+        .values((
+            households::id.eq(Uuid::new_v4().to_string()),
+            households::identity_hash.eq(identity_hash),
+            households::created_at.eq(naive(now)),
+        ))
+        .on_conflict_do_nothing();
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    let query = households::table
+        .filter(households::identity_hash.eq(identity_hash.to_owned()))
+        .select((households::id, households::incident_flag));
+    let (id, flag): (String, bool) = on_backend!(conn, |c| query.first(c).await)?;
+    Ok((uuid(&id)?, flag))
+}
+
+/// Sets the incident flag (the referrals program does; tests too).
+pub async fn set_incident_flag(
+    conn: &mut Conn<'_>,
+    household: Uuid,
+    flag: bool,
+) -> Result<(), StoreError> {
+    let update = diesel::update(households::table.find(household.to_string()))
+        .set(households::incident_flag.eq(flag));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
+
+/// Categories the household was awarded in other campaigns, and whether it has an open
+/// nomination in `campaign`.
+pub async fn household_record(
+    conn: &mut Conn<'_>,
+    household: Uuid,
+    campaign: Uuid,
+) -> Result<(Vec<String>, bool), StoreError> {
+    let query = nominations::table
+        .filter(nominations::household_id.eq(household.to_string()))
+        .select((
+            nominations::campaign_id,
+            nominations::category,
+            nominations::state,
+        ));
+    let rows: Vec<(String, String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    let campaign = campaign.to_string();
+    let mut awarded = Vec::new();
+    let mut open = false;
+    for (c, category, state) in rows {
+        let state: State = state.parse().map_err(corrupt)?;
+        if c != campaign && state == State::Awarded {
+            awarded.push(category);
+        }
+        if c == campaign && state.is_open() {
+            open = true;
+        }
+    }
+    Ok((awarded, open))
+}
+
+/// A nomination as stored.
+#[derive(Debug, Clone)]
+pub struct NominationRow {
+    pub id: Uuid,
+    pub campaign_id: Uuid,
+    pub village_code: String,
+    pub household_id: Uuid,
+    pub category: String,
+    pub channel: String,
+    pub family: String,
+    pub story: String,
+    pub nominator: String,
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+);
+
+fn columns() -> (
+    nominations::id,
+    nominations::campaign_id,
+    nominations::village_code,
+    nominations::household_id,
+    nominations::category,
+    nominations::channel,
+    nominations::family,
+    nominations::story,
+    nominations::nominator,
+    nominations::state,
+    nominations::created_at,
+) {
+    (
+        nominations::id,
+        nominations::campaign_id,
+        nominations::village_code,
+        nominations::household_id,
+        nominations::category,
+        nominations::channel,
+        nominations::family,
+        nominations::story,
+        nominations::nominator,
+        nominations::state,
+        nominations::created_at,
+    )
+}
+
+fn from_row(r: Row) -> Result<NominationRow, StoreError> {
+    Ok(NominationRow {
+        id: uuid(&r.0)?,
+        campaign_id: uuid(&r.1)?,
+        village_code: r.2,
+        household_id: uuid(&r.3)?,
+        category: r.4,
+        channel: r.5,
+        family: r.6,
+        story: r.7,
+        nominator: r.8,
+        state: r.9.parse().map_err(corrupt)?,
+        created_at: utc(r.10),
+    })
+}
+
+pub async fn insert(conn: &mut Conn<'_>, n: &NominationRow) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(nominations::table).values((
+        nominations::id.eq(n.id.to_string()),
+        nominations::campaign_id.eq(n.campaign_id.to_string()),
+        nominations::village_code.eq(&n.village_code),
+        nominations::household_id.eq(n.household_id.to_string()),
+        nominations::category.eq(&n.category),
+        nominations::channel.eq(&n.channel),
+        nominations::family.eq(&n.family),
+        nominations::story.eq(&n.story),
+        nominations::nominator.eq(&n.nominator),
+        nominations::state.eq(n.state.as_str()),
+        nominations::created_at.eq(naive(n.created_at)),
+        nominations::updated_at.eq(naive(n.created_at)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<NominationRow>, StoreError> {
+    let query = nominations::table.find(id.to_string()).select(columns());
+    let row: Option<Row> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    row.map(from_row).transpose()
+}
+
+/// The nomination, locked until the transaction ends: decisions on it are serialised.
+pub async fn lock(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<NominationRow>, StoreError> {
+    let query = nominations::table.find(id.to_string()).select(columns());
+    let row: Option<Row> = locked!(conn, query, |c, q| q.first(c).await.optional())?;
+    row.map(from_row).transpose()
+}
+
+/// Nominations of a campaign, optionally in one state, newest first.
+pub async fn list(conn: &mut Conn<'_>, campaign: Uuid) -> Result<Vec<NominationRow>, StoreError> {
+    let query = nominations::table
+        .filter(nominations::campaign_id.eq(campaign.to_string()))
+        .order(nominations::created_at.desc())
+        .select(columns());
+    let rows: Vec<Row> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Moves a nomination and records the step in its history, in the caller's transaction.
+pub async fn transition(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    from: State,
+    to: State,
+    event: &str,
+    actor: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let update = diesel::update(nominations::table.find(id.to_string())).set((
+        nominations::state.eq(to.as_str()),
+        nominations::updated_at.eq(naive(now)),
+    ));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    let insert = diesel::insert_into(nomination_history::table).values((
+        nomination_history::nomination_id.eq(id.to_string()),
+        nomination_history::at.eq(naive(now)),
+        nomination_history::actor.eq(actor),
+        nomination_history::event.eq(event),
+        nomination_history::from_state.eq(from.as_str()),
+        nomination_history::to_state.eq(to.as_str()),
+        nomination_history::reason.eq(reason),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// One step of a nomination's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub event: String,
+    pub from: String,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+pub async fn history(conn: &mut Conn<'_>, id: Uuid) -> Result<Vec<Step>, StoreError> {
+    let query = nomination_history::table
+        .filter(nomination_history::nomination_id.eq(id.to_string()))
+        .order(nomination_history::seq)
+        .select((
+            nomination_history::at,
+            nomination_history::actor,
+            nomination_history::event,
+            nomination_history::from_state,
+            nomination_history::to_state,
+            nomination_history::reason,
+        ));
+    type H = (
+        chrono::NaiveDateTime,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<H> = on_backend!(conn, |c| query.load(c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, actor, event, from, to, reason)| Step {
+            at: utc(at),
+            actor,
+            event,
+            from,
+            to,
+            reason,
+        })
+        .collect())
+}
+
+/// A review task.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: Uuid,
+    pub nomination_id: Uuid,
+    pub level: String,
+    pub org_code: String,
+    pub reviewer: Uuid,
+    pub closed: bool,
+}
+
+pub async fn insert_task(
+    conn: &mut Conn<'_>,
+    t: &Task,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(review_tasks::table).values((
+        review_tasks::id.eq(t.id.to_string()),
+        review_tasks::nomination_id.eq(t.nomination_id.to_string()),
+        review_tasks::level.eq(&t.level),
+        review_tasks::org_code.eq(&t.org_code),
+        review_tasks::reviewer.eq(t.reviewer.to_string()),
+        review_tasks::created_at.eq(naive(now)),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+type TaskRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<chrono::NaiveDateTime>,
+);
+
+fn task(r: TaskRow) -> Result<Task, StoreError> {
+    Ok(Task {
+        id: uuid(&r.0)?,
+        nomination_id: uuid(&r.1)?,
+        level: r.2,
+        org_code: r.3,
+        reviewer: uuid(&r.4)?,
+        closed: r.5.is_some(),
+    })
+}
+
+pub async fn get_task(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Task>, StoreError> {
+    let query = review_tasks::table.find(id.to_string()).select((
+        review_tasks::id,
+        review_tasks::nomination_id,
+        review_tasks::level,
+        review_tasks::org_code,
+        review_tasks::reviewer,
+        review_tasks::closed_at,
+    ));
+    let row: Option<TaskRow> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    row.map(task).transpose()
+}
+
+/// Closes every open task of a nomination's level; the deciding one records the decision.
+pub async fn close_tasks(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: &str,
+    decided: Uuid,
+    decision: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let decide = diesel::update(review_tasks::table.find(decided.to_string())).set((
+        review_tasks::decided_at.eq(Some(naive(now))),
+        review_tasks::decision.eq(Some(decision)),
+    ));
+    on_backend!(conn, |c| decide.execute(c).await)?;
+    let close = diesel::update(
+        review_tasks::table
+            .filter(review_tasks::nomination_id.eq(nomination.to_string()))
+            .filter(review_tasks::level.eq(level.to_owned()))
+            .filter(review_tasks::closed_at.is_null()),
+    )
+    .set(review_tasks::closed_at.eq(Some(naive(now))));
+    on_backend!(conn, |c| close.execute(c).await)?;
+    Ok(())
+}
+
+/// How many nominations `org` forwarded at `level` in `campaign`.
+pub async fn forwarded_count(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    level: &str,
+    org: &str,
+) -> Result<i64, StoreError> {
+    let query = forwarded::table
+        .filter(forwarded::campaign_id.eq(campaign.to_string()))
+        .filter(forwarded::level.eq(level.to_owned()))
+        .filter(forwarded::org_code.eq(org.to_owned()))
+        .count();
+    Ok(on_backend!(conn, |c| query.get_result(c).await)?)
+}
+
+pub async fn record_forwarded(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    level: &str,
+    org: &str,
+    nomination: Uuid,
+) -> Result<(), StoreError> {
+    let insert = diesel::insert_into(forwarded::table).values((
+        forwarded::campaign_id.eq(campaign.to_string()),
+        forwarded::level.eq(level),
+        forwarded::org_code.eq(org),
+        forwarded::nomination_id.eq(nomination.to_string()),
+    ));
+    on_backend!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
