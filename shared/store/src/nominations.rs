@@ -254,17 +254,30 @@ pub async fn list(conn: &mut Conn<'_>, campaign: Uuid) -> Result<Vec<NominationR
     rows.into_iter().map(from_row).collect()
 }
 
+/// One change of state, as the history records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    pub from: State,
+    pub to: State,
+    pub event: &'a str,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+}
+
 /// Moves a nomination and records the step in its history, in the caller's transaction.
 pub async fn transition(
     conn: &mut Conn<'_>,
     id: Uuid,
-    from: State,
-    to: State,
-    event: &str,
-    actor: &str,
-    reason: Option<&str>,
+    t: Transition<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let Transition {
+        from,
+        to,
+        event,
+        actor,
+        reason,
+    } = t;
     let update = diesel::update(nominations::table.find(id.to_string())).set((
         nominations::state.eq(to.as_str()),
         nominations::updated_at.eq(naive(now)),
