@@ -4,8 +4,10 @@ mod auth;
 mod error;
 mod health;
 mod limits;
+mod nominations;
 mod orgs;
 mod pages;
+mod review;
 mod signin;
 mod staff;
 
@@ -82,6 +84,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(staff::me))
         .route("/api/v1/staff", get(staff::list).post(staff::create))
         .route("/api/v1/break-glass", post(staff::break_glass))
+        .route("/api/v1/campaigns", post(nominations::create_campaign))
+        .route("/api/v1/nominations", post(nominations::submit))
+        .route("/api/v1/nominations/{id}", get(nominations::show))
+        .route(
+            "/api/v1/reviews/{task_id}/decision",
+            post(nominations::decide),
+        )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             body_limit,

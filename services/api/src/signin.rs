@@ -230,6 +230,9 @@ pub(crate) async fn show_link(
             "点击下面的按钮登录巾帼平台。".to_owned(),
             "登录",
         ),
+        jinguo_nominations::REVIEW => {
+            return crate::review::page(&state, &link, &secret, &link_csrf(&secret)).await;
+        }
         _ => {
             return message(
                 StatusCode::NOT_FOUND,
@@ -255,11 +258,25 @@ pub(crate) async fn show_link(
 #[derive(Deserialize)]
 pub(crate) struct LinkForm {
     csrf: String,
+    /// Review links: approve, reject or return.
+    decision: Option<String>,
+    reason: Option<String>,
 }
 
 /// What a successful link POST leads to.
 enum Acted {
-    SignedIn { cookie: Secret },
+    SignedIn {
+        cookie: Secret,
+    },
+    Reviewed {
+        state: jinguo_core::nominations::State,
+    },
+}
+
+/// Why a valid link's action was refused (nothing was changed).
+enum NotActed {
+    Link(LinkState),
+    Refused(String),
 }
 
 /// POST: acts once, in the transaction that locks the link.
@@ -286,6 +303,9 @@ pub(crate) async fn use_link(
         Err(e) => return e.into_response(),
     };
     let session_ttl = state.config.auth.session;
+    let review_links = crate::nominations::links(&state);
+    let decision = form.decision.clone();
+    let reason = form.reason.clone();
     let result = state
         .store
         .transaction(move |c| {
@@ -293,7 +313,7 @@ pub(crate) async fn use_link(
                 let now = jinguo_bus::now();
                 let link_state = links::claim(c, &secret, signed_in, now).await?;
                 let LinkState::Valid(link) = &link_state else {
-                    return Ok::<_, StoreError>(Err(link_state));
+                    return Ok::<_, StoreError>(Err(NotActed::Link(link_state)));
                 };
                 let acted = match link.purpose.as_str() {
                     SIGN_IN => {
@@ -312,16 +332,69 @@ pub(crate) async fn use_link(
                         .await?;
                         Acted::SignedIn { cookie }
                     }
-                    _ => return Ok(Err(LinkState::Unknown)),
+                    jinguo_nominations::REVIEW => {
+                        let nomination =
+                            link.subject.split(':').next().and_then(|s| s.parse().ok());
+                        let decision = match decision.as_deref() {
+                            Some("approve") => jinguo_nominations::Decision::Approve,
+                            Some("reject") => jinguo_nominations::Decision::Reject,
+                            Some("return") => jinguo_nominations::Decision::Return,
+                            _ => return Ok(Err(NotActed::Refused("请选择审核意见。".into()))),
+                        };
+                        let Some(nomination) = nomination else {
+                            return Ok(Err(NotActed::Link(LinkState::Unknown)));
+                        };
+                        match jinguo_nominations::decide(
+                            c,
+                            nomination,
+                            link.actor,
+                            decision,
+                            reason.as_deref(),
+                            &review_links,
+                            now,
+                        )
+                        .await
+                        {
+                            Ok(state) => Acted::Reviewed { state },
+                            Err(jinguo_nominations::Refusal::Store(e)) => return Err(e),
+                            Err(refusal) => {
+                                return Ok(Err(NotActed::Refused(crate::review::refusal_text(
+                                    &refusal,
+                                ))));
+                            }
+                        }
+                    }
+                    _ => return Ok(Err(NotActed::Link(LinkState::Unknown))),
                 };
-                links::used(c, link, "signed_in", now).await?;
+                let outcome = match &acted {
+                    Acted::SignedIn { .. } => "signed_in".to_owned(),
+                    Acted::Reviewed { state } => state.to_string(),
+                };
+                links::used(c, link, &outcome, now).await?;
                 Ok(Ok(acted))
             })
         })
         .await;
     match result {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(Err(refused)) => link_state_page(&refused, tz).unwrap_or_else(|| unreachable!()),
+        Ok(Err(NotActed::Link(refused))) => {
+            link_state_page(&refused, tz).unwrap_or_else(|| unreachable!())
+        }
+        Ok(Err(NotActed::Refused(why))) => message(
+            StatusCode::CONFLICT,
+            "未能提交",
+            why,
+            Some("请返回上一页修改后重新提交。"),
+        ),
+        Ok(Ok(Acted::Reviewed { state })) => message(
+            StatusCode::OK,
+            "审核意见已提交",
+            format!(
+                "谢谢！该推荐现在的状态：{}。",
+                crate::review::state_label(state)
+            ),
+            None,
+        ),
         Ok(Ok(Acted::SignedIn { cookie })) => {
             let secure = if state.config.http.public_url.starts_with("https://") {
                 "; Secure"

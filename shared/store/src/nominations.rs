@@ -458,3 +458,24 @@ pub async fn record_forwarded(
     on_backend!(conn, |c| insert.execute(c).await)?;
     Ok(())
 }
+
+/// The review tasks of a nomination's level.
+pub async fn tasks(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: &str,
+) -> Result<Vec<Task>, StoreError> {
+    let query = review_tasks::table
+        .filter(review_tasks::nomination_id.eq(nomination.to_string()))
+        .filter(review_tasks::level.eq(level.to_owned()))
+        .select((
+            review_tasks::id,
+            review_tasks::nomination_id,
+            review_tasks::level,
+            review_tasks::org_code,
+            review_tasks::reviewer,
+            review_tasks::closed_at,
+        ));
+    let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter().map(task).collect()
+}

@@ -1,0 +1,174 @@
+//! 最美家庭 nominations over the JSON API.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jinguo_core::org::OrgCode;
+use jinguo_nominations::{Decision, Links, NewCampaign, Refusal, Submission};
+use jinguo_store::StoreError;
+use jinguo_store::nominations as store;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::{ApiCaller, require};
+use crate::staff::JsonBody;
+use crate::{ApiError, AppState};
+
+pub(crate) fn links(state: &AppState) -> Links {
+    Links {
+        public_url: state.config.http.public_url.clone(),
+        valid_for: chrono::Duration::days(i64::from(state.config.nominations.review_link_days)),
+        household_key: state.config.nominations.household_key.clone(),
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Invalid { field, message } => ApiError::bad_request(field, message),
+            Refusal::Ineligible { rule, message } => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: if rule == "not_eligible" {
+                    "not_eligible"
+                } else {
+                    rule
+                },
+                message,
+                field: Some("family"),
+            },
+            Refusal::NotFound(m) => ApiError::not_found(m),
+            Refusal::Conflict(m) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: m,
+                field: None,
+            },
+            e @ Refusal::QuotaFull { .. } => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "quota_full",
+                message: e.to_string(),
+                field: Some("decision"),
+            },
+            Refusal::Store(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// `POST /api/v1/campaigns` (`campaign.manage` at the campaign's area).
+pub(crate) async fn create_campaign(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    JsonBody(body): JsonBody<NewCampaign>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let scope = OrgCode::parse(&body.scope_org)
+        .map_err(|e| ApiError::bad_request("scope_org", e.to_string()))?;
+    require(&state, person, "campaign.manage", scope).await?;
+    let id = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_nominations::create_campaign(c, body, &person.to_string(), jinguo_bus::now())
+                    .await
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// `POST /api/v1/nominations` (staff whose area includes the village).
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    JsonBody(body): JsonBody<Submission>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let village = OrgCode::parse(&body.village)
+        .map_err(|e| ApiError::bad_request("village", e.to_string()))?;
+    require(&state, person, "nomination.view", village).await?;
+    let links = links(&state);
+    let id = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_nominations::submit(c, body, &person.to_string(), &links, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "state": "village_review" })),
+    ))
+}
+
+/// `GET /api/v1/nominations/{id}`: state and history.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let (n, history) = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                Ok::<_, StoreError>((store::get(c, id).await?, store::history(c, id).await?))
+            })
+        })
+        .await?;
+    let n = n.ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
+    let village = OrgCode::parse(&n.village_code).map_err(|e| ApiError::internal(&e))?;
+    require(&state, person, "nomination.view", village).await?;
+    Ok(Json(json!({
+        "id": n.id,
+        "campaign_id": n.campaign_id,
+        "village": n.village_code,
+        "category": n.category,
+        "channel": n.channel,
+        "state": n.state,
+        "history": history.iter().map(|h| json!({
+            "at": h.at, "actor": h.actor, "event": h.event, "from": h.from, "to": h.to, "reason": h.reason
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DecisionBody {
+    decision: Decision,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/reviews/{task_id}/decision`: the same decision as the emailed link.
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(task_id): Path<Uuid>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let links = links(&state);
+    let to = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let task = store::get_task(c, task_id)
+                    .await?
+                    .ok_or_else(|| Refusal::NotFound(format!("no review task {task_id}")))?;
+                if task.reviewer != person {
+                    return Err(Refusal::Conflict(
+                        "this review task belongs to another reviewer".into(),
+                    ));
+                }
+                jinguo_nominations::decide(
+                    c,
+                    task.nomination_id,
+                    person,
+                    body.decision,
+                    body.reason.as_deref(),
+                    &links,
+                    jinguo_bus::now(),
+                )
+                .await
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "state": to })))
+}

@@ -1,0 +1,159 @@
+//! The reviewer's page behind an emailed review link (GET shows, POST decides in signin.rs).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use jinguo_auth::Secret;
+use jinguo_core::nominations::State;
+use jinguo_nominations::{Family, Refusal, Rules};
+use jinguo_store::links::ActionLink;
+use jinguo_store::{StoreError, nominations as store, orgs};
+use uuid::Uuid;
+
+use crate::signin::message;
+use crate::{ApiError, AppState};
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage<'a> {
+    level: &'static str,
+    family: String,
+    campaign: String,
+    category: String,
+    village: String,
+    story: String,
+    quota_full: bool,
+    quota: u32,
+    token: &'a str,
+    csrf: &'a str,
+}
+
+pub(crate) fn state_label(s: State) -> &'static str {
+    match s {
+        State::VillageReview => "村级审核中",
+        State::VillagePublicity => "村级公示中",
+        State::TownshipReview => "乡镇级审核中",
+        State::CountyReview => "县级审核中",
+        State::Publicity => "公示中",
+        State::Awarded => "已获评",
+        State::Rejected => "未通过",
+        State::Returned => "已退回推荐人",
+        State::Withdrawn => "已撤回",
+        State::UnderInvestigation => "核查中",
+        State::Revoked => "已撤销",
+    }
+}
+
+pub(crate) fn refusal_text(r: &Refusal) -> String {
+    match r {
+        Refusal::Invalid {
+            field: "reason", ..
+        } => "退回或不通过时请填写理由。".into(),
+        Refusal::QuotaFull { quota, .. } => {
+            format!("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐。")
+        }
+        Refusal::Conflict(_) => "这项审核已经处理过，或不属于您。".into(),
+        Refusal::NotFound(_) => "找不到这份推荐。".into(),
+        other => other.to_string(),
+    }
+}
+
+/// GET: the nomination and the decision form; changes nothing.
+pub(crate) async fn page(
+    state: &AppState,
+    link: &ActionLink,
+    secret: &Secret,
+    csrf: &str,
+) -> Response {
+    let Some(id) = link
+        .subject
+        .split(':')
+        .next()
+        .and_then(|s| s.parse::<Uuid>().ok())
+    else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "链接无效",
+            "这个链接指向的推荐不存在。".into(),
+            None,
+        );
+    };
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let Some(n) = store::get(c, id).await? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                let campaign = store::get_campaign(c, n.campaign_id).await?;
+                let village = jinguo_core::org::OrgCode::parse(&n.village_code).ok();
+                let village_name = match village {
+                    Some(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
+                    None => String::new(),
+                };
+                let quota = match (n.state.review_level(), &campaign, village) {
+                    (Some(level), Some(camp), Some(v)) => {
+                        let rules: Option<Rules> = serde_json::from_str(&camp.rules).ok();
+                        let unit = jinguo_nominations::unit_for(v, level);
+                        let used =
+                            store::forwarded_count(c, n.campaign_id, level.as_str(), unit.as_str())
+                                .await?;
+                        let quota = rules.map_or(0, |r| match level {
+                            jinguo_core::nominations::Level::Village => r.quotas.village,
+                            jinguo_core::nominations::Level::Township => r.quotas.township,
+                            jinguo_core::nominations::Level::County => r.quotas.county,
+                        });
+                        (
+                            quota,
+                            !jinguo_core::nominations::within_quota(used as u32, quota),
+                        )
+                    }
+                    _ => (0, false),
+                };
+                Ok(Some((
+                    n,
+                    campaign.map(|c| c.name).unwrap_or_default(),
+                    village_name,
+                    quota,
+                )))
+            })
+        })
+        .await;
+    let (n, campaign, village, (quota, quota_full)) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "链接无效",
+                "这个链接指向的推荐不存在。".into(),
+                None,
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(level) = n.state.review_level() else {
+        return message(
+            StatusCode::CONFLICT,
+            "无需审核",
+            format!("该推荐现在{}，不在审核中。", state_label(n.state)),
+            None,
+        );
+    };
+    let family: Option<Family> = serde_json::from_str(&n.family).ok();
+    let page = ReviewPage {
+        level: level.label(),
+        family: family.map(|f| f.head_name).unwrap_or_default(),
+        campaign,
+        category: n.category,
+        village,
+        story: n.story,
+        quota_full,
+        quota,
+        token: secret.expose(),
+        csrf,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}

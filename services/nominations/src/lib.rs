@@ -1,0 +1,537 @@
+//! 最美家庭 nominations, the program: submission with eligibility, the review of each level by
+//! emailed link, quotas, and the history of every step. Each function runs inside the caller's
+//! transaction and follows one shape: lock, decide (core), record (store), enqueue (mail).
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use jinguo_core::auth::Role;
+use jinguo_core::nominations::{self as core, Event, Flow, Level, State, Story};
+use jinguo_core::notify::Urgency;
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Task, Transition};
+use jinguo_store::{Conn, StoreError, orgs, people, staff};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+/// The purpose of review links.
+pub const REVIEW: &str = "review";
+
+/// A campaign's rules (stored as JSON with the campaign).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rules {
+    pub categories: Vec<String>,
+    /// How many each village, township and county may forward (0: no limit).
+    pub quotas: Quotas,
+    /// Days of village 公示 after village approval; `None`: no village 公示.
+    #[serde(default)]
+    pub village_publicity_days: Option<u32>,
+    /// Days of the county 公示.
+    pub publicity_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Quotas {
+    pub village: u32,
+    pub township: u32,
+    pub county: u32,
+}
+
+impl Quotas {
+    fn of(&self, level: Level) -> u32 {
+        match level {
+            Level::Village => self.village,
+            Level::Township => self.township,
+            Level::County => self.county,
+        }
+    }
+}
+
+impl Rules {
+    fn flow(&self) -> Flow {
+        Flow {
+            village_publicity: self.village_publicity_days.is_some(),
+        }
+    }
+}
+
+/// A refusal the caller can act on: the field and the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// Not eligible; `message` is what the nominator may read (neutral for the incident flag).
+    #[error("{message}")]
+    Ineligible { rule: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the {level} quota of {quota} is used up: reject or return another nomination first")]
+    QuotaFull { level: &'static str, quota: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Everything needed to create a campaign.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewCampaign {
+    pub name: String,
+    pub year: i32,
+    pub scope_org: String,
+    pub rules: Rules,
+}
+
+pub async fn create_campaign(
+    conn: &mut Conn<'_>,
+    c: NewCampaign,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, Refusal> {
+    if c.name.trim().is_empty() {
+        return Err(invalid("name", "name is empty"));
+    }
+    let scope = OrgCode::parse(&c.scope_org).map_err(|e| invalid("scope_org", e.to_string()))?;
+    if scope.level() > OrgLevel::County {
+        return Err(invalid(
+            "scope_org",
+            "a campaign covers a county, a city or the province",
+        ));
+    }
+    if orgs::get(conn, scope).await?.is_none() {
+        return Err(invalid("scope_org", format!("no org unit {scope}")));
+    }
+    if c.rules.categories.is_empty() {
+        return Err(invalid("rules.categories", "name at least one category"));
+    }
+    let id = Uuid::new_v4();
+    let row = CampaignRow {
+        id,
+        name: c.name.trim().to_owned(),
+        year: c.year,
+        scope_org: scope.to_string(),
+        rules: serde_json::to_string(&c.rules).expect("rules serialise"),
+    };
+    store::insert_campaign(conn, &row, by, now).await?;
+    jinguo_auth::record(
+        conn,
+        by,
+        "campaign.created",
+        &id.to_string(),
+        serde_json::json!({ "scope": scope }),
+        now,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The family as submitted. Personal data: it stays in the nomination row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Family {
+    pub head_name: String,
+    /// The head's ID number or phone: only its keyed hash identifies the household.
+    pub head_id: String,
+    pub address: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub relation: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Submission {
+    pub campaign_id: Uuid,
+    pub village: String,
+    pub category: String,
+    pub channel: core::Channel,
+    pub family: Family,
+    pub story: String,
+}
+
+/// Where links in email point and how long they work.
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub public_url: String,
+    pub valid_for: Duration,
+    pub household_key: String,
+}
+
+fn household_hash(key: &str, head_id: &str) -> String {
+    let normalised: String = head_id
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_uppercase();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length works");
+    mac.update(normalised.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn campaign(conn: &mut Conn<'_>, id: Uuid) -> Result<(CampaignRow, Rules), Refusal> {
+    let c = store::get_campaign(conn, id)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no campaign {id}")))?;
+    let rules: Rules = serde_json::from_str(&c.rules)
+        .map_err(|e| StoreError::Task(format!("campaign rules: {e}")))?;
+    Ok((c, rules))
+}
+
+/// Submits a nomination: validates, checks eligibility (the incident flag answered neutrally
+/// and audited), records it in `village_review`, and asks the village's reviewers.
+pub async fn submit(
+    conn: &mut Conn<'_>,
+    s: Submission,
+    nominator: &str,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<Uuid, Refusal> {
+    let (campaign_row, rules) = campaign(conn, s.campaign_id).await?;
+    let village = OrgCode::parse(&s.village).map_err(|e| invalid("village", e.to_string()))?;
+    if village.level() != OrgLevel::Village {
+        return Err(invalid(
+            "village",
+            "a nomination belongs to a village (村/社区)",
+        ));
+    }
+    let scope =
+        OrgCode::parse(&campaign_row.scope_org).map_err(|e| StoreError::Task(e.to_string()))?;
+    if !village.is_within(&scope) || orgs::get(conn, village).await?.is_none() {
+        return Err(invalid(
+            "village",
+            format!("{village} is not in this campaign's area {scope}"),
+        ));
+    }
+    if !rules.categories.contains(&s.category) {
+        return Err(invalid(
+            "category",
+            format!("choose one of: {}", rules.categories.join("、")),
+        ));
+    }
+    let story = Story::parse(&s.story).map_err(|m| invalid("story", m))?;
+    if s.family.head_name.trim().is_empty() {
+        return Err(invalid(
+            "family.head_name",
+            "the head of the family is not named",
+        ));
+    }
+    if s.family.head_id.trim().len() < 6 {
+        return Err(invalid(
+            "family.head_id",
+            "give the head's ID number or phone",
+        ));
+    }
+    let (household, incident_flag) = store::household(
+        conn,
+        &household_hash(&links.household_key, &s.family.head_id),
+        now,
+    )
+    .await?;
+    let (awarded_categories, open_in_campaign) =
+        store::household_record(conn, household, s.campaign_id).await?;
+    let record = core::HouseholdRecord {
+        awarded_categories,
+        incident_flag,
+        open_in_campaign,
+    };
+    if let Err(no) = core::eligible(&record, &s.category) {
+        // Only county case officers may learn the reason; the log keeps the rule, not the family.
+        let details = serde_json::json!({ "campaign": s.campaign_id, "rule": no.rule() });
+        jinguo_auth::record(
+            conn,
+            nominator,
+            "nomination.ineligible",
+            &household.to_string(),
+            details,
+            now,
+        )
+        .await?;
+        return Err(Refusal::Ineligible {
+            rule: no.rule(),
+            message: no.public_message(),
+        });
+    }
+    let id = Uuid::new_v4();
+    let row = NominationRow {
+        id,
+        campaign_id: s.campaign_id,
+        village_code: village.to_string(),
+        household_id: household,
+        category: s.category,
+        channel: serde_json::to_value(s.channel)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        family: serde_json::to_string(&s.family).expect("family serialises"),
+        story: story.as_str().to_owned(),
+        nominator: nominator.to_owned(),
+        state: State::VillageReview,
+        created_at: now,
+    };
+    store::insert(conn, &row).await?;
+    let t = Transition {
+        from: State::VillageReview,
+        to: State::VillageReview,
+        event: "submitted",
+        actor: nominator,
+        reason: None,
+    };
+    store::transition(conn, id, t, now).await?;
+    enter_level(conn, &row, &campaign_row, Level::Village, links, now).await?;
+    Ok(id)
+}
+
+/// The org unit that reviews a nomination at `level`.
+pub fn unit_for(village: OrgCode, level: Level) -> OrgCode {
+    let mut unit = village;
+    let target = match level {
+        Level::Village => OrgLevel::Village,
+        Level::Township => OrgLevel::Township,
+        Level::County => OrgLevel::County,
+    };
+    while unit.level() > target {
+        unit = unit.parent().unwrap_or(unit);
+    }
+    unit
+}
+
+fn link_subject(nomination: Uuid, level: Level) -> String {
+    format!("{nomination}:{}", level.as_str())
+}
+
+/// Opens a level: a task, a link and an email for each active reviewer of its unit. A unit
+/// with no reviewer is never a silent stall: it is recorded in the history and the county
+/// admins are told.
+async fn enter_level(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    level: Level,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let unit = unit_for(village, level);
+    let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
+    let family: Family =
+        serde_json::from_str(&n.family).map_err(|e| StoreError::Task(e.to_string()))?;
+    if reviewers.is_empty() {
+        let t = Transition {
+            from: n.state,
+            to: n.state,
+            event: "no_reviewer",
+            actor: "system",
+            reason: Some(unit.as_str()),
+        };
+        store::transition(conn, n.id, t, now).await?;
+        tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
+        return Ok(());
+    }
+    for reviewer in reviewers {
+        let task = Task {
+            id: Uuid::new_v4(),
+            nomination_id: n.id,
+            level: level.as_str().to_owned(),
+            org_code: unit.to_string(),
+            reviewer,
+            closed: false,
+        };
+        store::insert_task(conn, &task, now).await?;
+        let secret = jinguo_auth::links::issue(
+            conn,
+            REVIEW,
+            &link_subject(n.id, level),
+            reviewer,
+            links.valid_for,
+            now,
+        )
+        .await?;
+        let name = people::get(conn, reviewer)
+            .await?
+            .map(|p| p.display_name)
+            .unwrap_or_default();
+        let mail = jinguo_mail::ReviewRequest {
+            recipient: name,
+            campaign: c.name.clone(),
+            family: family.head_name.clone(),
+            category: n.category.clone(),
+            level: level.label().to_owned(),
+            link: format!("{}/link/{}", links.public_url, secret.expose()),
+        };
+        jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now)
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    Return,
+}
+
+/// Decides a level for `reviewer`: refused when the level is no longer open (another reviewer
+/// decided: the caller sees who), when the quota is used up, or when a reason is missing.
+/// The first decision completes the level and supersedes the other reviewers' links.
+pub async fn decide(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    reviewer: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let Some(level) = n.state.review_level() else {
+        return Err(Refusal::Conflict(format!(
+            "the nomination is {}, not under review",
+            n.state
+        )));
+    };
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let unit = unit_for(village, level);
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if decision != Decision::Approve && reason.is_none() {
+        return Err(invalid(
+            "reason",
+            "give the reason for rejecting or returning",
+        ));
+    }
+    let (c, rules) = campaign(conn, n.campaign_id).await?;
+    if decision == Decision::Approve {
+        // Serialise approvals of one unit: the quota holds under concurrency.
+        orgs::lock(conn, unit).await?;
+        let quota = rules.quotas.of(level);
+        let used =
+            store::forwarded_count(conn, n.campaign_id, level.as_str(), unit.as_str()).await?;
+        if !core::within_quota(used as u32, quota) {
+            return Err(Refusal::QuotaFull {
+                level: level.as_str(),
+                quota,
+            });
+        }
+    }
+    let task = open_task(conn, nomination, level, reviewer).await?;
+    let event = match decision {
+        Decision::Approve => Event::Approved { level },
+        Decision::Reject => Event::Rejected { level },
+        Decision::Return => Event::Returned { level },
+    };
+    let to =
+        core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let actor = reviewer.to_string();
+    let name = people::get(conn, reviewer)
+        .await?
+        .map(|p| p.display_name)
+        .unwrap_or_default();
+    let event_name = format!(
+        "{}_{}",
+        level.as_str(),
+        serde_json::to_value(decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    );
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: &event_name,
+            actor: &actor,
+            reason,
+        },
+        now,
+    )
+    .await?;
+    store::close_tasks(conn, nomination, level.as_str(), task, &event_name, now).await?;
+    jinguo_auth::links::supersede(conn, REVIEW, &link_subject(nomination, level), &name, now)
+        .await?;
+    if decision == Decision::Approve {
+        store::record_forwarded(
+            conn,
+            n.campaign_id,
+            level.as_str(),
+            unit.as_str(),
+            nomination,
+        )
+        .await?;
+    }
+    if let Some(next_level) = to.review_level() {
+        let moved = NominationRow { state: to, ..n };
+        enter_level(conn, &moved, &c, next_level, links, now).await?;
+    }
+    Ok(to)
+}
+
+async fn open_task(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: Level,
+    reviewer: Uuid,
+) -> Result<Uuid, Refusal> {
+    let tasks = store::tasks(conn, nomination, level.as_str()).await?;
+    tasks
+        .into_iter()
+        .find(|t| t.reviewer == reviewer && !t.closed)
+        .map(|t| t.id)
+        .ok_or_else(|| {
+            Refusal::Conflict(
+                "this review is not open for you (decided already, or not yours)".into(),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn households_are_known_by_a_keyed_hash_of_a_normalised_id() {
+        let a = household_hash("key-one-0123456789", "62012219800101123x");
+        assert_eq!(
+            a,
+            household_hash("key-one-0123456789", " 620122-19800101123X ")
+        );
+        assert_ne!(
+            a,
+            household_hash("key-two-0123456789", "62012219800101123X")
+        );
+        assert!(!a.contains("620122"));
+    }
+
+    #[test]
+    fn each_level_has_its_unit() {
+        let v = OrgCode::parse("620122100201").unwrap();
+        assert_eq!(unit_for(v, Level::Village), v);
+        assert_eq!(unit_for(v, Level::Township).as_str(), "620122100000");
+        assert_eq!(unit_for(v, Level::County).as_str(), "620122000000");
+    }
+}

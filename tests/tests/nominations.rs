@@ -1,0 +1,416 @@
+//! 最美家庭 nominations end to end: submitted over the API, decided by three reviewers through
+//! the links in the emails they received, on both backends.
+
+use jinguo_auth::Secret;
+use jinguo_auth::staff::{NewStaff, parse_assignment};
+use jinguo_core::org::OrgCode;
+use jinguo_store::{Store, links, mail, orgs};
+use jinguo_tests::{Backend, TestApp};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn add_staff(store: &Store, email: &str, name: &str, role: &str, org: &str) -> Uuid {
+    let s = NewStaff {
+        email: email.into(),
+        name: name.into(),
+        phone: None,
+        assignment: parse_assignment(role, org, None).unwrap(),
+    };
+    store
+        .transaction(move |c| {
+            Box::pin(async move { jinguo_auth::staff::add(c, &s, "test", jinguo_bus::now()).await })
+        })
+        .await
+        .unwrap()
+        .0
+}
+
+async fn token_for(store: &Store, person: Uuid) -> String {
+    let secret = Secret::generate();
+    let hash = secret.hash();
+    store
+        .transaction(move |c| {
+            Box::pin(async move {
+                links::insert_api_token(c, &hash, person, jinguo_bus::now(), None).await
+            })
+        })
+        .await
+        .unwrap();
+    secret.expose().to_owned()
+}
+
+/// 皋兰县, its first township and that township's first village.
+async fn units(store: &Store) -> (OrgCode, OrgCode, OrgCode) {
+    let county = OrgCode::parse("620122").unwrap();
+    let town = store
+        .read(move |c| Box::pin(orgs::children(c, county)))
+        .await
+        .unwrap()[0]
+        .code;
+    let village = store
+        .read(move |c| Box::pin(orgs::children(c, town)))
+        .await
+        .unwrap()[0]
+        .code;
+    (county, town, village)
+}
+
+/// The review links mailed to `person`, newest first.
+async fn links_mailed_to(store: &Store, person: Uuid) -> Vec<String> {
+    let mails = store
+        .read(|c| Box::pin(mail::recent(c, 200)))
+        .await
+        .unwrap();
+    mails
+        .into_iter()
+        .filter(|m| m.person_id == Some(person) && m.subject.starts_with("【巾帼】请审核"))
+        .filter_map(|m| {
+            let at = m.text_body.find("/link/")?;
+            let rest = &m.text_body[at..];
+            Some(rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())].to_owned())
+        })
+        .collect()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with csrf")
+        + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+struct Setup {
+    app: TestApp,
+    admin_token: String,
+    village: OrgCode,
+    reviewers: [Uuid; 3],
+    second_village_reviewer: Uuid,
+    campaign: String,
+}
+
+async fn setup(backend: Backend, quota: u32) -> Setup {
+    let app = TestApp::spawn(backend).await;
+    let (county, town, village) = units(&app.store).await;
+    let admin = add_staff(
+        &app.store,
+        "admin@example.cn",
+        "县妇联管理员",
+        "admin",
+        county.as_str(),
+    )
+    .await;
+    let r_village = add_staff(
+        &app.store,
+        "v@example.cn",
+        "村审核员",
+        "reviewer",
+        village.as_str(),
+    )
+    .await;
+    let r_village_2 = add_staff(
+        &app.store,
+        "v2@example.cn",
+        "村审核员二",
+        "reviewer",
+        village.as_str(),
+    )
+    .await;
+    let r_town = add_staff(
+        &app.store,
+        "t@example.cn",
+        "乡镇审核员",
+        "reviewer",
+        town.as_str(),
+    )
+    .await;
+    let r_county = add_staff(
+        &app.store,
+        "c@example.cn",
+        "县审核员",
+        "reviewer",
+        county.as_str(),
+    )
+    .await;
+    let admin_token = token_for(&app.store, admin).await;
+    let created = app
+        .client
+        .post(format!("{}/api/v1/campaigns", app.base_url))
+        .bearer_auth(&admin_token)
+        .json(&json!({
+            "name": "2026年皋兰县最美家庭评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭", "五好家庭"], "quotas": { "village": quota, "township": quota, "county": quota }, "publicity_days": 3 }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let campaign = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Setup {
+        app,
+        admin_token,
+        village,
+        reviewers: [r_village, r_town, r_county],
+        second_village_reviewer: r_village_2,
+        campaign,
+    }
+}
+
+fn submission(s: &Setup, head: &str, head_id: &str) -> Value {
+    json!({
+        "campaign_id": s.campaign, "village": s.village.as_str(), "category": "最美家庭", "channel": "organization",
+        "family": { "head_name": head, "head_id": head_id, "address": "皋兰县某村", "members": [{ "name": "王强", "relation": "丈夫" }] },
+        "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院，是远近闻名的好家庭。"
+    })
+}
+
+async fn submit(s: &Setup, body: &Value) -> reqwest::Response {
+    s.app
+        .client
+        .post(format!("{}/api/v1/nominations", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn nomination_reaches_publicity_through_three_emailed_reviews(backend: Backend) {
+    let s = setup(backend, 1).await;
+    let response = submit(&s, &submission(&s, "李秀英", "620122198001011234")).await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    for (i, reviewer) in s.reviewers.iter().enumerate() {
+        let mailed = links_mailed_to(&s.app.store, *reviewer).await;
+        assert_eq!(mailed.len(), 1, "one email for level {i}");
+        let url = format!("{}{}", s.app.base_url, mailed[0]);
+        // A mail scanner (or the reviewer) may open it any number of times: nothing happens.
+        let page = browser
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let page_again = browser
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("李秀英家庭") && page.contains("事迹"),
+            "{page}"
+        );
+        assert_eq!(page, page_again);
+        let decided = browser
+            .post(&url)
+            .form(&[
+                ("csrf", csrf_of(&page).as_str()),
+                ("decision", "approve"),
+                ("reason", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decided.status(), 200);
+        assert!(decided.text().await.unwrap().contains("审核意见已提交"));
+        let again = browser
+            .post(&url)
+            .form(&[("csrf", csrf_of(&page).as_str()), ("decision", "approve")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 409, "a link decides once");
+        if i == 0 {
+            // The second village reviewer's link now says who decided.
+            let other = links_mailed_to(&s.app.store, s.second_village_reviewer).await;
+            let page = browser
+                .get(format!("{}{}", s.app.base_url, other[0]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), 409);
+            assert!(page.text().await.unwrap().contains("已由村审核员于"));
+        }
+    }
+
+    let shown: Value = s
+        .app
+        .client
+        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "publicity");
+    let events: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "submitted",
+            "village_approve",
+            "township_approve",
+            "county_approve"
+        ]
+    );
+    for r in s.reviewers {
+        assert_eq!(
+            links_mailed_to(&s.app.store, r).await.len(),
+            1,
+            "each reviewer mailed once"
+        );
+    }
+}
+
+async fn quota_and_validation_errors_name_the_field_and_rule(backend: Backend) {
+    let s = setup(backend, 1).await;
+    let mut bad = submission(&s, "李秀英", "620122198001011234");
+    bad["story"] = json!("太短");
+    let r = submit(&s, &bad).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "story");
+    let mut bad = submission(&s, "李秀英", "620122198001011234");
+    bad["category"] = json!("好司机");
+    assert_eq!(
+        submit(&s, &bad).await.json::<Value>().await.unwrap()["error"]["field"],
+        "category"
+    );
+    let mut bad = submission(&s, "李秀英", "620122198001011234");
+    bad["village"] = json!(s.village.parent().unwrap().as_str());
+    let r = submit(&s, &bad).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "village",
+        "a township is not a village"
+    );
+    let mut outside = submission(&s, "李秀英", "620122198001011234");
+    outside["village"] = json!("620123100201");
+    assert_eq!(
+        submit(&s, &outside).await.status(),
+        403,
+        "outside the submitter's area"
+    );
+
+    // Two nominations from one village, quota 1: the second approval is refused.
+    let first = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let second = submit(&s, &submission(&s, "马丽", "620122198502023456"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let token = token_for(&s.app.store, s.reviewers[0]).await;
+    let task_of = |nomination: String| {
+        let store = s.app.store.clone();
+        let reviewer = s.reviewers[0];
+        async move {
+            let id: Uuid = nomination.parse().unwrap();
+            let tasks = store
+                .read(move |c| {
+                    Box::pin(
+                        async move { jinguo_store::nominations::tasks(c, id, "village").await },
+                    )
+                })
+                .await
+                .unwrap();
+            tasks
+                .into_iter()
+                .find(|t| t.reviewer == reviewer)
+                .unwrap()
+                .id
+        }
+    };
+    let t1 = task_of(first["id"].as_str().unwrap().to_owned()).await;
+    let t2 = task_of(second["id"].as_str().unwrap().to_owned()).await;
+    let decide = |task: Uuid| {
+        s.app
+            .client
+            .post(format!("{}/api/v1/reviews/{task}/decision", s.app.base_url))
+            .bearer_auth(&token)
+            .json(&json!({ "decision": "approve" }))
+            .send()
+    };
+    // Released together: one of them takes the last place.
+    let (a, b) = tokio::join!(decide(t1), decide(t2));
+    let mut statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one forwards, the other meets the quota"
+    );
+    let reject_without_reason = s
+        .app
+        .client
+        .post(format!("{}/api/v1/reviews/{t2}/decision", s.app.base_url))
+        .bearer_auth(&token)
+        .json(&json!({ "decision": "reject" }))
+        .send()
+        .await
+        .unwrap();
+    // Either the task is still open (reason missing → 400) or it was the one that forwarded (409).
+    assert!(matches!(reject_without_reason.status().as_u16(), 400 | 409));
+}
+
+async fn an_incident_flagged_household_gets_the_neutral_answer(backend: Backend) {
+    let s = setup(backend, 0).await;
+    // The household exists (an earlier nomination), then the referrals program flags it.
+    let first = submit(&s, &submission(&s, "张梅", "620122197703035678"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id: Uuid = first["id"].as_str().unwrap().parse().unwrap();
+    s.app
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let n = jinguo_store::nominations::get(c, id).await?.unwrap();
+                jinguo_store::nominations::set_incident_flag(c, n.household_id, true).await
+            })
+        })
+        .await
+        .unwrap();
+    let mut other_campaign = submission(&s, "张梅", "620122 19770303 5678");
+    other_campaign["category"] = json!("五好家庭");
+    let r = submit(&s, &other_campaign).await;
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("不符合本次评选条件，请联系县妇联"), "{text}");
+    for word in ["家暴", "暴力", "violence", "incident", "referral"] {
+        assert!(!text.contains(word), "{word} in {text}");
+    }
+}
+
+jinguo_tests::on_both_backends!(
+    nomination_reaches_publicity_through_three_emailed_reviews,
+    quota_and_validation_errors_name_the_field_and_rule,
+    an_incident_flagged_household_gets_the_neutral_answer,
+);
