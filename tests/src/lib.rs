@@ -79,12 +79,15 @@ impl TestApp {
         extra: &[(&str, &str)],
     ) -> TestApp {
         let db = TestDb::new(backend, contents).await;
-        let config = Arc::new(test_config(&db, extra));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        // Links in mail point at this server unless the test says otherwise.
+        let mut env = vec![("JINGUO_HTTP__PUBLIC_URL", base_url.as_str())];
+        env.extend_from_slice(extra);
+        let config = Arc::new(test_config(&db, &env));
         let store = Store::connect(&config.database)
             .await
             .expect("connect to test database");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(store.clone(), config);
         tokio::spawn(async move {

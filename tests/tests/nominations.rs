@@ -409,8 +409,247 @@ async fn an_incident_flagged_household_gets_the_neutral_answer(backend: Backend)
     }
 }
 
+async fn two_reviewers_released_together_make_one_transition(backend: Backend) {
+    let s = setup(backend, 0).await;
+    let created = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let tasks = s
+        .app
+        .store
+        .read(move |c| {
+            Box::pin(async move { jinguo_store::nominations::tasks(c, id, "village").await })
+        })
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 2, "both village reviewers have a task");
+    let mut calls = Vec::new();
+    for t in &tasks {
+        let token = token_for(&s.app.store, t.reviewer).await;
+        calls.push(
+            s.app
+                .client
+                .post(format!(
+                    "{}/api/v1/reviews/{}/decision",
+                    s.app.base_url, t.id
+                ))
+                .bearer_auth(token)
+                .json(&json!({ "decision": "approve" })),
+        );
+    }
+    let (a, b) = (calls.remove(0), calls.remove(0));
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let (ba, bb) = (barrier.clone(), barrier.clone());
+    let (ra, rb) = tokio::join!(
+        async move {
+            ba.wait().await;
+            a.send().await.unwrap().status().as_u16()
+        },
+        async move {
+            bb.wait().await;
+            b.send().await.unwrap().status().as_u16()
+        }
+    );
+    let mut statuses = [ra, rb];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one decides the level, the other finds it decided"
+    );
+    let history = s
+        .app
+        .store
+        .read(move |c| Box::pin(jinguo_store::nominations::history(c, id)))
+        .await
+        .unwrap();
+    let approvals = history
+        .iter()
+        .filter(|h| h.event == "village_approve")
+        .count();
+    assert_eq!(approvals, 1);
+    // The township reviewer was asked once.
+    assert_eq!(links_mailed_to(&s.app.store, s.reviewers[1]).await.len(), 1);
+}
+
 jinguo_tests::on_both_backends!(
     nomination_reaches_publicity_through_three_emailed_reviews,
     quota_and_validation_errors_name_the_field_and_rule,
     an_incident_flagged_household_gets_the_neutral_answer,
+    two_reviewers_released_together_make_one_transition,
 );
+
+/// The production path: PostgreSQL, RabbitMQ carrying mail.send to the mailer, a real SMTP
+/// server; each reviewer acts on the link in the mail the server received.
+#[tokio::test(flavor = "multi_thread")]
+async fn production_path_postgres_rabbitmq_smtp() {
+    let s = setup(Backend::Postgres, 1).await;
+    let sink = jinguo_tests::SmtpSink::start();
+    let url = sink.url();
+    let env = [("JINGUO_MAIL__SMTP_URL", url.as_str())];
+    let config = jinguo_tests::test_config(&s.app.db, &env);
+    let mailer = jinguo_mail::mailer_worker(&config).unwrap();
+    let amqp = jinguo_tests::amqp_url();
+    let mut bus = jinguo_tests::TestBus::build(
+        &s.app.db,
+        Some(&amqp),
+        vec![mailer],
+        s.app.store.clone(),
+        &env,
+    );
+    bus.start_services();
+
+    let created = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (address, level) in [
+        ("v@example.cn", "村级"),
+        ("t@example.cn", "乡镇级"),
+        ("c@example.cn", "县级"),
+    ] {
+        let mail = jinguo_tests::eventually(
+            &format!("the {level} review mail"),
+            std::time::Duration::from_secs(60),
+            || async {
+                sink.mails().into_iter().find(|m| {
+                    m["to"][0] == address && m["subject"].as_str().unwrap().contains(level)
+                })
+            },
+        )
+        .await;
+        assert_eq!(
+            mail["subject"],
+            format!("【巾帼】请审核：李秀英家庭（最美家庭·{level}）")
+        );
+        let text = mail["text"].as_str().unwrap();
+        let at = text.find("http://").unwrap();
+        let link = text[at..].split_whitespace().next().unwrap().to_owned();
+        let page = browser
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let decided = browser
+            .post(&link)
+            .form(&[("csrf", csrf_of(&page).as_str()), ("decision", "approve")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decided.status(), 200, "{level}");
+    }
+    let shown: Value = s
+        .app
+        .client
+        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "publicity");
+    jinguo_tests::settle(&s.app.store).await;
+    let review_mails = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m["subject"].as_str().unwrap().contains("请审核"))
+        .count();
+    assert_eq!(
+        review_mails, 4,
+        "village ×2 (two reviewers), township, county: each sent once"
+    );
+    bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_level_without_reviewers_is_flagged_and_the_county_admin_told() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (county, _, village) = units(&app.store).await;
+    let admin = add_staff(
+        &app.store,
+        "admin@example.cn",
+        "县妇联管理员",
+        "admin",
+        county.as_str(),
+    )
+    .await;
+    let token = token_for(&app.store, admin).await;
+    let campaign: Value = app
+        .client
+        .post(format!("{}/api/v1/campaigns", app.base_url))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity_days": 3 } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cid = campaign["id"].as_str().unwrap();
+    let body = json!({
+        "campaign_id": cid, "village": village.as_str(), "category": "最美家庭", "channel": "self",
+        "family": { "head_name": "李秀英", "head_id": "620122198001011234", "address": "某村" },
+        "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，是远近闻名的好家庭，值得大家学习。"
+    });
+    let r = app
+        .client
+        .post(format!("{}/api/v1/nominations", app.base_url))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let listed: Value = app
+        .client
+        .get(format!(
+            "{}/api/v1/campaigns/{cid}/nominations?state=village_review",
+            app.base_url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = listed["nominations"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["stalled"], true);
+    let mails = app
+        .store
+        .read(|c| Box::pin(mail::recent(c, 10)))
+        .await
+        .unwrap();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.person_id == Some(admin) && m.subject.contains("无在岗审核员"))
+    );
+    let bad = app
+        .client
+        .get(format!(
+            "{}/api/v1/campaigns/{cid}/nominations?state=done",
+            app.base_url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/staff", get(staff::list).post(staff::create))
         .route("/api/v1/break-glass", post(staff::break_glass))
         .route("/api/v1/campaigns", post(nominations::create_campaign))
+        .route("/api/v1/campaigns/{id}/nominations", get(nominations::list))
         .route("/api/v1/nominations", post(nominations::submit))
         .route("/api/v1/nominations/{id}", get(nominations::show))
         .route(

@@ -172,3 +172,60 @@ pub(crate) async fn decide(
         .await?;
     Ok(Json(json!({ "state": to })))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    state: Option<String>,
+    org: Option<String>,
+}
+
+/// `GET /api/v1/campaigns/{id}/nominations?state=…&org=…`: the county's list. `stalled` marks a
+/// nomination whose current level has no active reviewer.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(id): Path<Uuid>,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted_state = q
+        .state
+        .as_deref()
+        .map(|s| s.parse::<jinguo_core::nominations::State>())
+        .transpose()
+        .map_err(|m| ApiError::bad_request("state", m))?;
+    let org = q
+        .org
+        .as_deref()
+        .map(OrgCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("org", e.to_string()))?;
+    let campaign = state
+        .store
+        .read(move |c| Box::pin(store::get_campaign(c, id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
+    let scope = OrgCode::parse(&campaign.scope_org).map_err(|e| ApiError::internal(&e))?;
+    let area = org.unwrap_or(scope);
+    require(&state, person, "nomination.view", area).await?;
+    let rows = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let mut out = Vec::new();
+                for n in store::list(c, id).await? {
+                    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+                    if !village.is_within(&area) || wanted_state.is_some_and(|s| s != n.state) {
+                        continue;
+                    }
+                    let history = store::history(c, n.id).await?;
+                    let stalled = history.last().is_some_and(|h| h.event == "no_reviewer");
+                    out.push(json!({
+                        "id": n.id, "village": n.village_code, "category": n.category, "state": n.state, "stalled": stalled
+                    }));
+                }
+                Ok::<_, StoreError>(out)
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "campaign_id": id, "nominations": rows })))
+}

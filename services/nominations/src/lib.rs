@@ -344,6 +344,30 @@ async fn enter_level(
         };
         store::transition(conn, n.id, t, now).await?;
         tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
+        // Never a silent stall: flagged in the history (the county's list shows it as stalled)
+        // and the county's admins are told to appoint a reviewer.
+        let county = unit_for(village, Level::County);
+        let unit_name = orgs::get(conn, unit)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_else(|| unit.to_string());
+        for admin in staff::holders_above(conn, Role::Admin, county).await? {
+            let name = people::get(conn, admin)
+                .await?
+                .map(|p| p.display_name)
+                .unwrap_or_default();
+            let notice = jinguo_mail::NoReviewerNotice {
+                recipient: name,
+                campaign: c.name.clone(),
+                family: family.head_name.clone(),
+                level: level.label().to_owned(),
+                unit: unit_name.clone(),
+                link: format!("{}/admin/staff?org={county}", links.public_url),
+            };
+            jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now)
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
         return Ok(());
     }
     for reviewer in reviewers {

@@ -139,6 +139,27 @@ email!(
     )
 );
 
+/// Tells county admins that a level has nobody to review it.
+#[derive(Debug, Clone)]
+pub struct NoReviewerNotice {
+    pub recipient: String,
+    pub campaign: String,
+    pub family: String,
+    pub level: String,
+    pub unit: String,
+    pub link: String,
+}
+
+email!(
+    NoReviewerNotice,
+    "no_reviewer.html",
+    "no_reviewer.txt",
+    |m| format!(
+        "【巾帼】{}无在岗审核员：{}家庭的推荐待处理",
+        m.unit, m.family
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
