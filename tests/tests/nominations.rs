@@ -653,3 +653,94 @@ async fn a_level_without_reviewers_is_flagged_and_the_county_admin_told() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_reviewer_decides_from_the_task_list() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let created = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Signed in (as the sign-in link's POST would do).
+    let cookie = Secret::generate();
+    let (hash, csrf) = (cookie.hash(), Secret::generate().hash());
+    let reviewer = s.reviewers[0];
+    let c2 = csrf.clone();
+    s.app
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                links::insert_session(
+                    c,
+                    &hash,
+                    reviewer,
+                    &c2,
+                    now,
+                    now + chrono::Duration::hours(1),
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
+    let header = format!("jinguo_session={}", cookie.expose());
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let me = browser
+        .get(format!("{}/me", s.app.base_url))
+        .header("cookie", &header)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        me.contains("待我审核") && me.contains("李秀英家庭（最美家庭·村级审核）"),
+        "{me}"
+    );
+    let at = me.find("/tasks/").unwrap();
+    let task_path = me[at..].split('"').next().unwrap().to_owned();
+    let page = browser
+        .get(format!("{}{task_path}", s.app.base_url))
+        .header("cookie", &header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{task_path}\"")));
+    let forged = browser
+        .post(format!("{}{task_path}", s.app.base_url))
+        .header("cookie", &header)
+        .form(&[("csrf", "x"), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let decided = browser
+        .post(format!("{}{task_path}", s.app.base_url))
+        .header("cookie", &header)
+        .form(&[("csrf", csrf.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    let shown: Value = s
+        .app
+        .client
+        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "township_review");
+}

@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/me", get(signin::me))
+        .route(
+            "/tasks/{task_id}",
+            get(review::task_page).post(review::decide_task),
+        )
         .route("/signout", post(signin::sign_out))
         .route(
             "/admin/staff",

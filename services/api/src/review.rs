@@ -24,7 +24,7 @@ struct ReviewPage<'a> {
     story: String,
     quota_full: bool,
     quota: u32,
-    token: &'a str,
+    action: String,
     csrf: &'a str,
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn refusal_text(r: &Refusal) -> String {
     }
 }
 
-/// GET: the nomination and the decision form; changes nothing.
+/// GET behind an emailed link: the nomination and the decision form; changes nothing.
 pub(crate) async fn page(
     state: &AppState,
     link: &ActionLink,
@@ -78,6 +78,11 @@ pub(crate) async fn page(
             None,
         );
     };
+    render(state, id, format!("/link/{}", secret.expose()), csrf).await
+}
+
+/// The review page for nomination `id`, its form posting to `action`.
+async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Response {
     let loaded = state
         .store
         .read(move |c| {
@@ -149,11 +154,137 @@ pub(crate) async fn page(
         story: n.story,
         quota_full,
         quota,
-        token: secret.expose(),
+        action,
         csrf,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// `GET /tasks/{task_id}`: the same review page for a signed-in reviewer, from the task list.
+pub(crate) async fn task_page(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(task_id): axum::extract::Path<Uuid>,
+) -> Response {
+    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let task = match state
+        .store
+        .read(move |c| Box::pin(store::get_task(c, task_id)))
+        .await
+    {
+        Ok(Some(t)) if t.reviewer == session.person => t,
+        Ok(_) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "没有这项任务",
+                "这项审核任务不存在，或不属于您。".into(),
+                None,
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if task.closed {
+        return message(
+            StatusCode::CONFLICT,
+            "已处理",
+            "这项审核任务已经处理完毕。".into(),
+            None,
+        );
+    }
+    render(
+        &state,
+        task.nomination_id,
+        format!("/tasks/{task_id}"),
+        &session.csrf,
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TaskForm {
+    csrf: String,
+    decision: String,
+    reason: Option<String>,
+}
+
+/// `POST /tasks/{task_id}`: decides from the task list (session + CSRF).
+pub(crate) async fn decide_task(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(task_id): axum::extract::Path<Uuid>,
+    axum::Form(form): axum::Form<TaskForm>,
+) -> Response {
+    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    if session.csrf != form.csrf {
+        return message(
+            StatusCode::FORBIDDEN,
+            "请从页面操作",
+            "请刷新审核页面后重试。".into(),
+            None,
+        );
+    }
+    let decision = match form.decision.as_str() {
+        "approve" => jinguo_nominations::Decision::Approve,
+        "reject" => jinguo_nominations::Decision::Reject,
+        "return" => jinguo_nominations::Decision::Return,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "请选择审核意见",
+                "请选择通过、退回或不通过。".into(),
+                None,
+            );
+        }
+    };
+    let links = crate::nominations::links(&state);
+    let person = session.person;
+    let result = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let task = store::get_task(c, task_id)
+                    .await?
+                    .ok_or_else(|| Refusal::NotFound("no task".into()))?;
+                if task.reviewer != person {
+                    return Err(Refusal::Conflict("not yours".into()));
+                }
+                jinguo_nominations::decide(
+                    c,
+                    task.nomination_id,
+                    person,
+                    decision,
+                    form.reason.as_deref(),
+                    &links,
+                    jinguo_bus::now(),
+                )
+                .await
+            })
+        })
+        .await;
+    match result {
+        Ok(to) => message(
+            StatusCode::OK,
+            "审核意见已提交",
+            format!("谢谢！该推荐现在的状态：{}。", state_label(to)),
+            None,
+        ),
+        Err(Refusal::Store(e)) => ApiError::from(e).into_response(),
+        Err(r) => message(
+            StatusCode::CONFLICT,
+            "未能提交",
+            refusal_text(&r),
+            Some("请返回上一页修改后重新提交。"),
+        ),
     }
 }

@@ -424,6 +424,8 @@ pub(crate) async fn use_link(
 struct MePage {
     name: String,
     roles: Vec<String>,
+    /// (link, what) for each open review task.
+    tasks: Vec<(String, String)>,
     admin_links: Vec<(String, String)>,
     csrf: String,
 }
@@ -463,14 +465,16 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
                 let now = jinguo_bus::now();
                 let p = people::get(c, person).await?;
                 let principal = staff::principal(c, person, now).await?;
-                Ok::<_, StoreError>((p, principal))
+                let tasks = jinguo_store::nominations::open_tasks_for(c, person).await?;
+                Ok::<_, StoreError>((p, principal, tasks))
             })
         })
         .await;
-    let (Some(p), Some(principal)) = (match loaded {
+    let (p, principal, open_tasks) = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
-    }) else {
+    };
+    let (Some(p), Some(principal)) = (p, principal) else {
         return message(
             StatusCode::FORBIDDEN,
             "账号不可用",
@@ -489,9 +493,24 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
             ));
         }
     }
+    let tasks = open_tasks
+        .into_iter()
+        .map(|(t, head, category)| {
+            let level = match t.level.as_str() {
+                "village" => "村级",
+                "township" => "乡镇级",
+                _ => "县级",
+            };
+            (
+                format!("/tasks/{}", t.id),
+                format!("{head}家庭（{category}·{level}审核）"),
+            )
+        })
+        .collect();
     let page = MePage {
         name: p.display_name,
         roles,
+        tasks,
         admin_links,
         csrf: session.csrf,
     };

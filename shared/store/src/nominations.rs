@@ -479,3 +479,35 @@ pub async fn tasks(
     let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
     rows.into_iter().map(task).collect()
 }
+
+/// A reviewer's open tasks, oldest first, with the family's head and the category.
+pub async fn open_tasks_for(
+    conn: &mut Conn<'_>,
+    reviewer: Uuid,
+) -> Result<Vec<(Task, String, String)>, StoreError> {
+    let query = review_tasks::table
+        .filter(review_tasks::reviewer.eq(reviewer.to_string()))
+        .filter(review_tasks::closed_at.is_null())
+        .order(review_tasks::created_at)
+        .select((
+            review_tasks::id,
+            review_tasks::nomination_id,
+            review_tasks::level,
+            review_tasks::org_code,
+            review_tasks::reviewer,
+            review_tasks::closed_at,
+        ));
+    let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let t = task(row)?;
+        if let Some(n) = get(conn, t.nomination_id).await? {
+            let head = serde_json::from_str::<serde_json::Value>(&n.family)
+                .ok()
+                .and_then(|f| f["head_name"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push((t, head, n.category));
+        }
+    }
+    Ok(out)
+}
