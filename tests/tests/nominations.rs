@@ -744,3 +744,53 @@ async fn a_signed_in_reviewer_decides_from_the_task_list() {
         .unwrap();
     assert_eq!(shown["state"], "township_review");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_self_nomination_form_submits_and_names_what_is_wrong() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let browser = reqwest::Client::new();
+    let url = format!("{}/nominate/{}", s.app.base_url, s.campaign);
+    let form = browser.get(&url).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("本人自荐"));
+    let story = "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，是远近闻名的好家庭，值得大家学习。";
+    let fields = |story: &'static str| {
+        vec![
+            ("village", s.village.as_str().to_owned()),
+            ("category", "最美家庭".to_owned()),
+            ("head_name", "李秀英".to_owned()),
+            ("head_id", "13800001111".to_owned()),
+            ("address", "某村".to_owned()),
+            ("story", story.to_owned()),
+        ]
+    };
+    let short = browser
+        .post(&url)
+        .form(&fields("太短了"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 400);
+    assert!(short.text().await.unwrap().contains("家庭事迹："));
+    let ok = browser
+        .post(&url)
+        .form(&fields(story))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    assert!(ok.text().await.unwrap().contains("自荐已提交"));
+    // The village reviewers were asked.
+    assert_eq!(links_mailed_to(&s.app.store, s.reviewers[0]).await.len(), 1);
+    let again = browser
+        .post(&url)
+        .form(&fields(story))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        422,
+        "one open nomination per household per campaign"
+    );
+}

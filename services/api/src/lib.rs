@@ -4,6 +4,7 @@ mod auth;
 mod error;
 mod health;
 mod limits;
+mod nominate;
 mod nominations;
 mod orgs;
 mod pages;
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/link/{token}",
             get(signin::show_link).post(signin::use_link),
+        )
+        .route(
+            "/nominate/{campaign_id}",
+            get(nominate::form).post(nominate::submit),
         )
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
