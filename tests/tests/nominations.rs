@@ -794,3 +794,62 @@ async fn the_public_self_nomination_form_submits_and_names_what_is_wrong() {
         "one open nomination per household per campaign"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_all_rule_every_reviewer_must_approve() {
+    let s = setup(Backend::Postgres, 0).await;
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "全员审核评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity_days": 3, "decide": "all" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    let n = submit(&s, &body).await.json::<Value>().await.unwrap();
+    let id: Uuid = n["id"].as_str().unwrap().parse().unwrap();
+    let tasks = s
+        .app
+        .store
+        .read(move |c| {
+            Box::pin(async move { jinguo_store::nominations::tasks(c, id, "village").await })
+        })
+        .await
+        .unwrap();
+    let state_after = |task: Uuid, reviewer: Uuid| {
+        let s = &s;
+        async move {
+            let token = token_for(&s.app.store, reviewer).await;
+            let r: Value = s
+                .app
+                .client
+                .post(format!("{}/api/v1/reviews/{task}/decision", s.app.base_url))
+                .bearer_auth(token)
+                .json(&json!({ "decision": "approve" }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["state"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        state_after(tasks[0].id, tasks[0].reviewer).await,
+        "village_review",
+        "one of two approvals"
+    );
+    assert_eq!(
+        state_after(tasks[1].id, tasks[1].reviewer).await,
+        "township_review",
+        "both approved"
+    );
+}

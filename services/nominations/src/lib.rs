@@ -28,6 +28,18 @@ pub struct Rules {
     pub village_publicity_days: Option<u32>,
     /// Days of the county 公示.
     pub publicity_days: u32,
+    /// Whose decision completes a level: `any` one reviewer (the default) or `all` of them
+    /// (every approval needed; any rejection or return decides at once).
+    #[serde(default)]
+    pub decide: DecideRule,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DecideRule {
+    #[default]
+    Any,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -448,6 +460,28 @@ pub async fn decide(
         ));
     }
     let (c, rules) = campaign(conn, n.campaign_id).await?;
+    let task = open_task(conn, nomination, level, reviewer).await?;
+    if rules.decide == DecideRule::All && decision == Decision::Approve {
+        let others_open = store::tasks(conn, nomination, level.as_str())
+            .await?
+            .iter()
+            .any(|t| !t.closed && t.id != task);
+        if others_open {
+            // One approval of several needed: recorded, the level stays open.
+            let event = format!("{}_approval", level.as_str());
+            let actor = reviewer.to_string();
+            let t = Transition {
+                from: n.state,
+                to: n.state,
+                event: &event,
+                actor: &actor,
+                reason,
+            };
+            store::transition(conn, nomination, t, now).await?;
+            store::close_task(conn, task, "approve", now).await?;
+            return Ok(n.state);
+        }
+    }
     if decision == Decision::Approve {
         // Serialise approvals of one unit: the quota holds under concurrency.
         orgs::lock(conn, unit).await?;
@@ -461,7 +495,6 @@ pub async fn decide(
             });
         }
     }
-    let task = open_task(conn, nomination, level, reviewer).await?;
     let event = match decision {
         Decision::Approve => Event::Approved { level },
         Decision::Reject => Event::Rejected { level },

@@ -511,3 +511,19 @@ pub async fn open_tasks_for(
     }
     Ok(out)
 }
+
+/// Closes one task with its decision (a level that needs every reviewer's approval).
+pub async fn close_task(
+    conn: &mut Conn<'_>,
+    task: Uuid,
+    decision: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let update = diesel::update(review_tasks::table.find(task.to_string())).set((
+        review_tasks::decided_at.eq(Some(naive(now))),
+        review_tasks::decision.eq(Some(decision)),
+        review_tasks::closed_at.eq(Some(naive(now))),
+    ));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
