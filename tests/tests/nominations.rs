@@ -139,7 +139,7 @@ async fn setup(backend: Backend, quota: u32) -> Setup {
         .bearer_auth(&admin_token)
         .json(&json!({
             "name": "2026年皋兰县最美家庭评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭", "五好家庭"], "quotas": { "village": quota, "township": quota, "county": quota }, "publicity_days": 3 }
+            "rules": { "categories": ["最美家庭", "五好家庭"], "quotas": { "village": quota, "township": quota, "county": quota }, "publicity": "3d" }
         }))
         .send()
         .await
@@ -593,7 +593,7 @@ async fn a_level_without_reviewers_is_flagged_and_the_county_admin_told() {
         .post(format!("{}/api/v1/campaigns", app.base_url))
         .bearer_auth(&token)
         .json(&json!({ "name": "评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity_days": 3 } }))
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" } }))
         .send()
         .await
         .unwrap()
@@ -804,7 +804,7 @@ async fn with_the_all_rule_every_reviewer_must_approve() {
         .post(format!("{}/api/v1/campaigns", s.app.base_url))
         .bearer_auth(&s.admin_token)
         .json(&json!({ "name": "全员审核评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity_days": 3, "decide": "all" } }))
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "decide": "all" } }))
         .send()
         .await
         .unwrap()
@@ -852,4 +852,118 @@ async fn with_the_all_rule_every_reviewer_must_approve() {
         "township_review",
         "both approved"
     );
+}
+
+/// 公示 periods end by timer: village 公示 leads on to the township, county 公示 to the award.
+#[tokio::test(flavor = "multi_thread")]
+async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let config = jinguo_tests::test_config(
+        &s.app.db,
+        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
+    );
+    let mut bus = jinguo_tests::TestBus::build(
+        &s.app.db,
+        None,
+        vec![jinguo_nominations::worker(&config)],
+        s.app.store.clone(),
+        &[],
+    );
+    bus.start_services();
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "公示评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 },
+                       "village_publicity": "1s", "publicity": "1s" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    let id = submit(&s, &body).await.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let nid: Uuid = id.parse().unwrap();
+    let approve = |level: &'static str, reviewer: Uuid| {
+        let s = &s;
+        async move {
+            let tasks = s
+                .app
+                .store
+                .read(move |c| {
+                    Box::pin(async move { jinguo_store::nominations::tasks(c, nid, level).await })
+                })
+                .await
+                .unwrap();
+            let task = tasks.iter().find(|t| t.reviewer == reviewer).unwrap().id;
+            let token = token_for(&s.app.store, reviewer).await;
+            let r: Value = s
+                .app
+                .client
+                .post(format!("{}/api/v1/reviews/{task}/decision", s.app.base_url))
+                .bearer_auth(token)
+                .json(&json!({ "decision": "approve" }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["state"].as_str().unwrap().to_owned()
+        }
+    };
+    let state_is = |want: &'static str| {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            jinguo_tests::eventually(want, std::time::Duration::from_secs(30), || async {
+                let shown: Value = s
+                    .app
+                    .client
+                    .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+                    .bearer_auth(&s.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                (shown["state"] == want).then_some(shown)
+            })
+            .await
+        }
+    };
+    assert_eq!(
+        approve("village", s.reviewers[0]).await,
+        "village_publicity"
+    );
+    state_is("township_review").await;
+    assert_eq!(approve("township", s.reviewers[1]).await, "county_review");
+    assert_eq!(approve("county", s.reviewers[2]).await, "publicity");
+    let shown = state_is("awarded").await;
+    let events: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "submitted",
+            "village_approve",
+            "village_publicity_ended",
+            "township_approve",
+            "county_approve",
+            "publicity_ended"
+        ]
+    );
+    bus.stop().await;
 }

@@ -16,11 +16,7 @@ use crate::staff::JsonBody;
 use crate::{ApiError, AppState};
 
 pub(crate) fn links(state: &AppState) -> Links {
-    Links {
-        public_url: state.config.http.public_url.clone(),
-        valid_for: chrono::Duration::days(i64::from(state.config.nominations.review_link_days)),
-        household_key: state.config.nominations.household_key.clone(),
-    }
+    jinguo_nominations::links_from(&state.config)
 }
 
 impl From<Refusal> for ApiError {

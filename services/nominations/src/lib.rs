@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use jinguo_core::auth::Role;
+use jinguo_core::messaging::parse_duration;
 use jinguo_core::nominations::{self as core, Event, Flow, Level, State, Story};
 use jinguo_core::notify::Urgency;
 use jinguo_core::org::{OrgCode, OrgLevel};
@@ -23,11 +24,12 @@ pub struct Rules {
     pub categories: Vec<String>,
     /// How many each village, township and county may forward (0: no limit).
     pub quotas: Quotas,
-    /// Days of village 公示 after village approval; `None`: no village 公示.
+    /// Length of the village 公示 after village approval (`3d`, `72h`; seconds in tests);
+    /// `None`: no village 公示.
     #[serde(default)]
-    pub village_publicity_days: Option<u32>,
-    /// Days of the county 公示.
-    pub publicity_days: u32,
+    pub village_publicity: Option<String>,
+    /// Length of the county 公示.
+    pub publicity: String,
     /// Whose decision completes a level: `any` one reviewer (the default) or `all` of them
     /// (every approval needed; any rejection or return decides at once).
     #[serde(default)]
@@ -62,7 +64,7 @@ impl Quotas {
 impl Rules {
     fn flow(&self) -> Flow {
         Flow {
-            village_publicity: self.village_publicity_days.is_some(),
+            village_publicity: self.village_publicity.is_some(),
         }
     }
 }
@@ -125,6 +127,10 @@ pub async fn create_campaign(
     }
     if c.rules.categories.is_empty() {
         return Err(invalid("rules.categories", "name at least one category"));
+    }
+    parse_duration(&c.rules.publicity).map_err(|m| invalid("rules.publicity", m))?;
+    if let Some(v) = &c.rules.village_publicity {
+        parse_duration(v).map_err(|m| invalid("rules.village_publicity", m))?;
     }
     let id = Uuid::new_v4();
     let row = CampaignRow {
@@ -541,11 +547,143 @@ pub async fn decide(
         )
         .await?;
     }
+    schedule_publicity_end(conn, nomination, to, &rules, now).await?;
     if let Some(next_level) = to.review_level() {
         let moved = NominationRow { state: to, ..n };
         enter_level(conn, &moved, &c, next_level, links, now).await?;
     }
     Ok(to)
+}
+
+/// The message that ends a 公示.
+pub const PUBLICITY_ENDED: &str = "nomination.publicity_ended";
+
+/// Entering a 公示 sets a timer for its end, in the same transaction.
+async fn schedule_publicity_end(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    to: State,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let length = match to {
+        State::VillagePublicity => rules.village_publicity.as_deref(),
+        State::Publicity => Some(rules.publicity.as_str()),
+        _ => None,
+    };
+    let Some(length) = length else { return Ok(()) };
+    let length =
+        parse_duration(length).map_err(|m| StoreError::Task(format!("campaign rules: {m}")))?;
+    let due = now + Duration::from_std(length).unwrap_or_default();
+    let message = jinguo_bus::message(
+        PUBLICITY_ENDED,
+        serde_json::json!({ "nomination": nomination, "state": to }),
+    );
+    let key = format!("publicity:{nomination}:{to}");
+    jinguo_store::timers::schedule(conn, &key, due, None, &message, now).await?;
+    Ok(())
+}
+
+/// A 公示 ended (its timer fired): the nomination moves on unless something else moved it
+/// first (an objection, a withdrawal), in which case the message has no effect.
+pub async fn publicity_ended(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    in_state: State,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    if n.state != in_state {
+        return Ok(n.state);
+    }
+    let (c, rules) = campaign(conn, n.campaign_id).await?;
+    let event = match in_state {
+        State::VillagePublicity => Event::VillagePublicityEnded,
+        _ => Event::PublicityEnded,
+    };
+    let to =
+        core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let name = if in_state == State::VillagePublicity {
+        "village_publicity_ended"
+    } else {
+        "publicity_ended"
+    };
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: name,
+            actor: "system",
+            reason: None,
+        },
+        now,
+    )
+    .await?;
+    if let Some(level) = to.review_level() {
+        let moved = NominationRow { state: to, ..n };
+        enter_level(conn, &moved, &c, level, links, now).await?;
+    }
+    Ok(to)
+}
+
+/// The nominations service: it ends 公示 periods when their timers fire.
+pub struct Nominations {
+    pub links: Links,
+}
+
+impl jinguo_bus::Handler for Nominations {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        message: &'a jinguo_bus::Envelope,
+    ) -> jinguo_store::BoxFuture<'a, Result<(), jinguo_bus::HandlerError>> {
+        Box::pin(async move {
+            if message.kind != PUBLICITY_ENDED {
+                return Ok(());
+            }
+            let id = message.payload["nomination"]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok());
+            let state = message.payload["state"]
+                .as_str()
+                .and_then(|s| s.parse::<State>().ok());
+            let (Some(id), Some(state)) = (id, state) else {
+                return Err(jinguo_bus::HandlerError::permanent(
+                    "publicity_ended without nomination and state",
+                ));
+            };
+            match publicity_ended(conn, id, state, &self.links, jinguo_bus::now()).await {
+                Ok(_) => Ok(()),
+                Err(Refusal::Store(e)) => Err(e.into()),
+                Err(other) => Err(jinguo_bus::HandlerError::permanent(other.to_string())),
+            }
+        })
+    }
+}
+
+/// Links from configuration.
+pub fn links_from(config: &jinguo_config::Config) -> Links {
+    Links {
+        public_url: config.http.public_url.clone(),
+        valid_for: Duration::days(i64::from(config.nominations.review_link_days)),
+        household_key: config.nominations.household_key.clone(),
+    }
+}
+
+/// The nominations service as a consuming worker.
+pub fn worker(config: &jinguo_config::Config) -> jinguo_bus::Worker {
+    jinguo_bus::Worker {
+        name: "nominations".into(),
+        bindings: vec!["nomination.#".into()],
+        handler: std::sync::Arc::new(Nominations {
+            links: links_from(config),
+        }),
+    }
 }
 
 async fn open_task(
