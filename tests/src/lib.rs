@@ -89,7 +89,7 @@ impl TestApp {
             .await
             .expect("connect to test database");
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config);
+        let state = AppState::new(store.clone(), config).expect("built-in calendar");
         tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;

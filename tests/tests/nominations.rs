@@ -865,7 +865,7 @@ async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
     let mut bus = jinguo_tests::TestBus::build(
         &s.app.db,
         None,
-        vec![jinguo_nominations::worker(&config)],
+        vec![jinguo_nominations::worker(&config).unwrap()],
         s.app.store.clone(),
         &[],
     );
@@ -965,5 +965,157 @@ async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
             "publicity_ended"
         ]
     );
+    bus.stop().await;
+}
+
+/// Per-level deadlines count working days on the calendar; reviewers are reminded before them.
+#[tokio::test(flavor = "multi_thread")]
+async fn level_deadlines_are_in_the_mail_and_reminded() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let config = jinguo_tests::test_config(
+        &s.app.db,
+        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
+    );
+    let mut bus = jinguo_tests::TestBus::build(
+        &s.app.db,
+        None,
+        vec![jinguo_nominations::worker(&config).unwrap()],
+        s.app.store.clone(),
+        &[],
+    );
+    bus.start_services();
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "限期评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d",
+                       "deadlines": { "village": { "working_days": 2 } } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    assert_eq!(submit(&s, &body).await.status(), 201);
+
+    // The due date: two working days from today, on the calendar (tested against the official
+    // dates in the core), at the close of office hours.
+    let calendar = config.calendar.load().unwrap();
+    let tz = config.calendar.time_zone;
+    let today = jinguo_bus::now().with_timezone(&tz).date_naive();
+    let due = calendar.add_working_days(today, 2, Some(&s.village));
+    assert!(calendar.is_working_day(due, Some(&s.village)));
+    let mails = s
+        .app
+        .store
+        .read(|c| Box::pin(mail::recent(c, 50)))
+        .await
+        .unwrap();
+    let review = mails
+        .iter()
+        .find(|m| m.person_id == Some(s.reviewers[0]) && m.subject.contains("请审核"))
+        .unwrap();
+    let expected = format!(
+        "{}年{}月{}日",
+        chrono::Datelike::year(&due),
+        chrono::Datelike::month(&due),
+        chrono::Datelike::day(&due)
+    );
+    assert!(
+        review.text_body.contains(&format!("请于 {expected}")),
+        "{}",
+        review.text_body
+    );
+
+    // Two working days away is more than a day: no reminder yet.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let reminders = |store: Store| async move {
+        store
+            .read(|c| Box::pin(mail::recent(c, 50)))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("【巾帼】提醒"))
+            .count()
+    };
+    assert_eq!(reminders(s.app.store.clone()).await, 0);
+    bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_within_a_day_reminds_the_open_reviewers() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let config = jinguo_tests::test_config(
+        &s.app.db,
+        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
+    );
+    let mut bus = jinguo_tests::TestBus::build(
+        &s.app.db,
+        None,
+        vec![jinguo_nominations::worker(&config).unwrap()],
+        s.app.store.clone(),
+        &[],
+    );
+    bus.start_services();
+    let today = jinguo_bus::now()
+        .with_timezone(&config.calendar.time_zone)
+        .date_naive();
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "当日评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d",
+                       "deadlines": { "village": { "date": today.to_string() } } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    assert_eq!(submit(&s, &body).await.status(), 201);
+    let store = s.app.store.clone();
+    let reminded = jinguo_tests::eventually(
+        "reminders to both village reviewers",
+        std::time::Duration::from_secs(30),
+        || async {
+            let mails = store.read(|c| Box::pin(mail::recent(c, 50))).await.unwrap();
+            let r: Vec<_> = mails
+                .into_iter()
+                .filter(|m| m.subject.starts_with("【巾帼】提醒"))
+                .collect();
+            (r.len() >= 2).then_some(r)
+        },
+    )
+    .await;
+    assert!(reminded.iter().any(|m| m.person_id == Some(s.reviewers[0])));
+    assert!(
+        reminded
+            .iter()
+            .any(|m| m.person_id == Some(s.second_village_reviewer))
+    );
+    assert!(
+        reminded[0].text_body.contains("/tasks/"),
+        "the reminder leads to the task list page"
+    );
+    // No mailer runs here: mail.send waits in the outbox; give a stray second reminder time.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let count = s
+        .app
+        .store
+        .read(|c| Box::pin(mail::recent(c, 50)))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.subject.starts_with("【巾帼】提醒"))
+        .count();
+    assert_eq!(count, 2, "reminded once each");
     bus.stop().await;
 }

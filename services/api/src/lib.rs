@@ -30,15 +30,19 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub limiter: Arc<limits::RateLimiter>,
+    /// Loaded once: working days for deadlines.
+    pub calendar: Arc<jinguo_core::calendar::Calendar>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Arc<Config>) -> AppState {
-        AppState {
+    /// Loads the calendar once; a bad calendar file is a configuration error.
+    pub fn new(store: Store, config: Arc<Config>) -> Result<AppState, jinguo_config::ConfigError> {
+        Ok(AppState {
+            calendar: Arc::new(config.calendar.load()?),
             store,
             config,
             limiter: Arc::new(limits::RateLimiter::new()),
-        }
+        })
     }
 }
 

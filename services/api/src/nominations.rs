@@ -16,7 +16,7 @@ use crate::staff::JsonBody;
 use crate::{ApiError, AppState};
 
 pub(crate) fn links(state: &AppState) -> Links {
-    jinguo_nominations::links_from(&state.config)
+    jinguo_nominations::links_from(&state.config, state.calendar.clone())
 }
 
 impl From<Refusal> for ApiError {

@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Every consuming service of this deployment. Programs add theirs here as they land.
 pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
     let mailer = jinguo_mail::mailer_worker(config).map_err(anyhow::Error::msg)?;
-    Ok(vec![mailer, jinguo_nominations::worker(config)])
+    Ok(vec![mailer, jinguo_nominations::worker(config)?])
 }
 
 /// The bus over a migrated store: workers and calendar.

@@ -59,7 +59,7 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     let bus = crate::bus(config.clone(), store.clone())?;
     crate::warn_about_calendar_gaps(&bus);
     let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
-    let state = AppState::new(store, config.clone());
+    let state = AppState::new(store, config.clone())?;
     let stop = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;

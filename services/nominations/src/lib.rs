@@ -34,6 +34,40 @@ pub struct Rules {
     /// (every approval needed; any rejection or return decides at once).
     #[serde(default)]
     pub decide: DecideRule,
+    /// When each level must have decided.
+    #[serde(default)]
+    pub deadlines: Deadlines,
+}
+
+/// Per-level deadlines; a level without one has none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Deadlines {
+    #[serde(default)]
+    pub village: Option<Deadline>,
+    #[serde(default)]
+    pub township: Option<Deadline>,
+    #[serde(default)]
+    pub county: Option<Deadline>,
+}
+
+/// A fixed date, or a number of working days from when the level opens (holidays and 调休
+/// counted by the calendar, local holidays of the unit's subtree included). Due at the close of
+/// office hours that day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Deadline {
+    Date(chrono::NaiveDate),
+    WorkingDays(u32),
+}
+
+impl Deadlines {
+    fn of(&self, level: Level) -> Option<&Deadline> {
+        match level {
+            Level::Village => self.village.as_ref(),
+            Level::Township => self.township.as_ref(),
+            Level::County => self.county.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -182,12 +216,53 @@ pub struct Submission {
     pub story: String,
 }
 
-/// Where links in email point and how long they work.
+/// What the program needs from configuration: where links point and how long they work, the
+/// household key, and the working-day calendar for deadlines.
 #[derive(Debug, Clone)]
 pub struct Links {
     pub public_url: String,
     pub valid_for: Duration,
     pub household_key: String,
+    pub calendar: std::sync::Arc<jinguo_core::calendar::Calendar>,
+    pub time_zone: chrono_tz::Tz,
+    pub office_hours: jinguo_core::calendar::OfficeHours,
+}
+
+impl Links {
+    /// When a level opened at `now` in `unit` is due, by the campaign's deadline.
+    pub fn due(
+        &self,
+        deadline: &Deadline,
+        unit: OrgCode,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let date = match deadline {
+            Deadline::Date(d) => *d,
+            Deadline::WorkingDays(n) => {
+                let today = now.with_timezone(&self.time_zone).date_naive();
+                self.calendar.add_working_days(today, *n, Some(&unit))
+            }
+        };
+        date.and_time(self.office_hours.close)
+            .and_local_timezone(self.time_zone)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// A due time in words for people: "2026年12月1日（周二）17:30".
+    pub fn in_words(&self, t: DateTime<Utc>) -> String {
+        use chrono::Datelike;
+        let local = t.with_timezone(&self.time_zone);
+        let weekday = ["一", "二", "三", "四", "五", "六", "日"]
+            [local.weekday().num_days_from_monday() as usize];
+        format!(
+            "{}年{}月{}日（周{weekday}）{}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.format("%H:%M")
+        )
+    }
 }
 
 fn household_hash(key: &str, head_id: &str) -> String {
@@ -388,6 +463,21 @@ async fn enter_level(
         }
         return Ok(());
     }
+    let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
+    let due = rules
+        .as_ref()
+        .and_then(|r| r.deadlines.of(level))
+        .and_then(|d| links.due(d, unit, now));
+    if let Some(due) = due {
+        // A reminder a day before the deadline (or at once when it is closer than that).
+        let at = (due - Duration::days(1)).max(now);
+        let message = jinguo_bus::message(
+            REVIEW_REMINDER,
+            serde_json::json!({ "nomination": n.id, "level": level, "due": due }),
+        );
+        let key = format!("review-reminder:{}:{}", n.id, level.as_str());
+        jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
+    }
     for reviewer in reviewers {
         let task = Task {
             id: Uuid::new_v4(),
@@ -396,6 +486,7 @@ async fn enter_level(
             org_code: unit.to_string(),
             reviewer,
             closed: false,
+            due_at: due,
         };
         store::insert_task(conn, &task, now).await?;
         let secret = jinguo_auth::links::issue(
@@ -418,6 +509,7 @@ async fn enter_level(
             category: n.category.clone(),
             level: level.label().to_owned(),
             link: format!("{}/link/{}", links.public_url, secret.expose()),
+            due: due.map(|d| links.in_words(d)).unwrap_or_default(),
         };
         jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now)
             .await
@@ -558,6 +650,55 @@ pub async fn decide(
 /// The message that ends a 公示.
 pub const PUBLICITY_ENDED: &str = "nomination.publicity_ended";
 
+/// The message that reminds a level's reviewers before its deadline.
+pub const REVIEW_REMINDER: &str = "nomination.review_reminder";
+
+/// Reminds the reviewers with open tasks at a level that is still under review.
+pub async fn remind(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: Level,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, Refusal> {
+    let Some(n) = store::get(conn, nomination).await? else {
+        return Ok(0);
+    };
+    if n.state.review_level() != Some(level) {
+        return Ok(0);
+    }
+    let family: Family =
+        serde_json::from_str(&n.family).map_err(|e| StoreError::Task(e.to_string()))?;
+    let mut sent = 0;
+    for task in store::tasks(conn, nomination, level.as_str())
+        .await?
+        .into_iter()
+        .filter(|t| !t.closed)
+    {
+        let Some(due) = task.due_at else { continue };
+        let name = people::get(conn, task.reviewer)
+            .await?
+            .map(|p| p.display_name)
+            .unwrap_or_default();
+        let reminder = jinguo_mail::DeadlineReminder {
+            recipient: name,
+            task: format!(
+                "{}家庭的{}推荐（{}审核）",
+                family.head_name,
+                n.category,
+                level.label()
+            ),
+            due: links.in_words(due),
+            link: format!("{}/tasks/{}", links.public_url, task.id),
+        };
+        jinguo_mail::notify(conn, task.reviewer, &reminder, Urgency::Normal, now)
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
 /// Entering a 公示 sets a timer for its end, in the same transaction.
 async fn schedule_publicity_end(
     conn: &mut Conn<'_>,
@@ -643,6 +784,22 @@ impl jinguo_bus::Handler for Nominations {
         message: &'a jinguo_bus::Envelope,
     ) -> jinguo_store::BoxFuture<'a, Result<(), jinguo_bus::HandlerError>> {
         Box::pin(async move {
+            if message.kind == REVIEW_REMINDER {
+                let id = message.payload["nomination"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok());
+                let level = serde_json::from_value::<Level>(message.payload["level"].clone()).ok();
+                let (Some(id), Some(level)) = (id, level) else {
+                    return Err(jinguo_bus::HandlerError::permanent(
+                        "review_reminder without nomination and level",
+                    ));
+                };
+                return match remind(conn, id, level, &self.links, jinguo_bus::now()).await {
+                    Ok(_) => Ok(()),
+                    Err(Refusal::Store(e)) => Err(e.into()),
+                    Err(other) => Err(jinguo_bus::HandlerError::permanent(other.to_string())),
+                };
+            }
             if message.kind != PUBLICITY_ENDED {
                 return Ok(());
             }
@@ -666,24 +823,33 @@ impl jinguo_bus::Handler for Nominations {
     }
 }
 
-/// Links from configuration.
-pub fn links_from(config: &jinguo_config::Config) -> Links {
+/// Links from configuration, with the calendar loaded once by the caller.
+pub fn links_from(
+    config: &jinguo_config::Config,
+    calendar: std::sync::Arc<jinguo_core::calendar::Calendar>,
+) -> Links {
     Links {
         public_url: config.http.public_url.clone(),
         valid_for: Duration::days(i64::from(config.nominations.review_link_days)),
         household_key: config.nominations.household_key.clone(),
+        calendar,
+        time_zone: config.calendar.time_zone,
+        office_hours: config.calendar.office_hours,
     }
 }
 
 /// The nominations service as a consuming worker.
-pub fn worker(config: &jinguo_config::Config) -> jinguo_bus::Worker {
-    jinguo_bus::Worker {
+pub fn worker(
+    config: &jinguo_config::Config,
+) -> Result<jinguo_bus::Worker, jinguo_config::ConfigError> {
+    let calendar = std::sync::Arc::new(config.calendar.load()?);
+    Ok(jinguo_bus::Worker {
         name: "nominations".into(),
         bindings: vec!["nomination.#".into()],
         handler: std::sync::Arc::new(Nominations {
-            links: links_from(config),
+            links: links_from(config, calendar),
         }),
-    }
+    })
 }
 
 async fn open_task(

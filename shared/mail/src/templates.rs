@@ -127,6 +127,8 @@ pub struct ReviewRequest {
     /// 村级 / 乡镇级 / 县级
     pub level: String,
     pub link: String,
+    /// When it is due, in words; empty when the level has no deadline.
+    pub due: String,
 }
 
 email!(
@@ -239,6 +241,7 @@ mod tests {
             category: "最美家庭".into(),
             level: "村级".into(),
             link: "http://127.0.0.1:8080/link/abc".into(),
+            due: "2026年12月1日（周二）17:30".into(),
         }
         .render()
         .unwrap();

@@ -350,6 +350,7 @@ pub struct Task {
     pub org_code: String,
     pub reviewer: Uuid,
     pub closed: bool,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert_task(
@@ -364,6 +365,7 @@ pub async fn insert_task(
         review_tasks::org_code.eq(&t.org_code),
         review_tasks::reviewer.eq(t.reviewer.to_string()),
         review_tasks::created_at.eq(naive(now)),
+        review_tasks::due_at.eq(t.due_at.map(naive)),
     ));
     on_backend!(conn, |c| insert.execute(c).await)?;
     Ok(())
@@ -376,6 +378,7 @@ type TaskRow = (
     String,
     String,
     Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
 );
 
 fn task(r: TaskRow) -> Result<Task, StoreError> {
@@ -386,6 +389,7 @@ fn task(r: TaskRow) -> Result<Task, StoreError> {
         org_code: r.3,
         reviewer: uuid(&r.4)?,
         closed: r.5.is_some(),
+        due_at: r.6.map(utc),
     })
 }
 
@@ -397,6 +401,7 @@ pub async fn get_task(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Task>, Sto
         review_tasks::org_code,
         review_tasks::reviewer,
         review_tasks::closed_at,
+        review_tasks::due_at,
     ));
     let row: Option<TaskRow> = on_backend!(conn, |c| query.first(c).await.optional())?;
     row.map(task).transpose()
@@ -475,6 +480,7 @@ pub async fn tasks(
             review_tasks::org_code,
             review_tasks::reviewer,
             review_tasks::closed_at,
+            review_tasks::due_at,
         ));
     let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
     rows.into_iter().map(task).collect()
@@ -496,6 +502,7 @@ pub async fn open_tasks_for(
             review_tasks::org_code,
             review_tasks::reviewer,
             review_tasks::closed_at,
+            review_tasks::due_at,
         ));
     let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
     let mut out = Vec::new();

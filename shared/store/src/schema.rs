@@ -256,6 +256,7 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         decision -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
     }
 }
 
