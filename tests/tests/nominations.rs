@@ -1119,3 +1119,83 @@ async fn a_deadline_within_a_day_reminds_the_open_reviewers() {
     assert_eq!(count, 2, "reminded once each");
     bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_returned_nomination_is_resubmitted_and_can_be_withdrawn() {
+    let s = setup(Backend::Postgres, 0).await;
+    let id = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let nid: Uuid = id.parse().unwrap();
+    let tasks = s
+        .app
+        .store
+        .read(move |c| {
+            Box::pin(async move { jinguo_store::nominations::tasks(c, nid, "village").await })
+        })
+        .await
+        .unwrap();
+    let token = token_for(&s.app.store, tasks[0].reviewer).await;
+    let post = |path: String, token: String, body: Value| {
+        s.app
+            .client
+            .post(format!("{}{path}", s.app.base_url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let returned = post(
+        format!("/api/v1/reviews/{}/decision", tasks[0].id),
+        token.clone(),
+        json!({ "decision": "return" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(returned.status(), 400, "a return needs a reason");
+    assert_eq!(
+        returned.json::<Value>().await.unwrap()["error"]["field"],
+        "reason"
+    );
+    let returned = post(
+        format!("/api/v1/reviews/{}/decision", tasks[0].id),
+        token,
+        json!({ "decision": "return", "reason": "请补充事迹细节" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(returned.json::<Value>().await.unwrap()["state"], "returned");
+    let again = post(format!("/api/v1/nominations/{id}/resubmit"), s.admin_token.clone(), json!({ "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，补充：她还组织了村里的巾帼志愿服务队，帮助留守老人和儿童。" })).await.unwrap();
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["state"],
+        "village_review"
+    );
+    assert_eq!(
+        links_mailed_to(&s.app.store, s.reviewers[0]).await.len(),
+        2,
+        "asked again"
+    );
+    let withdrawn = post(
+        format!("/api/v1/nominations/{id}/withdraw"),
+        s.admin_token.clone(),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        withdrawn.json::<Value>().await.unwrap()["state"],
+        "withdrawn"
+    );
+    let twice = post(
+        format!("/api/v1/nominations/{id}/withdraw"),
+        s.admin_token.clone(),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(twice.status(), 409);
+}

@@ -102,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/nominations", post(nominations::submit))
         .route("/api/v1/nominations/{id}", get(nominations::show))
         .route(
+            "/api/v1/nominations/{id}/{change}",
+            post(nominations::change),
+        )
+        .route(
             "/api/v1/reviews/{task_id}/decision",
             post(nominations::decide),
         )

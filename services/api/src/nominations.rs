@@ -225,3 +225,67 @@ pub(crate) async fn list(
         .await?;
     Ok(Json(json!({ "campaign_id": id, "nominations": rows })))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct ChangeBody {
+    story: Option<String>,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/nominations/{id}/resubmit` and `/withdraw` (staff whose area includes the
+/// village).
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path((id, what)): Path<(Uuid, String)>,
+    JsonBody(body): JsonBody<ChangeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let n = state
+        .store
+        .read(move |c| Box::pin(store::get(c, id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
+    let village = OrgCode::parse(&n.village_code).map_err(|e| ApiError::internal(&e))?;
+    require(&state, person, "nomination.view", village).await?;
+    let links = links(&state);
+    let actor = person.to_string();
+    let to = match what.as_str() {
+        "resubmit" => {
+            state
+                .store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        jinguo_nominations::resubmit(
+                            c,
+                            id,
+                            &actor,
+                            body.story.as_deref(),
+                            &links,
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await?
+        }
+        "withdraw" => {
+            state
+                .store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        jinguo_nominations::withdraw(
+                            c,
+                            id,
+                            &actor,
+                            body.reason.as_deref(),
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await?
+        }
+        _ => return Err(ApiError::not_found("no such endpoint")),
+    };
+    Ok(Json(json!({ "id": id, "state": to })))
+}

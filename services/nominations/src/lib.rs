@@ -896,3 +896,89 @@ mod tests {
         assert_eq!(unit_for(v, Level::County).as_str(), "620122000000");
     }
 }
+
+/// The nominator sends a returned nomination in again (with a revised story, if given): it
+/// re-enters `village_review` and the village reviewers are asked again.
+pub async fn resubmit(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    by: &str,
+    story: Option<&str>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let (c, rules) = campaign(conn, n.campaign_id).await?;
+    let to = core::next(n.state, Event::Resubmitted, rules.flow())
+        .map_err(|e| Refusal::Conflict(e.to_string()))?;
+    if let Some(story) = story {
+        let story = Story::parse(story).map_err(|m| invalid("story", m))?;
+        store::set_story(conn, nomination, story.as_str()).await?;
+    }
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: "resubmitted",
+            actor: by,
+            reason: None,
+        },
+        now,
+    )
+    .await?;
+    let moved = NominationRow { state: to, ..n };
+    enter_level(conn, &moved, &c, Level::Village, links, now).await?;
+    Ok(to)
+}
+
+/// Withdraws a nomination that is not final; open review tasks close and their links are
+/// superseded.
+pub async fn withdraw(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    by: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let (_, rules) = campaign(conn, n.campaign_id).await?;
+    let to = core::next(n.state, Event::Withdrawn, rules.flow())
+        .map_err(|e| Refusal::Conflict(e.to_string()))?;
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: "withdrawn",
+            actor: by,
+            reason,
+        },
+        now,
+    )
+    .await?;
+    if let Some(level) = n.state.review_level() {
+        for t in store::tasks(conn, nomination, level.as_str())
+            .await?
+            .into_iter()
+            .filter(|t| !t.closed)
+        {
+            store::close_task(conn, t.id, "withdrawn", now).await?;
+        }
+        jinguo_auth::links::supersede(
+            conn,
+            REVIEW,
+            &link_subject(nomination, level),
+            "推荐人撤回",
+            now,
+        )
+        .await?;
+    }
+    Ok(to)
+}

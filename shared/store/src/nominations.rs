@@ -534,3 +534,11 @@ pub async fn close_task(
     on_backend!(conn, |c| update.execute(c).await)?;
     Ok(())
 }
+
+/// Replaces a nomination's story (a resubmission).
+pub async fn set_story(conn: &mut Conn<'_>, id: Uuid, story: &str) -> Result<(), StoreError> {
+    let update =
+        diesel::update(nominations::table.find(id.to_string())).set(nominations::story.eq(story));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
