@@ -870,33 +870,6 @@ async fn open_task(
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn households_are_known_by_a_keyed_hash_of_a_normalised_id() {
-        let a = household_hash("key-one-0123456789", "62012219800101123x");
-        assert_eq!(
-            a,
-            household_hash("key-one-0123456789", " 620122-19800101123X ")
-        );
-        assert_ne!(
-            a,
-            household_hash("key-two-0123456789", "62012219800101123X")
-        );
-        assert!(!a.contains("620122"));
-    }
-
-    #[test]
-    fn each_level_has_its_unit() {
-        let v = OrgCode::parse("620122100201").unwrap();
-        assert_eq!(unit_for(v, Level::Village), v);
-        assert_eq!(unit_for(v, Level::Township).as_str(), "620122100000");
-        assert_eq!(unit_for(v, Level::County).as_str(), "620122000000");
-    }
-}
-
 /// The nominator sends a returned nomination in again (with a revised story, if given): it
 /// re-enters `village_review` and the village reviewers are asked again.
 pub async fn resubmit(
@@ -981,4 +954,31 @@ pub async fn withdraw(
         .await?;
     }
     Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn households_are_known_by_a_keyed_hash_of_a_normalised_id() {
+        let a = household_hash("key-one-0123456789", "62012219800101123x");
+        assert_eq!(
+            a,
+            household_hash("key-one-0123456789", " 620122-19800101123X ")
+        );
+        assert_ne!(
+            a,
+            household_hash("key-two-0123456789", "62012219800101123X")
+        );
+        assert!(!a.contains("620122"));
+    }
+
+    #[test]
+    fn each_level_has_its_unit() {
+        let v = OrgCode::parse("620122100201").unwrap();
+        assert_eq!(unit_for(v, Level::Village), v);
+        assert_eq!(unit_for(v, Level::Township).as_str(), "620122100000");
+        assert_eq!(unit_for(v, Level::County).as_str(), "620122000000");
+    }
 }
