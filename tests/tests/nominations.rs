@@ -72,6 +72,28 @@ async fn links_mailed_to(store: &Store, person: Uuid) -> Vec<String> {
         .collect()
 }
 
+/// The review links to `address` as the embedded default's mailbox page (/dev/mailbox) shows
+/// them: what a reviewer on a development install would click.
+async fn links_in_mailbox(app: &TestApp, address: &str) -> Vec<String> {
+    let html = app
+        .client
+        .get(format!("{}/dev/mailbox", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    html.split("<div class=\"mail\">")
+        .skip(1)
+        .filter(|block| block.contains(&format!("收件人 {address}")) && block.contains("请审核"))
+        .filter_map(|block| {
+            let at = block.find("href=\"")? + "href=\"".len();
+            Some(block[at..].split('"').next()?.to_owned())
+        })
+        .collect()
+}
+
 fn csrf_of(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
@@ -191,10 +213,18 @@ async fn nomination_reaches_publicity_through_three_emailed_reviews(backend: Bac
         .build()
         .unwrap();
 
-    for (i, reviewer) in s.reviewers.iter().enumerate() {
+    for (i, (reviewer, address)) in s
+        .reviewers
+        .iter()
+        .zip(["v@example.cn", "t@example.cn", "c@example.cn"])
+        .enumerate()
+    {
         let mailed = links_mailed_to(&s.app.store, *reviewer).await;
         assert_eq!(mailed.len(), 1, "one email for level {i}");
-        let url = format!("{}{}", s.app.base_url, mailed[0]);
+        let in_mailbox = links_in_mailbox(&s.app, address).await;
+        assert_eq!(in_mailbox.len(), 1, "the mailbox shows it once");
+        let url = in_mailbox[0].clone();
+        assert_eq!(url, format!("{}{}", s.app.base_url, mailed[0]));
         // A mail scanner (or the reviewer) may open it any number of times: nothing happens.
         let page = browser
             .get(&url)
