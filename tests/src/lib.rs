@@ -10,6 +10,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`). A test never skips because it is missing:
 //! it fails, naming the URL.
 
+mod browser;
 mod bus;
 mod db;
 mod process;
@@ -24,6 +25,7 @@ use jinguo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use browser::Browser;
 pub use bus::{
     TestBus, Transport, dead_letters_eventually, delete_broker_names, eventually, settle,
     unique_prefix,

@@ -1229,3 +1229,49 @@ async fn a_returned_nomination_is_resubmitted_and_can_be_withdrawn() {
     .unwrap();
     assert_eq!(twice.status(), 409);
 }
+
+/// A reviewer on a phone: opens the link from the mail in a real browser, reads the page,
+/// clicks the button. Only the click decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reviewer_decides_in_a_real_browser() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let id = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = links_in_mailbox(&s.app, "v@example.cn").await.remove(0);
+    let browser = jinguo_tests::Browser::start().await;
+    browser.goto(&link).await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("村级审核：李秀英家庭") && page.contains("提交审核意见"),
+        "{page}"
+    );
+    let state = async |s: &Setup| -> String {
+        let shown: Value = s
+            .app
+            .client
+            .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+            .bearer_auth(&s.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        shown["state"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        state(&s).await,
+        "village_review",
+        "opening the page decided nothing"
+    );
+    browser.click("button[type=submit]").await;
+    let done = browser.source().await;
+    assert!(done.contains("审核意见已提交"), "{done}");
+    assert_eq!(state(&s).await, "township_review");
+}
