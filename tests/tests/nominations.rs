@@ -1275,3 +1275,73 @@ async fn a_reviewer_decides_in_a_real_browser() {
     assert!(done.contains("审核意见已提交"), "{done}");
     assert_eq!(state(&s).await, "township_review");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publicity_in_working_days_ends_on_a_working_day() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "工作日公示", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "2wd" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    let id: Uuid = submit(&s, &body).await.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (level, reviewer) in [
+        ("village", s.reviewers[0]),
+        ("township", s.reviewers[1]),
+        ("county", s.reviewers[2]),
+    ] {
+        let tasks = s
+            .app
+            .store
+            .read(move |c| {
+                Box::pin(async move { jinguo_store::nominations::tasks(c, id, level).await })
+            })
+            .await
+            .unwrap();
+        let task = tasks.iter().find(|t| t.reviewer == reviewer).unwrap().id;
+        let token = token_for(&s.app.store, reviewer).await;
+        let r = s
+            .app
+            .client
+            .post(format!("{}/api/v1/reviews/{task}/decision", s.app.base_url))
+            .bearer_auth(token)
+            .json(&json!({ "decision": "approve" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let key = format!("publicity:{id}:publicity");
+    let timer = s
+        .app
+        .store
+        .read(move |c| Box::pin(async move { jinguo_store::timers::get(c, &key).await }))
+        .await
+        .unwrap()
+        .unwrap();
+    let config = jinguo_tests::test_config(&s.app.db, &[]);
+    let calendar = config.calendar.load().unwrap();
+    let local = timer.due_at.with_timezone(&config.calendar.time_zone);
+    let today = jinguo_bus::now()
+        .with_timezone(&config.calendar.time_zone)
+        .date_naive();
+    assert_eq!(
+        local.date_naive(),
+        calendar.add_working_days(today, 2, Some(&s.village))
+    );
+    assert_eq!(local.time(), config.calendar.office_hours.close);
+}

@@ -162,9 +162,9 @@ pub async fn create_campaign(
     if c.rules.categories.is_empty() {
         return Err(invalid("rules.categories", "name at least one category"));
     }
-    parse_duration(&c.rules.publicity).map_err(|m| invalid("rules.publicity", m))?;
+    parse_length(&c.rules.publicity).map_err(|m| invalid("rules.publicity", m))?;
     if let Some(v) = &c.rules.village_publicity {
-        parse_duration(v).map_err(|m| invalid("rules.village_publicity", m))?;
+        parse_length(v).map_err(|m| invalid("rules.village_publicity", m))?;
     }
     let id = Uuid::new_v4();
     let row = CampaignRow {
@@ -639,7 +639,7 @@ pub async fn decide(
         )
         .await?;
     }
-    schedule_publicity_end(conn, nomination, to, &rules, now).await?;
+    schedule_publicity_end(conn, &n, to, &rules, links, now).await?;
     if let Some(next_level) = to.review_level() {
         let moved = NominationRow { state: to, ..n };
         enter_level(conn, &moved, &c, next_level, links, now).await?;
@@ -699,12 +699,31 @@ pub async fn remind(
     Ok(sent)
 }
 
-/// Entering a 公示 sets a timer for its end, in the same transaction.
+/// A 公示 length: a duration (`3d`, `72h`; seconds in tests) or working days (`3wd`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Length {
+    Time(std::time::Duration),
+    WorkingDays(u32),
+}
+
+fn parse_length(s: &str) -> Result<Length, String> {
+    match s.trim().strip_suffix("wd") {
+        Some(n) => n
+            .parse()
+            .map(Length::WorkingDays)
+            .map_err(|_| format!("{s:?} is not a number of working days like 3wd")),
+        None => parse_duration(s).map(Length::Time),
+    }
+}
+
+/// Entering a 公示 sets a timer for its end, in the same transaction. Working days end at the
+/// close of office hours, on the calendar of the nomination's village.
 async fn schedule_publicity_end(
     conn: &mut Conn<'_>,
-    nomination: Uuid,
+    n: &NominationRow,
     to: State,
     rules: &Rules,
+    links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     let length = match to {
@@ -714,13 +733,19 @@ async fn schedule_publicity_end(
     };
     let Some(length) = length else { return Ok(()) };
     let length =
-        parse_duration(length).map_err(|m| StoreError::Task(format!("campaign rules: {m}")))?;
-    let due = now + Duration::from_std(length).unwrap_or_default();
+        parse_length(length).map_err(|m| StoreError::Task(format!("campaign rules: {m}")))?;
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let due = match length {
+        Length::Time(d) => now + Duration::from_std(d).unwrap_or_default(),
+        Length::WorkingDays(days) => links
+            .due(&Deadline::WorkingDays(days), village, now)
+            .unwrap_or(now),
+    };
     let message = jinguo_bus::message(
         PUBLICITY_ENDED,
-        serde_json::json!({ "nomination": nomination, "state": to }),
+        serde_json::json!({ "nomination": n.id, "state": to }),
     );
-    let key = format!("publicity:{nomination}:{to}");
+    let key = format!("publicity:{}:{to}", n.id);
     jinguo_store::timers::schedule(conn, &key, due, None, &message, now).await?;
     Ok(())
 }
@@ -972,6 +997,17 @@ mod tests {
             household_hash("key-two-0123456789", "62012219800101123X")
         );
         assert!(!a.contains("620122"));
+    }
+
+    #[test]
+    fn publicity_lengths_are_durations_or_working_days() {
+        assert_eq!(parse_length("3wd"), Ok(Length::WorkingDays(3)));
+        assert_eq!(
+            parse_length("2s"),
+            Ok(Length::Time(std::time::Duration::from_secs(2)))
+        );
+        assert!(parse_length("xwd").is_err());
+        assert!(parse_length("three days").is_err());
     }
 
     #[test]
