@@ -1345,3 +1345,116 @@ async fn a_publicity_in_working_days_ends_on_a_working_day() {
     );
     assert_eq!(local.time(), config.calendar.office_hours.close);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_county_case_officers_learn_why_a_flagged_household_is_not_eligible() {
+    let s = setup(Backend::Postgres, 0).await;
+    let first = submit(&s, &submission(&s, "张梅", "620122197703035678"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id: Uuid = first["id"].as_str().unwrap().parse().unwrap();
+    s.app
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let n = jinguo_store::nominations::get(c, id).await?.unwrap();
+                jinguo_store::nominations::set_incident_flag(c, n.household_id, true).await
+            })
+        })
+        .await
+        .unwrap();
+    let officer = add_staff(
+        &s.app.store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    let token = token_for(&s.app.store, officer).await;
+    let mut body = submission(&s, "张梅", "620122197703035678");
+    body["category"] = json!("五好家庭");
+    let r = s
+        .app
+        .client
+        .post(format!("{}/api/v1/nominations", s.app.base_url))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "incident_flag");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("反家暴")
+    );
+    let neutral: Value = submit(&s, &body).await.json().await.unwrap();
+    assert_eq!(
+        neutral["error"]["code"], "not_eligible",
+        "the admin is told nothing more"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_level_without_reviewers_can_be_skipped_by_campaign_rule() {
+    let s = setup(Backend::Sqlite, 0).await;
+    let created: Value = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({ "name": "跳级评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "no_reviewer": "skip" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A second village of the same township: nobody reviews there.
+    let town = s.village.parent().unwrap();
+    let other = s
+        .app
+        .store
+        .read(move |c| Box::pin(orgs::children(c, town)))
+        .await
+        .unwrap()[1]
+        .code;
+    let mut body = submission(&s, "李秀英", "620122198001011234");
+    body["campaign_id"] = created["id"].clone();
+    body["village"] = json!(other.as_str());
+    let id = submit(&s, &body).await.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown: Value = s
+        .app
+        .client
+        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "township_review");
+    let events: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["submitted", "village_skipped"]);
+    assert_eq!(
+        links_mailed_to(&s.app.store, s.reviewers[1]).await.len(),
+        1,
+        "the township reviewer was asked"
+    );
+}

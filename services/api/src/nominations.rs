@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use jinguo_core::auth::Target;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{Decision, Links, NewCampaign, Refusal, Submission};
 use jinguo_store::StoreError;
@@ -82,7 +83,7 @@ pub(crate) async fn submit(
         .map_err(|e| ApiError::bad_request("village", e.to_string()))?;
     require(&state, person, "nomination.view", village).await?;
     let links = links(&state);
-    let id = state
+    let result = state
         .store
         .transaction(move |c| {
             Box::pin(async move {
@@ -90,11 +91,49 @@ pub(crate) async fn submit(
                     .await
             })
         })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "state": "village_review" })),
-    ))
+        .await;
+    match result {
+        Ok(id) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "state": "village_review" })),
+        )),
+        // Only county case officers may learn why; everyone else gets the neutral sentence.
+        Err(Refusal::Ineligible {
+            rule: "not_eligible",
+            message,
+        }) => {
+            let officer = state
+                .store
+                .read(move |c| {
+                    Box::pin(async move {
+                        jinguo_auth::may(
+                            c,
+                            person,
+                            "nomination.eligibility_reason",
+                            Target::Org(village),
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await?;
+            let refusal = if officer {
+                Refusal::Ineligible {
+                    rule: "incident_flag",
+                    message:
+                        "该家庭在反家暴联动机制中有事件记录，不能参评（此原因仅县级个案专员可见）"
+                            .into(),
+                }
+            } else {
+                Refusal::Ineligible {
+                    rule: "not_eligible",
+                    message,
+                }
+            };
+            Err(refusal.into())
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `GET /api/v1/nominations/{id}`: state and history.

@@ -37,6 +37,18 @@ pub struct Rules {
     /// When each level must have decided.
     #[serde(default)]
     pub deadlines: Deadlines,
+    /// A level whose unit has no active reviewer: `flag` it (and tell the county admins; the
+    /// default) or `skip` to the next level.
+    #[serde(default)]
+    pub no_reviewer: NoReviewer,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NoReviewer {
+    #[default]
+    Flag,
+    Skip,
 }
 
 /// Per-level deadlines; a level without one has none.
@@ -425,6 +437,42 @@ async fn enter_level(
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     let unit = unit_for(village, level);
     let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
+    let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
+    if reviewers.is_empty()
+        && rules
+            .as_ref()
+            .is_some_and(|r| r.no_reviewer == NoReviewer::Skip)
+    {
+        // Configured to skip: the level passes without a decision, recorded as such.
+        let flow = rules.as_ref().map_or(
+            Flow {
+                village_publicity: false,
+            },
+            Rules::flow,
+        );
+        let to = core::next(n.state, Event::Approved { level }, flow)
+            .map_err(|e| Refusal::Conflict(e.to_string()))?;
+        let event = format!("{}_skipped", level.as_str());
+        let t = Transition {
+            from: n.state,
+            to,
+            event: &event,
+            actor: "system",
+            reason: Some(unit.as_str()),
+        };
+        store::transition(conn, n.id, t, now).await?;
+        if let Some(r) = &rules {
+            schedule_publicity_end(conn, n, to, r, links, now).await?;
+        }
+        if let Some(next_level) = to.review_level() {
+            let moved = NominationRow {
+                state: to,
+                ..n.clone()
+            };
+            Box::pin(enter_level(conn, &moved, c, next_level, links, now)).await?;
+        }
+        return Ok(());
+    }
     let family: Family =
         serde_json::from_str(&n.family).map_err(|e| StoreError::Task(e.to_string()))?;
     if reviewers.is_empty() {
@@ -463,7 +511,6 @@ async fn enter_level(
         }
         return Ok(());
     }
-    let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
     let due = rules
         .as_ref()
         .and_then(|r| r.deadlines.of(level))

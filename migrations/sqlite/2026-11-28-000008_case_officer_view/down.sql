@@ -1,0 +1,1 @@
+DELETE FROM permissions WHERE role = 'case_officer' AND action = 'nomination.view';
