@@ -682,6 +682,39 @@ async fn a_level_without_reviewers_is_flagged_and_the_county_admin_told() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    // The county dashboard flags it.
+    let cookie = Secret::generate();
+    let hash = cookie.hash();
+    app.store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                links::insert_session(
+                    c,
+                    &hash,
+                    admin,
+                    "csrf",
+                    now,
+                    now + chrono::Duration::hours(1),
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(format!("{}/admin/campaigns/{cid}?org=620122", app.base_url))
+        .header("cookie", format!("jinguo_session={}", cookie.expose()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("1 份因无在岗审核员而停滞") && html.contains("李秀英"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/me", get(signin::me))
+        .route("/admin/campaigns/{id}", get(review::dashboard))
         .route(
             "/tasks/{task_id}",
             get(review::task_page).post(review::decide_task),

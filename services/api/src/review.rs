@@ -288,3 +288,132 @@ pub(crate) async fn decide_task(
         ),
     }
 }
+
+struct DashboardRow {
+    family: String,
+    village: String,
+    category: String,
+    state: &'static str,
+    stalled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    campaign: String,
+    org_name: String,
+    rows: Vec<DashboardRow>,
+    stalled: usize,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct DashboardQuery {
+    org: Option<String>,
+}
+
+/// `GET /admin/campaigns/{id}?org=CODE`: the county dashboard of a campaign; stalled
+/// nominations (a level without an active reviewer) are flagged.
+pub(crate) async fn dashboard(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
+) -> Response {
+    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let campaign = match state
+        .store
+        .read(move |c| Box::pin(store::get_campaign(c, id)))
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "没有这项评选",
+                "请核对链接。".into(),
+                None,
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let scope = q
+        .org
+        .as_deref()
+        .and_then(|o| jinguo_core::org::OrgCode::parse(o).ok())
+        .or_else(|| jinguo_core::org::OrgCode::parse(&campaign.scope_org).ok());
+    let Some(area) = scope else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "机构代码有误",
+            "请检查 org 参数。".into(),
+            None,
+        );
+    };
+    if let Err(e) = crate::auth::require(&state, session.person, "nomination.view", area).await {
+        return if e.status == StatusCode::FORBIDDEN {
+            message(
+                StatusCode::FORBIDDEN,
+                "没有权限",
+                format!("您没有查看 {area} 推荐的权限。"),
+                None,
+            )
+        } else {
+            e.into_response()
+        };
+    }
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let mut rows = Vec::new();
+                for n in store::list(c, id).await? {
+                    let Ok(village) = jinguo_core::org::OrgCode::parse(&n.village_code) else {
+                        continue;
+                    };
+                    if !village.is_within(&area) {
+                        continue;
+                    }
+                    let stalled = store::history(c, n.id)
+                        .await?
+                        .last()
+                        .is_some_and(|h| h.event == "no_reviewer");
+                    let family: Option<Family> = serde_json::from_str(&n.family).ok();
+                    rows.push(DashboardRow {
+                        family: family.map(|f| f.head_name).unwrap_or_default(),
+                        village: orgs::get(c, village)
+                            .await?
+                            .map(|u| u.name)
+                            .unwrap_or_default(),
+                        category: n.category,
+                        state: state_label(n.state),
+                        stalled,
+                    });
+                }
+                let org_name = orgs::get(c, area)
+                    .await?
+                    .map(|u| u.name)
+                    .unwrap_or_default();
+                Ok::<_, StoreError>((rows, org_name))
+            })
+        })
+        .await;
+    let (rows, org_name) = match loaded {
+        Ok(v) => v,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let stalled = rows.iter().filter(|r| r.stalled).count();
+    let page = Dashboard {
+        campaign: campaign.name,
+        org_name,
+        rows,
+        stalled,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
