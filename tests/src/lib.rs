@@ -13,6 +13,7 @@
 mod browser;
 mod bus;
 mod db;
+mod people;
 mod process;
 mod proxy;
 mod smtp;
@@ -31,6 +32,7 @@ pub use bus::{
     unique_prefix,
 };
 pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
+pub use people::{add_staff, api_token, session};
 pub use process::{JinguoProcess, jinguo_bin, run_jinguo};
 pub use proxy::Proxy;
 pub use smtp::SmtpSink;

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use jinguo_auth::Secret;
-use jinguo_auth::staff::{NewStaff, parse_assignment};
 use jinguo_core::auth::{Role, Scope, Target};
 use jinguo_core::org::OrgCode;
 use jinguo_store::{Store, links, staff};
@@ -15,34 +14,11 @@ fn code(s: &str) -> OrgCode {
 }
 
 async fn add_staff(store: &Store, email: &str, role: &str, org: &str) -> Uuid {
-    let s = NewStaff {
-        email: email.into(),
-        name: format!("测试{role}"),
-        phone: None,
-        assignment: parse_assignment(role, org, (role == "agency_liaison").then_some("police"))
-            .unwrap(),
-    };
-    store
-        .transaction(move |c| {
-            Box::pin(async move { jinguo_auth::staff::add(c, &s, "test", jinguo_bus::now()).await })
-        })
-        .await
-        .unwrap()
-        .0
+    jinguo_tests::add_staff(store, email, &format!("测试{role}"), role, org).await
 }
 
 async fn token_for(store: &Store, person: Uuid) -> String {
-    let secret = Secret::generate();
-    let hash = secret.hash();
-    store
-        .transaction(move |c| {
-            Box::pin(async move {
-                links::insert_api_token(c, &hash, person, jinguo_bus::now(), None).await
-            })
-        })
-        .await
-        .unwrap();
-    secret.expose().to_owned()
+    jinguo_tests::api_token(store, person).await
 }
 
 async fn may(store: &Store, person: Uuid, action: String, target: OrgCode) -> bool {
@@ -549,29 +525,8 @@ async fn break_glass_is_reasoned_short_lived_audited_and_reported() {
     );
 }
 
-/// Signs `person` in directly (as the link POST would) and returns the Cookie header value.
 async fn session_for(store: &Store, person: Uuid) -> String {
-    let cookie = Secret::generate();
-    let hash = cookie.hash();
-    let csrf = Secret::generate().hash();
-    store
-        .transaction(move |c| {
-            Box::pin(async move {
-                let now = jinguo_bus::now();
-                links::insert_session(
-                    c,
-                    &hash,
-                    person,
-                    &csrf,
-                    now,
-                    now + chrono::Duration::hours(1),
-                )
-                .await
-            })
-        })
-        .await
-        .unwrap();
-    format!("jinguo_session={}", cookie.expose())
+    jinguo_tests::session(store, person).await.0
 }
 
 #[tokio::test(flavor = "multi_thread")]

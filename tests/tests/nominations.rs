@@ -2,7 +2,6 @@
 //! the links in the emails they received, on both backends.
 
 use jinguo_auth::Secret;
-use jinguo_auth::staff::{NewStaff, parse_assignment};
 use jinguo_core::org::OrgCode;
 use jinguo_store::{Store, links, mail, orgs};
 use jinguo_tests::{Backend, TestApp};
@@ -10,33 +9,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 async fn add_staff(store: &Store, email: &str, name: &str, role: &str, org: &str) -> Uuid {
-    let s = NewStaff {
-        email: email.into(),
-        name: name.into(),
-        phone: None,
-        assignment: parse_assignment(role, org, None).unwrap(),
-    };
-    store
-        .transaction(move |c| {
-            Box::pin(async move { jinguo_auth::staff::add(c, &s, "test", jinguo_bus::now()).await })
-        })
-        .await
-        .unwrap()
-        .0
+    jinguo_tests::add_staff(store, email, name, role, org).await
 }
 
 async fn token_for(store: &Store, person: Uuid) -> String {
-    let secret = Secret::generate();
-    let hash = secret.hash();
-    store
-        .transaction(move |c| {
-            Box::pin(async move {
-                links::insert_api_token(c, &hash, person, jinguo_bus::now(), None).await
-            })
-        })
-        .await
-        .unwrap();
-    secret.expose().to_owned()
+    jinguo_tests::api_token(store, person).await
 }
 
 /// 皋兰县, its first township and that township's first village.
@@ -1304,8 +1281,19 @@ async fn a_reviewer_decides_in_a_real_browser() {
         "opening the page decided nothing"
     );
     browser.click("button[type=submit]").await;
-    let done = browser.source().await;
-    assert!(done.contains("审核意见已提交"), "{done}");
+    // The form's POST navigates; wait for the answer page.
+    jinguo_tests::eventually(
+        "the answer page",
+        std::time::Duration::from_secs(20),
+        || async {
+            browser
+                .source()
+                .await
+                .contains("审核意见已提交")
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(state(&s).await, "township_review");
 }
 
