@@ -3,6 +3,7 @@
 
 mod dlq;
 mod serve;
+mod tour;
 mod users;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Command {
     /// The case officers' on-duty roster per county.
     #[command(subcommand)]
     Duty(users::Duty),
+    /// Lecture tours (陇原妇女面对面).
+    #[command(subcommand)]
+    Tour(tour::Tour),
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +71,10 @@ enum Import {
 
 /// Runs one command to completion on a fresh multi-threaded runtime.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Pure computation on a file: needs neither configuration nor a database.
+    if let Some(Command::Tour(command)) = cli.command {
+        return tour::run(command);
+    }
     let config = Arc::new(Config::load()?);
     init_tracing(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -84,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => users::token(config, command).await,
             Command::Audit(command) => users::audit(config, command).await,
             Command::Duty(command) => users::duty(config, command).await,
+            Command::Tour(_) => unreachable!("handled before start-up"),
         }
     })
 }

@@ -90,3 +90,55 @@ fn unknown_subcommand_is_a_usage_error() {
     let out = jinguo(&["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn tour_solve_writes_a_checked_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("instance.json");
+    std::fs::write(
+        &input,
+        r#"{
+          "villages": [
+            {"code": "620122100201", "name": "甲村", "lat": 36.30, "lon": 103.90, "sessions": 1},
+            {"code": "620122100202", "name": "乙村", "lat": 36.32, "lon": 103.93, "sessions": 1},
+            {"code": "620122100203", "name": "丙村", "lat": 36.36, "lon": 103.97, "sessions": 1}
+          ],
+          "lecturers": [
+            {"id": "L1", "name": "王芳", "home_lat": 36.31, "home_lon": 103.91, "topics": ["反家暴"],
+             "available": ["2026-12-01", "2026-12-02"], "max_per_day": 2}
+          ],
+          "days": ["2026-12-01", "2026-12-02"],
+          "day_start": "08:30", "day_end": "17:30", "session_minutes": 90,
+          "speed_kmh": 40, "road_factor": 1.3, "topic": "反家暴", "ignored_field": true
+        }"#,
+    )
+    .unwrap();
+    let out = jinguo(
+        &[
+            "tour",
+            "solve",
+            "--input",
+            input.to_str().unwrap(),
+            "--time-limit-ms",
+            "200",
+            "--seed",
+            "3",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let schedule: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schedule["stats"]["covered"], 3);
+    assert_eq!(schedule["sessions"].as_array().unwrap().len(), 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 of 3 villages covered"));
+
+    std::fs::write(&input, "{\"villages\": []}").unwrap();
+    let bad = jinguo(&["tour", "solve", "--input", input.to_str().unwrap()], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stderr_lines(&bad).len(), 1);
+    assert!(stderr_lines(&bad)[0].contains("not a tour instance"));
+}

@@ -1,0 +1,598 @@
+//! The tour solver: regret insertion to construct, then large-neighbourhood search with
+//! simulated annealing to improve, until the caller says stop. Deterministic for a seed.
+//! Objective, in order: villages covered, total travel.
+
+use chrono::NaiveDate;
+
+use crate::tours::{Instance, Reason, Schedule, Session, Stats, Unassigned};
+
+/// A small deterministic generator (xorshift64*): same seed, same schedule.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One lecturer-day.
+#[derive(Clone)]
+struct Route {
+    lecturer: usize,
+    date: NaiveDate,
+    stops: Vec<usize>,
+}
+
+/// A demand unit: one session a village asked for.
+#[derive(Clone, Copy)]
+struct Item {
+    village: usize,
+}
+
+struct Problem<'a> {
+    inst: &'a Instance,
+    /// km between village i and j.
+    vv: Vec<Vec<f64>>,
+    /// km between lecturer l's home and village i.
+    hv: Vec<Vec<f64>>,
+    day: (i64, i64),
+    session: i64,
+}
+
+impl<'a> Problem<'a> {
+    fn new(inst: &'a Instance) -> Problem<'a> {
+        let p = |i: usize| (inst.villages[i].lat, inst.villages[i].lon);
+        let n = inst.villages.len();
+        let vv = (0..n)
+            .map(|i| (0..n).map(|j| inst.road_km(p(i), p(j))).collect())
+            .collect();
+        let hv = inst
+            .lecturers
+            .iter()
+            .map(|l| {
+                (0..n)
+                    .map(|i| inst.road_km((l.home_lat, l.home_lon), p(i)))
+                    .collect()
+            })
+            .collect();
+        use chrono::Timelike;
+        let m = |t: chrono::NaiveTime| i64::from(t.hour()) * 60 + i64::from(t.minute());
+        Problem {
+            inst,
+            vv,
+            hv,
+            day: (m(inst.day_start), m(inst.day_end)),
+            session: i64::from(inst.session_minutes),
+        }
+    }
+
+    /// Travel km of a route, or `None` when it does not fit the day or the daily maximum.
+    fn route_km(&self, lecturer: usize, stops: &[usize]) -> Option<f64> {
+        if stops.len() as u32 > self.inst.lecturers[lecturer].max_per_day {
+            return None;
+        }
+        let mut km = 0.0;
+        let mut clock = self.day.0;
+        let mut prev: Option<usize> = None;
+        for &v in stops {
+            let leg = match prev {
+                None => self.hv[lecturer][v],
+                Some(p) => self.vv[p][v],
+            };
+            km += leg;
+            clock += self.inst.travel_minutes(leg) + self.session;
+            prev = Some(v);
+        }
+        if let Some(p) = prev {
+            let home = self.hv[lecturer][p];
+            km += home;
+            clock += self.inst.travel_minutes(home);
+        }
+        (clock <= self.day.1).then_some(km)
+    }
+}
+
+/// The state being improved.
+#[derive(Clone)]
+struct Plan {
+    routes: Vec<Route>,
+    unassigned: Vec<usize>,
+}
+
+impl Plan {
+    fn cost(&self, p: &Problem) -> (usize, f64) {
+        let km: f64 = self
+            .routes
+            .iter()
+            .filter_map(|r| p.route_km(r.lecturer, &r.stops))
+            .sum();
+        (self.unassigned.len(), km)
+    }
+
+    fn village_on(&self, village: usize, date: NaiveDate) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.date == date && r.stops.contains(&village))
+    }
+
+    /// Best and second-best insertion of `village`: (extra km, route, position).
+    fn options(&self, p: &Problem, village: usize) -> (Option<(f64, usize, usize)>, Option<f64>) {
+        let mut best: Option<(f64, usize, usize)> = None;
+        let mut second: Option<f64> = None;
+        for (ri, r) in self.routes.iter().enumerate() {
+            if self.village_on(village, r.date) {
+                continue;
+            }
+            let Some(before) = p.route_km(r.lecturer, &r.stops) else {
+                continue;
+            };
+            let mut route_best: Option<(f64, usize)> = None;
+            for pos in 0..=r.stops.len() {
+                let mut stops = r.stops.clone();
+                stops.insert(pos, village);
+                if let Some(after) = p.route_km(r.lecturer, &stops) {
+                    let extra = after - before;
+                    if route_best.is_none_or(|(c, _)| extra < c) {
+                        route_best = Some((extra, pos));
+                    }
+                }
+            }
+            if let Some((c, pos)) = route_best {
+                match best {
+                    Some((b, _, _)) if c >= b => {
+                        if second.is_none_or(|s| c < s) {
+                            second = Some(c);
+                        }
+                    }
+                    _ => {
+                        if let Some((b, _, _)) = best {
+                            second = Some(b);
+                        }
+                        best = Some((c, ri, pos));
+                    }
+                }
+            }
+        }
+        (best, second)
+    }
+
+    /// Regret insertion: repeatedly insert the item whose second-best option is worst compared
+    /// with its best (items with a single option first).
+    fn insert_all(&mut self, p: &Problem) {
+        loop {
+            let mut pick: Option<(f64, usize, (f64, usize, usize))> = None;
+            for (k, &v) in self.unassigned.iter().enumerate() {
+                let (best, second) = self.options(p, v);
+                let Some(b) = best else { continue };
+                let regret = second.map_or(f64::INFINITY, |s| s - b.0);
+                let better = match pick {
+                    None => true,
+                    Some((r, _, pb)) => regret > r || (regret == r && b.0 < pb.0),
+                };
+                if better {
+                    pick = Some((regret, k, b));
+                }
+            }
+            let Some((_, k, (_, ri, pos))) = pick else {
+                return;
+            };
+            let v = self.unassigned.swap_remove(k);
+            self.routes[ri].stops.insert(pos, v);
+        }
+    }
+}
+
+/// Why `village` cannot be placed at all, for the report.
+fn reason(p: &Problem, village: usize) -> Reason {
+    let inst = p.inst;
+    let with_topic: Vec<usize> = (0..inst.lecturers.len())
+        .filter(|&l| inst.lecturers[l].topics.contains(&inst.topic))
+        .collect();
+    if with_topic.is_empty() {
+        return Reason::NoLecturerWithTopic;
+    }
+    let on_days: Vec<usize> = with_topic
+        .into_iter()
+        .filter(|&l| {
+            inst.lecturers[l]
+                .available
+                .iter()
+                .any(|d| inst.days.contains(d))
+        })
+        .collect();
+    if on_days.is_empty() {
+        return Reason::NoAvailableDate;
+    }
+    if !on_days.iter().any(|&l| p.route_km(l, &[village]).is_some()) {
+        return Reason::NotReachableWithinDay;
+    }
+    Reason::NoCapacityLeft
+}
+
+/// Solves `inst`. `stop` is asked between improvement steps (a time limit lives there, so the
+/// core needs no clock); `progress` hears (iteration, villages covered, km) on improvements.
+pub fn solve(
+    inst: &Instance,
+    seed: u64,
+    stop: &mut dyn FnMut() -> bool,
+    progress: &mut dyn FnMut(u64, usize, f64),
+) -> Schedule {
+    let p = Problem::new(inst);
+    let mut rng = Rng(seed.max(1));
+    let routes: Vec<Route> = inst
+        .lecturers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.topics.contains(&inst.topic))
+        .flat_map(|(li, l)| {
+            // One route per lecturer-day, however often a date is listed.
+            let mut dates: Vec<NaiveDate> = l
+                .available
+                .iter()
+                .copied()
+                .filter(|d| inst.days.contains(d))
+                .collect();
+            dates.sort();
+            dates.dedup();
+            dates.into_iter().map(move |date| Route {
+                lecturer: li,
+                date,
+                stops: Vec::new(),
+            })
+        })
+        .collect();
+    let items: Vec<Item> = inst
+        .villages
+        .iter()
+        .enumerate()
+        .flat_map(|(vi, v)| (0..v.sessions).map(move |_| Item { village: vi }))
+        .collect();
+    let mut plan = Plan {
+        routes,
+        unassigned: items.iter().map(|i| i.village).collect(),
+    };
+    plan.insert_all(&p);
+    let mut best = plan.clone();
+    let mut best_cost = best.cost(&p);
+    let mut current_cost = best_cost;
+    progress(0, covered(inst, &best), best_cost.1);
+
+    // Large-neighbourhood search: remove a few stops (random, or around one village), reinsert
+    // by regret, accept by simulated annealing on travel (never losing coverage).
+    let mut temperature = 5.0;
+    let mut iteration = 0u64;
+    let assigned_count = |pl: &Plan| pl.routes.iter().map(|r| r.stops.len()).sum::<usize>();
+    while !stop() && assigned_count(&plan) > 0 {
+        iteration += 1;
+        let mut candidate = plan.clone();
+        let q = 1 + rng.below(4);
+        let seed_v = {
+            let non_empty: Vec<usize> = (0..candidate.routes.len())
+                .filter(|&r| !candidate.routes[r].stops.is_empty())
+                .collect();
+            let r = non_empty[rng.below(non_empty.len())];
+            let stops = &candidate.routes[r].stops;
+            stops[rng.below(stops.len())]
+        };
+        let mut near: Vec<usize> = (0..inst.villages.len()).collect();
+        near.sort_by(|&a, &b| p.vv[seed_v][a].total_cmp(&p.vv[seed_v][b]));
+        let mut removed = 0;
+        for v in near {
+            if removed >= q {
+                break;
+            }
+            for r in candidate.routes.iter_mut() {
+                if let Some(pos) = r.stops.iter().position(|&s| s == v) {
+                    r.stops.remove(pos);
+                    candidate.unassigned.push(v);
+                    removed += 1;
+                    break;
+                }
+            }
+        }
+        candidate.insert_all(&p);
+        let cost = candidate.cost(&p);
+        let accept = cost.0 < current_cost.0
+            || (cost.0 == current_cost.0
+                && (cost.1 <= current_cost.1
+                    || rng.unit() < ((current_cost.1 - cost.1) / temperature).exp()));
+        if accept {
+            plan = candidate;
+            current_cost = cost;
+            if cost.0 < best_cost.0 || (cost.0 == best_cost.0 && cost.1 < best_cost.1 - 1e-9) {
+                best = plan.clone();
+                best_cost = cost;
+                progress(iteration, covered(inst, &best), best_cost.1);
+            }
+        }
+        temperature = (temperature * 0.999).max(0.01);
+    }
+    to_schedule(&p, &best)
+}
+
+/// Villages with every session they asked for.
+fn covered(inst: &Instance, plan: &Plan) -> usize {
+    let mut counts = vec![0u32; inst.villages.len()];
+    for r in &plan.routes {
+        for &v in &r.stops {
+            counts[v] += 1;
+        }
+    }
+    inst.villages
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| counts[*i] >= v.sessions)
+        .count()
+}
+
+fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
+    let inst = p.inst;
+    let mut sessions = Vec::new();
+    let mut km = 0.0;
+    for r in &plan.routes {
+        if r.stops.is_empty() {
+            continue;
+        }
+        km += p.route_km(r.lecturer, &r.stops).unwrap_or(0.0);
+        let mut clock = p.day.0;
+        let mut prev: Option<usize> = None;
+        for &v in &r.stops {
+            let leg = match prev {
+                None => p.hv[r.lecturer][v],
+                Some(x) => p.vv[x][v],
+            };
+            clock += inst.travel_minutes(leg);
+            let t = |m: i64| {
+                chrono::NaiveTime::from_hms_opt((m / 60) as u32, (m % 60) as u32, 0)
+                    .unwrap_or_default()
+            };
+            sessions.push(Session {
+                village: inst.villages[v].code.clone(),
+                lecturer: inst.lecturers[r.lecturer].id.clone(),
+                date: r.date,
+                start: t(clock),
+                end: t(clock + p.session),
+            });
+            clock += p.session;
+            prev = Some(v);
+        }
+    }
+    sessions.sort();
+    let covered = covered(inst, plan);
+    let mut missing: Vec<usize> = plan.unassigned.clone();
+    missing.sort();
+    missing.dedup();
+    let unassigned = missing
+        .into_iter()
+        .map(|v| Unassigned {
+            village: inst.villages[v].code.clone(),
+            reason: reason(p, v),
+        })
+        .collect();
+    Schedule {
+        sessions,
+        unassigned,
+        stats: Stats {
+            covered,
+            travel_km: km,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tours::{Lecturer, Village, check};
+    use chrono::NaiveTime;
+    use proptest::prelude::*;
+
+    fn date(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    fn instance(
+        villages: Vec<(f64, f64, u32)>,
+        lecturers: Vec<(f64, f64, Vec<u32>, u32)>,
+        days: u32,
+    ) -> Instance {
+        Instance {
+            villages: villages
+                .into_iter()
+                .enumerate()
+                .map(|(i, (lat, lon, sessions))| Village {
+                    code: format!("V{i}"),
+                    name: String::new(),
+                    lat,
+                    lon,
+                    sessions,
+                    venue_capacity: None,
+                })
+                .collect(),
+            lecturers: lecturers
+                .into_iter()
+                .enumerate()
+                .map(|(i, (lat, lon, avail, max))| Lecturer {
+                    id: format!("L{i}"),
+                    name: String::new(),
+                    home_lat: lat,
+                    home_lon: lon,
+                    topics: vec!["反家暴".into()],
+                    available: avail.into_iter().map(date).collect(),
+                    max_per_day: max,
+                })
+                .collect(),
+            days: (1..=days).map(date).collect(),
+            day_start: NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
+            day_end: NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
+            session_minutes: 90,
+            speed_kmh: 40.0,
+            road_factor: 1.3,
+            topic: "反家暴".into(),
+        }
+    }
+
+    fn run(inst: &Instance, iterations: u64) -> Schedule {
+        let mut n = 0;
+        solve(
+            inst,
+            7,
+            &mut || {
+                n += 1;
+                n > iterations
+            },
+            &mut |_, _, _| {},
+        )
+    }
+
+    #[test]
+    fn an_instance_built_around_a_full_schedule_is_fully_covered() {
+        // Three lecturers, each living beside two villages; one day, two talks each.
+        let inst = instance(
+            vec![
+                (36.30, 103.90, 1),
+                (36.31, 103.91, 1),
+                (36.50, 104.10, 1),
+                (36.51, 104.11, 1),
+                (36.10, 103.70, 1),
+                (36.11, 103.71, 1),
+            ],
+            vec![
+                (36.305, 103.905, vec![1], 2),
+                (36.505, 104.105, vec![1], 2),
+                (36.105, 103.705, vec![1], 2),
+            ],
+            1,
+        );
+        let s = run(&inst, 200);
+        assert_eq!(s.stats.covered, 6, "{s:?}");
+        assert!(s.unassigned.is_empty());
+        assert!(check(&inst, &s).is_ok());
+    }
+
+    #[test]
+    fn unplaceable_villages_say_why() {
+        let far = instance(
+            vec![(36.3, 103.9, 1), (45.0, 125.0, 1)],
+            vec![(36.3, 103.9, vec![1], 3)],
+            1,
+        );
+        let s = run(&far, 20);
+        assert_eq!(s.unassigned.len(), 1);
+        assert_eq!(s.unassigned[0].reason, Reason::NotReachableWithinDay);
+        let mut no_topic = far.clone();
+        no_topic.topic = "家风家教".into();
+        assert_eq!(
+            run(&no_topic, 5).unassigned[0].reason,
+            Reason::NoLecturerWithTopic
+        );
+        let mut no_date = far.clone();
+        no_date.lecturers[0].available = vec![date(20)];
+        assert_eq!(
+            run(&no_date, 5).unassigned[0].reason,
+            Reason::NoAvailableDate
+        );
+        let busy = instance(
+            vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+            vec![(36.3, 103.9, vec![1], 1)],
+            1,
+        );
+        assert_eq!(run(&busy, 20).unassigned[0].reason, Reason::NoCapacityLeft);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule() {
+        let inst = instance(
+            (0..8)
+                .map(|i| {
+                    (
+                        36.0 + f64::from(i) * 0.03,
+                        103.8 + f64::from(i % 3) * 0.04,
+                        1,
+                    )
+                })
+                .collect(),
+            vec![
+                (36.05, 103.85, vec![1, 2], 3),
+                (36.15, 103.9, vec![1, 2], 3),
+            ],
+            2,
+        );
+        assert_eq!(run(&inst, 100), run(&inst, 100));
+    }
+
+    #[test]
+    fn the_checker_rejects_hand_broken_schedules() {
+        let inst = instance(
+            vec![(36.30, 103.90, 1), (36.32, 103.93, 1), (36.36, 103.97, 1)],
+            vec![(36.31, 103.91, vec![1, 2], 3)],
+            2,
+        );
+        let good = run(&inst, 50);
+        assert!(check(&inst, &good).is_ok());
+        assert!(good.sessions.len() >= 2);
+        let broken = |f: &dyn Fn(&mut Instance, &mut Schedule)| {
+            let (mut i, mut s) = (inst.clone(), good.clone());
+            f(&mut i, &mut s);
+            check(&i, &s).is_err()
+        };
+        // Overlap: a session moved onto the one before it.
+        assert!(broken(&|_, s| {
+            let (a, b) = (s.sessions[0].clone(), &mut s.sessions[1]);
+            if a.date == b.date {
+                b.start = a.start;
+                b.end = a.end;
+            } else {
+                b.date = a.date;
+                b.start = a.start;
+                b.end = a.end;
+            }
+        }));
+        // Unavailable date.
+        assert!(broken(&|_, s| s.sessions[0].date = date(9)));
+        // No time to travel: the first talk starts the moment the day starts.
+        assert!(broken(&|i, s| {
+            s.sessions[0].start = i.day_start;
+            s.sessions[0].end =
+                i.day_start + chrono::Duration::minutes(i64::from(i.session_minutes));
+        }));
+        // Over the daily maximum.
+        assert!(broken(&|i, _| i.lecturers[0].max_per_day = 0));
+        // Wrong topic.
+        assert!(broken(
+            &|i, _| i.lecturers[0].topics = vec!["家风家教".into()]
+        ));
+        // Statistics that do not match.
+        assert!(broken(&|_, s| s.stats.travel_km += 1.0));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The checker accepts every schedule the solver returns.
+        #[test]
+        fn the_checker_accepts_what_the_solver_returns(
+            villages in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, 1u32..3), 1..10),
+            lecturers in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, proptest::collection::vec(1u32..4, 1..3), 1u32..4), 1..4),
+            seed in 1u64..1000,
+        ) {
+            let inst = instance(villages, lecturers, 3);
+            let mut n = 0;
+            let s = solve(&inst, seed, &mut || { n += 1; n > 30 }, &mut |_, _, _| {});
+            let checked = check(&inst, &s);
+            prop_assert!(checked.is_ok(), "{:?}", checked);
+            let stats = checked.unwrap();
+            prop_assert_eq!(stats.covered, s.stats.covered);
+            prop_assert!((stats.travel_km - s.stats.travel_km).abs() < 1e-6);
+            let missing: usize = inst.villages.len() - s.stats.covered;
+            prop_assert_eq!(missing, s.unassigned.len());
+        }
+    }
+}
