@@ -142,3 +142,56 @@ fn tour_solve_writes_a_checked_schedule() {
     assert_eq!(stderr_lines(&bad).len(), 1);
     assert!(stderr_lines(&bad)[0].contains("not a tour instance"));
 }
+
+#[test]
+fn a_generated_county_instance_is_fully_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = jinguo(
+        &[
+            "tour",
+            "generate",
+            "--county",
+            "620122",
+            "--lecturers",
+            "10",
+            "--days",
+            "10",
+            "--seed",
+            "2",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let instance: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let villages = instance["villages"].as_array().unwrap().len();
+    assert_eq!(villages, 42, "皋兰县's villages in the shipped data");
+    let input = dir.path().join("gaolan.json");
+    std::fs::write(&input, &out.stdout).unwrap();
+    let solved = jinguo(
+        &[
+            "tour",
+            "solve",
+            "--input",
+            input.to_str().unwrap(),
+            "--time-limit-ms",
+            "500",
+        ],
+        &[],
+    );
+    assert!(
+        solved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&solved.stderr)
+    );
+    let schedule: serde_json::Value = serde_json::from_slice(&solved.stdout).unwrap();
+    assert_eq!(schedule["stats"]["covered"], villages);
+    let bad = jinguo(&["tour", "generate", "--county", "620122100"], &[]);
+    assert_eq!(
+        stderr_lines(&bad),
+        ["error: --county: 620122100000 is not a county-level unit"]
+    );
+}

@@ -46,6 +46,8 @@ struct Problem<'a> {
     hv: Vec<Vec<f64>>,
     day: (i64, i64),
     session: i64,
+    /// Whether lecturer l can visit village i at all in a day (there and back with one talk).
+    reachable: Vec<Vec<bool>>,
 }
 
 impl<'a> Problem<'a> {
@@ -66,30 +68,62 @@ impl<'a> Problem<'a> {
             .collect();
         use chrono::Timelike;
         let m = |t: chrono::NaiveTime| i64::from(t.hour()) * 60 + i64::from(t.minute());
-        Problem {
+        let mut problem = Problem {
             inst,
             vv,
             hv,
             day: (m(inst.day_start), m(inst.day_end)),
             session: i64::from(inst.session_minutes),
-        }
+            reachable: Vec::new(),
+        };
+        problem.reachable = (0..inst.lecturers.len())
+            .map(|l| {
+                (0..n)
+                    .map(|v| problem.route_km_with(l, &[], Some((0, v))).is_some())
+                    .collect()
+            })
+            .collect();
+        problem
     }
 
     /// Travel km of a route, or `None` when it does not fit the day or the daily maximum.
     fn route_km(&self, lecturer: usize, stops: &[usize]) -> Option<f64> {
-        if stops.len() as u32 > self.inst.lecturers[lecturer].max_per_day {
+        self.route_km_with(lecturer, stops, None)
+    }
+
+    /// Like [`Problem::route_km`] with `insert` = (position, village) put into the route, without
+    /// building the new route (the solver's inner loop).
+    fn route_km_with(
+        &self,
+        lecturer: usize,
+        stops: &[usize],
+        insert: Option<(usize, usize)>,
+    ) -> Option<f64> {
+        let len = stops.len() + usize::from(insert.is_some());
+        if len as u32 > self.inst.lecturers[lecturer].max_per_day {
             return None;
         }
+        let at = |i: usize| -> usize {
+            match insert {
+                Some((pos, v)) if i == pos => v,
+                Some((pos, _)) if i > pos => stops[i - 1],
+                _ => stops[i],
+            }
+        };
         let mut km = 0.0;
         let mut clock = self.day.0;
         let mut prev: Option<usize> = None;
-        for &v in stops {
+        for i in 0..len {
+            let v = at(i);
             let leg = match prev {
                 None => self.hv[lecturer][v],
                 Some(p) => self.vv[p][v],
             };
             km += leg;
             clock += self.inst.travel_minutes(leg) + self.session;
+            if clock > self.day.1 {
+                return None;
+            }
             prev = Some(v);
         }
         if let Some(p) = prev {
@@ -124,54 +158,57 @@ impl Plan {
             .any(|r| r.date == date && r.stops.contains(&village))
     }
 
-    /// Best and second-best insertion of `village`: (extra km, route, position).
-    fn options(&self, p: &Problem, village: usize) -> (Option<(f64, usize, usize)>, Option<f64>) {
-        let mut best: Option<(f64, usize, usize)> = None;
-        let mut second: Option<f64> = None;
-        for (ri, r) in self.routes.iter().enumerate() {
-            if self.village_on(village, r.date) {
-                continue;
-            }
-            let Some(before) = p.route_km(r.lecturer, &r.stops) else {
-                continue;
-            };
-            let mut route_best: Option<(f64, usize)> = None;
-            for pos in 0..=r.stops.len() {
-                let mut stops = r.stops.clone();
-                stops.insert(pos, village);
-                if let Some(after) = p.route_km(r.lecturer, &stops) {
-                    let extra = after - before;
-                    if route_best.is_none_or(|(c, _)| extra < c) {
-                        route_best = Some((extra, pos));
-                    }
-                }
-            }
-            if let Some((c, pos)) = route_best {
-                match best {
-                    Some((b, _, _)) if c >= b => {
-                        if second.is_none_or(|s| c < s) {
-                            second = Some(c);
-                        }
-                    }
-                    _ => {
-                        if let Some((b, _, _)) = best {
-                            second = Some(b);
-                        }
-                        best = Some((c, ri, pos));
-                    }
-                }
+    /// The best place for `village` in route `ri`: (extra km, position), or `None`.
+    fn route_option(&self, p: &Problem, village: usize, ri: usize) -> Option<(f64, usize)> {
+        let r = &self.routes[ri];
+        if r.stops.len() as u32 >= p.inst.lecturers[r.lecturer].max_per_day
+            || !p.reachable[r.lecturer][village]
+            || self.village_on(village, r.date)
+        {
+            return None;
+        }
+        let before = p.route_km(r.lecturer, &r.stops)?;
+        let mut best: Option<(f64, usize)> = None;
+        for pos in 0..=r.stops.len() {
+            if let Some(after) = p.route_km_with(r.lecturer, &r.stops, Some((pos, village)))
+                && best.is_none_or(|(c, _)| after - before < c)
+            {
+                best = Some((after - before, pos));
             }
         }
-        (best, second)
+        best
     }
 
     /// Regret insertion: repeatedly insert the item whose second-best option is worst compared
-    /// with its best (items with a single option first).
+    /// with its best (items with a single option first). Each item's best place per route is
+    /// kept in a table; an insertion recomputes only the column of the route it changed (and,
+    /// for a village asked for more than once, that day's other routes).
     fn insert_all(&mut self, p: &Problem) {
+        let routes = self.routes.len();
+        let mut table: Vec<Vec<Option<(f64, usize)>>> = self
+            .unassigned
+            .iter()
+            .map(|&v| (0..routes).map(|ri| self.route_option(p, v, ri)).collect())
+            .collect();
         loop {
             let mut pick: Option<(f64, usize, (f64, usize, usize))> = None;
-            for (k, &v) in self.unassigned.iter().enumerate() {
-                let (best, second) = self.options(p, v);
+            for (k, row) in table.iter().enumerate() {
+                let mut best: Option<(f64, usize, usize)> = None;
+                let mut second: Option<f64> = None;
+                for (ri, option) in row.iter().enumerate() {
+                    let Some((c, pos)) = *option else { continue };
+                    match best {
+                        Some((b, _, _)) if c >= b => {
+                            if second.is_none_or(|s| c < s) {
+                                second = Some(c);
+                            }
+                        }
+                        _ => {
+                            second = best.map(|b| b.0);
+                            best = Some((c, ri, pos));
+                        }
+                    }
+                }
                 let Some(b) = best else { continue };
                 let regret = second.map_or(f64::INFINITY, |s| s - b.0);
                 let better = match pick {
@@ -187,7 +224,20 @@ impl Plan {
                 return;
             };
             let v = self.unassigned.swap_remove(k);
+            table.swap_remove(k);
             self.routes[ri].stops.insert(pos, v);
+            let date = self.routes[ri].date;
+            for (idx, &u) in self.unassigned.iter().enumerate() {
+                table[idx][ri] = self.route_option(p, u, ri);
+                if u == v {
+                    // The same village cannot have a second talk that day.
+                    for (rj, r) in self.routes.iter().enumerate() {
+                        if r.date == date {
+                            table[idx][rj] = None;
+                        }
+                    }
+                }
+            }
         }
     }
 
