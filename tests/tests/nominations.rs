@@ -158,6 +158,21 @@ async fn setup(backend: Backend, quota: u32) -> Setup {
     }
 }
 
+/// Creates a campaign as the county admin; its JSON answer.
+async fn create_campaign(s: &Setup, body: Value) -> Value {
+    let r = s
+        .app
+        .client
+        .post(format!("{}/api/v1/campaigns", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
 fn submission(s: &Setup, head: &str, head_id: &str) -> Value {
     json!({
         "campaign_id": s.campaign, "village": s.village.as_str(), "category": "最美家庭", "channel": "organization",
@@ -838,19 +853,8 @@ async fn the_public_self_nomination_form_submits_and_names_what_is_wrong() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_all_rule_every_reviewer_must_approve() {
     let s = setup(Backend::Postgres, 0).await;
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "全员审核评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "decide": "all" } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_campaign(&s, json!({ "name": "全员审核评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "decide": "all" } })).await;
     let mut body = submission(&s, "李秀英", "620122198001011234");
     body["campaign_id"] = created["id"].clone();
     let n = submit(&s, &body).await.json::<Value>().await.unwrap();
@@ -910,20 +914,9 @@ async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
         &[],
     );
     bus.start_services();
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "公示评选", "year": 2026, "scope_org": "620122",
+    let created = create_campaign(&s, json!({ "name": "公示评选", "year": 2026, "scope_org": "620122",
             "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 },
-                       "village_publicity": "1s", "publicity": "1s" } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+                       "village_publicity": "1s", "publicity": "1s" } })).await;
     let mut body = submission(&s, "李秀英", "620122198001011234");
     body["campaign_id"] = created["id"].clone();
     let id = submit(&s, &body).await.json::<Value>().await.unwrap()["id"]
@@ -1024,20 +1017,9 @@ async fn level_deadlines_are_in_the_mail_and_reminded() {
         &[],
     );
     bus.start_services();
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "限期评选", "year": 2026, "scope_org": "620122",
+    let created = create_campaign(&s, json!({ "name": "限期评选", "year": 2026, "scope_org": "620122",
             "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d",
-                       "deadlines": { "village": { "working_days": 2 } } } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+                       "deadlines": { "village": { "working_days": 2 } } } })).await;
     let mut body = submission(&s, "李秀英", "620122198001011234");
     body["campaign_id"] = created["id"].clone();
     assert_eq!(submit(&s, &body).await.status(), 201);
@@ -1104,20 +1086,9 @@ async fn a_deadline_within_a_day_reminds_the_open_reviewers() {
     let today = jinguo_bus::now()
         .with_timezone(&config.calendar.time_zone)
         .date_naive();
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "当日评选", "year": 2026, "scope_org": "620122",
+    let created = create_campaign(&s, json!({ "name": "当日评选", "year": 2026, "scope_org": "620122",
             "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d",
-                       "deadlines": { "village": { "date": today.to_string() } } } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+                       "deadlines": { "village": { "date": today.to_string() } } } })).await;
     let mut body = submission(&s, "李秀英", "620122198001011234");
     body["campaign_id"] = created["id"].clone();
     assert_eq!(submit(&s, &body).await.status(), 201);
@@ -1300,19 +1271,8 @@ async fn a_reviewer_decides_in_a_real_browser() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_publicity_in_working_days_ends_on_a_working_day() {
     let s = setup(Backend::Sqlite, 0).await;
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "工作日公示", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "2wd" } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_campaign(&s, json!({ "name": "工作日公示", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "2wd" } })).await;
     let mut body = submission(&s, "李秀英", "620122198001011234");
     body["campaign_id"] = created["id"].clone();
     let id: Uuid = submit(&s, &body).await.json::<Value>().await.unwrap()["id"]
@@ -1425,19 +1385,8 @@ async fn only_county_case_officers_learn_why_a_flagged_household_is_not_eligible
 #[tokio::test(flavor = "multi_thread")]
 async fn a_level_without_reviewers_can_be_skipped_by_campaign_rule() {
     let s = setup(Backend::Sqlite, 0).await;
-    let created: Value = s
-        .app
-        .client
-        .post(format!("{}/api/v1/campaigns", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .json(&json!({ "name": "跳级评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "no_reviewer": "skip" } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_campaign(&s, json!({ "name": "跳级评选", "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d", "no_reviewer": "skip" } })).await;
     // A second village of the same township: nobody reviews there.
     let town = s.village.parent().unwrap();
     let other = s

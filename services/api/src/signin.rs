@@ -104,10 +104,7 @@ pub(crate) async fn sign_in(
                 let valid_for = chrono::Duration::from_std(ttl).unwrap_or_default();
                 let secret =
                     links::issue(c, SIGN_IN, &person.to_string(), person, valid_for, now).await?;
-                let name = people::get(c, person)
-                    .await?
-                    .map(|p| p.display_name)
-                    .unwrap_or_default();
+                let name = people::display_name(c, person).await?;
                 let mail = jinguo_mail::SignInLink {
                     recipient: name,
                     link: format!("{base}/link/{}", secret.expose()),

@@ -209,18 +209,12 @@ pub(crate) async fn break_glass(
                     now,
                 )
                 .await?;
-                let requester = people::get(c, person)
-                    .await?
-                    .map(|p| p.display_name)
-                    .unwrap_or_default();
+                let requester = people::display_name(c, person).await?;
                 let when = |t: chrono::DateTime<chrono::Utc>| {
                     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
                 };
                 for supervisor in staff::holders_above(c, Role::Supervisor, county).await? {
-                    let name = people::get(c, supervisor)
-                        .await?
-                        .map(|p| p.display_name)
-                        .unwrap_or_default();
+                    let name = people::display_name(c, supervisor).await?;
                     let notice = jinguo_mail::BreakGlassNotice {
                         recipient: name,
                         requester: requester.clone(),

@@ -493,10 +493,7 @@ async fn enter_level(
             .map(|u| u.name)
             .unwrap_or_else(|| unit.to_string());
         for admin in staff::holders_above(conn, Role::Admin, county).await? {
-            let name = people::get(conn, admin)
-                .await?
-                .map(|p| p.display_name)
-                .unwrap_or_default();
+            let name = people::display_name(conn, admin).await?;
             let notice = jinguo_mail::NoReviewerNotice {
                 recipient: name,
                 campaign: c.name.clone(),
@@ -545,10 +542,7 @@ async fn enter_level(
             now,
         )
         .await?;
-        let name = people::get(conn, reviewer)
-            .await?
-            .map(|p| p.display_name)
-            .unwrap_or_default();
+        let name = people::display_name(conn, reviewer).await?;
         let mail = jinguo_mail::ReviewRequest {
             recipient: name,
             campaign: c.name.clone(),
@@ -648,10 +642,7 @@ pub async fn decide(
     let to =
         core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
     let actor = reviewer.to_string();
-    let name = people::get(conn, reviewer)
-        .await?
-        .map(|p| p.display_name)
-        .unwrap_or_default();
+    let name = people::display_name(conn, reviewer).await?;
     let event_name = format!(
         "{}_{}",
         level.as_str(),
@@ -723,10 +714,7 @@ pub async fn remind(
         .filter(|t| !t.closed)
     {
         let Some(due) = task.due_at else { continue };
-        let name = people::get(conn, task.reviewer)
-            .await?
-            .map(|p| p.display_name)
-            .unwrap_or_default();
+        let name = people::display_name(conn, task.reviewer).await?;
         let reminder = jinguo_mail::DeadlineReminder {
             recipient: name,
             task: format!(

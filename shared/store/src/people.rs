@@ -67,3 +67,11 @@ pub async fn set_preferred_channel(
         .set(people::preferred_channel.eq(channel.as_str()));
     Ok(on_backend!(conn, |c| update.execute(c).await)? == 1)
 }
+
+/// The name to greet someone by in mail and pages; empty for an unknown person.
+pub async fn display_name(conn: &mut Conn<'_>, id: Uuid) -> Result<String, StoreError> {
+    Ok(get(conn, id)
+        .await?
+        .map(|p| p.display_name)
+        .unwrap_or_default())
+}
