@@ -1,27 +1,43 @@
 //! `jinguo tour solve`: reads an instance (JSON), writes a schedule (JSON) to stdout, reports
 //! progress on stderr, and refuses to print a schedule the independent checker rejects.
+//! `jinguo tour check` runs that checker on a schedule from anywhere; `jinguo tour generate`
+//! builds instances from the shipped org data.
 
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use jinguo_core::tours::{Instance, check};
+use jinguo_core::tours::{Instance, Schedule, check, solve, travel_lower_bound_km};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Tour {
     /// Compute a lecture-tour schedule that covers every village it can, with the least travel.
     Solve {
         /// The instance: villages, lecturers, days, day_start, day_end, session_minutes,
-        /// speed_kmh, road_factor, topic (docs/tours.md).
+        /// speed_kmh, road_factor, topic, optionally travel_matrix (docs/tours.md).
         #[arg(long)]
         input: PathBuf,
         /// Stop improving after this many milliseconds.
         #[arg(long, default_value_t = 2000)]
         time_limit_ms: u64,
-        /// The same seed gives the same schedule.
+        /// The same seed and the same number of iterations give the same schedule.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also stop after this many improvement steps: the same schedule on any machine.
+        #[arg(long)]
+        iterations: Option<u64>,
+    },
+    /// Check a schedule against an instance: every rule, and the statistics it reports. Lists
+    /// each problem on stdout and exits 1 when there is any.
+    Check {
+        #[arg(long)]
+        input: PathBuf,
+        /// The schedule (as `tour solve` writes it, perhaps edited by hand).
+        #[arg(long)]
+        schedule: PathBuf,
     },
     /// Write an instance built from the shipped org data of a real county (for trials and
     /// benchmarks): its villages, lecturers at its township seats, availability from the seed.
@@ -39,12 +55,19 @@ pub(crate) enum Tour {
 }
 
 pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
-    let (input, time_limit_ms, seed) = match command {
+    match command {
         Tour::Solve {
             input,
             time_limit_ms,
             seed,
-        } => (input, time_limit_ms, seed),
+            iterations,
+        } => solve_file(
+            &input,
+            Duration::from_millis(time_limit_ms),
+            iterations.unwrap_or(u64::MAX),
+            seed,
+        ),
+        Tour::Check { input, schedule } => check_file(&input, &schedule),
         Tour::Generate {
             county,
             lecturers,
@@ -53,38 +76,49 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
         } => {
             let instance = generate(&county, lecturers, days, seed)?;
             println!("{}", serde_json::to_string_pretty(&instance)?);
-            return Ok(());
+            Ok(())
         }
-    };
+    }
+}
+
+/// Reads and validates an instance: a bad one stops here with one line naming the field.
+fn read_instance(path: &Path) -> anyhow::Result<Instance> {
     let text =
-        std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let instance: Instance = serde_json::from_str(&text)
-        .with_context(|| format!("reading {}: not a tour instance", input.display()))?;
-    anyhow::ensure!(
-        instance.speed_kmh > 0.0,
-        "{}: speed_kmh must be positive",
-        input.display()
-    );
-    anyhow::ensure!(
-        instance.road_factor >= 1.0,
-        "{}: road_factor must be at least 1",
-        input.display()
-    );
-    anyhow::ensure!(
-        instance.day_start < instance.day_end,
-        "{}: day_start must be before day_end",
-        input.display()
-    );
+        .with_context(|| format!("reading {}: not a tour instance", path.display()))?;
+    instance
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(instance)
+}
+
+fn solve_file(input: &Path, limit: Duration, iterations: u64, seed: u64) -> anyhow::Result<()> {
+    let instance = read_instance(input)?;
     let started = Instant::now();
-    let limit = Duration::from_millis(time_limit_ms);
-    let mut stop = || started.elapsed() >= limit;
-    let mut progress = |iteration: u64, covered: usize, km: f64| {
-        eprintln!(
-            "[{:>6} ms] iteration {iteration:>7}: {covered} villages covered, {km:.1} km",
-            started.elapsed().as_millis()
-        );
+    let bar = RefCell::new(ProgressBar::new(
+        started,
+        limit,
+        instance.villages.len(),
+        std::io::stderr().is_terminal(),
+    ));
+    let mut steps = 0u64;
+    let mut stop = || {
+        bar.borrow_mut().draw(false);
+        steps += 1;
+        steps > iterations || started.elapsed() >= limit
     };
-    let schedule = jinguo_core::tour_solver::solve(&instance, seed, &mut stop, &mut progress);
+    let mut progress = |_iteration: u64, covered: usize, km: f64| {
+        let mut bar = bar.borrow_mut();
+        bar.covered = covered;
+        bar.km = km;
+        if covered == bar.villages && bar.all_covered_at.is_none() {
+            bar.all_covered_at = Some(bar.started.elapsed());
+        }
+        bar.draw(false);
+    };
+    let schedule = solve(&instance, seed, &mut stop, &mut progress);
+    bar.borrow_mut().finish();
     if let Err(violations) = check(&instance, &schedule) {
         let first = violations.first().map(|v| v.0.clone()).unwrap_or_default();
         anyhow::bail!(
@@ -92,15 +126,128 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
             violations.len()
         );
     }
+    let stats = &schedule.stats;
+    let all_covered_at = bar.borrow().all_covered_at;
+    let bound = match all_covered_at {
+        Some(at) if stats.covered == instance.villages.len() => format!(
+            " (every village covered after {} ms; travel lower bound {:.1} km)",
+            at.as_millis(),
+            travel_lower_bound_km(&instance)
+        ),
+        _ => String::new(),
+    };
     eprintln!(
-        "done in {} ms: {} of {} villages covered, {:.1} km",
+        "done in {} ms: {} of {} villages covered, {:.1} km{bound}, {}–{} sessions a lecturer",
         started.elapsed().as_millis(),
-        schedule.stats.covered,
+        stats.covered,
         instance.villages.len(),
-        schedule.stats.travel_km
+        stats.travel_km,
+        stats.fewest_sessions,
+        stats.most_sessions,
     );
     println!("{}", serde_json::to_string_pretty(&schedule)?);
     Ok(())
+}
+
+fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
+    let instance = read_instance(input)?;
+    let text = std::fs::read_to_string(schedule)
+        .with_context(|| format!("reading {}", schedule.display()))?;
+    let schedule_data: Schedule = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}: not a tour schedule", schedule.display()))?;
+    match check(&instance, &schedule_data) {
+        Ok(stats) => {
+            println!(
+                "ok: {} of {} villages covered, {:.1} km, {}–{} sessions a lecturer",
+                stats.covered,
+                instance.villages.len(),
+                stats.travel_km,
+                stats.fewest_sessions,
+                stats.most_sessions
+            );
+            Ok(())
+        }
+        Err(violations) => {
+            for v in &violations {
+                println!("{}", v.0);
+            }
+            anyhow::bail!(
+                "{}: {} problems (listed on stdout)",
+                schedule.display(),
+                violations.len()
+            )
+        }
+    }
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, a line now and then otherwise
+/// (logs, CI).
+struct ProgressBar {
+    started: Instant,
+    limit: Duration,
+    villages: usize,
+    covered: usize,
+    km: f64,
+    terminal: bool,
+    drawn: Option<Instant>,
+    /// When the search first had every village covered.
+    all_covered_at: Option<Duration>,
+}
+
+impl ProgressBar {
+    const WIDTH: usize = 24;
+
+    fn new(started: Instant, limit: Duration, villages: usize, terminal: bool) -> ProgressBar {
+        ProgressBar {
+            started,
+            limit,
+            villages,
+            covered: 0,
+            km: 0.0,
+            terminal,
+            drawn: None,
+            all_covered_at: None,
+        }
+    }
+
+    fn draw(&mut self, force: bool) {
+        let every = if self.terminal {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(500)
+        };
+        if !force && self.drawn.is_some_and(|at| at.elapsed() < every) {
+            return;
+        }
+        self.drawn = Some(Instant::now());
+        let elapsed = self.started.elapsed();
+        let status = format!(
+            "{:.1}/{:.1} s  {}/{} villages  {:.1} km",
+            elapsed.as_secs_f64(),
+            self.limit.as_secs_f64(),
+            self.covered,
+            self.villages,
+            self.km
+        );
+        if self.terminal {
+            let fraction = (elapsed.as_secs_f64() / self.limit.as_secs_f64().max(1e-9)).min(1.0);
+            let filled = (fraction * Self::WIDTH as f64).round() as usize;
+            eprint!(
+                "\r[{}{}] {status}\x1b[K",
+                "#".repeat(filled),
+                "-".repeat(Self::WIDTH - filled)
+            );
+        } else {
+            eprintln!("solving: {status}");
+        }
+    }
+
+    fn finish(&mut self) {
+        self.draw(true);
+        if self.terminal {
+            eprintln!();
+        }
+    }
 }
 
 /// Generates an instance from the shipped org data: a real county's villages (positions are the
@@ -148,6 +295,10 @@ pub(crate) fn generate(
         .iter()
         .filter(|u| u.level == OrgLevel::Township && u.location.is_some())
         .collect();
+    anyhow::ensure!(
+        !towns.is_empty(),
+        "--county: {county} has no township seats in the shipped data to house lecturers"
+    );
     let mut state = seed.max(1);
     let mut next = move || {
         state ^= state << 13;
@@ -189,5 +340,6 @@ pub(crate) fn generate(
         speed_kmh: 40.0,
         road_factor: 1.3,
         topic: "反家暴".into(),
+        travel_matrix: None,
     })
 }

@@ -91,41 +91,46 @@ fn unknown_subcommand_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+const SMALL_INSTANCE: &str = r#"{
+  "villages": [
+    {"code": "620122100201", "name": "甲村", "lat": 36.30, "lon": 103.90, "sessions": 1},
+    {"code": "620122100202", "name": "乙村", "lat": 36.32, "lon": 103.93, "sessions": 1},
+    {"code": "620122100203", "name": "丙村", "lat": 36.36, "lon": 103.97, "sessions": 1}
+  ],
+  "lecturers": [
+    {"id": "L1", "name": "王芳", "home_lat": 36.31, "home_lon": 103.91, "topics": ["反家暴"],
+     "available": ["2026-12-01", "2026-12-02"], "max_per_day": 2}
+  ],
+  "days": ["2026-12-01", "2026-12-02"],
+  "day_start": "08:30", "day_end": "17:30", "session_minutes": 90,
+  "speed_kmh": 40, "road_factor": 1.3, "topic": "反家暴", "ignored_field": true,
+  "travel_matrix": {
+    "points": ["L1", "620122100201"],
+    "minutes": [[0, 25], [20, 0]],
+    "km": [[0, 9.5], [8.0, 0]]
+  }
+}"#;
+
+fn solve_small(dir: &std::path::Path, extra: &[&str]) -> (std::path::PathBuf, Output) {
+    let input = dir.join("instance.json");
+    std::fs::write(&input, SMALL_INSTANCE).unwrap();
+    let mut args = vec![
+        "tour",
+        "solve",
+        "--input",
+        input.to_str().unwrap(),
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let out = jinguo(&args, &[]);
+    (input, out)
+}
+
 #[test]
 fn tour_solve_writes_a_checked_schedule() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("instance.json");
-    std::fs::write(
-        &input,
-        r#"{
-          "villages": [
-            {"code": "620122100201", "name": "甲村", "lat": 36.30, "lon": 103.90, "sessions": 1},
-            {"code": "620122100202", "name": "乙村", "lat": 36.32, "lon": 103.93, "sessions": 1},
-            {"code": "620122100203", "name": "丙村", "lat": 36.36, "lon": 103.97, "sessions": 1}
-          ],
-          "lecturers": [
-            {"id": "L1", "name": "王芳", "home_lat": 36.31, "home_lon": 103.91, "topics": ["反家暴"],
-             "available": ["2026-12-01", "2026-12-02"], "max_per_day": 2}
-          ],
-          "days": ["2026-12-01", "2026-12-02"],
-          "day_start": "08:30", "day_end": "17:30", "session_minutes": 90,
-          "speed_kmh": 40, "road_factor": 1.3, "topic": "反家暴", "ignored_field": true
-        }"#,
-    )
-    .unwrap();
-    let out = jinguo(
-        &[
-            "tour",
-            "solve",
-            "--input",
-            input.to_str().unwrap(),
-            "--time-limit-ms",
-            "200",
-            "--seed",
-            "3",
-        ],
-        &[],
-    );
+    let (_, out) = solve_small(dir.path(), &["--time-limit-ms", "200"]);
     assert!(
         out.status.success(),
         "{}",
@@ -133,14 +138,141 @@ fn tour_solve_writes_a_checked_schedule() {
     );
     let schedule: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schedule["stats"]["covered"], 3);
+    assert_eq!(schedule["stats"]["spread"], 0);
     assert_eq!(schedule["sessions"].as_array().unwrap().len(), 3);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("3 of 3 villages covered"));
+    // The county's matrix, alone with 甲村: 25 minutes and 9.5 km out, 8 km back (a straight
+    // line would be 3 minutes and 2 km each way).
+    let mut only_jia: serde_json::Value = serde_json::from_str(SMALL_INSTANCE).unwrap();
+    only_jia["villages"].as_array_mut().unwrap().truncate(1);
+    let input = dir.path().join("jia.json");
+    std::fs::write(&input, only_jia.to_string()).unwrap();
+    let jia = jinguo(
+        &[
+            "tour",
+            "solve",
+            "--input",
+            input.to_str().unwrap(),
+            "--iterations",
+            "5",
+        ],
+        &[],
+    );
+    let jia: serde_json::Value = serde_json::from_slice(&jia.stdout).unwrap();
+    assert_eq!(jia["sessions"][0]["start"], "08:55", "{jia}");
+    assert_eq!(jia["stats"]["travel_km"], 17.5, "{jia}");
+    let lines = stderr_lines(&out);
+    // Not a terminal: progress comes as lines, then the summary.
+    assert!(
+        lines.iter().any(|l| l.starts_with("solving: ")),
+        "{lines:?}"
+    );
+    let done = lines.last().unwrap();
+    assert!(done.contains("3 of 3 villages covered"), "{done}");
+    assert!(done.contains("travel lower bound"), "{done}");
+    assert!(done.contains("3–3 sessions a lecturer"), "{done}");
+}
 
-    std::fs::write(&input, "{\"villages\": []}").unwrap();
-    let bad = jinguo(&["tour", "solve", "--input", input.to_str().unwrap()], &[]);
+#[test]
+fn tour_solve_with_iterations_is_the_same_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, first) = solve_small(dir.path(), &["--iterations", "40"]);
+    let (_, second) = solve_small(dir.path(), &["--iterations", "40"]);
+    assert!(first.status.success());
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn tour_instances_with_mistakes_are_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("instance.json");
+    let path = input.to_str().unwrap();
+    let cases = [
+        (
+            SMALL_INSTANCE.replace("\"lat\": 36.30", "\"lat\": 136.30"),
+            "villages[0].lat: 136.3 is not a latitude",
+        ),
+        (
+            SMALL_INSTANCE.replace("\"620122100202\", \"name\"", "\"620122100201\", \"name\""),
+            "villages[1].code: 620122100201 appears twice",
+        ),
+        (
+            SMALL_INSTANCE.replace("[[0, 25], [20, 0]]", "[[0, 25], [20]]"),
+            "travel_matrix.minutes[1]: 1 entries for 2 points",
+        ),
+        (
+            SMALL_INSTANCE.replace("\"points\": [\"L1\"", "\"points\": [\"L9\""),
+            "travel_matrix.points[0]: L9 is neither a village code nor a lecturer id",
+        ),
+        (
+            SMALL_INSTANCE.replace("\"day_end\": \"17:30\"", "\"day_end\": \"5pm\""),
+            "not a tour instance",
+        ),
+        ("{\"villages\": []}".to_owned(), "not a tour instance"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&input, &text).unwrap();
+        let out = jinguo(&["tour", "solve", "--input", path], &[]);
+        assert_eq!(out.status.code(), Some(1), "{expected}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(path),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains(expected), "{lines:?} lacks {expected}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn tour_check_lists_what_a_hand_edited_schedule_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = solve_small(dir.path(), &["--iterations", "20"]);
+    assert!(out.status.success());
+    let schedule_file = dir.path().join("schedule.json");
+    std::fs::write(&schedule_file, &out.stdout).unwrap();
+    let check = |file: &std::path::Path| {
+        jinguo(
+            &[
+                "tour",
+                "check",
+                "--input",
+                input.to_str().unwrap(),
+                "--schedule",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let ok = check(&schedule_file);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ok: 3 of 3 villages covered"));
+
+    // A coordinator moves the first talk to 08:30 sharp and onto a date L1 is not free.
+    let mut schedule: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    schedule["sessions"][0]["start"] = "08:30".into();
+    schedule["sessions"][0]["end"] = "10:00".into();
+    schedule["sessions"][1]["date"] = "2026-12-05".into();
+    let edited = dir.path().join("edited.json");
+    std::fs::write(&edited, schedule.to_string()).unwrap();
+    let bad = check(&edited);
     assert_eq!(bad.status.code(), Some(1));
-    assert_eq!(stderr_lines(&bad).len(), 1);
-    assert!(stderr_lines(&bad)[0].contains("not a tour instance"));
+    let report = String::from_utf8_lossy(&bad.stdout);
+    assert!(report.contains("cannot reach"), "{report}");
+    assert!(
+        report.contains("L1 is not available on 2026-12-05"),
+        "{report}"
+    );
+    let lines = stderr_lines(&bad);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("problems (listed on stdout)"),
+        "{lines:?}"
+    );
 }
 
 #[test]

@@ -11,5 +11,4 @@ pub mod nominations;
 pub mod notify;
 pub mod org;
 pub mod org_file;
-pub mod tour_solver;
 pub mod tours;

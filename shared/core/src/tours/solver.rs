@@ -4,7 +4,9 @@
 
 use chrono::NaiveDate;
 
-use crate::tours::{Instance, Reason, Schedule, Session, Stats, Unassigned};
+use super::{
+    Instance, Leg, Place, Reason, Schedule, Session, Stats, Travel, Unassigned, minutes, time_of,
+};
 
 /// A small deterministic generator (xorshift64*): same seed, same schedule.
 struct Rng(u64);
@@ -40,41 +42,65 @@ struct Item {
 
 struct Problem<'a> {
     inst: &'a Instance,
-    /// km between village i and j.
-    vv: Vec<Vec<f64>>,
-    /// km between lecturer l's home and village i.
-    hv: Vec<Vec<f64>>,
+    /// Leg between village i and j.
+    vv: Vec<Vec<Leg>>,
+    /// Leg from lecturer l's home to village i.
+    hv: Vec<Vec<Leg>>,
+    /// Leg from village i back to lecturer l's home.
+    vh: Vec<Vec<Leg>>,
     day: (i64, i64),
     session: i64,
     /// Whether lecturer l can visit village i at all in a day (there and back with one talk).
     reachable: Vec<Vec<bool>>,
+    /// The lecturers fairness is measured over ([`Instance::can_lecture`]).
+    eligible: Vec<usize>,
 }
+
+/// A leg the matrix says has no road: so long that no day can hold it.
+const NO_ROAD: Leg = Leg {
+    km: f64::INFINITY,
+    minutes: 1 << 40,
+};
 
 impl<'a> Problem<'a> {
     fn new(inst: &'a Instance) -> Problem<'a> {
-        let p = |i: usize| (inst.villages[i].lat, inst.villages[i].lon);
+        let travel = Travel::new(inst);
+        let leg = |a: Place, b: Place| travel.leg(a, b).unwrap_or(NO_ROAD);
         let n = inst.villages.len();
+        let lecturers = 0..inst.lecturers.len();
         let vv = (0..n)
-            .map(|i| (0..n).map(|j| inst.road_km(p(i), p(j))).collect())
-            .collect();
-        let hv = inst
-            .lecturers
-            .iter()
-            .map(|l| {
+            .map(|i| {
                 (0..n)
-                    .map(|i| inst.road_km((l.home_lat, l.home_lon), p(i)))
+                    .map(|j| leg(Place::Village(i), Place::Village(j)))
                     .collect()
             })
             .collect();
-        use chrono::Timelike;
-        let m = |t: chrono::NaiveTime| i64::from(t.hour()) * 60 + i64::from(t.minute());
+        let hv = lecturers
+            .clone()
+            .map(|l| {
+                (0..n)
+                    .map(|i| leg(Place::Home(l), Place::Village(i)))
+                    .collect()
+            })
+            .collect();
+        let vh = lecturers
+            .map(|l| {
+                (0..n)
+                    .map(|i| leg(Place::Village(i), Place::Home(l)))
+                    .collect()
+            })
+            .collect();
         let mut problem = Problem {
             inst,
             vv,
             hv,
-            day: (m(inst.day_start), m(inst.day_end)),
+            vh,
+            day: (minutes(inst.day_start), minutes(inst.day_end)),
             session: i64::from(inst.session_minutes),
             reachable: Vec::new(),
+            eligible: (0..inst.lecturers.len())
+                .filter(|&l| inst.can_lecture(&inst.lecturers[l]))
+                .collect(),
         };
         problem.reachable = (0..inst.lecturers.len())
             .map(|l| {
@@ -119,19 +145,41 @@ impl<'a> Problem<'a> {
                 None => self.hv[lecturer][v],
                 Some(p) => self.vv[p][v],
             };
-            km += leg;
-            clock += self.inst.travel_minutes(leg) + self.session;
+            km += leg.km;
+            clock += leg.minutes + self.session;
             if clock > self.day.1 {
                 return None;
             }
             prev = Some(v);
         }
         if let Some(p) = prev {
-            let home = self.hv[lecturer][p];
-            km += home;
-            clock += self.inst.travel_minutes(home);
+            let home = self.vh[lecturer][p];
+            km += home.km;
+            clock += home.minutes;
         }
         (clock <= self.day.1).then_some(km)
+    }
+}
+
+/// The objective, in order: villages left out, travel, spread of sessions per lecturer.
+#[derive(Clone, Copy, Debug)]
+struct Cost {
+    uncovered: usize,
+    km: f64,
+    spread: u32,
+}
+
+impl Cost {
+    /// Strictly better in the objective's order (travel differing by less than a metre is
+    /// a tie, so that fairness decides).
+    fn better_than(&self, other: &Cost) -> bool {
+        if self.uncovered != other.uncovered {
+            return self.uncovered < other.uncovered;
+        }
+        if (self.km - other.km).abs() > 1e-3 {
+            return self.km < other.km;
+        }
+        self.spread < other.spread
     }
 }
 
@@ -143,13 +191,89 @@ struct Plan {
 }
 
 impl Plan {
-    fn cost(&self, p: &Problem) -> (usize, f64) {
+    fn cost(&self, p: &Problem) -> Cost {
         let km: f64 = self
             .routes
             .iter()
             .filter_map(|r| p.route_km(r.lecturer, &r.stops))
             .sum();
-        (self.unassigned.len(), km)
+        let (fewest, most) = self.fairness(p);
+        Cost {
+            uncovered: self.unassigned.len(),
+            km,
+            spread: most - fewest,
+        }
+    }
+
+    fn loads(&self, p: &Problem) -> Vec<u32> {
+        let mut load = vec![0u32; p.inst.lecturers.len()];
+        for r in &self.routes {
+            load[r.lecturer] += r.stops.len() as u32;
+        }
+        load
+    }
+
+    /// (fewest, most) sessions among the lecturers who could lecture.
+    fn fairness(&self, p: &Problem) -> (u32, u32) {
+        let load = self.loads(p);
+        let eligible = || p.eligible.iter().map(|&l| load[l]);
+        (eligible().min().unwrap_or(0), eligible().max().unwrap_or(0))
+    }
+
+    /// Evens out the sessions per lecturer without adding travel: hands one lecturer-day's
+    /// stops to another lecturer's day (swapping theirs back) when that costs no km and moves
+    /// work from a busier lecturer to a less busy one. Lecturers who live at the same place
+    /// make this common. Never raises the spread; stops when no exchange helps.
+    fn balance(&mut self, p: &Problem) {
+        let mut load = self.loads(p);
+        let mut improved = true;
+        while improved {
+            improved = false;
+            for a in 0..self.routes.len() {
+                for b in 0..self.routes.len() {
+                    let (ra, rb) = (&self.routes[a], &self.routes[b]);
+                    let moved = ra.stops.len() as i64 - rb.stops.len() as i64;
+                    let gap = i64::from(load[ra.lecturer]) - i64::from(load[rb.lecturer]);
+                    // Only exchanges that bring the two loads strictly closer.
+                    if ra.lecturer == rb.lecturer || moved <= 0 || gap <= moved {
+                        continue;
+                    }
+                    let before = p.route_km(ra.lecturer, &ra.stops).unwrap_or(f64::INFINITY)
+                        + p.route_km(rb.lecturer, &rb.stops).unwrap_or(f64::INFINITY);
+                    let (Some(x), Some(y)) = (
+                        p.route_km(ra.lecturer, &rb.stops),
+                        p.route_km(rb.lecturer, &ra.stops),
+                    ) else {
+                        continue;
+                    };
+                    if x + y > before + 1e-9 || !self.dates_allow_exchange(a, b) {
+                        continue;
+                    }
+                    let stops_a = std::mem::take(&mut self.routes[a].stops);
+                    let stops_b = std::mem::replace(&mut self.routes[b].stops, stops_a);
+                    self.routes[a].stops = stops_b;
+                    load[self.routes[a].lecturer] -= moved as u32;
+                    load[self.routes[b].lecturer] += moved as u32;
+                    improved = true;
+                }
+            }
+        }
+    }
+
+    /// Whether routes `a` and `b` can exchange their stops: a village moving to the other date
+    /// must not already have a talk there on a third route.
+    fn dates_allow_exchange(&self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (&self.routes[a], &self.routes[b]);
+        if ra.date == rb.date {
+            return true;
+        }
+        let taken = |village: usize, date: NaiveDate| {
+            self.routes
+                .iter()
+                .enumerate()
+                .any(|(i, r)| i != a && i != b && r.date == date && r.stops.contains(&village))
+        };
+        !ra.stops.iter().any(|&v| taken(v, rb.date)) && !rb.stops.iter().any(|&v| taken(v, ra.date))
     }
 
     fn village_on(&self, village: usize, date: NaiveDate) -> bool {
@@ -239,6 +363,25 @@ impl Plan {
                 }
             }
         }
+    }
+
+    /// Greedy insertion in a random order: each item goes to its cheapest place, if any. Less
+    /// clever than regret, which is the point: it lets the search leave regret's groove.
+    fn insert_shuffled(&mut self, p: &Problem, rng: &mut Rng) {
+        let mut items = std::mem::take(&mut self.unassigned);
+        for i in (1..items.len()).rev() {
+            items.swap(i, rng.below(i + 1));
+        }
+        for v in items {
+            let best = (0..self.routes.len())
+                .filter_map(|ri| self.route_option(p, v, ri).map(|(c, pos)| (c, ri, pos)))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            match best {
+                Some((_, ri, pos)) => self.routes[ri].stops.insert(pos, v),
+                None => self.unassigned.push(v),
+            }
+        }
+        self.polish(p);
     }
 
     /// Puts each short day's stops in their best order (a lecturer gives a handful of talks a
@@ -352,12 +495,12 @@ pub fn solve(
     let mut best = plan.clone();
     let mut best_cost = best.cost(&p);
     let mut current_cost = best_cost;
-    progress(0, covered(inst, &best), best_cost.1);
+    progress(0, covered(inst, &best), best_cost.km);
 
     // Large-neighbourhood search: remove a few stops (random, or around one village), reinsert
     // by regret, accept by simulated annealing on travel (never losing coverage).
     // Start hot enough to accept a detour of ~2 % of the first schedule's travel.
-    let mut temperature = (best_cost.1 * 0.02).max(0.5);
+    let mut temperature = (best_cost.km * 0.02).max(0.5);
     let mut iteration = 0u64;
     let assigned_count = |pl: &Plan| pl.routes.iter().map(|r| r.stops.len()).sum::<usize>();
     while !stop() && assigned_count(&plan) > 0 {
@@ -375,7 +518,7 @@ pub fn solve(
         // Half the time the stops nearest a random one (related removal), half the time any.
         let mut near: Vec<usize> = (0..inst.villages.len()).collect();
         if rng.below(2) == 0 {
-            near.sort_by(|&a, &b| p.vv[seed_v][a].total_cmp(&p.vv[seed_v][b]));
+            near.sort_by(|&a, &b| p.vv[seed_v][a].km.total_cmp(&p.vv[seed_v][b].km));
         } else {
             for i in (1..near.len()).rev() {
                 near.swap(i, rng.below(i + 1));
@@ -395,23 +538,28 @@ pub fn solve(
                 }
             }
         }
-        candidate.insert_all(&p);
+        if rng.below(2) == 0 {
+            candidate.insert_all(&p);
+        } else {
+            candidate.insert_shuffled(&p, &mut rng);
+        }
         let cost = candidate.cost(&p);
-        let accept = cost.0 < current_cost.0
-            || (cost.0 == current_cost.0
-                && (cost.1 <= current_cost.1
-                    || rng.unit() < ((current_cost.1 - cost.1) / temperature).exp()));
+        let accept = cost.uncovered < current_cost.uncovered
+            || (cost.uncovered == current_cost.uncovered
+                && (cost.km <= current_cost.km
+                    || rng.unit() < ((current_cost.km - cost.km) / temperature).exp()));
         if accept {
             plan = candidate;
             current_cost = cost;
-            if cost.0 < best_cost.0 || (cost.0 == best_cost.0 && cost.1 < best_cost.1 - 1e-9) {
+            if cost.better_than(&best_cost) {
                 best = plan.clone();
                 best_cost = cost;
-                progress(iteration, covered(inst, &best), best_cost.1);
+                progress(iteration, covered(inst, &best), best_cost.km);
             }
         }
         temperature = (temperature * 0.999).max(0.01);
     }
+    best.balance(&p);
     to_schedule(&p, &best)
 }
 
@@ -446,17 +594,13 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
                 None => p.hv[r.lecturer][v],
                 Some(x) => p.vv[x][v],
             };
-            clock += inst.travel_minutes(leg);
-            let t = |m: i64| {
-                chrono::NaiveTime::from_hms_opt((m / 60) as u32, (m % 60) as u32, 0)
-                    .unwrap_or_default()
-            };
+            clock += leg.minutes;
             sessions.push(Session {
                 village: inst.villages[v].code.clone(),
                 lecturer: inst.lecturers[r.lecturer].id.clone(),
                 date: r.date,
-                start: t(clock),
-                end: t(clock + p.session),
+                start: time_of(clock),
+                end: time_of(clock + p.session),
             });
             clock += p.session;
             prev = Some(v);
@@ -474,12 +618,16 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
             reason: reason(p, v),
         })
         .collect();
+    let (fewest_sessions, most_sessions) = plan.fairness(p);
     Schedule {
         sessions,
         unassigned,
         stats: Stats {
             covered,
             travel_km: km,
+            spread: most_sessions - fewest_sessions,
+            most_sessions,
+            fewest_sessions,
         },
     }
 }
@@ -487,7 +635,7 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tours::{Lecturer, Village, check};
+    use crate::tours::{Lecturer, TravelMatrix, Village, check};
     use chrono::NaiveTime;
     use proptest::prelude::*;
 
@@ -533,6 +681,7 @@ mod tests {
             speed_kmh: 40.0,
             road_factor: 1.3,
             topic: "反家暴".into(),
+            travel_matrix: None,
         }
     }
 
@@ -700,6 +849,10 @@ mod tests {
                 if stops.is_empty() {
                     continue;
                 }
+                if stops.len() as u32 > inst.lecturers[l].max_per_day {
+                    ok = false;
+                    break;
+                }
                 let mut best_route: Option<f64> = None;
                 each_order(&mut stops.clone(), 0, &mut |order| {
                     if let Some(k) = p.route_km(l, order)
@@ -741,8 +894,8 @@ mod tests {
     #[test]
     fn small_instances_reach_optimal_coverage_and_travel_within_five_percent() {
         let mut rng = Rng(42);
-        for case in 0..12 {
-            let n = 4 + rng.below(3); // 4–6 villages
+        for case in 0..16 {
+            let n = 4 + rng.below(5); // 4–8 villages
             let villages: Vec<(f64, f64, u32)> = (0..n)
                 .map(|_| (36.0 + rng.unit() * 0.5, 103.6 + rng.unit() * 0.5, 1))
                 .collect();
@@ -770,6 +923,217 @@ mod tests {
                 s.stats.travel_km
             );
         }
+    }
+
+    #[test]
+    fn fairness_breaks_ties_in_travel() {
+        // Two lecturers living in the same place, one talk a day each, four days: every full
+        // schedule travels the same, so fairness decides: two talks each.
+        let inst = instance(
+            vec![
+                (36.30, 103.90, 1),
+                (36.34, 103.95, 1),
+                (36.25, 103.85, 1),
+                (36.40, 103.80, 1),
+            ],
+            vec![
+                (36.31, 103.91, vec![1, 2, 3, 4], 1),
+                (36.31, 103.91, vec![1, 2, 3, 4], 1),
+            ],
+            4,
+        );
+        for seed in 1..6 {
+            let mut n = 0;
+            let s = solve(
+                &inst,
+                seed,
+                &mut || {
+                    n += 1;
+                    n > 50
+                },
+                &mut |_, _, _| {},
+            );
+            assert_eq!(s.stats.covered, 4);
+            assert_eq!(
+                (
+                    s.stats.fewest_sessions,
+                    s.stats.most_sessions,
+                    s.stats.spread
+                ),
+                (2, 2, 0),
+                "seed {seed}: {s:?}"
+            );
+            assert_eq!(check(&inst, &s).unwrap(), s.stats);
+        }
+    }
+
+    #[test]
+    fn fairness_never_costs_travel() {
+        // One lecturer lives beside both villages, the other far away: the near one does both,
+        // however unequal, because travel comes before fairness.
+        let inst = instance(
+            vec![(36.30, 103.90, 1), (36.301, 103.901, 1)],
+            vec![(36.30, 103.90, vec![1], 2), (36.80, 104.40, vec![1], 2)],
+            1,
+        );
+        let s = run(&inst, 100);
+        assert_eq!(s.stats.covered, 2);
+        assert_eq!((s.stats.most_sessions, s.stats.fewest_sessions), (2, 0));
+        assert!(s.sessions.iter().all(|x| x.lecturer == "L0"));
+    }
+
+    /// A matrix over the lecturer's home L0 and villages V0, V1.
+    fn with_matrix(inst: &Instance, minutes: [[Option<f64>; 3]; 3]) -> Instance {
+        let mut inst = inst.clone();
+        inst.travel_matrix = Some(TravelMatrix {
+            points: vec!["L0".into(), "V0".into(), "V1".into()],
+            minutes: minutes.iter().map(|r| r.to_vec()).collect(),
+            km: None,
+        });
+        inst
+    }
+
+    #[test]
+    fn a_county_travel_matrix_replaces_straight_lines() {
+        let base = instance(
+            vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+            vec![(36.305, 103.905, vec![1], 2)],
+            1,
+        );
+        // A mountain road: 70 minutes out to V0, 20 back; V0 → V1 is 45 minutes one way only.
+        let hilly = with_matrix(
+            &base,
+            [
+                [Some(0.0), Some(70.0), Some(200.0)],
+                [Some(20.0), Some(0.0), Some(45.0)],
+                [Some(20.0), None, Some(0.0)],
+            ],
+        );
+        let s = run(&hilly, 100);
+        assert_eq!(s.stats.covered, 2, "{s:?}");
+        let first = &s.sessions.iter().find(|x| x.village == "V0").unwrap();
+        assert_eq!(
+            first.start.format("%H:%M").to_string(),
+            "09:40",
+            "08:30 + 70 min"
+        );
+        let second = &s.sessions.iter().find(|x| x.village == "V1").unwrap();
+        assert_eq!(
+            second.start.format("%H:%M").to_string(),
+            "11:55",
+            "11:10 + 45 min"
+        );
+        assert!(check(&hilly, &s).is_ok());
+        // The straight-line schedule breaks the matrix's times, and the checker says so.
+        let straight = run(&base, 100);
+        assert!(check(&hilly, &straight).is_err());
+        // No road to V1 from anywhere but V0, and none back: V1 cannot be visited.
+        let cut = with_matrix(
+            &base,
+            [
+                [Some(0.0), Some(30.0), None],
+                [Some(30.0), Some(0.0), Some(10.0)],
+                [Some(30.0), None, Some(0.0)],
+            ],
+        );
+        let mut cut = cut;
+        cut.lecturers[0].max_per_day = 1;
+        let s = run(&cut, 50);
+        assert_eq!(s.unassigned.len(), 1);
+        assert_eq!(s.unassigned[0].village, "V1");
+        assert_eq!(s.unassigned[0].reason, Reason::NotReachableWithinDay);
+    }
+
+    #[test]
+    fn the_lower_bound_is_below_every_schedule() {
+        let mut rng = Rng(9);
+        for _ in 0..20 {
+            let villages = (0..6)
+                .map(|_| (36.0 + rng.unit() * 0.5, 103.6 + rng.unit() * 0.5, 1))
+                .collect();
+            let lecturers = (0..3)
+                .map(|_| {
+                    (
+                        36.0 + rng.unit() * 0.5,
+                        103.6 + rng.unit() * 0.5,
+                        vec![1, 2],
+                        3,
+                    )
+                })
+                .collect();
+            let inst = instance(villages, lecturers, 2);
+            let s = run(&inst, 200);
+            if s.stats.covered == inst.villages.len() {
+                let bound = crate::tours::travel_lower_bound_km(&inst);
+                assert!(bound > 0.0 && bound <= s.stats.travel_km + 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_instances_name_the_field() {
+        let inst = instance(
+            vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+            vec![(36.305, 103.905, vec![1], 2)],
+            1,
+        );
+        assert_eq!(inst.validate(), Ok(()));
+        let broken = |f: &dyn Fn(&mut Instance)| {
+            let mut i = inst.clone();
+            f(&mut i);
+            i.validate().unwrap_err()
+        };
+        assert_eq!(
+            broken(&|i| i.villages[1].code = "V0".into()),
+            "villages[1].code: V0 appears twice"
+        );
+        assert_eq!(
+            broken(&|i| i.villages[0].lat = 136.0),
+            "villages[0].lat: 136 is not a latitude"
+        );
+        assert_eq!(
+            broken(&|i| i.lecturers[0].home_lon = -200.0),
+            "lecturers[0].home_lon: -200 is not a longitude"
+        );
+        assert_eq!(
+            broken(&|i| i.day_end = i.day_start),
+            "day_end: must be after day_start"
+        );
+        assert_eq!(
+            broken(&|i| i.speed_kmh = 0.0),
+            "speed_kmh: 0 is not a positive speed"
+        );
+        assert_eq!(
+            broken(&|i| i.road_factor = 0.5),
+            "road_factor: 0.5 is below 1"
+        );
+        assert_eq!(
+            broken(&|i| i.session_minutes = 0),
+            "session_minutes: must be positive"
+        );
+        let square = [[Some(0.0); 3]; 3];
+        assert_eq!(with_matrix(&inst, square).validate(), Ok(()));
+        assert_eq!(
+            broken(&|i| {
+                *i = with_matrix(i, square);
+                i.travel_matrix.as_mut().unwrap().points[2] = "V9".into();
+            }),
+            "travel_matrix.points[2]: V9 is neither a village code nor a lecturer id"
+        );
+        assert_eq!(
+            broken(&|i| {
+                *i = with_matrix(i, square);
+                i.travel_matrix.as_mut().unwrap().minutes[1].pop();
+            }),
+            "travel_matrix.minutes[1]: 2 entries for 3 points"
+        );
+        assert_eq!(
+            broken(&|i| {
+                *i = with_matrix(i, square);
+                i.travel_matrix.as_mut().unwrap().minutes[0][2] = Some(-5.0);
+            }),
+            "travel_matrix.minutes[0][2]: -5 is not a non-negative number"
+        );
     }
 
     proptest! {

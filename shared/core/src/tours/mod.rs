@@ -1,0 +1,268 @@
+//! Lecture tours (陇原妇女面对面): send volunteer lecturers to every village (村村有活动) with
+//! the least travel. Pure: the instance and the schedule are data; the solver and the
+//! independent checker are functions of them.
+//!
+//! A lecturer-day is a route from the lecturer's home and back inside the day window. Travel
+//! between two places comes from the county's travel-time matrix when it lists both, and
+//! otherwise is straight-line (haversine, radius 6371 km) distance × road factor ÷ speed.
+
+mod check;
+pub mod solver;
+mod travel;
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+pub use check::{Violation, check};
+pub use solver::solve;
+pub use travel::{Leg, Place, Travel, haversine_km, travel_lower_bound_km};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Village {
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// How many sessions this village wants (usually 1).
+    #[serde(default = "one")]
+    pub sessions: u32,
+    #[serde(default)]
+    pub venue_capacity: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lecturer {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub home_lat: f64,
+    pub home_lon: f64,
+    pub topics: Vec<String>,
+    pub available: Vec<NaiveDate>,
+    pub max_per_day: u32,
+}
+
+/// Travel a county measured on its roads, between named points: village codes and lecturer
+/// ids (standing for the lecturer's home). Row = from, column = to; it may be asymmetric.
+/// `null` means there is no road. Pairs it does not list fall back to the straight-line rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TravelMatrix {
+    pub points: Vec<String>,
+    /// Minutes of travel.
+    pub minutes: Vec<Vec<Option<f64>>>,
+    /// Road kilometres; when absent (or `null` for a pair) travel counts straight-line × road
+    /// factor.
+    #[serde(default)]
+    pub km: Option<Vec<Vec<Option<f64>>>>,
+}
+
+/// A tour-planning problem. Unknown fields are ignored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Instance {
+    pub villages: Vec<Village>,
+    pub lecturers: Vec<Lecturer>,
+    pub days: Vec<NaiveDate>,
+    #[serde(with = "hhmm")]
+    pub day_start: NaiveTime,
+    #[serde(with = "hhmm")]
+    pub day_end: NaiveTime,
+    pub session_minutes: u32,
+    pub speed_kmh: f64,
+    pub road_factor: f64,
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel_matrix: Option<TravelMatrix>,
+}
+
+mod hhmm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format("%H:%M").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let s = String::deserialize(d)?;
+        NaiveTime::parse_from_str(&s, "%H:%M").map_err(serde::de::Error::custom)
+    }
+}
+
+/// One talk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Session {
+    pub village: String,
+    pub lecturer: String,
+    pub date: NaiveDate,
+    #[serde(with = "hhmm")]
+    pub start: NaiveTime,
+    #[serde(with = "hhmm")]
+    pub end: NaiveTime,
+}
+
+/// Why a village got no session.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NoLecturerWithTopic,
+    NoAvailableDate,
+    NotReachableWithinDay,
+    NoCapacityLeft,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unassigned {
+    pub village: String,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    /// Villages with all the sessions they asked for.
+    pub covered: usize,
+    pub travel_km: f64,
+    /// Fairness: sessions of the busiest lecturer minus those of the least busy, among the
+    /// lecturers who could lecture at all (see [`Instance::can_lecture`]).
+    pub spread: u32,
+    pub most_sessions: u32,
+    pub fewest_sessions: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Schedule {
+    pub sessions: Vec<Session>,
+    pub unassigned: Vec<Unassigned>,
+    pub stats: Stats,
+}
+
+impl Instance {
+    /// Whether a lecturer counts for fairness: she has the topic and a date among the days.
+    pub fn can_lecture(&self, l: &Lecturer) -> bool {
+        l.topics.contains(&self.topic) && l.available.iter().any(|d| self.days.contains(d))
+    }
+
+    /// The first thing wrong with the instance, naming the field (`villages[3].lat: …`), so a
+    /// coordinator can fix the file. A valid instance may still be unsolvable; that is the
+    /// solver's report, not an error.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut codes = HashSet::new();
+        for (i, v) in self.villages.iter().enumerate() {
+            let at = format!("villages[{i}]");
+            if v.code.trim().is_empty() {
+                return Err(format!("{at}.code: empty"));
+            }
+            if !codes.insert(v.code.as_str()) {
+                return Err(format!("{at}.code: {} appears twice", v.code));
+            }
+            check_position(&at, "lat", "lon", v.lat, v.lon)?;
+        }
+        let mut ids = HashSet::new();
+        for (i, l) in self.lecturers.iter().enumerate() {
+            let at = format!("lecturers[{i}]");
+            if l.id.trim().is_empty() {
+                return Err(format!("{at}.id: empty"));
+            }
+            if !ids.insert(l.id.as_str()) {
+                return Err(format!("{at}.id: {} appears twice", l.id));
+            }
+            if codes.contains(l.id.as_str()) {
+                return Err(format!(
+                    "{at}.id: {} is also a village code, so the travel matrix could not tell them apart",
+                    l.id
+                ));
+            }
+            check_position(&at, "home_lat", "home_lon", l.home_lat, l.home_lon)?;
+        }
+        if self.day_start >= self.day_end {
+            return Err("day_end: must be after day_start".into());
+        }
+        if self.session_minutes == 0 {
+            return Err("session_minutes: must be positive".into());
+        }
+        if !(self.speed_kmh.is_finite() && self.speed_kmh > 0.0) {
+            return Err(format!(
+                "speed_kmh: {} is not a positive speed",
+                self.speed_kmh
+            ));
+        }
+        if !(self.road_factor.is_finite() && self.road_factor >= 1.0) {
+            return Err(format!("road_factor: {} is below 1", self.road_factor));
+        }
+        if let Some(m) = &self.travel_matrix {
+            let mut points = HashSet::new();
+            for (i, p) in m.points.iter().enumerate() {
+                if !codes.contains(p.as_str()) && !ids.contains(p.as_str()) {
+                    return Err(format!(
+                        "travel_matrix.points[{i}]: {p} is neither a village code nor a lecturer id"
+                    ));
+                }
+                if !points.insert(p.as_str()) {
+                    return Err(format!("travel_matrix.points[{i}]: {p} appears twice"));
+                }
+            }
+            check_square("travel_matrix.minutes", &m.minutes, m.points.len())?;
+            if let Some(km) = &m.km {
+                check_square("travel_matrix.km", km, m.points.len())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_position(
+    at: &str,
+    lat_field: &str,
+    lon_field: &str,
+    lat: f64,
+    lon: f64,
+) -> Result<(), String> {
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("{at}.{lat_field}: {lat} is not a latitude"));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("{at}.{lon_field}: {lon} is not a longitude"));
+    }
+    Ok(())
+}
+
+fn check_square(field: &str, rows: &[Vec<Option<f64>>], n: usize) -> Result<(), String> {
+    if rows.len() != n {
+        return Err(format!("{field}: {} rows for {n} points", rows.len()));
+    }
+    for (i, row) in rows.iter().enumerate() {
+        if row.len() != n {
+            return Err(format!(
+                "{field}[{i}]: {} entries for {n} points",
+                row.len()
+            ));
+        }
+        if let Some((j, x)) = row
+            .iter()
+            .enumerate()
+            .find_map(|(j, x)| x.filter(|x| !(x.is_finite() && *x >= 0.0)).map(|x| (j, x)))
+        {
+            return Err(format!(
+                "{field}[{i}][{j}]: {x} is not a non-negative number"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Minutes since midnight.
+fn minutes(t: NaiveTime) -> i64 {
+    use chrono::Timelike;
+    i64::from(t.hour()) * 60 + i64::from(t.minute())
+}
+
+/// The time `m` minutes after midnight (within the day).
+fn time_of(m: i64) -> NaiveTime {
+    NaiveTime::from_hms_opt((m / 60) as u32, (m % 60) as u32, 0).unwrap_or(NaiveTime::MIN)
+}
