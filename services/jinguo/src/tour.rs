@@ -103,10 +103,11 @@ fn solve_file(input: &Path, limit: Duration, iterations: u64, seed: u64) -> anyh
         std::io::stderr().is_terminal(),
     ));
     let mut steps = 0u64;
-    let mut stop = || {
+    let mut spent = || {
         bar.borrow_mut().draw(false);
         steps += 1;
-        steps > iterations || started.elapsed() >= limit
+        let by_time = started.elapsed().as_secs_f64() / limit.as_secs_f64().max(1e-9);
+        by_time.max(steps as f64 / iterations as f64)
     };
     let mut progress = |_iteration: u64, covered: usize, km: f64| {
         let mut bar = bar.borrow_mut();
@@ -117,7 +118,7 @@ fn solve_file(input: &Path, limit: Duration, iterations: u64, seed: u64) -> anyh
         }
         bar.draw(false);
     };
-    let schedule = solve(&instance, seed, &mut stop, &mut progress);
+    let schedule = solve(&instance, seed, &mut spent, &mut progress);
     bar.borrow_mut().finish();
     if let Err(violations) = check(&instance, &schedule) {
         let first = violations.first().map(|v| v.0.clone()).unwrap_or_default();
@@ -341,5 +342,6 @@ pub(crate) fn generate(
         road_factor: 1.3,
         topic: "反家暴".into(),
         travel_matrix: None,
+        fairness_slack: 0.0,
     })
 }

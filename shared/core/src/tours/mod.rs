@@ -79,6 +79,11 @@ pub struct Instance {
     pub topic: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub travel_matrix: Option<TravelMatrix>,
+    /// How much extra travel fairness may cost, as a share of the least travel found (0.1 =
+    /// 10 %). 0, the default, keeps the strict order: fairness only decides between schedules
+    /// that travel the same.
+    #[serde(default)]
+    pub fairness_slack: f64,
 }
 
 mod hhmm {
@@ -194,6 +199,12 @@ impl Instance {
         }
         if !(self.road_factor.is_finite() && self.road_factor >= 1.0) {
             return Err(format!("road_factor: {} is below 1", self.road_factor));
+        }
+        if !(0.0..=1.0).contains(&self.fairness_slack) {
+            return Err(format!(
+                "fairness_slack: {} is not a share between 0 and 1",
+                self.fairness_slack
+            ));
         }
         if let Some(m) = &self.travel_matrix {
             let mut points = HashSet::new();

@@ -231,33 +231,41 @@ impl Plan {
             improved = false;
             for a in 0..self.routes.len() {
                 for b in 0..self.routes.len() {
-                    let (ra, rb) = (&self.routes[a], &self.routes[b]);
-                    let moved = ra.stops.len() as i64 - rb.stops.len() as i64;
-                    let gap = i64::from(load[ra.lecturer]) - i64::from(load[rb.lecturer]);
-                    // Only exchanges that bring the two loads strictly closer.
-                    if ra.lecturer == rb.lecturer || moved <= 0 || gap <= moved {
-                        continue;
+                    if self
+                        .exchange_cost(p, &load, a, b)
+                        .is_some_and(|delta| delta <= 1e-9)
+                    {
+                        self.exchange(&mut load, a, b);
+                        improved = true;
                     }
-                    let before = p.route_km(ra.lecturer, &ra.stops).unwrap_or(f64::INFINITY)
-                        + p.route_km(rb.lecturer, &rb.stops).unwrap_or(f64::INFINITY);
-                    let (Some(x), Some(y)) = (
-                        p.route_km(ra.lecturer, &rb.stops),
-                        p.route_km(rb.lecturer, &ra.stops),
-                    ) else {
-                        continue;
-                    };
-                    if x + y > before + 1e-9 || !self.dates_allow_exchange(a, b) {
-                        continue;
-                    }
-                    let stops_a = std::mem::take(&mut self.routes[a].stops);
-                    let stops_b = std::mem::replace(&mut self.routes[b].stops, stops_a);
-                    self.routes[a].stops = stops_b;
-                    load[self.routes[a].lecturer] -= moved as u32;
-                    load[self.routes[b].lecturer] += moved as u32;
-                    improved = true;
                 }
             }
         }
+    }
+
+    /// The km an exchange of the stops of routes `a` and `b` adds, if it is allowed: it moves
+    /// work from a busier lecturer to a less busy one and brings their loads strictly closer,
+    /// both days stay feasible, and no village gets two talks on a date.
+    fn exchange_cost(&self, p: &Problem, load: &[u32], a: usize, b: usize) -> Option<f64> {
+        let (ra, rb) = (&self.routes[a], &self.routes[b]);
+        let moved = ra.stops.len() as i64 - rb.stops.len() as i64;
+        let gap = i64::from(load[ra.lecturer]) - i64::from(load[rb.lecturer]);
+        if ra.lecturer == rb.lecturer || moved <= 0 || gap <= moved {
+            return None;
+        }
+        let before = p.route_km(ra.lecturer, &ra.stops)? + p.route_km(rb.lecturer, &rb.stops)?;
+        let after = p.route_km(ra.lecturer, &rb.stops)? + p.route_km(rb.lecturer, &ra.stops)?;
+        self.dates_allow_exchange(a, b).then_some(after - before)
+    }
+
+    /// Exchanges the stops of routes `a` and `b`, keeping `load` up to date.
+    fn exchange(&mut self, load: &mut [u32], a: usize, b: usize) {
+        let moved = self.routes[a].stops.len() as u32 - self.routes[b].stops.len() as u32;
+        let stops_a = std::mem::take(&mut self.routes[a].stops);
+        let stops_b = std::mem::replace(&mut self.routes[b].stops, stops_a);
+        self.routes[a].stops = stops_b;
+        load[self.routes[a].lecturer] -= moved;
+        load[self.routes[b].lecturer] += moved;
     }
 
     /// Whether routes `a` and `b` can exchange their stops: a village moving to the other date
@@ -384,6 +392,134 @@ impl Plan {
         self.polish(p);
     }
 
+    /// Moves one stop of a busiest lecturer to the cheapest place with a lecturer at least two
+    /// sessions less busy, if that costs at most `room` km.
+    fn push_from_busiest(
+        &self,
+        p: &Problem,
+        load: &[u32],
+        rng: &mut Rng,
+        room: f64,
+    ) -> Option<Plan> {
+        let busiest = p.eligible.iter().map(|&l| load[l]).max()?;
+        let sources: Vec<(usize, usize)> = (0..self.routes.len())
+            .filter(|&r| load[self.routes[r].lecturer] == busiest)
+            .flat_map(|r| (0..self.routes[r].stops.len()).map(move |i| (r, i)))
+            .collect();
+        if sources.is_empty() {
+            return None;
+        }
+        let (ri, i) = sources[rng.below(sources.len())];
+        let mut candidate = self.clone();
+        let from = &mut candidate.routes[ri];
+        let before = p.route_km(from.lecturer, &from.stops)?;
+        let v = from.stops.remove(i);
+        let saving = before - p.route_km(from.lecturer, &from.stops)?;
+        let (extra, rj, pos) = (0..candidate.routes.len())
+            .filter(|&rj| load[candidate.routes[rj].lecturer] + 2 <= busiest)
+            .filter_map(|rj| {
+                candidate
+                    .route_option(p, v, rj)
+                    .map(|(c, pos)| (c, rj, pos))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))?;
+        (extra - saving <= room).then(|| {
+            candidate.routes[rj].stops.insert(pos, v);
+            candidate
+        })
+    }
+
+    /// Hands a whole day of a busiest lecturer to a less busy lecturer's day (taking hers
+    /// back), the exchange that adds the least travel, if that is at most `room` km.
+    fn exchange_from_busiest(
+        &self,
+        p: &Problem,
+        load: &[u32],
+        rng: &mut Rng,
+        room: f64,
+    ) -> Option<Plan> {
+        let busiest = p.eligible.iter().map(|&l| load[l]).max()?;
+        let days: Vec<usize> = (0..self.routes.len())
+            .filter(|&r| {
+                load[self.routes[r].lecturer] == busiest && !self.routes[r].stops.is_empty()
+            })
+            .collect();
+        if days.is_empty() {
+            return None;
+        }
+        let a = days[rng.below(days.len())];
+        let (delta, b) = (0..self.routes.len())
+            .filter_map(|b| self.exchange_cost(p, load, a, b).map(|delta| (delta, b)))
+            .min_by(|x, y| x.0.total_cmp(&y.0))?;
+        (delta <= room).then(|| {
+            let mut candidate = self.clone();
+            candidate.exchange(&mut load.to_vec(), a, b);
+            candidate
+        })
+    }
+
+    /// Gives a least busy lecturer the stop, taken from a lecturer at least two sessions
+    /// busier, that adds the least travel, if that is at most `room` km.
+    fn pull_to_least_busy(
+        &self,
+        p: &Problem,
+        load: &[u32],
+        rng: &mut Rng,
+        room: f64,
+    ) -> Option<Plan> {
+        let least = p.eligible.iter().map(|&l| load[l]).min()?;
+        let idle: Vec<usize> = p
+            .eligible
+            .iter()
+            .copied()
+            .filter(|&l| load[l] == least)
+            .collect();
+        let lecturer = idle[rng.below(idle.len())];
+        let mut best: Option<(f64, usize, usize, usize, usize)> = None;
+        for (rj, target) in self.routes.iter().enumerate() {
+            if target.lecturer != lecturer
+                || target.stops.len() as u32 >= p.inst.lecturers[lecturer].max_per_day
+            {
+                continue;
+            }
+            let target_km = p.route_km(lecturer, &target.stops)?;
+            for (ri, source) in self.routes.iter().enumerate() {
+                if load[source.lecturer] < least + 2 {
+                    continue;
+                }
+                let source_km = p.route_km(source.lecturer, &source.stops)?;
+                for i in 0..source.stops.len() {
+                    let v = source.stops[i];
+                    if !p.reachable[lecturer][v]
+                        || (source.date != target.date && self.village_on(v, target.date))
+                    {
+                        continue;
+                    }
+                    let mut rest = source.stops.clone();
+                    rest.remove(i);
+                    let saving = source_km - p.route_km(source.lecturer, &rest)?;
+                    for pos in 0..=target.stops.len() {
+                        let Some(after) = p.route_km_with(lecturer, &target.stops, Some((pos, v)))
+                        else {
+                            continue;
+                        };
+                        let delta = after - target_km - saving;
+                        if best.is_none_or(|b| delta < b.0) {
+                            best = Some((delta, ri, i, rj, pos));
+                        }
+                    }
+                }
+            }
+        }
+        let (delta, ri, i, rj, pos) = best?;
+        (delta <= room).then(|| {
+            let mut candidate = self.clone();
+            let v = candidate.routes[ri].stops.remove(i);
+            candidate.routes[rj].stops.insert(pos, v);
+            candidate
+        })
+    }
+
     /// Puts each short day's stops in their best order (a lecturer gives a handful of talks a
     /// day, so trying every order is cheap and exact).
     fn polish(&mut self, p: &Problem) {
@@ -449,12 +585,17 @@ fn reason(p: &Problem, village: usize) -> Reason {
     Reason::NoCapacityLeft
 }
 
-/// Solves `inst`. `stop` is asked between improvement steps (a time limit lives there, so the
-/// core needs no clock); `progress` hears (iteration, villages covered, km) on improvements.
+/// Solves `inst`. `spent` is asked between improvement steps how much of the budget is used
+/// (0 to 1; a time limit lives there, so the core needs no clock); `progress` hears (iteration,
+/// villages covered, km) on improvements.
+///
+/// The budget goes to the travel search; when the instance allows fairness some extra travel
+/// (`fairness_slack`), its last 30 % goes to evening out the sessions per lecturer within that
+/// allowance. A final pass evens them out further at no cost in travel.
 pub fn solve(
     inst: &Instance,
     seed: u64,
-    stop: &mut dyn FnMut() -> bool,
+    spent: &mut dyn FnMut() -> f64,
     progress: &mut dyn FnMut(u64, usize, f64),
 ) -> Schedule {
     let p = Problem::new(inst);
@@ -492,13 +633,36 @@ pub fn solve(
         unassigned: items.iter().map(|i| i.village).collect(),
     };
     plan.insert_all(&p);
+    let fairness_share = if inst.fairness_slack > 0.0 { 0.3 } else { 0.0 };
+    let mut best = search_travel(
+        &p,
+        plan,
+        &mut rng,
+        &mut || spent() >= 1.0 - fairness_share,
+        progress,
+    );
+    if fairness_share > 0.0 {
+        best = search_fairness(&p, best, &mut rng, &mut || spent() >= 1.0);
+    }
+    best.balance(&p);
+    to_schedule(&p, &best)
+}
+
+/// Large-neighbourhood search for travel: remove a few stops (random, or around one village),
+/// reinsert by regret or greedily in random order, accept by simulated annealing on travel
+/// (never losing coverage). Returns the best plan seen.
+fn search_travel(
+    p: &Problem,
+    mut plan: Plan,
+    rng: &mut Rng,
+    stop: &mut dyn FnMut() -> bool,
+    progress: &mut dyn FnMut(u64, usize, f64),
+) -> Plan {
+    let inst = p.inst;
     let mut best = plan.clone();
-    let mut best_cost = best.cost(&p);
+    let mut best_cost = best.cost(p);
     let mut current_cost = best_cost;
     progress(0, covered(inst, &best), best_cost.km);
-
-    // Large-neighbourhood search: remove a few stops (random, or around one village), reinsert
-    // by regret, accept by simulated annealing on travel (never losing coverage).
     // Start hot enough to accept a detour of ~2 % of the first schedule's travel.
     let mut temperature = (best_cost.km * 0.02).max(0.5);
     let mut iteration = 0u64;
@@ -539,11 +703,11 @@ pub fn solve(
             }
         }
         if rng.below(2) == 0 {
-            candidate.insert_all(&p);
+            candidate.insert_all(p);
         } else {
-            candidate.insert_shuffled(&p, &mut rng);
+            candidate.insert_shuffled(p, rng);
         }
-        let cost = candidate.cost(&p);
+        let cost = candidate.cost(p);
         let accept = cost.uncovered < current_cost.uncovered
             || (cost.uncovered == current_cost.uncovered
                 && (cost.km <= current_cost.km
@@ -559,8 +723,52 @@ pub fn solve(
         }
         temperature = (temperature * 0.999).max(0.01);
     }
-    best.balance(&p);
-    to_schedule(&p, &best)
+    best
+}
+
+/// Evens out the sessions per lecturer while travel stays within `fairness_slack` of the
+/// travel search's result: moves work from the busiest lecturers to less busy ones (pushing a
+/// random stop, handing over a whole day, or pulling the cheapest stop to a least busy
+/// lecturer). Accepts only
+/// what lowers the spread, or the sum of squared loads that guides towards it, without losing
+/// coverage or leaving the allowance.
+fn search_fairness(
+    p: &Problem,
+    start: Plan,
+    rng: &mut Rng,
+    stop: &mut dyn FnMut() -> bool,
+) -> Plan {
+    let allowance = start.cost(p).km * (1.0 + p.inst.fairness_slack);
+    let key = |plan: &Plan| {
+        let load = plan.loads(p);
+        let (fewest, most) = plan.fairness(p);
+        let squares: u64 = p.eligible.iter().map(|&l| u64::from(load[l]).pow(2)).sum();
+        (most - fewest, squares)
+    };
+    let mut plan = start;
+    let mut km = plan.cost(p).km;
+    let mut current = key(&plan);
+    while !stop() {
+        let load = plan.loads(p);
+        let room = allowance - km;
+        let candidate = match rng.below(3) {
+            0 => plan.push_from_busiest(p, &load, rng, room),
+            1 => plan.exchange_from_busiest(p, &load, rng, room),
+            _ => plan.pull_to_least_busy(p, &load, rng, room),
+        };
+        let Some(mut candidate) = candidate else {
+            continue;
+        };
+        candidate.polish(p);
+        let candidate_km = candidate.cost(p).km;
+        let candidate_key = key(&candidate);
+        if candidate_km <= allowance + 1e-9 && candidate_key < current {
+            plan = candidate;
+            km = candidate_km;
+            current = candidate_key;
+        }
+    }
+    plan
 }
 
 /// Villages with every session they asked for.
@@ -682,6 +890,7 @@ mod tests {
             road_factor: 1.3,
             topic: "反家暴".into(),
             travel_matrix: None,
+            fairness_slack: 0.0,
         }
     }
 
@@ -692,10 +901,30 @@ mod tests {
             7,
             &mut || {
                 n += 1;
-                n > iterations
+                n as f64 / iterations as f64
             },
             &mut |_, _, _| {},
         )
+    }
+
+    /// The checker accepts the schedule and agrees with its statistics.
+    fn assert_checked(inst: &Instance, s: &Schedule) {
+        let stats = check(inst, s).expect("the checker accepts it");
+        assert!((stats.travel_km - s.stats.travel_km).abs() < 1e-6);
+        assert_eq!(
+            (
+                stats.covered,
+                stats.spread,
+                stats.most_sessions,
+                stats.fewest_sessions
+            ),
+            (
+                s.stats.covered,
+                s.stats.spread,
+                s.stats.most_sessions,
+                s.stats.fewest_sessions
+            )
+        );
     }
 
     #[test]
@@ -949,7 +1178,7 @@ mod tests {
                 seed,
                 &mut || {
                     n += 1;
-                    n > 50
+                    f64::from(n) / 50.0
                 },
                 &mut |_, _, _| {},
             );
@@ -963,7 +1192,7 @@ mod tests {
                 (2, 2, 0),
                 "seed {seed}: {s:?}"
             );
-            assert_eq!(check(&inst, &s).unwrap(), s.stats);
+            assert_checked(&inst, &s);
         }
     }
 
@@ -980,6 +1209,45 @@ mod tests {
         assert_eq!(s.stats.covered, 2);
         assert_eq!((s.stats.most_sessions, s.stats.fewest_sessions), (2, 0));
         assert!(s.sessions.iter().all(|x| x.lecturer == "L0"));
+    }
+
+    #[test]
+    fn a_fairness_slack_buys_fairness_with_bounded_travel() {
+        // L0 lives among four villages, L1 a few km off: the least travel has L0 give every
+        // talk; allowing fairness to cost travel shares them out.
+        let inst = instance(
+            vec![
+                (36.300, 103.900, 1),
+                (36.305, 103.905, 1),
+                (36.310, 103.900, 1),
+                (36.300, 103.910, 1),
+            ],
+            vec![
+                (36.303, 103.903, vec![1, 2], 2),
+                (36.312, 103.912, vec![1, 2], 2),
+            ],
+            2,
+        );
+        let strict = run(&inst, 300);
+        assert_eq!(strict.stats.covered, 4);
+        assert_eq!(
+            (strict.stats.fewest_sessions, strict.stats.most_sessions),
+            (0, 4)
+        );
+        let mut generous = inst.clone();
+        generous.fairness_slack = 1.0;
+        let fair = run(&generous, 300);
+        assert_eq!(fair.stats.covered, 4);
+        assert_eq!(fair.stats.spread, 0, "{fair:?}");
+        assert!(fair.stats.travel_km > strict.stats.travel_km);
+        assert!(fair.stats.travel_km <= strict.stats.travel_km * 2.0 + 1e-9);
+        assert_checked(&generous, &fair);
+        // A small allowance buys less.
+        let mut tight = inst.clone();
+        tight.fairness_slack = 0.01;
+        let some = run(&tight, 300);
+        assert!(some.stats.travel_km <= strict.stats.travel_km * 1.01 + 1e-9);
+        assert!(some.stats.spread > 0);
     }
 
     /// A matrix over the lecturer's home L0 and villages V0, V1.
@@ -1144,10 +1412,12 @@ mod tests {
             villages in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, 1u32..3), 1..10),
             lecturers in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, proptest::collection::vec(1u32..4, 1..3), 1u32..4), 1..4),
             seed in 1u64..1000,
+            fairness_slack in prop_oneof![Just(0.0), 0.0f64..0.5],
         ) {
-            let inst = instance(villages, lecturers, 3);
+            let mut inst = instance(villages, lecturers, 3);
+            inst.fairness_slack = fairness_slack;
             let mut n = 0;
-            let s = solve(&inst, seed, &mut || { n += 1; n > 30 }, &mut |_, _, _| {});
+            let s = solve(&inst, seed, &mut || { n += 1; f64::from(n) / 30.0 }, &mut |_, _, _| {});
             let checked = check(&inst, &s);
             prop_assert!(checked.is_ok(), "{:?}", checked);
             let stats = checked.unwrap();
