@@ -293,9 +293,10 @@ impl Plan {
     /// The best place for `village` in route `ri`: (extra km, position), or `None`.
     fn route_option(&self, p: &Problem, village: usize, ri: usize) -> Option<(f64, usize)> {
         let r = &self.routes[ri];
+        // A village asked for once and waiting for a place is on no route: skip the scan.
         if r.stops.len() as u32 >= p.inst.lecturers[r.lecturer].max_per_day
             || !p.reachable[r.lecturer][village]
-            || self.village_on(village, r.date)
+            || (p.inst.villages[village].sessions > 1 && self.village_on(village, r.date))
         {
             return None;
         }
@@ -634,13 +635,8 @@ pub fn solve(
     };
     plan.insert_all(&p);
     let fairness_share = if inst.fairness_slack > 0.0 { 0.3 } else { 0.0 };
-    let mut best = search_travel(
-        &p,
-        plan,
-        &mut rng,
-        &mut || spent() >= 1.0 - fairness_share,
-        progress,
-    );
+    let travel_share = 1.0 - fairness_share;
+    let mut best = search_travel(&p, plan, &mut rng, &mut || spent() / travel_share, progress);
     if fairness_share > 0.0 {
         best = search_fairness(&p, best, &mut rng, &mut || spent() >= 1.0);
     }
@@ -650,12 +646,13 @@ pub fn solve(
 
 /// Large-neighbourhood search for travel: remove a few stops (random, or around one village),
 /// reinsert by regret or greedily in random order, accept by simulated annealing on travel
-/// (never losing coverage). Returns the best plan seen.
+/// (never losing coverage), cooling over the budget (`spent` says how much of it is used, 0 to
+/// 1), so a longer run cools more slowly. Returns the best plan seen.
 fn search_travel(
     p: &Problem,
     mut plan: Plan,
     rng: &mut Rng,
-    stop: &mut dyn FnMut() -> bool,
+    spent: &mut dyn FnMut() -> f64,
     progress: &mut dyn FnMut(u64, usize, f64),
 ) -> Plan {
     let inst = p.inst;
@@ -663,11 +660,19 @@ fn search_travel(
     let mut best_cost = best.cost(p);
     let mut current_cost = best_cost;
     progress(0, covered(inst, &best), best_cost.km);
-    // Start hot enough to accept a detour of ~2 % of the first schedule's travel.
-    let mut temperature = (best_cost.km * 0.02).max(0.5);
+    // Start hot enough to accept a detour of ~2 % of the first schedule's travel; end at
+    // 100 m, where little but improvements pass.
+    let hot = (best_cost.km * 0.02).max(0.5);
+    let cold = 0.1f64.min(hot);
+    let mut temperature;
     let mut iteration = 0u64;
     let assigned_count = |pl: &Plan| pl.routes.iter().map(|r| r.stops.len()).sum::<usize>();
-    while !stop() && assigned_count(&plan) > 0 {
+    loop {
+        let used = spent();
+        if used >= 1.0 || assigned_count(&plan) == 0 {
+            break;
+        }
+        temperature = hot * (cold / hot).powf(used.max(0.0));
         iteration += 1;
         let mut candidate = plan.clone();
         let q = 1 + rng.below(4);
@@ -721,7 +726,6 @@ fn search_travel(
                 progress(iteration, covered(inst, &best), best_cost.km);
             }
         }
-        temperature = (temperature * 0.999).max(0.01);
     }
     best
 }
