@@ -7,7 +7,10 @@
 //! otherwise is straight-line (haversine, radius 6371 km) distance × road factor ÷ speed.
 
 mod check;
-pub mod solver;
+mod fairness;
+mod solver;
+#[cfg(test)]
+mod tests;
 mod travel;
 
 use std::collections::HashSet;

@@ -1,0 +1,587 @@
+//! The solver, the checker and the fairness search against each other, exact optima and
+//! hand-broken schedules.
+
+use super::solver::{Problem, Rng, each_order};
+use super::*;
+use chrono::{NaiveDate, NaiveTime};
+use proptest::prelude::*;
+
+fn date(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+}
+
+fn instance(
+    villages: Vec<(f64, f64, u32)>,
+    lecturers: Vec<(f64, f64, Vec<u32>, u32)>,
+    days: u32,
+) -> Instance {
+    Instance {
+        villages: villages
+            .into_iter()
+            .enumerate()
+            .map(|(i, (lat, lon, sessions))| Village {
+                code: format!("V{i}"),
+                name: String::new(),
+                lat,
+                lon,
+                sessions,
+                venue_capacity: None,
+            })
+            .collect(),
+        lecturers: lecturers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (lat, lon, avail, max))| Lecturer {
+                id: format!("L{i}"),
+                name: String::new(),
+                home_lat: lat,
+                home_lon: lon,
+                topics: vec!["反家暴".into()],
+                available: avail.into_iter().map(date).collect(),
+                max_per_day: max,
+            })
+            .collect(),
+        days: (1..=days).map(date).collect(),
+        day_start: NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
+        day_end: NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
+        session_minutes: 90,
+        speed_kmh: 40.0,
+        road_factor: 1.3,
+        topic: "反家暴".into(),
+        travel_matrix: None,
+        fairness_slack: 0.0,
+    }
+}
+
+fn run(inst: &Instance, iterations: u64) -> Schedule {
+    let mut n = 0;
+    solve(
+        inst,
+        7,
+        &mut || {
+            n += 1;
+            n as f64 / iterations as f64
+        },
+        &mut |_, _, _| {},
+    )
+}
+
+/// The checker accepts the schedule and agrees with its statistics.
+fn assert_checked(inst: &Instance, s: &Schedule) {
+    let stats = check(inst, s).expect("the checker accepts it");
+    assert!((stats.travel_km - s.stats.travel_km).abs() < 1e-6);
+    assert_eq!(
+        (
+            stats.covered,
+            stats.spread,
+            stats.most_sessions,
+            stats.fewest_sessions
+        ),
+        (
+            s.stats.covered,
+            s.stats.spread,
+            s.stats.most_sessions,
+            s.stats.fewest_sessions
+        )
+    );
+}
+
+#[test]
+fn an_instance_built_around_a_full_schedule_is_fully_covered() {
+    // Three lecturers, each living beside two villages; one day, two talks each.
+    let inst = instance(
+        vec![
+            (36.30, 103.90, 1),
+            (36.31, 103.91, 1),
+            (36.50, 104.10, 1),
+            (36.51, 104.11, 1),
+            (36.10, 103.70, 1),
+            (36.11, 103.71, 1),
+        ],
+        vec![
+            (36.305, 103.905, vec![1], 2),
+            (36.505, 104.105, vec![1], 2),
+            (36.105, 103.705, vec![1], 2),
+        ],
+        1,
+    );
+    let s = run(&inst, 200);
+    assert_eq!(s.stats.covered, 6, "{s:?}");
+    assert!(s.unassigned.is_empty());
+    assert!(check(&inst, &s).is_ok());
+}
+
+#[test]
+fn unplaceable_villages_say_why() {
+    let far = instance(
+        vec![(36.3, 103.9, 1), (45.0, 125.0, 1)],
+        vec![(36.3, 103.9, vec![1], 3)],
+        1,
+    );
+    let s = run(&far, 20);
+    assert_eq!(s.unassigned.len(), 1);
+    assert_eq!(s.unassigned[0].reason, Reason::NotReachableWithinDay);
+    let mut no_topic = far.clone();
+    no_topic.topic = "家风家教".into();
+    assert_eq!(
+        run(&no_topic, 5).unassigned[0].reason,
+        Reason::NoLecturerWithTopic
+    );
+    let mut no_date = far.clone();
+    no_date.lecturers[0].available = vec![date(20)];
+    assert_eq!(
+        run(&no_date, 5).unassigned[0].reason,
+        Reason::NoAvailableDate
+    );
+    let busy = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+        vec![(36.3, 103.9, vec![1], 1)],
+        1,
+    );
+    assert_eq!(run(&busy, 20).unassigned[0].reason, Reason::NoCapacityLeft);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_schedule() {
+    let inst = instance(
+        (0..8)
+            .map(|i| {
+                (
+                    36.0 + f64::from(i) * 0.03,
+                    103.8 + f64::from(i % 3) * 0.04,
+                    1,
+                )
+            })
+            .collect(),
+        vec![
+            (36.05, 103.85, vec![1, 2], 3),
+            (36.15, 103.9, vec![1, 2], 3),
+        ],
+        2,
+    );
+    assert_eq!(run(&inst, 100), run(&inst, 100));
+}
+
+#[test]
+fn the_checker_rejects_hand_broken_schedules() {
+    let inst = instance(
+        vec![(36.30, 103.90, 1), (36.32, 103.93, 1), (36.36, 103.97, 1)],
+        vec![(36.31, 103.91, vec![1, 2], 3)],
+        2,
+    );
+    let good = run(&inst, 50);
+    assert!(check(&inst, &good).is_ok());
+    assert!(good.sessions.len() >= 2);
+    let broken = |f: &dyn Fn(&mut Instance, &mut Schedule)| {
+        let (mut i, mut s) = (inst.clone(), good.clone());
+        f(&mut i, &mut s);
+        check(&i, &s).is_err()
+    };
+    // Overlap: a session moved onto the one before it.
+    assert!(broken(&|_, s| {
+        let (a, b) = (s.sessions[0].clone(), &mut s.sessions[1]);
+        if a.date == b.date {
+            b.start = a.start;
+            b.end = a.end;
+        } else {
+            b.date = a.date;
+            b.start = a.start;
+            b.end = a.end;
+        }
+    }));
+    // Unavailable date.
+    assert!(broken(&|_, s| s.sessions[0].date = date(9)));
+    // No time to travel: the first talk starts the moment the day starts.
+    assert!(broken(&|i, s| {
+        s.sessions[0].start = i.day_start;
+        s.sessions[0].end = i.day_start + chrono::Duration::minutes(i64::from(i.session_minutes));
+    }));
+    // Over the daily maximum.
+    assert!(broken(&|i, _| i.lecturers[0].max_per_day = 0));
+    // Wrong topic.
+    assert!(broken(
+        &|i, _| i.lecturers[0].topics = vec!["家风家教".into()]
+    ));
+    // Statistics that do not match.
+    assert!(broken(&|_, s| s.stats.travel_km += 1.0));
+}
+
+/// Exact optimum by enumeration (tiny instances only): every assignment of villages to
+/// lecturer-days or to nobody, every order within a day. (covered, km), best first.
+fn exact(inst: &Instance) -> (usize, f64) {
+    let p = Problem::new(inst);
+    let routes: Vec<(usize, NaiveDate)> = inst
+        .lecturers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.topics.contains(&inst.topic))
+        .flat_map(|(li, l)| {
+            l.available
+                .iter()
+                .filter(|d| inst.days.contains(d))
+                .map(move |d| (li, *d))
+        })
+        .collect();
+    let n = inst.villages.len();
+    let choices = routes.len() + 1;
+    let mut best = (0usize, 0.0f64);
+    let mut assignment = vec![0usize; n];
+    loop {
+        // Evaluate: each route's villages in their best order.
+        let mut covered = 0;
+        let mut km = 0.0;
+        let mut ok = true;
+        for (ri, &(l, _)) in routes.iter().enumerate() {
+            let stops: Vec<usize> = (0..n).filter(|&v| assignment[v] == ri + 1).collect();
+            if stops.is_empty() {
+                continue;
+            }
+            if stops.len() as u32 > inst.lecturers[l].max_per_day {
+                ok = false;
+                break;
+            }
+            let mut best_route: Option<f64> = None;
+            each_order(&mut stops.clone(), 0, &mut |order| {
+                if let Some(k) = p.route_km(l, order)
+                    && best_route.is_none_or(|b| k < b)
+                {
+                    best_route = Some(k);
+                }
+            });
+            match best_route {
+                Some(k) => {
+                    km += k;
+                    covered += stops.len();
+                }
+                None => ok = false,
+            }
+        }
+        if ok
+            && (covered > best.0
+                || (covered == best.0 && (km < best.1 || best.0 == 0 && best.1 == 0.0)))
+        {
+            best = (covered, km);
+        }
+        // Next assignment (odometer).
+        let mut i = 0;
+        while i < n {
+            assignment[i] += 1;
+            if assignment[i] < choices {
+                break;
+            }
+            assignment[i] = 0;
+            i += 1;
+        }
+        if i == n {
+            return best;
+        }
+    }
+}
+
+#[test]
+fn small_instances_reach_optimal_coverage_and_travel_within_five_percent() {
+    let mut rng = Rng(42);
+    for case in 0..16 {
+        let n = 4 + rng.below(5); // 4–8 villages
+        let villages: Vec<(f64, f64, u32)> = (0..n)
+            .map(|_| (36.0 + rng.unit() * 0.5, 103.6 + rng.unit() * 0.5, 1))
+            .collect();
+        let lecturers = vec![
+            (
+                36.0 + rng.unit() * 0.5,
+                103.6 + rng.unit() * 0.5,
+                vec![1, 2],
+                2,
+            ),
+            (
+                36.0 + rng.unit() * 0.5,
+                103.6 + rng.unit() * 0.5,
+                vec![1],
+                3,
+            ),
+        ];
+        let inst = instance(villages, lecturers, 2);
+        let (opt_covered, opt_km) = exact(&inst);
+        let s = run(&inst, 3000);
+        assert_eq!(s.stats.covered, opt_covered, "case {case}: coverage");
+        assert!(
+            s.stats.travel_km <= opt_km * 1.05 + 1e-9,
+            "case {case}: {} km vs optimal {opt_km} km",
+            s.stats.travel_km
+        );
+    }
+}
+
+#[test]
+fn fairness_breaks_ties_in_travel() {
+    // Two lecturers living in the same place, one talk a day each, four days: every full
+    // schedule travels the same, so fairness decides: two talks each.
+    let inst = instance(
+        vec![
+            (36.30, 103.90, 1),
+            (36.34, 103.95, 1),
+            (36.25, 103.85, 1),
+            (36.40, 103.80, 1),
+        ],
+        vec![
+            (36.31, 103.91, vec![1, 2, 3, 4], 1),
+            (36.31, 103.91, vec![1, 2, 3, 4], 1),
+        ],
+        4,
+    );
+    for seed in 1..6 {
+        let mut n = 0;
+        let s = solve(
+            &inst,
+            seed,
+            &mut || {
+                n += 1;
+                f64::from(n) / 50.0
+            },
+            &mut |_, _, _| {},
+        );
+        assert_eq!(s.stats.covered, 4);
+        assert_eq!(
+            (
+                s.stats.fewest_sessions,
+                s.stats.most_sessions,
+                s.stats.spread
+            ),
+            (2, 2, 0),
+            "seed {seed}: {s:?}"
+        );
+        assert_checked(&inst, &s);
+    }
+}
+
+#[test]
+fn fairness_never_costs_travel() {
+    // One lecturer lives beside both villages, the other far away: the near one does both,
+    // however unequal, because travel comes before fairness.
+    let inst = instance(
+        vec![(36.30, 103.90, 1), (36.301, 103.901, 1)],
+        vec![(36.30, 103.90, vec![1], 2), (36.80, 104.40, vec![1], 2)],
+        1,
+    );
+    let s = run(&inst, 100);
+    assert_eq!(s.stats.covered, 2);
+    assert_eq!((s.stats.most_sessions, s.stats.fewest_sessions), (2, 0));
+    assert!(s.sessions.iter().all(|x| x.lecturer == "L0"));
+}
+
+#[test]
+fn a_fairness_slack_buys_fairness_with_bounded_travel() {
+    // L0 lives among four villages, L1 a few km off: the least travel has L0 give every
+    // talk; allowing fairness to cost travel shares them out.
+    let inst = instance(
+        vec![
+            (36.300, 103.900, 1),
+            (36.305, 103.905, 1),
+            (36.310, 103.900, 1),
+            (36.300, 103.910, 1),
+        ],
+        vec![
+            (36.303, 103.903, vec![1, 2], 2),
+            (36.312, 103.912, vec![1, 2], 2),
+        ],
+        2,
+    );
+    let strict = run(&inst, 300);
+    assert_eq!(strict.stats.covered, 4);
+    assert_eq!(
+        (strict.stats.fewest_sessions, strict.stats.most_sessions),
+        (0, 4)
+    );
+    let mut generous = inst.clone();
+    generous.fairness_slack = 1.0;
+    let fair = run(&generous, 300);
+    assert_eq!(fair.stats.covered, 4);
+    assert_eq!(fair.stats.spread, 0, "{fair:?}");
+    assert!(fair.stats.travel_km > strict.stats.travel_km);
+    assert!(fair.stats.travel_km <= strict.stats.travel_km * 2.0 + 1e-9);
+    assert_checked(&generous, &fair);
+    // A small allowance buys less.
+    let mut tight = inst.clone();
+    tight.fairness_slack = 0.01;
+    let some = run(&tight, 300);
+    assert!(some.stats.travel_km <= strict.stats.travel_km * 1.01 + 1e-9);
+    assert!(some.stats.spread > 0);
+}
+
+/// A matrix over the lecturer's home L0 and villages V0, V1.
+fn with_matrix(inst: &Instance, minutes: [[Option<f64>; 3]; 3]) -> Instance {
+    let mut inst = inst.clone();
+    inst.travel_matrix = Some(TravelMatrix {
+        points: vec!["L0".into(), "V0".into(), "V1".into()],
+        minutes: minutes.iter().map(|r| r.to_vec()).collect(),
+        km: None,
+    });
+    inst
+}
+
+#[test]
+fn a_county_travel_matrix_replaces_straight_lines() {
+    let base = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        1,
+    );
+    // A mountain road: 70 minutes out to V0, 20 back; V0 → V1 is 45 minutes one way only.
+    let hilly = with_matrix(
+        &base,
+        [
+            [Some(0.0), Some(70.0), Some(200.0)],
+            [Some(20.0), Some(0.0), Some(45.0)],
+            [Some(20.0), None, Some(0.0)],
+        ],
+    );
+    let s = run(&hilly, 100);
+    assert_eq!(s.stats.covered, 2, "{s:?}");
+    let first = &s.sessions.iter().find(|x| x.village == "V0").unwrap();
+    assert_eq!(
+        first.start.format("%H:%M").to_string(),
+        "09:40",
+        "08:30 + 70 min"
+    );
+    let second = &s.sessions.iter().find(|x| x.village == "V1").unwrap();
+    assert_eq!(
+        second.start.format("%H:%M").to_string(),
+        "11:55",
+        "11:10 + 45 min"
+    );
+    assert!(check(&hilly, &s).is_ok());
+    // The straight-line schedule breaks the matrix's times, and the checker says so.
+    let straight = run(&base, 100);
+    assert!(check(&hilly, &straight).is_err());
+    // No road to V1 from anywhere but V0, and none back: V1 cannot be visited.
+    let cut = with_matrix(
+        &base,
+        [
+            [Some(0.0), Some(30.0), None],
+            [Some(30.0), Some(0.0), Some(10.0)],
+            [Some(30.0), None, Some(0.0)],
+        ],
+    );
+    let mut cut = cut;
+    cut.lecturers[0].max_per_day = 1;
+    let s = run(&cut, 50);
+    assert_eq!(s.unassigned.len(), 1);
+    assert_eq!(s.unassigned[0].village, "V1");
+    assert_eq!(s.unassigned[0].reason, Reason::NotReachableWithinDay);
+}
+
+#[test]
+fn the_lower_bound_is_below_every_schedule() {
+    let mut rng = Rng(9);
+    for _ in 0..20 {
+        let villages = (0..6)
+            .map(|_| (36.0 + rng.unit() * 0.5, 103.6 + rng.unit() * 0.5, 1))
+            .collect();
+        let lecturers = (0..3)
+            .map(|_| {
+                (
+                    36.0 + rng.unit() * 0.5,
+                    103.6 + rng.unit() * 0.5,
+                    vec![1, 2],
+                    3,
+                )
+            })
+            .collect();
+        let inst = instance(villages, lecturers, 2);
+        let s = run(&inst, 200);
+        if s.stats.covered == inst.villages.len() {
+            let bound = crate::tours::travel_lower_bound_km(&inst);
+            assert!(bound > 0.0 && bound <= s.stats.travel_km + 1e-9);
+        }
+    }
+}
+
+#[test]
+fn invalid_instances_name_the_field() {
+    let inst = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        1,
+    );
+    assert_eq!(inst.validate(), Ok(()));
+    let broken = |f: &dyn Fn(&mut Instance)| {
+        let mut i = inst.clone();
+        f(&mut i);
+        i.validate().unwrap_err()
+    };
+    assert_eq!(
+        broken(&|i| i.villages[1].code = "V0".into()),
+        "villages[1].code: V0 appears twice"
+    );
+    assert_eq!(
+        broken(&|i| i.villages[0].lat = 136.0),
+        "villages[0].lat: 136 is not a latitude"
+    );
+    assert_eq!(
+        broken(&|i| i.lecturers[0].home_lon = -200.0),
+        "lecturers[0].home_lon: -200 is not a longitude"
+    );
+    assert_eq!(
+        broken(&|i| i.day_end = i.day_start),
+        "day_end: must be after day_start"
+    );
+    assert_eq!(
+        broken(&|i| i.speed_kmh = 0.0),
+        "speed_kmh: 0 is not a positive speed"
+    );
+    assert_eq!(
+        broken(&|i| i.road_factor = 0.5),
+        "road_factor: 0.5 is below 1"
+    );
+    assert_eq!(
+        broken(&|i| i.session_minutes = 0),
+        "session_minutes: must be positive"
+    );
+    let square = [[Some(0.0); 3]; 3];
+    assert_eq!(with_matrix(&inst, square).validate(), Ok(()));
+    assert_eq!(
+        broken(&|i| {
+            *i = with_matrix(i, square);
+            i.travel_matrix.as_mut().unwrap().points[2] = "V9".into();
+        }),
+        "travel_matrix.points[2]: V9 is neither a village code nor a lecturer id"
+    );
+    assert_eq!(
+        broken(&|i| {
+            *i = with_matrix(i, square);
+            i.travel_matrix.as_mut().unwrap().minutes[1].pop();
+        }),
+        "travel_matrix.minutes[1]: 2 entries for 3 points"
+    );
+    assert_eq!(
+        broken(&|i| {
+            *i = with_matrix(i, square);
+            i.travel_matrix.as_mut().unwrap().minutes[0][2] = Some(-5.0);
+        }),
+        "travel_matrix.minutes[0][2]: -5 is not a non-negative number"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// The checker accepts every schedule the solver returns.
+    #[test]
+    fn the_checker_accepts_what_the_solver_returns(
+        villages in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, 1u32..3), 1..10),
+        lecturers in proptest::collection::vec((36.0f64..36.6, 103.6f64..104.2, proptest::collection::vec(1u32..4, 1..3), 1u32..4), 1..4),
+        seed in 1u64..1000,
+        fairness_slack in prop_oneof![Just(0.0), 0.0f64..0.5],
+    ) {
+        let mut inst = instance(villages, lecturers, 3);
+        inst.fairness_slack = fairness_slack;
+        let mut n = 0;
+        let s = solve(&inst, seed, &mut || { n += 1; f64::from(n) / 30.0 }, &mut |_, _, _| {});
+        let checked = check(&inst, &s);
+        prop_assert!(checked.is_ok(), "{:?}", checked);
+        let stats = checked.unwrap();
+        prop_assert_eq!(stats.covered, s.stats.covered);
+        prop_assert!((stats.travel_km - s.stats.travel_km).abs() < 1e-6);
+        let missing: usize = inst.villages.len() - s.stats.covered;
+        prop_assert_eq!(missing, s.unassigned.len());
+    }
+}
