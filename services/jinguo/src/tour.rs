@@ -23,11 +23,12 @@ pub(crate) enum Tour {
         /// Stop improving after this many milliseconds.
         #[arg(long, default_value_t = 2000)]
         time_limit_ms: u64,
-        /// The same seed and the same number of iterations give the same schedule.
+        /// The same seed and the same budget give the same schedule.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Also stop after this many improvement steps: the same schedule on any machine.
-        #[arg(long)]
+        /// Stop after this many improvement steps instead of after a time: the same schedule
+        /// on any machine.
+        #[arg(long, conflicts_with = "time_limit_ms")]
         iterations: Option<u64>,
     },
     /// Check a schedule against an instance: every rule, and the statistics it reports. Lists
@@ -61,12 +62,13 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
             time_limit_ms,
             seed,
             iterations,
-        } => solve_file(
-            &input,
-            Duration::from_millis(time_limit_ms),
-            iterations.unwrap_or(u64::MAX),
-            seed,
-        ),
+        } => {
+            let budget = match iterations {
+                Some(steps) => Budget::Steps(steps),
+                None => Budget::Time(Duration::from_millis(time_limit_ms)),
+            };
+            solve_file(&input, budget, seed)
+        }
         Tour::Check { input, schedule } => check_file(&input, &schedule),
         Tour::Generate {
             county,
@@ -93,21 +95,32 @@ fn read_instance(path: &Path) -> anyhow::Result<Instance> {
     Ok(instance)
 }
 
-fn solve_file(input: &Path, limit: Duration, iterations: u64, seed: u64) -> anyhow::Result<()> {
+/// What the search may spend: a time limit, or (reproducible anywhere) a number of steps.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    Time(Duration),
+    Steps(u64),
+}
+
+fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
     let instance = read_instance(input)?;
     let started = Instant::now();
     let bar = RefCell::new(ProgressBar::new(
         started,
-        limit,
         instance.villages.len(),
         std::io::stderr().is_terminal(),
     ));
     let mut steps = 0u64;
     let mut spent = || {
-        bar.borrow_mut().draw(false);
         steps += 1;
-        let by_time = started.elapsed().as_secs_f64() / limit.as_secs_f64().max(1e-9);
-        by_time.max(steps as f64 / iterations as f64)
+        let share = match budget {
+            Budget::Time(limit) => started.elapsed().as_secs_f64() / limit.as_secs_f64().max(1e-9),
+            Budget::Steps(n) => steps as f64 / n.max(1) as f64,
+        };
+        let mut bar = bar.borrow_mut();
+        bar.share = share;
+        bar.draw(false);
+        share
     };
     let mut progress = |_iteration: u64, covered: usize, km: f64| {
         let mut bar = bar.borrow_mut();
@@ -185,7 +198,8 @@ fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
 /// (logs, CI).
 struct ProgressBar {
     started: Instant,
-    limit: Duration,
+    /// Share of the budget spent, 0 to 1.
+    share: f64,
     villages: usize,
     covered: usize,
     km: f64,
@@ -198,10 +212,10 @@ struct ProgressBar {
 impl ProgressBar {
     const WIDTH: usize = 24;
 
-    fn new(started: Instant, limit: Duration, villages: usize, terminal: bool) -> ProgressBar {
+    fn new(started: Instant, villages: usize, terminal: bool) -> ProgressBar {
         ProgressBar {
             started,
-            limit,
+            share: 0.0,
             villages,
             covered: 0,
             km: 0.0,
@@ -221,18 +235,17 @@ impl ProgressBar {
             return;
         }
         self.drawn = Some(Instant::now());
-        let elapsed = self.started.elapsed();
+        let share = self.share.clamp(0.0, 1.0);
         let status = format!(
-            "{:.1}/{:.1} s  {}/{} villages  {:.1} km",
-            elapsed.as_secs_f64(),
-            self.limit.as_secs_f64(),
+            "{:>3.0} %  {:.1} s  {}/{} villages  {:.1} km",
+            share * 100.0,
+            self.started.elapsed().as_secs_f64(),
             self.covered,
             self.villages,
             self.km
         );
         if self.terminal {
-            let fraction = (elapsed.as_secs_f64() / self.limit.as_secs_f64().max(1e-9)).min(1.0);
-            let filled = (fraction * Self::WIDTH as f64).round() as usize;
+            let filled = (share * Self::WIDTH as f64).round() as usize;
             eprint!(
                 "\r[{}{}] {status}\x1b[K",
                 "#".repeat(filled),

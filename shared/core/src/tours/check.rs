@@ -114,12 +114,32 @@ pub fn check(inst: &Instance, schedule: &Schedule) -> Result<Stats, Vec<Violatio
             None => fail(format!("{id} has no road home on {date}")),
         }
     }
-    let covered = inst
-        .villages
-        .iter()
-        .enumerate()
-        .filter(|(i, v)| per_village.get(i).copied().unwrap_or(0) >= v.sessions)
-        .count();
+    let is_covered =
+        |v: usize| per_village.get(&v).copied().unwrap_or(0) >= inst.villages[v].sessions;
+    let covered = (0..inst.villages.len()).filter(|&v| is_covered(v)).count();
+    // The unassigned list names exactly the villages left without all their sessions.
+    let mut listed = HashSet::new();
+    for u in &schedule.unassigned {
+        match villages.get(u.village.as_str()) {
+            None => fail(format!("unassigned names unknown village {}", u.village)),
+            Some(&v) if !listed.insert(v) => {
+                fail(format!("{} is listed as unassigned twice", u.village))
+            }
+            Some(&v) if is_covered(v) => fail(format!(
+                "{} is listed as unassigned but has all its sessions",
+                u.village
+            )),
+            Some(_) => {}
+        }
+    }
+    for (v, village) in inst.villages.iter().enumerate() {
+        if !is_covered(v) && !listed.contains(&v) {
+            fail(format!(
+                "{} lacks sessions but is not listed as unassigned",
+                village.code
+            ));
+        }
+    }
     let (fewest_sessions, most_sessions) = fairness(inst, &schedule.sessions);
     let stats = Stats {
         covered,

@@ -161,12 +161,16 @@ impl Plan {
             {
                 continue;
             }
-            let target_km = p.route_km(lecturer, &target.stops)?;
+            let Some(target_km) = p.route_km(lecturer, &target.stops) else {
+                continue;
+            };
             for (ri, source) in self.routes.iter().enumerate() {
                 if load[source.lecturer] < least + 2 {
                     continue;
                 }
-                let source_km = p.route_km(source.lecturer, &source.stops)?;
+                let Some(source_km) = p.route_km(source.lecturer, &source.stops) else {
+                    continue;
+                };
                 for i in 0..source.stops.len() {
                     let v = source.stops[i];
                     if !p.reachable[lecturer][v]
@@ -176,7 +180,11 @@ impl Plan {
                     }
                     let mut rest = source.stops.clone();
                     rest.remove(i);
-                    let saving = source_km - p.route_km(source.lecturer, &rest)?;
+                    // With a county's matrix a day can break when a stop leaves it.
+                    let Some(rest_km) = p.route_km(source.lecturer, &rest) else {
+                        continue;
+                    };
+                    let saving = source_km - rest_km;
                     for pos in 0..=target.stops.len() {
                         let Some(after) = p.route_km_with(lecturer, &target.stops, Some((pos, v)))
                         else {

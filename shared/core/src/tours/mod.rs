@@ -151,9 +151,12 @@ pub struct Schedule {
 }
 
 impl Instance {
-    /// Whether a lecturer counts for fairness: she has the topic and a date among the days.
+    /// Whether a lecturer counts for fairness: she has the topic, a date among the days and
+    /// room for a talk a day.
     pub fn can_lecture(&self, l: &Lecturer) -> bool {
-        l.topics.contains(&self.topic) && l.available.iter().any(|d| self.days.contains(d))
+        l.max_per_day > 0
+            && l.topics.contains(&self.topic)
+            && l.available.iter().any(|d| self.days.contains(d))
     }
 
     /// The first thing wrong with the instance, naming the field (`villages[3].lat: …`), so a
@@ -170,6 +173,9 @@ impl Instance {
                 return Err(format!("{at}.code: {} appears twice", v.code));
             }
             check_position(&at, "lat", "lon", v.lat, v.lon)?;
+            if v.sessions == 0 {
+                return Err(format!("{at}.sessions: must be at least 1"));
+            }
         }
         let mut ids = HashSet::new();
         for (i, l) in self.lecturers.iter().enumerate() {
@@ -194,19 +200,23 @@ impl Instance {
         if self.session_minutes == 0 {
             return Err("session_minutes: must be positive".into());
         }
-        if !(self.speed_kmh.is_finite() && self.speed_kmh > 0.0) {
+        // Bounds keep every clock sum far from overflow as well as catching typos.
+        if !(1.0..=300.0).contains(&self.speed_kmh) {
             return Err(format!(
-                "speed_kmh: {} is not a positive speed",
-                self.speed_kmh
+                "speed_kmh: {} is not between 1 and 300",
+                show(self.speed_kmh)
             ));
         }
-        if !(self.road_factor.is_finite() && self.road_factor >= 1.0) {
-            return Err(format!("road_factor: {} is below 1", self.road_factor));
+        if !(1.0..=10.0).contains(&self.road_factor) {
+            return Err(format!(
+                "road_factor: {} is not between 1 and 10",
+                show(self.road_factor)
+            ));
         }
         if !(0.0..=1.0).contains(&self.fairness_slack) {
             return Err(format!(
                 "fairness_slack: {} is not a share between 0 and 1",
-                self.fairness_slack
+                show(self.fairness_slack)
             ));
         }
         if let Some(m) = &self.travel_matrix {
@@ -221,9 +231,14 @@ impl Instance {
                     return Err(format!("travel_matrix.points[{i}]: {p} appears twice"));
                 }
             }
-            check_square("travel_matrix.minutes", &m.minutes, m.points.len())?;
+            check_square(
+                "travel_matrix.minutes",
+                &m.minutes,
+                m.points.len(),
+                10_000.0,
+            )?;
             if let Some(km) = &m.km {
-                check_square("travel_matrix.km", km, m.points.len())?;
+                check_square("travel_matrix.km", km, m.points.len(), 10_000.0)?;
             }
         }
         Ok(())
@@ -238,15 +253,19 @@ fn check_position(
     lon: f64,
 ) -> Result<(), String> {
     if !(-90.0..=90.0).contains(&lat) {
-        return Err(format!("{at}.{lat_field}: {lat} is not a latitude"));
+        return Err(format!("{at}.{lat_field}: {} is not a latitude", show(lat)));
     }
     if !(-180.0..=180.0).contains(&lon) {
-        return Err(format!("{at}.{lon_field}: {lon} is not a longitude"));
+        return Err(format!(
+            "{at}.{lon_field}: {} is not a longitude",
+            show(lon)
+        ));
     }
     Ok(())
 }
 
-fn check_square(field: &str, rows: &[Vec<Option<f64>>], n: usize) -> Result<(), String> {
+/// A square matrix of `n` × `n` entries, each `null` or a number from 0 to `max`.
+fn check_square(field: &str, rows: &[Vec<Option<f64>>], n: usize, max: f64) -> Result<(), String> {
     if rows.len() != n {
         return Err(format!("{field}: {} rows for {n} points", rows.len()));
     }
@@ -260,14 +279,24 @@ fn check_square(field: &str, rows: &[Vec<Option<f64>>], n: usize) -> Result<(), 
         if let Some((j, x)) = row
             .iter()
             .enumerate()
-            .find_map(|(j, x)| x.filter(|x| !(x.is_finite() && *x >= 0.0)).map(|x| (j, x)))
+            .find_map(|(j, x)| x.filter(|x| !(0.0..=max).contains(x)).map(|x| (j, x)))
         {
             return Err(format!(
-                "{field}[{i}][{j}]: {x} is not a non-negative number"
+                "{field}[{i}][{j}]: {} is not between 0 and {max}",
+                show(x)
             ));
         }
     }
     Ok(())
+}
+
+/// A number as a person would write it: 136.3, but 1e300 rather than three hundred digits.
+fn show(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Minutes since midnight.

@@ -103,14 +103,23 @@ impl<'a> Problem<'a> {
                 .filter(|&l| inst.can_lecture(&inst.lecturers[l]))
                 .collect(),
         };
+        // Straight-line travel obeys the triangle inequality, so a village out of reach on a
+        // day trip is out of reach on any day. A county's matrix need not (a village may be
+        // reachable only by way of another), so then nothing is ruled out in advance.
         problem.reachable = (0..inst.lecturers.len())
             .map(|l| {
                 (0..n)
-                    .map(|v| problem.route_km_with(l, &[], Some((0, v))).is_some())
+                    .map(|v| inst.travel_matrix.is_some() || problem.day_km(l, &[v]).is_some())
                     .collect()
             })
             .collect();
         problem
+    }
+
+    /// Travel km of a day visiting `stops` in order, ignoring the daily maximum, or `None`
+    /// when it does not fit the day window.
+    pub(super) fn day_km(&self, lecturer: usize, stops: &[usize]) -> Option<f64> {
+        self.walk(lecturer, stops.len(), |i| stops[i])
     }
 
     /// Travel km of a route, or `None` when it does not fit the day or the daily maximum.
@@ -130,13 +139,16 @@ impl<'a> Problem<'a> {
         if len as u32 > self.inst.lecturers[lecturer].max_per_day {
             return None;
         }
-        let at = |i: usize| -> usize {
-            match insert {
-                Some((pos, v)) if i == pos => v,
-                Some((pos, _)) if i > pos => stops[i - 1],
-                _ => stops[i],
-            }
-        };
+        self.walk(lecturer, len, |i| match insert {
+            Some((pos, v)) if i == pos => v,
+            Some((pos, _)) if i > pos => stops[i - 1],
+            _ => stops[i],
+        })
+    }
+
+    /// Walks a day of `len` stops (`at(i)` is the i-th) from home and back: its km, or `None`
+    /// when it does not fit the day window.
+    fn walk(&self, lecturer: usize, len: usize, at: impl Fn(usize) -> usize) -> Option<f64> {
         let mut km = 0.0;
         let mut clock = self.day.0;
         let mut prev: Option<usize> = None;
@@ -162,20 +174,28 @@ impl<'a> Problem<'a> {
     }
 }
 
-/// The objective, in order: villages left out, travel, spread of sessions per lecturer.
+/// The objective, in order: villages left out, then sessions left out (a talk given in a
+/// village that asked for two is still worth giving), travel, spread of sessions per lecturer.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Cost {
     pub(super) uncovered: usize,
+    pub(super) missing: usize,
+    /// Infinite when a day does not fit (a removal can break a day when a county's matrix
+    /// does not obey the triangle inequality); such a plan is never accepted.
     pub(super) km: f64,
     pub(super) spread: u32,
 }
 
 impl Cost {
+    fn coverage(&self) -> (usize, usize) {
+        (self.uncovered, self.missing)
+    }
+
     /// Strictly better in the objective's order (travel differing by less than a metre is
     /// a tie, so that fairness decides).
     fn better_than(&self, other: &Cost) -> bool {
-        if self.uncovered != other.uncovered {
-            return self.uncovered < other.uncovered;
+        if self.coverage() != other.coverage() {
+            return self.coverage() < other.coverage();
         }
         if (self.km - other.km).abs() > 1e-3 {
             return self.km < other.km;
@@ -196,11 +216,12 @@ impl Plan {
         let km: f64 = self
             .routes
             .iter()
-            .filter_map(|r| p.route_km(r.lecturer, &r.stops))
+            .map(|r| p.route_km(r.lecturer, &r.stops).unwrap_or(f64::INFINITY))
             .sum();
         let (fewest, most) = self.fairness(p);
         Cost {
-            uncovered: self.unassigned.len(),
+            uncovered: p.inst.villages.len() - covered(p.inst, self),
+            missing: self.unassigned.len(),
             km,
             spread: most - fewest,
         }
@@ -394,7 +415,17 @@ fn reason(p: &Problem, village: usize) -> Reason {
     if on_days.is_empty() {
         return Reason::NoAvailableDate;
     }
-    if !on_days.iter().any(|&l| p.route_km(l, &[village]).is_some()) {
+    // Reachable on a day trip, or (a matrix need not obey the triangle inequality) by way of
+    // one other village; longer detours are not searched for the report.
+    let others = || (0..inst.villages.len()).filter(|&u| u != village);
+    let reachable = |l: usize| {
+        p.day_km(l, &[village]).is_some()
+            || (inst.travel_matrix.is_some()
+                && others().any(|u| {
+                    p.day_km(l, &[u, village]).is_some() || p.day_km(l, &[village, u]).is_some()
+                }))
+    };
+    if !on_days.into_iter().any(reachable) {
         return Reason::NotReachableWithinDay;
     }
     Reason::NoCapacityLeft
@@ -489,37 +520,34 @@ fn search_travel(
         temperature = hot * (cold / hot).powf(used.max(0.0));
         iteration += 1;
         let mut candidate = plan.clone();
-        let q = 1 + rng.below(4);
-        let seed_v = {
-            let non_empty: Vec<usize> = (0..candidate.routes.len())
-                .filter(|&r| !candidate.routes[r].stops.is_empty())
-                .collect();
-            let r = non_empty[rng.below(non_empty.len())];
-            let stops = &candidate.routes[r].stops;
-            stops[rng.below(stops.len())]
-        };
+        // Stops, not villages: a village asked for several talks may lose more than one.
+        let mut stops: Vec<(usize, usize)> = candidate
+            .routes
+            .iter()
+            .enumerate()
+            .flat_map(|(ri, r)| (0..r.stops.len()).map(move |i| (ri, i)))
+            .collect();
+        // Up to 8 stops: on a small instance that can be all of them, enough to jump between
+        // schedules that differ in many places; on a county, more gained nothing measurable.
+        let q = 1 + rng.below(stops.len().min(8));
         // Half the time the stops nearest a random one (related removal), half the time any.
-        let mut near: Vec<usize> = (0..inst.villages.len()).collect();
         if rng.below(2) == 0 {
-            near.sort_by(|&a, &b| p.vv[seed_v][a].km.total_cmp(&p.vv[seed_v][b].km));
+            let (sr, si) = stops[rng.below(stops.len())];
+            let near = &p.vv[candidate.routes[sr].stops[si]];
+            let km = |&(ri, i): &(usize, usize)| near[candidate.routes[ri].stops[i]].km;
+            stops.select_nth_unstable_by(q - 1, |a, b| km(a).total_cmp(&km(b)));
         } else {
-            for i in (1..near.len()).rev() {
-                near.swap(i, rng.below(i + 1));
+            for i in 0..q {
+                let j = i + rng.below(stops.len() - i);
+                stops.swap(i, j);
             }
         }
-        let mut removed = 0;
-        for v in near {
-            if removed >= q {
-                break;
-            }
-            for r in candidate.routes.iter_mut() {
-                if let Some(pos) = r.stops.iter().position(|&s| s == v) {
-                    r.stops.remove(pos);
-                    candidate.unassigned.push(v);
-                    removed += 1;
-                    break;
-                }
-            }
+        stops.truncate(q);
+        // Later positions first, so earlier ones stay where they were.
+        stops.sort_unstable_by(|a, b| b.cmp(a));
+        for (ri, i) in stops {
+            let v = candidate.routes[ri].stops.remove(i);
+            candidate.unassigned.push(v);
         }
         if rng.below(2) == 0 {
             candidate.insert_all(p);
@@ -527,10 +555,11 @@ fn search_travel(
             candidate.insert_shuffled(p, rng);
         }
         let cost = candidate.cost(p);
-        let accept = cost.uncovered < current_cost.uncovered
-            || (cost.uncovered == current_cost.uncovered
-                && (cost.km <= current_cost.km
-                    || rng.unit() < ((current_cost.km - cost.km) / temperature).exp()));
+        let accept = cost.km.is_finite()
+            && (cost.coverage() < current_cost.coverage()
+                || (cost.coverage() == current_cost.coverage()
+                    && (cost.km <= current_cost.km
+                        || rng.unit() < ((current_cost.km - cost.km) / temperature).exp())));
         if accept {
             plan = candidate;
             current_cost = cost;

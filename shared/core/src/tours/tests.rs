@@ -204,6 +204,20 @@ fn the_checker_rejects_hand_broken_schedules() {
     ));
     // Statistics that do not match.
     assert!(broken(&|_, s| s.stats.travel_km += 1.0));
+    // An unassigned list that does not name exactly the villages left out.
+    assert!(broken(&|_, s| s.unassigned.push(Unassigned {
+        village: "V0".into(),
+        reason: Reason::NoCapacityLeft
+    })));
+    assert!(broken(&|_, s| s.unassigned.push(Unassigned {
+        village: "V9".into(),
+        reason: Reason::NoCapacityLeft
+    })));
+    let mut dropped = good.clone();
+    let village = dropped.sessions.pop().unwrap().village;
+    let problems = check(&inst, &dropped).unwrap_err();
+    let expected = format!("{village} lacks sessions but is not listed as unassigned");
+    assert!(problems.iter().any(|v| v.0 == expected), "{problems:?}");
 }
 
 /// Exact optimum by enumeration (tiny instances only): every assignment of villages to
@@ -281,7 +295,7 @@ fn exact(inst: &Instance) -> (usize, f64) {
 #[test]
 fn small_instances_reach_optimal_coverage_and_travel_within_five_percent() {
     let mut rng = Rng(42);
-    for case in 0..16 {
+    for case in 0..40 {
         let n = 4 + rng.below(5); // 4–8 villages
         let villages: Vec<(f64, f64, u32)> = (0..n)
             .map(|_| (36.0 + rng.unit() * 0.5, 103.6 + rng.unit() * 0.5, 1))
@@ -453,21 +467,107 @@ fn a_county_travel_matrix_replaces_straight_lines() {
     // The straight-line schedule breaks the matrix's times, and the checker says so.
     let straight = run(&base, 100);
     assert!(check(&hilly, &straight).is_err());
-    // No road to V1 from anywhere but V0, and none back: V1 cannot be visited.
-    let cut = with_matrix(
-        &base,
-        [
-            [Some(0.0), Some(30.0), None],
-            [Some(30.0), Some(0.0), Some(10.0)],
-            [Some(30.0), None, Some(0.0)],
-        ],
+    // The only road to V1 runs through V0 (a matrix need not obey the triangle inequality):
+    // a two-talk day reaches it, a one-talk day cannot, and no road at all is unreachable.
+    let through_v0 = [
+        [Some(0.0), Some(30.0), None],
+        [Some(30.0), Some(0.0), Some(10.0)],
+        [Some(30.0), None, Some(0.0)],
+    ];
+    let chain = with_matrix(&base, through_v0);
+    let s = run(&chain, 50);
+    assert_eq!(s.stats.covered, 2, "{s:?}");
+    assert_checked(&chain, &s);
+    let mut one_a_day = chain.clone();
+    one_a_day.lecturers[0].max_per_day = 1;
+    let s = run(&one_a_day, 50);
+    assert_eq!(
+        (s.unassigned[0].village.as_str(), s.unassigned[0].reason),
+        ("V1", Reason::NoCapacityLeft)
     );
-    let mut cut = cut;
-    cut.lecturers[0].max_per_day = 1;
-    let s = run(&cut, 50);
+    let mut no_road = through_v0;
+    no_road[1][2] = None;
+    let s = run(&with_matrix(&base, no_road), 50);
+    assert_eq!(
+        (s.unassigned[0].village.as_str(), s.unassigned[0].reason),
+        ("V1", Reason::NotReachableWithinDay)
+    );
+}
+
+#[test]
+fn a_day_broken_by_a_removal_is_never_kept() {
+    // Neighbours are 1 km and 10 minutes apart, but A and C have no road between them: taking
+    // B out of A→B→C breaks that day. The search must not keep such a plan (it would fail the
+    // check); found by review, every seed failed before.
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1), (36.32, 103.92, 1)],
+        vec![(36.305, 103.905, vec![1, 2], 3)],
+        2,
+    );
+    let ten = Some(10.0);
+    inst.travel_matrix = Some(TravelMatrix {
+        points: vec!["L0".into(), "V0".into(), "V1".into(), "V2".into()],
+        minutes: vec![
+            vec![Some(0.0), ten, ten, ten],
+            vec![ten, Some(0.0), ten, None],
+            vec![ten, ten, Some(0.0), ten],
+            vec![ten, None, ten, Some(0.0)],
+        ],
+        km: Some(vec![
+            vec![Some(0.0), Some(10.0), Some(10.0), Some(10.0)],
+            vec![Some(10.0), Some(0.0), Some(1.0), None],
+            vec![Some(10.0), Some(1.0), Some(0.0), Some(1.0)],
+            vec![Some(10.0), None, Some(1.0), Some(0.0)],
+        ]),
+    });
+    for seed in 1..6 {
+        let mut n = 0;
+        let s = solve(
+            &inst,
+            seed,
+            &mut || {
+                n += 1;
+                f64::from(n) / 300.0
+            },
+            &mut |_, _, _| {},
+        );
+        assert_eq!(s.stats.covered, 3);
+        assert_checked(&inst, &s);
+    }
+}
+
+#[test]
+fn villages_come_before_extra_sessions() {
+    // X, at the lecturer's door, asks for three talks; Y and Z, 20 km off, for one each. One
+    // talk a day for three days: Y, Z and one talk at X cover two villages; three at X, one.
+    let inst = instance(
+        vec![(36.30, 103.90, 3), (36.48, 103.90, 1), (36.30, 104.12, 1)],
+        vec![(36.30, 103.90, vec![1, 2, 3], 1)],
+        3,
+    );
+    let s = run(&inst, 300);
+    assert_eq!(s.stats.covered, 2, "{s:?}");
     assert_eq!(s.unassigned.len(), 1);
-    assert_eq!(s.unassigned[0].village, "V1");
-    assert_eq!(s.unassigned[0].reason, Reason::NotReachableWithinDay);
+    assert_eq!(
+        (s.unassigned[0].village.as_str(), s.unassigned[0].reason),
+        ("V0", Reason::NoCapacityLeft)
+    );
+    assert_checked(&inst, &s);
+}
+
+#[test]
+fn no_talks_a_day_is_no_capacity_and_no_share() {
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1)],
+        vec![(36.30, 103.90, vec![1], 2), (36.30, 103.90, vec![1], 0)],
+        1,
+    );
+    let s = run(&inst, 50);
+    // The lecturer who gives no talks does not count against fairness.
+    assert_eq!((s.stats.fewest_sessions, s.stats.most_sessions), (1, 1));
+    inst.lecturers[0].max_per_day = 0;
+    let s = run(&inst, 50);
+    assert_eq!(s.unassigned[0].reason, Reason::NoCapacityLeft);
 }
 
 #[test]
@@ -527,11 +627,11 @@ fn invalid_instances_name_the_field() {
     );
     assert_eq!(
         broken(&|i| i.speed_kmh = 0.0),
-        "speed_kmh: 0 is not a positive speed"
+        "speed_kmh: 0 is not between 1 and 300"
     );
     assert_eq!(
         broken(&|i| i.road_factor = 0.5),
-        "road_factor: 0.5 is below 1"
+        "road_factor: 0.5 is not between 1 and 10"
     );
     assert_eq!(
         broken(&|i| i.session_minutes = 0),
@@ -558,7 +658,7 @@ fn invalid_instances_name_the_field() {
             *i = with_matrix(i, square);
             i.travel_matrix.as_mut().unwrap().minutes[0][2] = Some(-5.0);
         }),
-        "travel_matrix.minutes[0][2]: -5 is not a non-negative number"
+        "travel_matrix.minutes[0][2]: -5 is not between 0 and 10000"
     );
 }
 
