@@ -1,6 +1,7 @@
 //! The tour solver: regret insertion to construct, then large-neighbourhood search with
-//! simulated annealing to improve, until the caller says stop. Deterministic for a seed.
-//! Objective, in order: villages covered, total travel.
+//! simulated annealing to improve, until the budget is spent; fairness (fairness.rs) last.
+//! Deterministic for a seed and a budget in steps. Objective, in order: villages covered,
+//! sessions given, total travel, fairness.
 
 use chrono::NaiveDate;
 
@@ -35,12 +36,6 @@ pub(super) struct Route {
     pub(super) stops: Vec<usize>,
 }
 
-/// A demand unit: one session a village asked for.
-#[derive(Clone, Copy)]
-struct Item {
-    village: usize,
-}
-
 pub(super) struct Problem<'a> {
     pub(super) inst: &'a Instance,
     /// Leg between village i and j.
@@ -51,7 +46,8 @@ pub(super) struct Problem<'a> {
     pub(super) vh: Vec<Vec<Leg>>,
     pub(super) day: (i64, i64),
     pub(super) session: i64,
-    /// Whether lecturer l can visit village i at all in a day (there and back with one talk).
+    /// Whether lecturer l can visit village i at all in a day (false only when ruled out for
+    /// certain; see [`Problem::new`]).
     pub(super) reachable: Vec<Vec<bool>>,
     /// The lecturers fairness is measured over ([`Instance::can_lecture`]).
     pub(super) eligible: Vec<usize>,
@@ -468,16 +464,14 @@ pub fn solve(
             })
         })
         .collect();
-    let items: Vec<Item> = inst
+    // One item per session asked for: a village that wants two talks is in the list twice.
+    let unassigned = inst
         .villages
         .iter()
         .enumerate()
-        .flat_map(|(vi, v)| (0..v.sessions).map(move |_| Item { village: vi }))
+        .flat_map(|(vi, v)| (0..v.sessions).map(move |_| vi))
         .collect();
-    let mut plan = Plan {
-        routes,
-        unassigned: items.iter().map(|i| i.village).collect(),
-    };
+    let mut plan = Plan { routes, unassigned };
     plan.insert_all(&p);
     let fairness_share = if inst.fairness_slack > 0.0 { 0.3 } else { 0.0 };
     let travel_share = 1.0 - fairness_share;
