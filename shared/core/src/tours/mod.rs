@@ -36,6 +36,9 @@ pub struct Village {
     pub venue_capacity: Option<u32>,
 }
 
+/// More talks than a village could host in a year of daily visits is a typo.
+const MAX_SESSIONS: u32 = 366;
+
 fn one() -> u32 {
     1
 }
@@ -173,8 +176,11 @@ impl Instance {
                 return Err(format!("{at}.code: {} appears twice", v.code));
             }
             check_position(&at, "lat", "lon", v.lat, v.lon)?;
-            if v.sessions == 0 {
-                return Err(format!("{at}.sessions: must be at least 1"));
+            if !(1..=MAX_SESSIONS).contains(&v.sessions) {
+                return Err(format!(
+                    "{at}.sessions: {} is not between 1 and {MAX_SESSIONS}",
+                    v.sessions
+                ));
             }
         }
         let mut ids = HashSet::new();

@@ -312,6 +312,7 @@ impl Plan {
                 }
             }
             let Some((_, k, (_, ri, pos))) = pick else {
+                self.insert_pairs(p);
                 self.polish(p);
                 return;
             };
@@ -333,6 +334,56 @@ impl Plan {
         }
     }
 
+    /// Under a county's matrix a village may fit a day only together with another (no road from
+    /// home to B, but one by way of A), which one-at-a-time insertion never builds: try each
+    /// pair of waiting villages in each day, cheapest first. Straight-line travel obeys the
+    /// triangle inequality, so there a pair never fits where its members singly could not.
+    fn insert_pairs(&mut self, p: &Problem) {
+        if p.inst.travel_matrix.is_none() || self.unassigned.len() < 2 {
+            return;
+        }
+        loop {
+            let mut best: Option<(f64, usize, usize, usize, Vec<usize>)> = None;
+            for a in 0..self.unassigned.len() {
+                for b in a + 1..self.unassigned.len() {
+                    let (u, v) = (self.unassigned[a], self.unassigned[b]);
+                    if u == v {
+                        continue;
+                    }
+                    for (ri, r) in self.routes.iter().enumerate() {
+                        let Some(before) = p.route_km(r.lecturer, &r.stops) else {
+                            continue;
+                        };
+                        if self.village_on(u, r.date) || self.village_on(v, r.date) {
+                            continue;
+                        }
+                        for i in 0..=r.stops.len() {
+                            for j in 0..=r.stops.len() + 1 {
+                                if i == j {
+                                    continue;
+                                }
+                                let mut stops = r.stops.clone();
+                                stops.insert(i, u);
+                                stops.insert(j, v);
+                                if let Some(after) = p.route_km(r.lecturer, &stops)
+                                    && best.as_ref().is_none_or(|b| after - before < b.0)
+                                {
+                                    best = Some((after - before, a, b, ri, stops));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let Some((_, a, b, ri, stops)) = best else {
+                return;
+            };
+            self.routes[ri].stops = stops;
+            self.unassigned.swap_remove(b);
+            self.unassigned.swap_remove(a);
+        }
+    }
+
     /// Greedy insertion in a random order: each item goes to its cheapest place, if any. Less
     /// clever than regret, which is the point: it lets the search leave regret's groove.
     fn insert_shuffled(&mut self, p: &Problem, rng: &mut Rng) {
@@ -349,6 +400,7 @@ impl Plan {
                 None => self.unassigned.push(v),
             }
         }
+        self.insert_pairs(p);
         self.polish(p);
     }
 
@@ -479,6 +531,8 @@ pub fn solve(
     if fairness_share > 0.0 {
         best = fairness::search_fairness(&p, best, &mut rng, &mut || spent() >= 1.0);
     }
+    // Fairness moves can open room a waiting village fits into; coverage comes first.
+    best.insert_all(&p);
     best.balance(&p);
     to_schedule(&p, &best)
 }
@@ -615,11 +669,22 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
     let mut missing: Vec<usize> = plan.unassigned.clone();
     missing.sort();
     missing.dedup();
+    let mut given = vec![false; inst.villages.len()];
+    for r in &plan.routes {
+        for &v in &r.stops {
+            given[v] = true;
+        }
+    }
     let unassigned = missing
         .into_iter()
         .map(|v| Unassigned {
             village: inst.villages[v].code.clone(),
-            reason: reason(p, v),
+            // A village that got a talk is plainly reachable: it lacks room for the rest.
+            reason: if given[v] {
+                Reason::NoCapacityLeft
+            } else {
+                reason(p, v)
+            },
         })
         .collect();
     let (fewest_sessions, most_sessions) = plan.fairness(p);

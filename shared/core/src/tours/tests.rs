@@ -495,6 +495,71 @@ fn a_county_travel_matrix_replaces_straight_lines() {
 }
 
 #[test]
+fn villages_reachable_only_together_are_visited_together() {
+    // No road from home to V1 and none from V0 home: only home → V0 → V1 → home works, which
+    // one-at-a-time insertion never builds (found by fuzzing).
+    let base = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        1,
+    );
+    let only_together = with_matrix(
+        &base,
+        [
+            [Some(0.0), Some(10.0), None],
+            [None, Some(0.0), Some(10.0)],
+            [Some(10.0), Some(10.0), Some(0.0)],
+        ],
+    );
+    for iterations in [0, 50] {
+        let s = run(&only_together, iterations);
+        assert_eq!(s.stats.covered, 2, "{s:?}");
+        assert_checked(&only_together, &s);
+    }
+}
+
+#[test]
+fn a_village_with_some_of_its_talks_lacks_capacity_not_a_road() {
+    // V (asked for two talks) is reachable only by way of V0 then V1; one date, so it gets one.
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.90, 1), (36.32, 103.90, 2)],
+        vec![(36.30, 103.91, vec![1], 3)],
+        1,
+    );
+    let ten = Some(10.0);
+    inst.travel_matrix = Some(TravelMatrix {
+        points: vec!["L0".into(), "V0".into(), "V1".into(), "V2".into()],
+        minutes: vec![
+            vec![Some(0.0), ten, None, None],
+            vec![ten, Some(0.0), ten, None],
+            vec![ten, None, Some(0.0), ten],
+            vec![ten, None, None, Some(0.0)],
+        ],
+        km: None,
+    });
+    let s = run(&inst, 200);
+    assert_eq!(s.sessions.len(), 3, "{s:?}");
+    assert_eq!(
+        (s.unassigned[0].village.as_str(), s.unassigned[0].reason),
+        ("V2", Reason::NoCapacityLeft)
+    );
+}
+
+#[test]
+fn nearly_antipodal_points_are_half_the_earth_apart() {
+    let km = haversine_km(
+        -65.31433328860335,
+        101.23094598314876,
+        65.31433328960335,
+        -78.76905401685124,
+    );
+    assert!(
+        km.is_finite() && (km - std::f64::consts::PI * 6371.0).abs() < 1.0,
+        "{km}"
+    );
+}
+
+#[test]
 fn a_day_broken_by_a_removal_is_never_kept() {
     // Neighbours are 1 km and 10 minutes apart, but A and C have no road between them: taking
     // B out of A→B→C breaks that day. The search must not keep such a plan (it would fail the
@@ -636,6 +701,14 @@ fn invalid_instances_name_the_field() {
     assert_eq!(
         broken(&|i| i.session_minutes = 0),
         "session_minutes: must be positive"
+    );
+    assert_eq!(
+        broken(&|i| i.villages[0].sessions = 0),
+        "villages[0].sessions: 0 is not between 1 and 366"
+    );
+    assert_eq!(
+        broken(&|i| i.speed_kmh = 1e-300),
+        "speed_kmh: 1e-300 is not between 1 and 300"
     );
     let square = [[Some(0.0); 3]; 3];
     assert_eq!(with_matrix(&inst, square).validate(), Ok(()));

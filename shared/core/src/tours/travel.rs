@@ -10,7 +10,8 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dp = (lat2 - lat1).to_radians();
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6371.0 * a.sqrt().asin()
+    // Rounding can push `a` a hair above 1 for nearly antipodal points; asin would give NaN.
+    2.0 * 6371.0 * a.sqrt().min(1.0).asin()
 }
 
 /// A place on a route, by index into the instance.
