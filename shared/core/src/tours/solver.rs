@@ -384,6 +384,38 @@ impl Plan {
         }
     }
 
+    /// A village given some but not all of its talks is not covered, and its talks may be
+    /// what keeps other villages out. For each such village, take its talks back, place the
+    /// other waiting villages first, then offer its talks again; keep the result if more
+    /// villages (or sessions) end up covered.
+    fn release_partial(&mut self, p: &Problem) {
+        let mut placed = vec![0u32; p.inst.villages.len()];
+        for r in &self.routes {
+            for &v in &r.stops {
+                placed[v] += 1;
+            }
+        }
+        let partial =
+            (0..placed.len()).filter(|&v| placed[v] > 0 && placed[v] < p.inst.villages[v].sessions);
+        for v in partial {
+            let before = self.cost(p);
+            let mut trial = self.clone();
+            for r in &mut trial.routes {
+                r.stops.retain(|&s| s != v);
+            }
+            trial.unassigned.retain(|&s| s != v);
+            trial.insert_all(p);
+            trial
+                .unassigned
+                .extend((0..p.inst.villages[v].sessions).map(|_| v));
+            trial.insert_all(p);
+            let after = trial.cost(p);
+            if after.km.is_finite() && after.coverage() < before.coverage() {
+                *self = trial;
+            }
+        }
+    }
+
     /// Greedy insertion in a random order: each item goes to its cheapest place, if any. Less
     /// clever than regret, which is the point: it lets the search leave regret's groove.
     fn insert_shuffled(&mut self, p: &Problem, rng: &mut Rng) {
@@ -525,6 +557,7 @@ pub fn solve(
         .collect();
     let mut plan = Plan { routes, unassigned };
     plan.insert_all(&p);
+    plan.release_partial(&p);
     let fairness_share = if inst.fairness_slack > 0.0 { 0.3 } else { 0.0 };
     let travel_share = 1.0 - fairness_share;
     let mut best = search_travel(&p, plan, &mut rng, &mut || spent() / travel_share, progress);
@@ -533,6 +566,7 @@ pub fn solve(
     }
     // Fairness moves can open room a waiting village fits into; coverage comes first.
     best.insert_all(&p);
+    best.release_partial(&p);
     best.balance(&p);
     to_schedule(&p, &best)
 }

@@ -621,6 +621,20 @@ fn villages_come_before_extra_sessions() {
 }
 
 #[test]
+fn a_village_that_cannot_be_completed_gives_way_from_the_start() {
+    // V0, next door, asks for two talks but there is one date: it can never be covered. The
+    // first schedule, before any search, covers V1 and V2 instead (found by fuzzing).
+    let inst = instance(
+        vec![(36.0, 104.001, 2), (36.0, 104.010, 1), (36.0, 103.990, 1)],
+        vec![(36.0, 104.0, vec![1], 2)],
+        1,
+    );
+    let s = run(&inst, 0);
+    assert_eq!(s.stats.covered, 2, "{s:?}");
+    assert_eq!(s.unassigned[0].village, "V0");
+}
+
+#[test]
 fn no_talks_a_day_is_no_capacity_and_no_share() {
     let mut inst = instance(
         vec![(36.30, 103.90, 1)],
