@@ -71,6 +71,18 @@ impl Plan {
         !ra.stops.iter().any(|&v| taken(v, rb.date)) && !rb.stops.iter().any(|&v| taken(v, ra.date))
     }
 
+    /// The highest load among the lecturers fairness counts, and the days (routes with stops)
+    /// of lecturers with that load; `None` when there are none.
+    fn busiest_days(&self, p: &Problem, load: &[u32]) -> Option<(u32, Vec<usize>)> {
+        let busiest = p.eligible.iter().map(|&l| load[l]).max()?;
+        let days: Vec<usize> = (0..self.routes.len())
+            .filter(|&r| {
+                load[self.routes[r].lecturer] == busiest && !self.routes[r].stops.is_empty()
+            })
+            .collect();
+        (!days.is_empty()).then_some((busiest, days))
+    }
+
     /// Moves one stop of a busiest lecturer to the cheapest place with a lecturer at least two
     /// sessions less busy, if that costs at most `room` km.
     fn push_from_busiest(
@@ -80,14 +92,11 @@ impl Plan {
         rng: &mut Rng,
         room: f64,
     ) -> Option<Plan> {
-        let busiest = p.eligible.iter().map(|&l| load[l]).max()?;
-        let sources: Vec<(usize, usize)> = (0..self.routes.len())
-            .filter(|&r| load[self.routes[r].lecturer] == busiest)
+        let (busiest, days) = self.busiest_days(p, load)?;
+        let sources: Vec<(usize, usize)> = days
+            .into_iter()
             .flat_map(|r| (0..self.routes[r].stops.len()).map(move |i| (r, i)))
             .collect();
-        if sources.is_empty() {
-            return None;
-        }
         let (ri, i) = sources[rng.below(sources.len())];
         let mut candidate = self.clone();
         let from = &mut candidate.routes[ri];
@@ -117,15 +126,7 @@ impl Plan {
         rng: &mut Rng,
         room: f64,
     ) -> Option<Plan> {
-        let busiest = p.eligible.iter().map(|&l| load[l]).max()?;
-        let days: Vec<usize> = (0..self.routes.len())
-            .filter(|&r| {
-                load[self.routes[r].lecturer] == busiest && !self.routes[r].stops.is_empty()
-            })
-            .collect();
-        if days.is_empty() {
-            return None;
-        }
+        let (_, days) = self.busiest_days(p, load)?;
         let a = days[rng.below(days.len())];
         let (delta, b) = (0..self.routes.len())
             .filter_map(|b| self.exchange_cost(p, load, a, b).map(|delta| (delta, b)))
@@ -223,7 +224,7 @@ pub(super) fn search_fairness(
     let allowance = start.cost(p).km * (1.0 + p.inst.fairness_slack);
     let key = |plan: &Plan| {
         let load = plan.loads(p);
-        let (fewest, most) = plan.fairness(p);
+        let (fewest, most) = p.fairness_of(&load);
         let squares: u64 = p.eligible.iter().map(|&l| u64::from(load[l]).pow(2)).sum();
         (most - fewest, squares)
     };

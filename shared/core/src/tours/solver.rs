@@ -118,6 +118,12 @@ impl<'a> Problem<'a> {
         self.walk(lecturer, stops.len(), |i| stops[i])
     }
 
+    /// (fewest, most) sessions among the lecturers fairness counts, given each lecturer's load.
+    pub(super) fn fairness_of(&self, load: &[u32]) -> (u32, u32) {
+        let eligible = || self.eligible.iter().map(|&l| load[l]);
+        (eligible().min().unwrap_or(0), eligible().max().unwrap_or(0))
+    }
+
     /// Travel km of a route, or `None` when it does not fit the day or the daily maximum.
     pub(super) fn route_km(&self, lecturer: usize, stops: &[usize]) -> Option<f64> {
         self.route_km_with(lecturer, stops, None)
@@ -233,9 +239,18 @@ impl Plan {
 
     /// (fewest, most) sessions among the lecturers who could lecture.
     pub(super) fn fairness(&self, p: &Problem) -> (u32, u32) {
-        let load = self.loads(p);
-        let eligible = || p.eligible.iter().map(|&l| load[l]);
-        (eligible().min().unwrap_or(0), eligible().max().unwrap_or(0))
+        p.fairness_of(&self.loads(p))
+    }
+
+    /// Talks placed per village.
+    pub(super) fn placed(&self, inst: &Instance) -> Vec<u32> {
+        let mut placed = vec![0u32; inst.villages.len()];
+        for r in &self.routes {
+            for &v in &r.stops {
+                placed[v] += 1;
+            }
+        }
+        placed
     }
 
     pub(super) fn village_on(&self, village: usize, date: NaiveDate) -> bool {
@@ -389,12 +404,7 @@ impl Plan {
     /// other waiting villages first, then offer its talks again; keep the result if more
     /// villages (or sessions) end up covered.
     fn release_partial(&mut self, p: &Problem) {
-        let mut placed = vec![0u32; p.inst.villages.len()];
-        for r in &self.routes {
-            for &v in &r.stops {
-                placed[v] += 1;
-            }
-        }
+        let placed = self.placed(p.inst);
         let partial =
             (0..placed.len()).filter(|&v| placed[v] > 0 && placed[v] < p.inst.villages[v].sessions);
         for v in partial {
@@ -657,16 +667,11 @@ fn search_travel(
 
 /// Villages with every session they asked for.
 fn covered(inst: &Instance, plan: &Plan) -> usize {
-    let mut counts = vec![0u32; inst.villages.len()];
-    for r in &plan.routes {
-        for &v in &r.stops {
-            counts[v] += 1;
-        }
-    }
+    let placed = plan.placed(inst);
     inst.villages
         .iter()
         .enumerate()
-        .filter(|(i, v)| counts[*i] >= v.sessions)
+        .filter(|(i, v)| placed[*i] >= v.sessions)
         .count()
 }
 
@@ -703,18 +708,13 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
     let mut missing: Vec<usize> = plan.unassigned.clone();
     missing.sort();
     missing.dedup();
-    let mut given = vec![false; inst.villages.len()];
-    for r in &plan.routes {
-        for &v in &r.stops {
-            given[v] = true;
-        }
-    }
+    let placed = plan.placed(inst);
     let unassigned = missing
         .into_iter()
         .map(|v| Unassigned {
             village: inst.villages[v].code.clone(),
             // A village that got a talk is plainly reachable: it lacks room for the rest.
-            reason: if given[v] {
+            reason: if placed[v] > 0 {
                 Reason::NoCapacityLeft
             } else {
                 reason(p, v)

@@ -53,11 +53,16 @@ fn instance(
     }
 }
 
+/// Solves with seed 7 and a budget of `iterations` search steps.
 fn run(inst: &Instance, iterations: u64) -> Schedule {
+    run_seeded(inst, 7, iterations)
+}
+
+fn run_seeded(inst: &Instance, seed: u64, iterations: u64) -> Schedule {
     let mut n = 0;
     solve(
         inst,
-        7,
+        seed,
         &mut || {
             n += 1;
             n as f64 / iterations as f64
@@ -344,16 +349,7 @@ fn fairness_breaks_ties_in_travel() {
         4,
     );
     for seed in 1..6 {
-        let mut n = 0;
-        let s = solve(
-            &inst,
-            seed,
-            &mut || {
-                n += 1;
-                f64::from(n) / 50.0
-            },
-            &mut |_, _, _| {},
-        );
+        let s = run_seeded(&inst, seed, 50);
         assert_eq!(s.stats.covered, 4);
         assert_eq!(
             (
@@ -586,16 +582,7 @@ fn a_day_broken_by_a_removal_is_never_kept() {
         ]),
     });
     for seed in 1..6 {
-        let mut n = 0;
-        let s = solve(
-            &inst,
-            seed,
-            &mut || {
-                n += 1;
-                f64::from(n) / 300.0
-            },
-            &mut |_, _, _| {},
-        );
+        let s = run_seeded(&inst, seed, 300);
         assert_eq!(s.stats.covered, 3);
         assert_checked(&inst, &s);
     }
@@ -761,8 +748,7 @@ proptest! {
     ) {
         let mut inst = instance(villages, lecturers, 3);
         inst.fairness_slack = fairness_slack;
-        let mut n = 0;
-        let s = solve(&inst, seed, &mut || { n += 1; f64::from(n) / 30.0 }, &mut |_, _, _| {});
+        let s = run_seeded(&inst, seed, 30);
         let checked = check(&inst, &s);
         prop_assert!(checked.is_ok(), "{:?}", checked);
         let stats = checked.unwrap();
