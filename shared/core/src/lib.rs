@@ -6,9 +6,12 @@
 pub mod auth;
 pub mod calendar;
 pub mod cron;
+pub mod identity;
 pub mod messaging;
 pub mod nominations;
 pub mod notify;
 pub mod org;
 pub mod org_file;
+pub mod rules;
+pub mod text;
 pub mod tours;

@@ -143,23 +143,48 @@ impl RetryPolicy {
     }
 }
 
-/// Parses durations such as `250ms`, `1s`, `10m`, `2h`, `7d`.
+/// The longest duration [`parse_duration`] accepts: ten years of 366 days. Generous for every
+/// use (retry delays, link lifetimes, 公示 lengths, which have their own tighter bounds in
+/// [`crate::rules`]), and far from where adding it to a timestamp could overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 86_400);
+
+/// Parses durations such as `250ms`, `1s`, `10m`, `2h`, `7d`: ASCII digits then a unit, at most
+/// [`MAX_DURATION`]. Never panics and never wraps: a number too large for the ceiling (however
+/// many digits) is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    let (n, unit_ms) = split_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration like 1s or 10m (units: ms, s, m, h, d)"))?;
+    n.checked_mul(unit_ms)
+        .map(Duration::from_millis)
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| format!("{s:?} is longer than the ceiling of 10 years (3660d)"))
+}
+
+/// `"<digits><unit>"` as (the number, saturated at `u64::MAX`; milliseconds per unit), `None`
+/// unless it has that shape. Shared with the bounded lengths of [`crate::rules`].
+pub(crate) fn split_duration(s: &str) -> Option<(u64, u64)> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 1s or 10m"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1_000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
-        _ => return Err(format!("{s:?}: unit must be ms, s, m, h or d")),
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
     };
-    Ok(Duration::from_millis(ms))
+    Some((saturating_number(number)?, unit_ms))
+}
+
+/// A non-empty run of ASCII digits as a number, saturated at `u64::MAX`.
+pub(crate) fn saturating_number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
 }
 
 /// AMQP topic matching: words split on `.`, `*` is exactly one word, `#` zero or more.
@@ -248,6 +273,40 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("10y").is_err());
+    }
+
+    #[test]
+    fn durations_past_the_ceiling_are_refused_not_wrapped() {
+        assert_eq!(parse_duration("3660d"), Ok(MAX_DURATION));
+        assert!(parse_duration("3661d").is_err());
+        assert!(parse_duration("9999999999d").is_err());
+        // 213503982334602 days of milliseconds wraps u64 to about 17 hours.
+        assert!(parse_duration("213503982334602d").is_err());
+        assert!(parse_duration(&format!("{}ms", u64::MAX)).is_err());
+        assert!(parse_duration("99999999999999999999999999s").is_err());
+        for bad in ["", "d", "-1d", "+1d", "1.5h", "１d", "1 d", "1D", "1dd"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_duration_never_panics_and_stays_under_the_ceiling(s in any::<String>()) {
+            if let Ok(d) = parse_duration(&s) {
+                prop_assert!(d <= MAX_DURATION);
+            }
+        }
+
+        #[test]
+        fn parse_duration_handles_any_number_with_any_unit(
+            n in any::<u64>(),
+            extra in "[0-9]{0,30}",
+            unit in prop_oneof![Just("ms"), Just("s"), Just("m"), Just("h"), Just("d")],
+        ) {
+            if let Ok(d) = parse_duration(&format!("{n}{extra}{unit}")) {
+                prop_assert!(d <= MAX_DURATION);
+            }
+        }
     }
 
     #[test]
