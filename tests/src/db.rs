@@ -117,6 +117,55 @@ impl TestDb {
         self.url.clone()
     }
 
+    /// Every value of every table as text (PostgreSQL: each row cast to text; SQLite: the
+    /// database and WAL files' bytes, which hold every table and index): for tests that assert
+    /// something is stored nowhere.
+    pub async fn all_text(&self) -> String {
+        match self.backend {
+            Backend::Postgres => {
+                use diesel::QueryableByName;
+                use diesel::sql_types::Text;
+                use diesel_async::RunQueryDsl;
+                #[derive(QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = Text)]
+                    t: String,
+                }
+                let mut conn = AsyncPgConnection::establish(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                let tables: Vec<Row> = diesel::sql_query(
+                    "SELECT table_name::text AS t FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .load(&mut conn)
+                .await
+                .expect("list tables");
+                let mut out = String::new();
+                for table in tables {
+                    let rows: Vec<Row> =
+                        diesel::sql_query(format!("SELECT x::text AS t FROM \"{}\" x", table.t))
+                            .load(&mut conn)
+                            .await
+                            .expect("read a table");
+                    for r in rows {
+                        out.push_str(&r.t);
+                        out.push('\n');
+                    }
+                }
+                out
+            }
+            Backend::Sqlite => {
+                let path = std::path::PathBuf::from(&self.name);
+                let mut bytes = std::fs::read(&path).expect("read the SQLite file");
+                if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
+                    bytes.extend_from_slice(&wal);
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        }
+    }
+
     /// A store over this database.
     pub async fn store(&self) -> Store {
         let config = crate::test_config(self, &[]);

@@ -13,6 +13,7 @@
 mod browser;
 mod bus;
 mod db;
+pub mod nominating;
 mod people;
 mod process;
 mod proxy;
@@ -56,6 +57,11 @@ pub fn test_config(db: &TestDb, extra: &[(&str, &str)]) -> Config {
         (
             "JINGUO_DATABASE__MAX_CONNECTIONS".to_owned(),
             "4".to_owned(),
+        ),
+        // Tests run whole 公示 periods in seconds.
+        (
+            "JINGUO_NOMINATIONS__SHORTEST_PUBLICITY".to_owned(),
+            "1s".to_owned(),
         ),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -1,7 +1,7 @@
 //! Staff, tokens and sessions for tests, made the way the product makes them.
 
 use jinguo_auth::Secret;
-use jinguo_auth::staff::{NewStaff, parse_assignment};
+use jinguo_auth::staff::{Grantor, NewStaff, parse_assignment};
 use jinguo_store::{Store, links};
 use uuid::Uuid;
 
@@ -16,7 +16,9 @@ pub async fn add_staff(store: &Store, email: &str, name: &str, role: &str, org: 
     };
     store
         .transaction(move |c| {
-            Box::pin(async move { jinguo_auth::staff::add(c, &s, "test", jinguo_bus::now()).await })
+            Box::pin(async move {
+                jinguo_auth::staff::add(c, &s, Grantor::Operator, jinguo_bus::now()).await
+            })
         })
         .await
         .unwrap()

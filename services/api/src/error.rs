@@ -83,10 +83,37 @@ fn reference() -> String {
     format!("{:x}-{}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A fault of the database link (no connection, or the connection lost twice before commit, or
+/// at commit) is ours, not the caller's: 503 `unavailable`, to be asked again later — never a
+/// 500. It is logged as a warning with its cause; anything else is an internal error.
 impl From<jinguo_store::StoreError> for ApiError {
     fn from(e: jinguo_store::StoreError) -> Self {
-        ApiError::internal(&e)
+        if !e.is_unavailable() {
+            return ApiError::internal(&e);
+        }
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::warn!(error = %chain, "database unavailable; answering 503");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: "the service is briefly unavailable; please try again shortly".into(),
+            field: None,
+        }
     }
+}
+
+/// Marks a response rendered from an [`ApiError`], so that the edge (`crate::edge`) can turn it
+/// into a Chinese page when the request was for a page rather than `/api`.
+#[derive(Clone, Debug)]
+pub(crate) struct Shaped {
+    pub code: &'static str,
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {
@@ -94,31 +121,13 @@ impl IntoResponse for ApiError {
         let body = json!({
             "error": { "code": self.code, "message": self.message, "field": self.field }
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(Shaped {
+            code: self.code,
+            message: self.message,
+        });
+        response
     }
-}
-
-/// Refuses a request whose declared body is over `http.body_limit_bytes` before any handler
-/// reads it (`DefaultBodyLimit` still caps bodies sent without a length).
-pub(crate) async fn refuse_oversized(
-    axum::extract::State(limit): axum::extract::State<usize>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
-            message: format!("request body is larger than {limit} bytes"),
-            field: Some("body"),
-        }
-        .into_response();
-    }
-    next.run(request).await
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -1,7 +1,9 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
 mod auth;
+mod edge;
 mod error;
+mod extract;
 mod health;
 mod limits;
 mod nominate;
@@ -22,6 +24,7 @@ use jinguo_config::Config;
 use jinguo_store::Store;
 use tokio::net::TcpListener;
 
+pub use edge::{CSP, MAX_URI_BYTES};
 pub use error::ApiError;
 
 /// What every handler can reach. Cheap to clone.
@@ -32,13 +35,17 @@ pub struct AppState {
     pub limiter: Arc<limits::RateLimiter>,
     /// Loaded once: working days for deadlines.
     pub calendar: Arc<jinguo_core::calendar::Calendar>,
+    /// Built once: seals and opens personal data at rest.
+    pub sealer: Arc<jinguo_auth::seal::Sealer>,
 }
 
 impl AppState {
-    /// Loads the calendar once; a bad calendar file is a configuration error.
+    /// Loads the calendar and the data keys once; a bad calendar file or key is a
+    /// configuration error.
     pub fn new(store: Store, config: Arc<Config>) -> Result<AppState, jinguo_config::ConfigError> {
         Ok(AppState {
             calendar: Arc::new(config.calendar.load()?),
+            sealer: Arc::new(jinguo_nominations::sealer_from(&config)?),
             store,
             config,
             limiter: Arc::new(limits::RateLimiter::new()),
@@ -78,7 +85,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::limit_per_ip,
         ));
-    router
+    let routes = router
         .merge(limited)
         .route("/", get(pages::start))
         .route("/healthz", get(health::healthz))
@@ -110,13 +117,17 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/reviews/{task_id}/decision",
             post(nominations::decide),
         )
+        .route("/static/jinguo.css", get(pages::stylesheet))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            body_limit,
-            error::refuse_oversized,
-        ))
+        .with_state(state);
+    // The edge wraps the whole router, so that it sees every request before routing and every
+    // answer as it leaves (a 405's `Allow` included). Outermost last: `shape` sees every
+    // answer; `guard` runs inside the body limit.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(body_limit, edge::guard))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(edge::shape))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.

@@ -1,18 +1,50 @@
-//! The public self-nomination form (本人自荐): no account needed, rate-limited per address.
+//! The public self-nomination form (本人自荐): no account needed.
+//!
+//! Limits on accepted submissions (configurable under `[nominations]`): per client address per
+//! hour, per campaign per hour, and per campaign and village per day. They are checked before a
+//! submission and counted when one is accepted, so mistakes corrected and resent do not use them
+//! up; the per-address request limit of every public endpoint still applies to each attempt.
+//!
+//! A refusal shows the form again with what was typed, and the reason beside the field it is
+//! about (or above the form when it is about no one field).
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use jinguo_core::nominations::Channel;
+use jinguo_core::org::OrgCode;
 use jinguo_nominations::{Family, Refusal, Rules, Submission};
 use jinguo_store::nominations as store;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::auth::ClientAddr;
+use crate::extract::{Form, Path};
+use crate::limits::{DAY, HOUR, Limit};
 use crate::signin::message;
 use crate::{ApiError, AppState};
+
+/// What the form holds: empty on first show, what was typed after a refusal.
+#[derive(Deserialize, Default)]
+pub(crate) struct NominateForm {
+    village: String,
+    category: String,
+    head_name: String,
+    head_id: String,
+    address: String,
+    #[serde(default)]
+    phone: String,
+    story: String,
+}
+
+/// Why the form is shown again: a message beside one of its fields, or above it.
+struct Refused {
+    /// A field of [`NominateForm`], or `None` for the whole form.
+    field: Option<&'static str>,
+    message: String,
+    status: StatusCode,
+}
 
 #[derive(Template)]
 #[template(path = "nominate.html")]
@@ -20,39 +52,53 @@ struct NominatePage {
     campaign: String,
     campaign_id: Uuid,
     categories: Vec<String>,
-    error: Option<String>,
+    values: NominateForm,
+    refused: Option<Refused>,
 }
 
-async fn form_page(state: &AppState, id: Uuid, error: Option<String>) -> Response {
+impl NominatePage {
+    /// The refusal to show beside `field`.
+    fn error_at(&self, field: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|r| r.field == Some(field))
+            .map(|r| r.message.as_str())
+    }
+
+    /// The refusal to show above the form.
+    fn general_error(&self) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|r| r.field.is_none())
+            .map(|r| r.message.as_str())
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    id: Uuid,
+    values: NominateForm,
+    refused: Option<Refused>,
+) -> Response {
     let campaign = match state
         .store
         .read(move |c| Box::pin(store::get_campaign(c, id)))
         .await
     {
         Ok(Some(c)) => c,
-        Ok(None) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "没有这项评选",
-                "请核对评选链接。".into(),
-                None,
-            );
-        }
+        Ok(None) => return no_such_campaign(),
         Err(e) => return ApiError::from(e).into_response(),
     };
     let categories = serde_json::from_str::<Rules>(&campaign.rules)
         .map(|r| r.categories)
         .unwrap_or_default();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
     let page = NominatePage {
         campaign: campaign.name,
         campaign_id: id,
         categories,
-        error,
+        values,
+        refused,
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -60,88 +106,137 @@ async fn form_page(state: &AppState, id: Uuid, error: Option<String>) -> Respons
     }
 }
 
+fn no_such_campaign() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "没有这项评选",
+        "请核对评选链接。".into(),
+        None,
+    )
+}
+
 /// `GET /nominate/{campaign_id}`.
 pub(crate) async fn form(State(state): State<AppState>, Path(id): Path<Uuid>) -> Response {
-    form_page(&state, id, None).await
+    form_page(&state, id, NominateForm::default(), None).await
 }
 
-#[derive(Deserialize)]
-pub(crate) struct NominateForm {
-    village: String,
-    category: String,
-    head_name: String,
-    head_id: String,
-    address: String,
-    phone: Option<String>,
-    story: String,
+/// The form's field for a refusal's `field` (`family.head_name` is the form's `head_name`),
+/// and its label.
+fn form_field(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field.strip_prefix("family.").unwrap_or(field) {
+        "village" => ("village", "所在村/社区代码"),
+        "category" => ("category", "推荐类别"),
+        "story" => ("story", "家庭事迹"),
+        "head_name" => ("head_name", "户主姓名"),
+        "head_id" => ("head_id", "户主身份证号或手机号"),
+        "address" => ("address", "家庭住址"),
+        "phone" => ("phone", "联系电话"),
+        _ => return None,
+    })
 }
 
-/// Field names as the form shows them, for refusals.
-fn field_label(field: &str) -> &'static str {
-    match field {
-        "village" => "所在村/社区代码",
-        "category" => "推荐类别",
-        "story" => "家庭事迹",
-        "family.head_name" => "户主姓名",
-        "family.head_id" => "户主身份证号或手机号",
-        _ => "填写内容",
-    }
+/// The limits on accepted submissions from `client` to campaign `id` for `village`.
+fn limits(state: &AppState, id: Uuid, village: &str, client: &ClientAddr) -> [Limit; 3] {
+    let n = &state.config.nominations;
+    let village = OrgCode::parse(village).map_or_else(|_| village.to_owned(), |c| c.to_string());
+    [
+        Limit::new(
+            format!("nominate:ip:{}", client.key()),
+            n.public_form_per_ip_per_hour,
+            HOUR,
+        ),
+        Limit::new(
+            format!("nominate:campaign:{id}"),
+            n.public_form_per_campaign_per_hour,
+            HOUR,
+        ),
+        Limit::new(
+            format!("nominate:village:{id}:{village}"),
+            n.public_form_per_village_per_day,
+            DAY,
+        ),
+    ]
 }
 
 /// `POST /nominate/{campaign_id}`.
 pub(crate) async fn submit(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
+    client: ClientAddr,
     Form(f): Form<NominateForm>,
 ) -> Response {
+    let limits = limits(&state, id, f.village.trim(), &client);
+    if let Err(wait) = state.limiter.check(&limits) {
+        let refused = Refused {
+            field: None,
+            message: format!(
+                "提交过于频繁，暂时不能受理，{}",
+                crate::limits::try_again_in(wait)
+            ),
+            status: StatusCode::TOO_MANY_REQUESTS,
+        };
+        let mut page = form_page(&state, id, f, Some(refused)).await;
+        if page.status() == StatusCode::TOO_MANY_REQUESTS {
+            crate::edge::set_retry_after(&mut page, wait);
+        }
+        return page;
+    }
     let submission = Submission {
         campaign_id: id,
         village: f.village.trim().to_owned(),
-        category: f.category,
+        category: f.category.clone(),
         channel: Channel::SelfNominated,
         family: Family {
             head_name: f.head_name.trim().to_owned(),
-            head_id: f.head_id,
-            address: f.address,
-            phone: f.phone.filter(|p| !p.trim().is_empty()),
+            head_id: f.head_id.clone(),
+            address: f.address.clone(),
+            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
             members: Vec::new(),
         },
-        story: f.story,
+        story: f.story.clone(),
     };
     let links = crate::nominations::links(&state);
-    let result = state
-        .store
-        .transaction(move |c| {
-            Box::pin(async move {
-                jinguo_nominations::submit(c, submission, "public", &links, jinguo_bus::now()).await
-            })
-        })
-        .await;
-    match result {
-        Ok(nomination) => message(
-            StatusCode::CREATED,
-            "自荐已提交",
-            format!("谢谢！您的自荐已提交村级审核，编号 {nomination}。"),
-            Some("审核结果将由村妇联告知。"),
-        ),
-        Err(Refusal::Invalid { field, message }) => {
-            form_page(
-                &state,
-                id,
-                Some(format!("{}：{message}", field_label(field))),
-            )
-            .await
+    let result = jinguo_nominations::submit(
+        &state.store,
+        submission,
+        jinguo_nominations::Nominator::Public,
+        &links,
+    )
+    .await;
+    let refused = match result {
+        Ok(nomination) => {
+            state.limiter.record(&limits);
+            return message(
+                StatusCode::CREATED,
+                "自荐已提交",
+                format!("谢谢！您的自荐已提交村级审核，编号 {nomination}。"),
+                Some("审核结果将由村妇联告知。"),
+            );
         }
-        Err(Refusal::Ineligible { message: text, .. }) => {
-            message(StatusCode::UNPROCESSABLE_ENTITY, "无法提交", text, None)
-        }
-        Err(Refusal::NotFound(_)) => message(
-            StatusCode::NOT_FOUND,
-            "没有这项评选",
-            "请核对评选链接。".into(),
-            None,
-        ),
-        Err(Refusal::Store(e)) => ApiError::from(e).into_response(),
-        Err(other) => message(StatusCode::CONFLICT, "无法提交", other.to_string(), None),
-    }
+        Err(Refusal::Invalid { field, message }) => match form_field(field) {
+            Some((field, label)) => Refused {
+                field: Some(field),
+                message: format!("{label}：{message}"),
+                status: StatusCode::BAD_REQUEST,
+            },
+            None => Refused {
+                field: None,
+                message,
+                status: StatusCode::BAD_REQUEST,
+            },
+        },
+        Err(Refusal::Ineligible { message, .. }) => Refused {
+            field: None,
+            message,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        },
+        Err(Refusal::NotFound(_)) => return no_such_campaign(),
+        Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
+        Err(other) => Refused {
+            field: None,
+            message: other.to_string(),
+            status: StatusCode::CONFLICT,
+        },
+    };
+    form_page(&state, id, f, Some(refused)).await
 }

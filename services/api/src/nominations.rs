@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use jinguo_core::auth::Target;
 use jinguo_core::org::OrgCode;
-use jinguo_nominations::{Decision, Links, NewCampaign, Refusal, Submission};
+use jinguo_nominations::{
+    Decision, EligibilityDecision, Links, NewCampaign, Nominator, Refusal, Submission,
+};
 use jinguo_store::StoreError;
 use jinguo_store::nominations as store;
 use serde::Deserialize;
@@ -17,23 +18,20 @@ use crate::staff::JsonBody;
 use crate::{ApiError, AppState};
 
 pub(crate) fn links(state: &AppState) -> Links {
-    jinguo_nominations::links_from(&state.config, state.calendar.clone())
+    jinguo_nominations::links_from(&state.config, state.calendar.clone(), state.sealer.clone())
 }
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         match r {
             Refusal::Invalid { field, message } => ApiError::bad_request(field, message),
-            Refusal::Ineligible { rule, message } => ApiError {
+            Refusal::Ineligible { rule, message, .. } => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: if rule == "not_eligible" {
-                    "not_eligible"
-                } else {
-                    rule
-                },
+                code: rule,
                 message,
                 field: Some("family"),
             },
+            Refusal::Forbidden(action) => ApiError::forbidden(action),
             Refusal::NotFound(m) => ApiError::not_found(m),
             Refusal::Conflict(m) => ApiError {
                 status: StatusCode::CONFLICT,
@@ -58,82 +56,57 @@ pub(crate) async fn create_campaign(
     ApiCaller(person): ApiCaller,
     JsonBody(body): JsonBody<NewCampaign>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let scope = OrgCode::parse(&body.scope_org)
-        .map_err(|e| ApiError::bad_request("scope_org", e.to_string()))?;
+    let scope = OrgCode::parse(&body.scope_org).map_err(|_| {
+        ApiError::bad_request("scope_org", "机构代码应为 2–12 位数字的统计用区划代码")
+    })?;
     require(&state, person, "campaign.manage", scope).await?;
+    let links = links(&state);
     let id = state
         .store
         .transaction(move |c| {
+            let (body, links) = (body.clone(), links.clone());
             Box::pin(async move {
-                jinguo_nominations::create_campaign(c, body, &person.to_string(), jinguo_bus::now())
-                    .await
+                jinguo_nominations::create_campaign(
+                    c,
+                    body,
+                    &person.to_string(),
+                    &links,
+                    jinguo_bus::now(),
+                )
+                .await
             })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-/// `POST /api/v1/nominations` (staff whose area includes the village).
+/// `POST /api/v1/nominations` (`nomination.submit` at the village). A household with an
+/// incident flag is accepted like any other (and held out of sight); only county case
+/// officers are told why instead.
 pub(crate) async fn submit(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
     JsonBody(body): JsonBody<Submission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let village = OrgCode::parse(&body.village)
-        .map_err(|e| ApiError::bad_request("village", e.to_string()))?;
-    require(&state, person, "nomination.view", village).await?;
     let links = links(&state);
-    let result = state
+    let id =
+        jinguo_nominations::submit(&state.store, body, Nominator::Staff(person), &links).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "state": "village_review" })),
+    ))
+}
+
+/// Whether `person` may see a held nomination for what it is (county case officers).
+async fn reveals(state: &AppState, person: Uuid, village: OrgCode) -> Result<bool, ApiError> {
+    Ok(state
         .store
-        .transaction(move |c| {
+        .read(move |c| {
             Box::pin(async move {
-                jinguo_nominations::submit(c, body, &person.to_string(), &links, jinguo_bus::now())
-                    .await
+                jinguo_nominations::reveals_eligibility(c, person, village, jinguo_bus::now()).await
             })
         })
-        .await;
-    match result {
-        Ok(id) => Ok((
-            StatusCode::CREATED,
-            Json(json!({ "id": id, "state": "village_review" })),
-        )),
-        // Only county case officers may learn why; everyone else gets the neutral sentence.
-        Err(Refusal::Ineligible {
-            rule: "not_eligible",
-            message,
-        }) => {
-            let officer = state
-                .store
-                .read(move |c| {
-                    Box::pin(async move {
-                        jinguo_auth::may(
-                            c,
-                            person,
-                            "nomination.eligibility_reason",
-                            Target::Org(village),
-                            jinguo_bus::now(),
-                        )
-                        .await
-                    })
-                })
-                .await?;
-            let refusal = if officer {
-                Refusal::Ineligible {
-                    rule: "incident_flag",
-                    message:
-                        "该家庭在反家暴联动机制中有事件记录，不能参评（此原因仅县级个案专员可见）"
-                            .into(),
-                }
-            } else {
-                Refusal::Ineligible {
-                    rule: "not_eligible",
-                    message,
-                }
-            };
-            Err(refusal.into())
-        }
-        Err(other) => Err(other.into()),
-    }
+        .await?)
 }
 
 /// `GET /api/v1/nominations/{id}`: state and history.
@@ -153,13 +126,15 @@ pub(crate) async fn show(
     let n = n.ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
     let village = OrgCode::parse(&n.village_code).map_err(|e| ApiError::internal(&e))?;
     require(&state, person, "nomination.view", village).await?;
+    let reveal = reveals(&state, person, village).await?;
+    let history = jinguo_nominations::visible_history(history, reveal);
     Ok(Json(json!({
         "id": n.id,
         "campaign_id": n.campaign_id,
         "village": n.village_code,
         "category": n.category,
         "channel": n.channel,
-        "state": n.state,
+        "state": if reveal { n.state } else { n.state.public() },
         "history": history.iter().map(|h| json!({
             "at": h.at, "actor": h.actor, "event": h.event, "from": h.from, "to": h.to, "reason": h.reason
         })).collect::<Vec<_>>(),
@@ -242,6 +217,7 @@ pub(crate) async fn list(
     let scope = OrgCode::parse(&campaign.scope_org).map_err(|e| ApiError::internal(&e))?;
     let area = org.unwrap_or(scope);
     require(&state, person, "nomination.view", area).await?;
+    let reveal = reveals(&state, person, area).await?;
     let rows = state
         .store
         .read(move |c| {
@@ -249,13 +225,14 @@ pub(crate) async fn list(
                 let mut out = Vec::new();
                 for n in store::list(c, id).await? {
                     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
-                    if !village.is_within(&area) || wanted_state.is_some_and(|s| s != n.state) {
+                    let shown = if reveal { n.state } else { n.state.public() };
+                    if !village.is_within(&area) || wanted_state.is_some_and(|s| s != shown) {
                         continue;
                     }
                     let history = store::history(c, n.id).await?;
                     let stalled = history.last().is_some_and(|h| h.event == "no_reviewer");
                     out.push(json!({
-                        "id": n.id, "village": n.village_code, "category": n.category, "state": n.state, "stalled": stalled
+                        "id": n.id, "village": n.village_code, "category": n.category, "state": shown, "stalled": stalled
                     }));
                 }
                 Ok::<_, StoreError>(out)
@@ -269,36 +246,32 @@ pub(crate) async fn list(
 pub(crate) struct ChangeBody {
     story: Option<String>,
     reason: Option<String>,
+    /// `eligibility`: `continue` or `close`.
+    decision: Option<String>,
 }
 
-/// `POST /api/v1/nominations/{id}/resubmit` and `/withdraw` (staff whose area includes the
-/// village).
+/// `POST /api/v1/nominations/{id}/resubmit` (`nomination.submit`), `/withdraw`
+/// (`nomination.withdraw`) and `/eligibility` (county case officers: `continue`, or `close`
+/// with one of the listed reasons).
 pub(crate) async fn change(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
     Path((id, what)): Path<(Uuid, String)>,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let n = state
-        .store
-        .read(move |c| Box::pin(store::get(c, id)))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
-    let village = OrgCode::parse(&n.village_code).map_err(|e| ApiError::internal(&e))?;
-    require(&state, person, "nomination.view", village).await?;
     let links = links(&state);
-    let actor = person.to_string();
     let to = match what.as_str() {
         "resubmit" => {
             state
                 .store
                 .transaction(move |c| {
+                    let (links, story) = (links.clone(), body.story.clone());
                     Box::pin(async move {
                         jinguo_nominations::resubmit(
                             c,
                             id,
-                            &actor,
-                            body.story.as_deref(),
+                            person,
+                            story.as_deref(),
                             &links,
                             jinguo_bus::now(),
                         )
@@ -311,12 +284,44 @@ pub(crate) async fn change(
             state
                 .store
                 .transaction(move |c| {
+                    let reason = body.reason.clone();
                     Box::pin(async move {
                         jinguo_nominations::withdraw(
                             c,
                             id,
-                            &actor,
-                            body.reason.as_deref(),
+                            person,
+                            reason.as_deref(),
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await?
+        }
+        "eligibility" => {
+            let decision = match body.decision.as_deref() {
+                Some("continue") => EligibilityDecision::Continue,
+                Some("close") => EligibilityDecision::Close {
+                    reason: body.reason.clone().unwrap_or_default(),
+                },
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "decision",
+                        "decision must be continue or close",
+                    ));
+                }
+            };
+            state
+                .store
+                .transaction(move |c| {
+                    let (links, decision) = (links.clone(), decision.clone());
+                    Box::pin(async move {
+                        jinguo_nominations::decide_eligibility(
+                            c,
+                            id,
+                            person,
+                            decision,
+                            &links,
                             jinguo_bus::now(),
                         )
                         .await

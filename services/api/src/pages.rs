@@ -2,11 +2,13 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{Html, IntoResponse};
 use jinguo_config::DatabaseUrl;
 use jinguo_core::org::OrgLevel;
 use jinguo_store::orgs;
 
+use crate::auth::ClientAddr;
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
@@ -54,6 +56,18 @@ pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>,
     Ok(Html(html))
 }
 
+/// `/static/jinguo.css`: the one stylesheet (the content security policy allows no inline
+/// style). Cached for an hour; it changes only with a release.
+pub(crate) async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../templates/jinguo.css"),
+    )
+}
+
 #[derive(Template)]
 #[template(path = "mailbox.html")]
 struct MailboxPage {
@@ -91,7 +105,15 @@ fn links(text: &str) -> Vec<String> {
 }
 
 /// `/dev/mailbox`: the latest mails written to `mail.dir`, with their links, for development.
-pub(crate) async fn mailbox(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+/// The route exists only when the service listens on a loopback address without SMTP, and it
+/// answers only a peer on this machine (404 for anyone else, as for an unknown path).
+pub(crate) async fn mailbox(
+    State(state): State<AppState>,
+    client: ClientAddr,
+) -> Result<Html<String>, ApiError> {
+    if !client.is_loopback() {
+        return Err(ApiError::not_found("no such endpoint"));
+    }
     let mails = state
         .store
         .read(|c| Box::pin(jinguo_store::mail::recent(c, 50)))

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use jinguo_auth::Secret;
 use jinguo_core::nominations::State;
-use jinguo_nominations::{Family, Refusal, Rules};
+use jinguo_nominations::{Refusal, Rules, family_of};
 use jinguo_store::links::ActionLink;
 use jinguo_store::{StoreError, nominations as store, orgs};
 use uuid::Uuid;
@@ -18,6 +18,11 @@ use crate::{ApiError, AppState};
 struct ReviewPage<'a> {
     level: &'static str,
     family: String,
+    /// The head's ID number or phone, masked.
+    head_key: String,
+    address: String,
+    /// The contact phone in full: the reviewer may need to call the family.
+    phone: Option<String>,
     campaign: String,
     category: String,
     village: String,
@@ -30,6 +35,8 @@ struct ReviewPage<'a> {
 
 pub(crate) fn state_label(s: State) -> &'static str {
     match s {
+        // Only the county case officers ever see this label; everyone else sees `public()`.
+        State::EligibilityReview => "资格核查中",
         State::VillageReview => "村级审核中",
         State::VillagePublicity => "村级公示中",
         State::TownshipReview => "乡镇级审核中",
@@ -52,9 +59,10 @@ pub(crate) fn refusal_text(r: &Refusal) -> String {
         Refusal::QuotaFull { quota, .. } => {
             format!("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐。")
         }
-        Refusal::Conflict(_) => "这项审核已经处理过，或不属于您。".into(),
+        Refusal::Conflict(_) | Refusal::Forbidden(_) => "这项审核已经处理过，或不属于您。".into(),
         Refusal::NotFound(_) => "找不到这份推荐。".into(),
-        other => other.to_string(),
+        Refusal::Invalid { message, .. } | Refusal::Ineligible { message, .. } => message.clone(),
+        Refusal::Store(_) => "系统暂时无法处理，请稍后再试。".into(),
     }
 }
 
@@ -144,10 +152,13 @@ async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Respo
             None,
         );
     };
-    let family: Option<Family> = serde_json::from_str(&n.family).ok();
+    let family = family_of(&n);
     let page = ReviewPage {
         level: level.label(),
-        family: family.map(|f| f.head_name).unwrap_or_default(),
+        phone: family.phone(n.id, &state.sealer),
+        head_key: family.head_key_masked,
+        address: family.address,
+        family: family.head_name,
         campaign,
         category: n.category,
         village,
@@ -365,10 +376,14 @@ pub(crate) async fn dashboard(
             e.into_response()
         };
     }
+    let viewer = session.person;
     let loaded = state
         .store
         .read(move |c| {
             Box::pin(async move {
+                let reveal =
+                    jinguo_nominations::reveals_eligibility(c, viewer, area, jinguo_bus::now())
+                        .await?;
                 let mut rows = Vec::new();
                 for n in store::list(c, id).await? {
                     let Ok(village) = jinguo_core::org::OrgCode::parse(&n.village_code) else {
@@ -381,15 +396,14 @@ pub(crate) async fn dashboard(
                         .await?
                         .last()
                         .is_some_and(|h| h.event == "no_reviewer");
-                    let family: Option<Family> = serde_json::from_str(&n.family).ok();
                     rows.push(DashboardRow {
-                        family: family.map(|f| f.head_name).unwrap_or_default(),
+                        family: family_of(&n).head_name,
                         village: orgs::get(c, village)
                             .await?
                             .map(|u| u.name)
                             .unwrap_or_default(),
                         category: n.category,
-                        state: state_label(n.state),
+                        state: state_label(if reveal { n.state } else { n.state.public() }),
                         stalled,
                     });
                 }
@@ -411,6 +425,92 @@ pub(crate) async fn dashboard(
         org_name,
         rows,
         stalled,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "eligibility.html")]
+struct EligibilityPage<'a> {
+    family: String,
+    campaign: String,
+    category: String,
+    village: String,
+    story: String,
+    reasons: &'static [&'static str],
+    action: String,
+    csrf: &'a str,
+}
+
+/// GET behind a county case officer's eligibility link: the held nomination, why it is held,
+/// and the choice (continue, or close with an ordinary reason); changes nothing. Only the
+/// officer the link was issued to gets here (the link rules saw to it).
+pub(crate) async fn eligibility_page(
+    state: &AppState,
+    link: &ActionLink,
+    secret: &Secret,
+    csrf: &str,
+) -> Response {
+    let Ok(id) = link.subject.parse::<Uuid>() else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "链接无效",
+            "这个链接指向的推荐不存在。".into(),
+            None,
+        );
+    };
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let Some(n) = store::get(c, id).await? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                let campaign = store::get_campaign(c, n.campaign_id).await?;
+                let village = match jinguo_core::org::OrgCode::parse(&n.village_code) {
+                    Ok(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                Ok(Some((
+                    n,
+                    campaign.map(|c| c.name).unwrap_or_default(),
+                    village,
+                )))
+            })
+        })
+        .await;
+    let (n, campaign, village) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "链接无效",
+                "这个链接指向的推荐不存在。".into(),
+                None,
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if n.state != State::EligibilityReview {
+        return message(
+            StatusCode::CONFLICT,
+            "无需核查",
+            format!("该推荐现在{}，不需要资格核查。", state_label(n.state)),
+            None,
+        );
+    }
+    let page = EligibilityPage {
+        family: family_of(&n).head_name,
+        campaign,
+        category: n.category,
+        village,
+        story: n.story,
+        reasons: &jinguo_nominations::CLOSE_REASONS,
+        action: format!("/link/{}", secret.expose()),
+        csrf,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),

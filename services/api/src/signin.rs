@@ -5,8 +5,7 @@
 //! forwarded (foreign), expired, used and superseded links each get their own page.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -16,7 +15,9 @@ use jinguo_core::notify::Urgency;
 use jinguo_store::{StoreError, links as store_links, people, staff};
 use serde::Deserialize;
 
-use crate::auth::{SESSION_COOKIE, SignedIn};
+use crate::auth::{ClientAddr, SESSION_COOKIE, SignedIn};
+use crate::extract::{Form, Path};
+use crate::limits::{HOUR, Limit};
 use crate::{ApiError, AppState};
 
 /// The purpose of sign-in links.
@@ -65,9 +66,16 @@ pub(crate) struct SignInForm {
 }
 
 /// Sends a sign-in link when the address belongs to active staff. The answer is the same
-/// either way, so the page cannot be used to find out who is registered.
+/// either way, so the page cannot be used to find out who is registered, and it takes the same
+/// time: it is given before any database work. The lookup, the link and the mail (through the
+/// outbox, as every mail) happen after the answer, in a task of their own.
+///
+/// Limits, per hour: `auth.sign_in_per_email_per_hour` for one email from one client address
+/// (a stranger asking for someone's link uses up only their own allowance), and
+/// `auth.sign_in_per_email_ceiling_per_hour` for one email from all addresses together.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddr,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let Ok(email) = jinguo_auth::staff::parse_email(&form.email) else {
@@ -78,48 +86,65 @@ pub(crate) async fn sign_in(
             None,
         );
     };
-    let per_hour = state.config.auth.sign_in_per_email_per_hour;
-    if !state.limiter.allow(
-        &format!("sign-in:{email}"),
-        per_hour,
-        std::time::Duration::from_secs(3600),
-    ) {
-        return message(
+    let auth = &state.config.auth;
+    let limits = [
+        Limit::new(
+            format!("sign-in:{email}|{}", client.key()),
+            auth.sign_in_per_email_per_hour,
+            HOUR,
+        ),
+        Limit::new(
+            format!("sign-in:{email}"),
+            auth.sign_in_per_email_ceiling_per_hour,
+            HOUR,
+        ),
+    ];
+    if let Err(wait) = state.limiter.hit(&limits) {
+        let mut page = message(
             StatusCode::TOO_MANY_REQUESTS,
             "请稍后再试",
-            "该邮箱的登录请求过于频繁，请一小时后再试。".into(),
+            format!(
+                "该邮箱的登录请求过于频繁，{}",
+                crate::limits::try_again_in(wait)
+            ),
             None,
         );
+        crate::edge::set_retry_after(&mut page, wait);
+        return page;
     }
-    let ttl = state.config.auth.sign_in_link;
+    let ttl = auth.sign_in_link;
     let base = state.config.http.public_url.clone();
-    let sent = state
-        .store
-        .transaction(move |c| {
-            Box::pin(async move {
-                let Some((person, true)) = staff::find_by_email(c, &email).await? else {
-                    return Ok(());
-                };
-                let now = jinguo_bus::now();
-                let valid_for = chrono::Duration::from_std(ttl).unwrap_or_default();
-                let secret =
-                    links::issue(c, SIGN_IN, &person.to_string(), person, valid_for, now).await?;
-                let name = people::display_name(c, person).await?;
-                let mail = jinguo_mail::SignInLink {
-                    recipient: name,
-                    link: format!("{base}/link/{}", secret.expose()),
-                    minutes: ttl.as_secs() / 60,
-                };
-                jinguo_mail::notify(c, person, &mail, Urgency::Normal, now)
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))?;
-                Ok::<_, StoreError>(())
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let sent = store
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let Some((person, true)) = staff::find_by_email(c, &email).await? else {
+                        return Ok(());
+                    };
+                    let now = jinguo_bus::now();
+                    let valid_for = chrono::Duration::from_std(ttl).unwrap_or_default();
+                    let secret =
+                        links::issue(c, SIGN_IN, &person.to_string(), person, valid_for, now)
+                            .await?;
+                    let name = people::display_name(c, person).await?;
+                    let mail = jinguo_mail::SignInLink {
+                        recipient: name,
+                        link: format!("{base}/link/{}", secret.expose()),
+                        minutes: ttl.as_secs() / 60,
+                    };
+                    jinguo_mail::notify(c, person, &mail, Urgency::Normal, now)
+                        .await
+                        .map_err(|e| StoreError::Task(e.to_string()))?;
+                    Ok::<_, StoreError>(())
+                })
             })
-        })
-        .await;
-    if let Err(e) = sent {
-        return ApiError::internal(&e).into_response();
-    }
+            .await;
+        if let Err(e) = sent {
+            // Logged with its chain and a reference; the caller already has its answer.
+            let _ = ApiError::internal(&e);
+        }
+    });
     message(
         StatusCode::OK,
         "请查收邮件",
@@ -177,6 +202,12 @@ fn link_state_page(state: &LinkState, tz: chrono_tz::Tz) -> Option<Response> {
             ),
             Some("如需再次登录，请重新申请登录链接。"),
         ),
+        LinkState::Revoked(_) => message(
+            StatusCode::GONE,
+            "链接已失效",
+            "这个链接已停止使用。".into(),
+            Some("如有疑问，请联系所在县区妇联管理员。"),
+        ),
         LinkState::Superseded(l) => message(
             StatusCode::CONFLICT,
             "已由他人处理",
@@ -229,6 +260,10 @@ pub(crate) async fn show_link(
         ),
         jinguo_nominations::REVIEW => {
             return crate::review::page(&state, &link, &secret, &link_csrf(&secret)).await;
+        }
+        jinguo_nominations::ELIGIBILITY => {
+            return crate::review::eligibility_page(&state, &link, &secret, &link_csrf(&secret))
+                .await;
         }
         _ => {
             return message(
@@ -347,6 +382,36 @@ pub(crate) async fn use_link(
                             link.actor,
                             decision,
                             reason.as_deref(),
+                            &review_links,
+                            now,
+                        )
+                        .await
+                        {
+                            Ok(state) => Acted::Reviewed { state },
+                            Err(jinguo_nominations::Refusal::Store(e)) => return Err(e),
+                            Err(refusal) => {
+                                return Ok(Err(NotActed::Refused(crate::review::refusal_text(
+                                    &refusal,
+                                ))));
+                            }
+                        }
+                    }
+                    jinguo_nominations::ELIGIBILITY => {
+                        let decision = match decision.as_deref() {
+                            Some("continue") => jinguo_nominations::EligibilityDecision::Continue,
+                            Some("close") => jinguo_nominations::EligibilityDecision::Close {
+                                reason: reason.clone().unwrap_or_default(),
+                            },
+                            _ => return Ok(Err(NotActed::Refused("请选择核查结果。".into()))),
+                        };
+                        let Ok(nomination) = link.subject.parse() else {
+                            return Ok(Err(NotActed::Link(LinkState::Unknown)));
+                        };
+                        match jinguo_nominations::decide_eligibility(
+                            c,
+                            nomination,
+                            link.actor,
+                            decision,
                             &review_links,
                             now,
                         )

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
-use jinguo_auth::staff::{NewStaff, StaffError, parse_assignment, parse_email};
+use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
 use jinguo_core::auth::Role;
 use jinguo_core::notify::Urgency;
 use jinguo_core::org::OrgCode;
@@ -130,24 +130,34 @@ fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
 }
 
 async fn add_staff(state: &AppState, actor: Uuid, s: NewStaff) -> Result<Uuid, ApiError> {
-    require(state, actor, "staff.manage", s.assignment.org).await?;
     let result = state
         .store
         .transaction(move |c| {
             Box::pin(async move {
-                jinguo_auth::staff::add(c, &s, &actor.to_string(), jinguo_bus::now()).await
+                jinguo_auth::staff::add(c, &s, Grantor::Staff(actor), jinguo_bus::now()).await
             })
         })
         .await;
-    match result {
-        Ok((id, _)) => Ok(id),
-        Err(StaffError::Invalid { field, message }) => Err(ApiError::bad_request(field, message)),
-        Err(StaffError::Store(e)) => Err(e.into()),
-        Err(e @ StaffError::BadRow { .. }) => Err(ApiError::internal(&e)),
+    result.map(|(id, _)| id).map_err(staff_refusal)
+}
+
+/// A staff refusal in the one error shape.
+fn staff_refusal(e: StaffError) -> ApiError {
+    match e {
+        StaffError::Invalid { field, message } => ApiError::bad_request(field, message),
+        StaffError::Forbidden { message } => ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message,
+            field: None,
+        },
+        StaffError::Store(e) => e.into(),
+        e @ StaffError::BadRow { .. } => ApiError::internal(&e),
     }
 }
 
-/// `POST /api/v1/staff`: adds a staff member (`staff.manage` at the role's unit).
+/// `POST /api/v1/staff`: adds a staff member (`staff.manage` at the role's unit, or
+/// `staff.grant_sensitive` for roles that read referral data; never to oneself).
 pub(crate) async fn create(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -435,6 +445,8 @@ pub(crate) struct AdminPersonForm {
     org: String,
     role: Option<String>,
     unit: Option<String>,
+    /// `yes` once the admin confirmed on the confirmation page (disable and enable).
+    confirm: Option<String>,
 }
 
 /// Whether every role `person` holds lies inside `org` (an admin manages only their subtree).
@@ -448,7 +460,19 @@ async fn inside(state: &AppState, person: Uuid, org: OrgCode) -> Result<bool, Ap
     Ok(p.is_some_and(|p| p.assignments.iter().all(|a| a.org.is_within(&org))))
 }
 
-/// `POST /admin/staff/{id}/disable` and `/reassign`.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    title: &'static str,
+    message: String,
+    action: String,
+    csrf: String,
+    org: String,
+    button: &'static str,
+}
+
+/// `POST /admin/staff/{id}/disable`, `/enable` (each after a confirmation page) and
+/// `/reassign`.
 pub(crate) async fn admin_person(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -487,23 +511,26 @@ pub(crate) async fn admin_person(
         }
         Err(e) => return e.into_response(),
     }
-    let actor = session.person.to_string();
+    let actor = session.person;
     let result = match what.as_str() {
-        "disable" => {
+        "disable" | "enable" => {
+            let active = what == "enable";
+            if f.confirm.as_deref() != Some("yes") {
+                return confirm_page(&state, &session, org, id, active).await;
+            }
             state
                 .store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        staff::set_active(c, id, false).await?;
-                        jinguo_auth::record(
+                        jinguo_auth::staff::set_active(
                             c,
-                            &actor,
-                            "staff.disabled",
-                            &id.to_string(),
-                            json!({}),
+                            id,
+                            active,
+                            &actor.to_string(),
                             jinguo_bus::now(),
                         )
                         .await
+                        .map(|_| ())
                     })
                 })
                 .await
@@ -536,20 +563,26 @@ pub(crate) async fn admin_person(
                     Box::pin(async move {
                         let now = jinguo_bus::now();
                         if orgs::get(c, a.org).await?.is_none() {
-                            return Err(StoreError::Task(format!("no org unit {}", a.org)));
+                            return Err(StaffError::Invalid {
+                                field: "unit",
+                                message: format!("没有代码为 {} 的单位", a.org),
+                            });
                         }
+                        jinguo_auth::staff::may_grant(c, Grantor::Staff(actor), Some(id), &a, now)
+                            .await?;
                         staff::unassign_all(c, id).await?;
                         staff::assign(c, id, &a, now).await?;
                         let details = json!({ "role": a.role.as_str(), "org": a.org });
                         jinguo_auth::record(
                             c,
-                            &actor,
+                            &actor.to_string(),
                             "staff.reassigned",
                             &id.to_string(),
                             details,
                             now,
                         )
-                        .await
+                        .await?;
+                        Ok(())
                     })
                 })
                 .await
@@ -565,7 +598,54 @@ pub(crate) async fn admin_person(
     };
     match result {
         Ok(()) => back(&org),
-        Err(StoreError::Task(m)) => render_admin(&state, &session, org, Some(m)).await,
-        Err(e) => ApiError::from(e).into_response(),
+        Err(StaffError::Store(e)) => ApiError::from(e).into_response(),
+        Err(StaffError::Invalid { message, .. } | StaffError::Forbidden { message }) => {
+            render_admin(&state, &session, org, Some(message)).await
+        }
+        Err(e @ StaffError::BadRow { .. }) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The confirmation step before disabling or enabling someone: what will happen, and a form
+/// that repeats the request with `confirm=yes`.
+async fn confirm_page(
+    state: &AppState,
+    session: &SignedIn,
+    org: OrgCode,
+    id: Uuid,
+    active: bool,
+) -> Response {
+    let name = match state
+        .store
+        .read(move |c| Box::pin(async move { people::display_name(c, id).await }))
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let page = if active {
+        ConfirmPage {
+            title: "确认启用",
+            message: format!("启用后，{name}可以重新登录并处理分配给其岗位的任务。"),
+            action: format!("/admin/staff/{id}/enable"),
+            csrf: session.csrf.clone(),
+            org: org.to_string(),
+            button: "确认启用",
+        }
+    } else {
+        ConfirmPage {
+            title: "确认停用",
+            message: format!(
+                "停用后，{name}将立即退出登录，已发出的链接和接口令牌全部失效，未完成的审核任务转交本单位其他在岗审核员。"
+            ),
+            action: format!("/admin/staff/{id}/disable"),
+            csrf: session.csrf.clone(),
+            org: org.to_string(),
+            button: "确认停用",
+        }
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
     }
 }

@@ -46,9 +46,9 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
                     d.id,
                     d.dead_at.format("%Y-%m-%d %H:%M:%S"),
                     d.consumer,
-                    d.envelope.kind,
+                    jinguo_core::text::printable(&d.envelope.kind),
                     d.envelope.attempt,
-                    d.error,
+                    jinguo_core::text::printable(&d.error),
                     if d.replayed_at.is_some() {
                         "  (replayed)"
                     } else {
@@ -70,7 +70,7 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
             if let Some(r) = d.replayed_at {
                 println!("replayed:  {}", r.to_rfc3339());
             }
-            println!("error:     {}", d.error);
+            println!("error:     {}", jinguo_core::text::printable(&d.error));
             println!("history:");
             for f in &d.envelope.failures {
                 println!(

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use jinguo_auth::Secret;
-use jinguo_auth::staff::{NewStaff, StaffError, parse_assignment, parse_email};
+use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
 use jinguo_config::Config;
 use jinguo_core::org::OrgCode;
+use jinguo_core::text::printable;
 use jinguo_store::{Store, StoreError, audit, links, orgs, staff};
 
 #[derive(Debug, Subcommand)]
@@ -37,10 +38,22 @@ pub(crate) enum User {
         #[arg(long)]
         org: Option<String>,
     },
-    /// Disable a staff member: they can no longer sign in or act.
+    /// Disable a staff member: their sessions end, tokens and links stop working, and their
+    /// open review tasks pass to the other reviewers of their unit.
     Disable {
         #[arg(long)]
         email: String,
+        /// Confirm without being asked.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Enable a disabled staff member again (they sign in anew; old links stay invalid).
+    Enable {
+        #[arg(long)]
+        email: String,
+        /// Confirm without being asked.
+        #[arg(long)]
+        yes: bool,
     },
     /// Import staff from CSV (email,name,role,org[,agency,phone]): all rows or none.
     Import { file: std::path::PathBuf },
@@ -121,9 +134,9 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
             };
             let (_, new) = store
                 .transaction(move |c| {
-                    Box::pin(
-                        async move { jinguo_auth::staff::add(c, &s, CLI, jinguo_bus::now()).await },
-                    )
+                    Box::pin(async move {
+                        jinguo_auth::staff::add(c, &s, Grantor::Operator, jinguo_bus::now()).await
+                    })
                 })
                 .await
                 .map_err(|e| match e {
@@ -153,41 +166,18 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
                     .iter()
                     .map(|a| format!("{}@{}", a.role, a.org))
                     .collect();
+                // Names and emails come from the database: never print control characters.
                 println!(
                     "{:<32} {:<12} {:<8} {}",
-                    s.email,
-                    s.display_name,
+                    printable(&s.email),
+                    printable(&s.display_name),
                     if s.active { "active" } else { "disabled" },
                     roles.join(" ")
                 );
             }
         }
-        User::Disable { email } => {
-            let email = parse_email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
-            let e = email.clone();
-            let found = store
-                .transaction(move |c| {
-                    Box::pin(async move {
-                        let Some((id, _)) = staff::find_by_email(c, &e).await? else {
-                            return Ok::<_, StoreError>(false);
-                        };
-                        staff::set_active(c, id, false).await?;
-                        jinguo_auth::record(
-                            c,
-                            CLI,
-                            "staff.disabled",
-                            &id.to_string(),
-                            serde_json::json!({}),
-                            jinguo_bus::now(),
-                        )
-                        .await?;
-                        Ok(true)
-                    })
-                })
-                .await?;
-            anyhow::ensure!(found, "--email: no staff member {email}");
-            println!("已停用 (disabled) {email}");
-        }
+        User::Disable { email, yes } => set_active(&store, &email, false, yes).await?,
+        User::Enable { email, yes } => set_active(&store, &email, true, yes).await?,
         User::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -197,7 +187,8 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
             let (people, roles) = store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        jinguo_auth::staff::import(c, &rows, CLI, jinguo_bus::now()).await
+                        jinguo_auth::staff::import(c, &rows, Grantor::Operator, jinguo_bus::now())
+                            .await
                     })
                 })
                 .await
@@ -209,6 +200,57 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Disables or enables the staff member with `email`, after a confirmation: `--yes`, or `y` typed
+/// at the prompt on a terminal.
+async fn set_active(store: &Store, email: &str, active: bool, yes: bool) -> anyhow::Result<()> {
+    let email = parse_email(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let what = if active {
+        format!("enable {email}: they may sign in and act again")
+    } else {
+        format!(
+            "disable {email}: end their sessions, revoke their tokens and links, and pass their open review tasks on"
+        )
+    };
+    if !yes && !confirmed(&what)? {
+        anyhow::bail!("not confirmed: nothing changed (pass --yes to confirm)");
+    }
+    let e = email.clone();
+    let changed = store
+        .transaction(move |c| {
+            Box::pin(async move {
+                let Some((id, _)) = staff::find_by_email(c, &e).await? else {
+                    return Ok::<_, StaffError>(None);
+                };
+                jinguo_auth::staff::set_active(c, id, active, CLI, jinguo_bus::now())
+                    .await
+                    .map(Some)
+            })
+        })
+        .await
+        .map_err(staff_error)?;
+    match changed {
+        None => anyhow::bail!("--email: no staff member {email}"),
+        Some(false) if active => println!("{email} is already active"),
+        Some(false) => println!("{email} is already disabled"),
+        Some(true) if active => println!("已启用 (enabled) {email}"),
+        Some(true) => println!("已停用 (disabled) {email}"),
+    }
+    Ok(())
+}
+
+/// Asks `y/N` on a terminal; never confirms when stdin is not one.
+fn confirmed(what: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{what}. Continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub(crate) async fn token(config: Arc<Config>, command: Token) -> anyhow::Result<()> {
@@ -317,7 +359,7 @@ pub(crate) async fn create_demo_staff(store: &Store) -> anyhow::Result<Vec<(Stri
                         phone: None,
                         assignment,
                     };
-                    jinguo_auth::staff::add(c, &s, "demo", jinguo_bus::now()).await?;
+                    jinguo_auth::staff::add(c, &s, Grantor::Operator, jinguo_bus::now()).await?;
                     out.push((email.to_owned(), label));
                 }
                 Ok(out)

@@ -22,8 +22,13 @@ pub enum LinkState {
     Used(ActionLink),
     /// Someone else decided first.
     Superseded(ActionLink),
+    /// Its person is disabled, or was when the link was revoked: it never works again.
+    Revoked(ActionLink),
     Valid(ActionLink),
 }
+
+/// What `superseded_by` says of links ended by disabling their person.
+pub const REVOKED: &str = "账号已停用";
 
 impl LinkState {
     pub fn name(&self) -> &'static str {
@@ -33,17 +38,25 @@ impl LinkState {
             LinkState::Expired(_) => "expired",
             LinkState::Used(_) => "used",
             LinkState::Superseded(_) => "superseded",
+            LinkState::Revoked(_) => "revoked",
             LinkState::Valid(_) => "valid",
         }
     }
 }
 
-fn classify(link: Option<ActionLink>, signed_in: Option<Uuid>, now: DateTime<Utc>) -> LinkState {
+fn classify(
+    link: Option<ActionLink>,
+    actor_active: bool,
+    signed_in: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> LinkState {
     let Some(link) = link else {
         return LinkState::Unknown;
     };
     if signed_in.is_some_and(|p| p != link.actor) {
         LinkState::Foreign(link)
+    } else if !actor_active || link.superseded_by.as_deref() == Some(REVOKED) {
+        LinkState::Revoked(link)
     } else if link.used_at.is_some() {
         LinkState::Used(link)
     } else if link.superseded_at.is_some() {
@@ -100,11 +113,17 @@ pub async fn inspect(
     signed_in: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<LinkState, StoreError> {
-    Ok(classify(
-        store_links::get_link(conn, &secret.hash()).await?,
-        signed_in,
-        now,
-    ))
+    let link = store_links::get_link(conn, &secret.hash()).await?;
+    let active = actor_active(conn, link.as_ref()).await?;
+    Ok(classify(link, active, signed_in, now))
+}
+
+/// Whether the link's person is active at the moment of use (the one rule, in the store).
+async fn actor_active(conn: &mut Conn<'_>, link: Option<&ActionLink>) -> Result<bool, StoreError> {
+    match link {
+        Some(l) => jinguo_store::staff::is_active(conn, l.actor).await,
+        None => Ok(false),
+    }
 }
 
 /// Locks the link for the POST side: call inside the transaction that acts, then [`used`] if
@@ -115,11 +134,9 @@ pub async fn claim(
     signed_in: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<LinkState, StoreError> {
-    let state = classify(
-        store_links::lock_link(conn, &secret.hash()).await?,
-        signed_in,
-        now,
-    );
+    let link = store_links::lock_link(conn, &secret.hash()).await?;
+    let active = actor_active(conn, link.as_ref()).await?;
+    let state = classify(link, active, signed_in, now);
     match &state {
         LinkState::Valid(_) => {}
         LinkState::Unknown => {
@@ -139,7 +156,8 @@ pub async fn claim(
                 LinkState::Foreign(l)
                 | LinkState::Expired(l)
                 | LinkState::Used(l)
-                | LinkState::Superseded(l) => l,
+                | LinkState::Superseded(l)
+                | LinkState::Revoked(l) => l,
                 _ => unreachable!("handled above"),
             };
             let actor = signed_in.unwrap_or(link.actor).to_string();

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use jinguo_core::auth::{Agency, Assignment, Role};
+use jinguo_core::auth::{Agency, Assignment, Role, Target};
 use jinguo_core::notify::{Channel, Person};
 use jinguo_core::org::OrgCode;
 use jinguo_store::{Conn, StoreError, orgs, people, staff as store_staff};
@@ -27,8 +27,141 @@ pub enum StaffError {
         field: &'static str,
         message: String,
     },
+    /// The granter may not do this (403); `message` is for people, in Chinese.
+    #[error("{message}")]
+    Forbidden { message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Who grants a role: an operator at the server's command line (trusted like the database
+/// itself), or a staff member, who may grant only inside their own subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantor {
+    Operator,
+    Staff(Uuid),
+}
+
+impl Grantor {
+    /// How the audit log names them.
+    pub fn actor(self) -> String {
+        match self {
+            Grantor::Operator => "cli".to_owned(),
+            Grantor::Staff(id) => id.to_string(),
+        }
+    }
+}
+
+/// Roles that read referral data: granting one needs `staff.grant_sensitive` (supervisors),
+/// not just `staff.manage` (admins).
+pub fn is_sensitive(role: Role) -> bool {
+    matches!(
+        role,
+        Role::CaseOfficer | Role::Supervisor | Role::AgencyLiaison
+    )
+}
+
+fn forbidden(message: &str) -> StaffError {
+    StaffError::Forbidden {
+        message: message.to_owned(),
+    }
+}
+
+/// The one rule for granting `a` to `person` (`None`: a person not yet known). Nobody grants
+/// to themselves; a staff granter needs `staff.manage` at the role's unit
+/// (`staff.grant_sensitive` for roles that read referral data), and every role the person
+/// already holds must lie where the granter holds that too; a disabled person gets no role.
+pub async fn may_grant(
+    conn: &mut Conn<'_>,
+    by: Grantor,
+    person: Option<Uuid>,
+    a: &Assignment,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
+    if let Some(person) = person {
+        if !store_staff::is_active(conn, person).await? {
+            return Err(StaffError::Invalid {
+                field: "email",
+                message: "该人员已停用，不能授予角色；请先启用".into(),
+            });
+        }
+    }
+    let Grantor::Staff(granter) = by else {
+        return Ok(());
+    };
+    if person == Some(granter) {
+        return Err(forbidden("不能给自己授予角色"));
+    }
+    // Roles that read referral data are granted with `staff.grant_sensitive` (supervisors),
+    // every other role with `staff.manage` (admins): each where the granter holds it.
+    let action = if is_sensitive(a.role) {
+        "staff.grant_sensitive"
+    } else {
+        "staff.manage"
+    };
+    if !crate::may(conn, granter, action, Target::Org(a.org), now).await? {
+        return Err(forbidden(if is_sensitive(a.role) {
+            "个案专员、督导和联动单位联络员只能由该单位的督导授予"
+        } else {
+            "没有在该单位管理人员的权限"
+        }));
+    }
+    if let Some(person) = person {
+        let held = store_staff::principal(conn, person, now)
+            .await?
+            .map(|p| p.assignments)
+            .unwrap_or_default();
+        for h in held {
+            if !crate::may(conn, granter, action, Target::Org(h.org), now).await? {
+                return Err(forbidden(
+                    "此人员在您管理范围之外另有任职，不能由您授予角色",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The message every program hears when a person is disabled: their open work moves on.
+pub const DISABLED: &str = "staff.disabled";
+/// The message every program hears when a person is enabled again.
+pub const ENABLED: &str = "staff.enabled";
+
+/// Disables (`active: false`) or re-enables a person, in the caller's transaction. Disabling
+/// ends their sessions, revokes their API tokens and supersedes their unused links at once;
+/// the `staff.disabled` message then lets each program hand their open tasks on. Returns
+/// `false` when nothing changed (already in that state).
+pub async fn set_active(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    active: bool,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StaffError> {
+    let was = store_staff::is_active(conn, person).await?;
+    if was == active {
+        return Ok(false);
+    }
+    store_staff::set_active(conn, person, active).await?;
+    let (action, kind, details) = if active {
+        ("staff.enabled", ENABLED, serde_json::json!({}))
+    } else {
+        let r = jinguo_store::links::revoke_all(conn, person, crate::links::REVOKED, now).await?;
+        (
+            "staff.disabled",
+            DISABLED,
+            serde_json::json!({ "sessions": r.sessions, "tokens": r.tokens, "links": r.links }),
+        )
+    };
+    crate::record(conn, actor, action, &person.to_string(), details, now).await?;
+    let message = jinguo_core::messaging::Envelope::new(
+        kind,
+        serde_json::json!({ "person": person }),
+        Uuid::new_v4(),
+        now,
+    );
+    jinguo_store::outbox::push(conn, &[message], now).await?;
+    Ok(true)
 }
 
 /// Checks an email's shape (one @, a dot in the domain, no spaces) and lower-cases it.
@@ -71,17 +204,22 @@ pub fn parse_assignment(
 pub async fn add(
     conn: &mut Conn<'_>,
     s: &NewStaff,
-    actor: &str,
+    by: Grantor,
     now: DateTime<Utc>,
 ) -> Result<(Uuid, bool), StaffError> {
     if orgs::get(conn, s.assignment.org).await?.is_none() {
         return Err(StaffError::Invalid {
             field: "org",
-            message: format!("no org unit {}", s.assignment.org),
+            message: format!("没有代码为 {} 的单位", s.assignment.org),
         });
     }
-    let (id, new) = match store_staff::find_by_email(conn, &s.email).await? {
-        Some((id, _)) => (id, false),
+    let known = store_staff::find_by_email(conn, &s.email)
+        .await?
+        .map(|(id, _)| id);
+    may_grant(conn, by, known, &s.assignment, now).await?;
+    let actor = &by.actor();
+    let (id, new) = match known {
+        Some(id) => (id, false),
         None => {
             let id = Uuid::new_v4();
             let person = Person {
@@ -169,12 +307,12 @@ pub fn parse_csv(text: &str) -> Result<Vec<(u64, NewStaff)>, StaffError> {
 pub async fn import(
     conn: &mut Conn<'_>,
     rows: &[(u64, NewStaff)],
-    actor: &str,
+    by: Grantor,
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), StaffError> {
     let (mut people_added, mut roles) = (0, 0);
     for (line, s) in rows {
-        match add(conn, s, actor, now).await {
+        match add(conn, s, by, now).await {
             Ok((_, new)) => {
                 people_added += usize::from(new);
                 roles += 1;

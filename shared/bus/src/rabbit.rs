@@ -15,7 +15,7 @@ use chrono::Duration as ChronoDuration;
 use futures_lite::StreamExt;
 use jinguo_core::messaging::{AfterFailure, Envelope};
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -207,6 +207,11 @@ pub async fn declare(channel: &Channel, bus: &Bus) -> lapin::Result<()> {
 
 /// Connects, runs `session` on the connection, and starts over with backoff whenever the
 /// connection fails, until `shutdown`. One log line per attempt.
+///
+/// A clean stop closes in order: each session cancels its consumer and closes its channel
+/// (`close_channel`) before returning, then the connection is closed here. Left to lapin, a
+/// channel is closed from its `Drop`, in the background, racing the connection's close, and
+/// lapin logs `invalid channel state: Closing` as an ERROR at every clean stop.
 pub async fn supervise<F, Fut>(name: &str, bus: &Bus, shutdown: &CancellationToken, mut session: F)
 where
     F: FnMut(std::sync::Arc<Connection>) -> Fut,
@@ -249,6 +254,30 @@ where
                 }
             }
         }
+    }
+}
+
+/// Closes a session's channel and waits for the broker's `Close-Ok`, so that nothing is left
+/// for lapin to close when the channel is dropped after the connection started closing.
+async fn close_channel(channel: &Channel) {
+    if !channel.status().connected() {
+        return;
+    }
+    if let Err(e) = bounded("channel close", channel.close(200, "jinguo stopping".into())).await {
+        // Already closing or closed with its connection: the goal is reached either way.
+        tracing::debug!(channel = channel.id(), error = %e, "channel close at shutdown");
+    }
+}
+
+/// Asks the broker to stop delivering to `tag` (at shutdown, before finishing the deliveries in
+/// flight); the prefetched ones not yet started are returned when the channel closes.
+async fn cancel_consumer(channel: &Channel, tag: &str) {
+    if !channel.status().connected() {
+        return;
+    }
+    let cancel = channel.basic_cancel(tag.into(), BasicCancelOptions::default());
+    if let Err(e) = bounded("consumer cancel", cancel).await {
+        tracing::debug!(consumer = tag, error = %e, "consumer cancel at shutdown");
     }
 }
 
@@ -361,6 +390,7 @@ async fn relay_session(
             }
         }
     }
+    close_channel(&channel).await;
     Ok(())
 }
 
@@ -464,10 +494,11 @@ async fn consume(
     channel
         .basic_qos(bus.config.messaging.prefetch, BasicQosOptions::default())
         .await?;
+    let tag = format!("jinguo-{}", worker.name);
     let mut deliveries = channel
         .basic_consume(
             n.queue(&worker.name).into(),
-            format!("jinguo-{}", worker.name).into(),
+            tag.as_str().into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -497,7 +528,9 @@ async fn consume(
         in_flight.abort_all();
         return result;
     }
-    // Shutting down: stop taking deliveries (above) and finish the ones in flight.
+    // Shutting down, in order: stop the broker delivering, finish the deliveries in flight
+    // (their acks need the channel), close the channel; `supervise` closes the connection.
+    cancel_consumer(&channel, &tag).await;
     let drain = async {
         while let Some(done) = in_flight.join_next().await {
             if let Ok(Err(e)) = done {
@@ -508,6 +541,8 @@ async fn consume(
     if tokio::time::timeout(BROKER_TIMEOUT, drain).await.is_err() {
         tracing::warn!(consumer = %worker.name, "deliveries in flight did not finish; they will be redelivered");
     }
+    drop(deliveries);
+    close_channel(&channel).await;
     result
 }
 
@@ -605,6 +640,8 @@ async fn after_failure(
 // ---------------------------------------------------------------------------------------------
 // Dead letters
 
+const DEAD_LETTER_CONSUMER: &str = "jinguo-dead-letters";
+
 /// Drains `P.dead` (messages RabbitMQ itself dead-lettered, e.g. past `x-delivery-limit`) into
 /// the `dead_letters` table until `shutdown`.
 pub async fn run_dead_letter_drain(bus: Bus, shutdown: CancellationToken) {
@@ -628,18 +665,18 @@ async fn drain(
     let mut deliveries = channel
         .basic_consume(
             n.dead().into(),
-            "jinguo-dead-letters".into(),
+            DEAD_LETTER_CONSUMER.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await?;
     loop {
         let delivery = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => break,
             next = deliveries.next() => match next {
                 Some(Ok(d)) => d,
                 Some(Err(e)) => return Err(e),
-                None => return Ok(()),
+                None => break,
             },
         };
         let (queue, reason) = death(&delivery.properties);
@@ -662,6 +699,12 @@ async fn drain(
             delivery.ack(BasicAckOptions::default()).await?;
         }
     }
+    // Stopping: the same order as the consumers (cancel, close the channel, then `supervise`
+    // closes the connection).
+    cancel_consumer(&channel, DEAD_LETTER_CONSUMER).await;
+    drop(deliveries);
+    close_channel(&channel).await;
+    Ok(())
 }
 
 /// The queue and reason of the most recent death in the `x-death` header.

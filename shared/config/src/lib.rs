@@ -41,6 +41,7 @@ pub struct Config {
     pub cron: CronConfig,
     pub auth: AuthConfig,
     pub nominations: NominationsConfig,
+    pub crypto: CryptoConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -197,12 +198,18 @@ pub struct AuthConfig {
     pub break_glass: std::time::Duration,
     pub rate_limit_per_ip_per_minute: u32,
     pub sign_in_per_email_per_hour: u32,
+    pub sign_in_per_email_ceiling_per_hour: u32,
 }
 
 #[derive(Clone)]
 pub struct NominationsConfig {
     pub household_key: String,
     pub review_link_days: u32,
+    /// The shortest 公示 by time a campaign may set.
+    pub shortest_publicity: std::time::Duration,
+    pub public_form_per_ip_per_hour: u32,
+    pub public_form_per_campaign_per_hour: u32,
+    pub public_form_per_village_per_day: u32,
 }
 
 /// The household key is a secret: never printed.
@@ -212,6 +219,48 @@ impl fmt::Debug for NominationsConfig {
             .field("review_link_days", &self.review_link_days)
             .finish_non_exhaustive()
     }
+}
+
+/// Keys that seal personal data at rest: `(id, 64 hex characters)`, and the current id.
+#[derive(Clone)]
+pub struct CryptoConfig {
+    pub data_keys: Vec<(String, String)>,
+    pub data_key_current: String,
+}
+
+/// Keys are secrets: only their ids are printed.
+impl fmt::Debug for CryptoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.data_keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("CryptoConfig")
+            .field("data_keys", &ids)
+            .field("data_key_current", &self.data_key_current)
+            .finish()
+    }
+}
+
+fn parse_data_keys(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut keys = Vec::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((id, key)) = pair.split_once(':') else {
+            return Err(format!("{pair:?} is not id:key"));
+        };
+        let (id, key) = (id.trim(), key.trim());
+        let id_ok = !id.is_empty()
+            && id.len() <= 32
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(format!("key id {id:?}: 1–32 letters, digits, - or _"));
+        }
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("key {id}: must be 32 bytes as 64 hex characters"));
+        }
+        keys.push((id.to_owned(), key.to_ascii_lowercase()));
+    }
+    if keys.is_empty() {
+        return Err("give at least one id:key".into());
+    }
+    Ok(keys)
 }
 
 #[derive(Debug, Clone)]
@@ -349,6 +398,8 @@ impl Config {
                 break_glass: minutes(l.positive("auth.break_glass_minutes")?),
                 rate_limit_per_ip_per_minute: l.positive("auth.rate_limit_per_ip_per_minute")?,
                 sign_in_per_email_per_hour: l.positive("auth.sign_in_per_email_per_hour")?,
+                sign_in_per_email_ceiling_per_hour: l
+                    .positive("auth.sign_in_per_email_ceiling_per_hour")?,
             },
             nominations: NominationsConfig {
                 household_key: l.parse("nominations.household_key", |s| {
@@ -359,6 +410,33 @@ impl Config {
                     }
                 })?,
                 review_link_days: l.positive("nominations.review_link_days")?,
+                shortest_publicity: l.parse("nominations.shortest_publicity", |s| {
+                    let d = jinguo_core::messaging::parse_duration(s)?;
+                    if d.is_zero() || d > std::time::Duration::from_secs(90 * 86_400) {
+                        Err("must be more than 0 and at most 90d".into())
+                    } else {
+                        Ok(d)
+                    }
+                })?,
+                public_form_per_ip_per_hour: l.positive("nominations.public_form_per_ip_per_hour")?,
+                public_form_per_campaign_per_hour: l
+                    .positive("nominations.public_form_per_campaign_per_hour")?,
+                public_form_per_village_per_day: l
+                    .positive("nominations.public_form_per_village_per_day")?,
+            },
+            crypto: {
+                let data_keys = l.parse("crypto.data_keys", parse_data_keys)?;
+                let data_key_current = l.parse("crypto.data_key_current", |s| {
+                    if data_keys.iter().any(|(id, _)| id == s) {
+                        Ok(s.to_owned())
+                    } else {
+                        Err(format!("{s:?} is not one of the ids in crypto.data_keys"))
+                    }
+                })?;
+                CryptoConfig {
+                    data_keys,
+                    data_key_current,
+                }
             },
             http: HttpConfig {
                 addr: http_addr,

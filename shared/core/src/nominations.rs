@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Held for the county case officers before any review (the household carries an incident
+    /// flag). Shown to everyone else as [`State::VillageReview`]: see [`State::public`].
+    EligibilityReview,
     VillageReview,
     VillagePublicity,
     TownshipReview,
@@ -24,7 +27,8 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
+        State::EligibilityReview,
         State::VillageReview,
         State::VillagePublicity,
         State::TownshipReview,
@@ -40,6 +44,7 @@ impl State {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            State::EligibilityReview => "eligibility_review",
             State::VillageReview => "village_review",
             State::VillagePublicity => "village_publicity",
             State::TownshipReview => "township_review",
@@ -51,6 +56,16 @@ impl State {
             State::Withdrawn => "withdrawn",
             State::UnderInvestigation => "under_investigation",
             State::Revoked => "revoked",
+        }
+    }
+
+    /// The state as anyone but the county case officers may see it: a nomination held for
+    /// eligibility looks like one in village review, so no page, list or answer can tell that
+    /// its household has a record.
+    pub fn public(self) -> State {
+        match self {
+            State::EligibilityReview => State::VillageReview,
+            s => s,
         }
     }
 
@@ -148,6 +163,12 @@ pub enum Event {
     /// The investigation upheld the objection.
     Revoked,
     Withdrawn,
+    /// The household carries an incident flag: the county case officers decide first.
+    EligibilityHeld,
+    /// The case officers let it continue: it enters village review as if just submitted.
+    EligibilityCleared,
+    /// The case officers closed it: it ends as an ordinary rejection.
+    EligibilityClosed,
 }
 
 /// Why an event cannot happen in a state.
@@ -184,6 +205,9 @@ pub fn next(state: State, event: Event, flow: Flow) -> Result<State, Illegal> {
         (UnderInvestigation, Event::Cleared) => Awarded,
         (UnderInvestigation, Event::Revoked) => Revoked,
         (s, Event::Withdrawn) if !s.is_final() && s != UnderInvestigation => Withdrawn,
+        (VillageReview, Event::EligibilityHeld) => EligibilityReview,
+        (EligibilityReview, Event::EligibilityCleared) => VillageReview,
+        (EligibilityReview, Event::EligibilityClosed) => Rejected,
         _ => {
             return Err(Illegal {
                 state,
@@ -202,22 +226,12 @@ impl Story {
     pub const MIN: usize = 50;
     pub const MAX: usize = 5_000;
 
+    /// Counted in characters after invisible ones are removed; control characters are refused.
+    /// The refusal is Chinese, for the form.
     pub fn parse(s: &str) -> Result<Story, String> {
-        let s = s.trim();
-        let n = s.chars().count();
-        if n < Self::MIN {
-            return Err(format!(
-                "the story (事迹) needs at least {} characters, got {n}",
-                Self::MIN
-            ));
-        }
-        if n > Self::MAX {
-            return Err(format!(
-                "the story (事迹) may have at most {} characters, got {n}",
-                Self::MAX
-            ));
-        }
-        Ok(Story(s.to_owned()))
+        crate::text::multi_line(s, Self::MIN, Self::MAX)
+            .map(Story)
+            .map_err(|e| format!("家庭事迹：{}", e.message()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -256,7 +270,8 @@ pub enum Ineligible {
         category: String,
     },
     OpenNomination,
-    /// Shown as [`Ineligible::public_message`] to everyone but county case officers.
+    /// Told only to county case officers (who may submit and see why); for everyone else a
+    /// flagged household's nomination is accepted and held ([`Admission::Held`]).
     IncidentFlag,
 }
 
@@ -266,29 +281,38 @@ impl Ineligible {
         match self {
             Ineligible::AlreadyAwarded { .. } => "already_awarded",
             Ineligible::OpenNomination => "open_nomination",
-            Ineligible::IncidentFlag => "not_eligible",
+            Ineligible::IncidentFlag => "incident_flag",
         }
     }
 
-    /// What a nominator or reviewer reads. The incident flag gets a neutral sentence that says
-    /// nothing about why.
-    pub fn public_message(&self) -> String {
+    /// What the nominator reads.
+    pub fn message(&self) -> String {
         match self {
             Ineligible::AlreadyAwarded { category } => {
                 format!("该家庭已在往届评选中获得“{category}”称号，不能重复推荐同一类别")
             }
             Ineligible::OpenNomination => "该家庭在本次评选中已有一份正在进行的推荐".to_owned(),
-            Ineligible::IncidentFlag => "该家庭不符合本次评选条件，请联系县妇联".to_owned(),
+            Ineligible::IncidentFlag => {
+                "该家庭在反家暴联动机制中有事件记录，不能参评（此原因仅县级个案专员可见）"
+                    .to_owned()
+            }
         }
     }
 }
 
-/// Eligibility at submission. The incident flag is checked first so that no other answer can
-/// hint at it.
-pub fn eligible(record: &HouseholdRecord, category: &str) -> Result<(), Ineligible> {
-    if record.incident_flag {
-        return Err(Ineligible::IncidentFlag);
-    }
+/// How an eligible submission goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Straight to village review.
+    Review,
+    /// The household carries an incident flag: accepted exactly like any other, but held in
+    /// [`State::EligibilityReview`] for the county case officers.
+    Held,
+}
+
+/// Eligibility at submission. The ordinary rules come first and answer for themselves; the
+/// incident flag never refuses (that would make the form an oracle): it holds.
+pub fn admit(record: &HouseholdRecord, category: &str) -> Result<Admission, Ineligible> {
     if record.awarded_categories.iter().any(|c| c == category) {
         return Err(Ineligible::AlreadyAwarded {
             category: category.to_owned(),
@@ -297,7 +321,11 @@ pub fn eligible(record: &HouseholdRecord, category: &str) -> Result<(), Ineligib
     if record.open_in_campaign {
         return Err(Ineligible::OpenNomination);
     }
-    Ok(())
+    Ok(if record.incident_flag {
+        Admission::Held
+    } else {
+        Admission::Review
+    })
 }
 
 /// Whether a level may forward one more: `forwarded` already sent up by that unit, `quota`
@@ -404,31 +432,60 @@ mod tests {
     }
 
     #[test]
-    fn eligibility_names_the_rule_but_hides_the_incident_flag() {
+    fn eligibility_names_the_ordinary_rules_and_holds_a_flagged_household() {
         let clean = HouseholdRecord::default();
-        assert_eq!(eligible(&clean, "最美家庭"), Ok(()));
+        assert_eq!(admit(&clean, "最美家庭"), Ok(Admission::Review));
         let awarded = HouseholdRecord {
             awarded_categories: vec!["最美家庭".into()],
             ..Default::default()
         };
-        assert_eq!(eligible(&awarded, "五好家庭"), Ok(()));
+        assert_eq!(admit(&awarded, "五好家庭"), Ok(Admission::Review));
         assert_eq!(
-            eligible(&awarded, "最美家庭").unwrap_err().rule(),
+            admit(&awarded, "最美家庭").unwrap_err().rule(),
             "already_awarded"
         );
         let flagged = HouseholdRecord {
             incident_flag: true,
-            awarded_categories: vec!["最美家庭".into()],
-            open_in_campaign: true,
+            ..Default::default()
         };
-        let refusal = eligible(&flagged, "最美家庭").unwrap_err();
+        assert_eq!(admit(&flagged, "最美家庭"), Ok(Admission::Held));
+        let flagged_and_open = HouseholdRecord {
+            incident_flag: true,
+            open_in_campaign: true,
+            ..Default::default()
+        };
         assert_eq!(
-            refusal,
-            Ineligible::IncidentFlag,
-            "checked first: no other rule may hint at it"
+            admit(&flagged_and_open, "最美家庭"),
+            Err(Ineligible::OpenNomination),
+            "the ordinary rule answers exactly as for any household"
         );
-        let shown = refusal.public_message();
-        assert!(!shown.contains("家暴") && !shown.contains("暴力"));
+    }
+
+    #[test]
+    fn a_held_nomination_looks_like_village_review_and_leaves_it_by_the_officers() {
+        assert_eq!(State::EligibilityReview.public(), State::VillageReview);
+        assert_eq!(State::Publicity.public(), State::Publicity);
+        let held = next(State::VillageReview, Event::EligibilityHeld, WITH).unwrap();
+        assert_eq!(held, State::EligibilityReview);
+        assert_eq!(
+            next(held, Event::EligibilityCleared, WITH),
+            Ok(State::VillageReview)
+        );
+        assert_eq!(
+            next(held, Event::EligibilityClosed, WITH),
+            Ok(State::Rejected)
+        );
+        assert!(
+            next(
+                held,
+                Event::Approved {
+                    level: Level::Village
+                },
+                WITH
+            )
+            .is_err(),
+            "no reviewer decides a held nomination"
+        );
     }
 
     #[test]
@@ -462,6 +519,9 @@ mod tests {
             Just(Event::Cleared),
             Just(Event::Revoked),
             Just(Event::Withdrawn),
+            Just(Event::EligibilityHeld),
+            Just(Event::EligibilityCleared),
+            Just(Event::EligibilityClosed),
         ]
     }
 
@@ -477,6 +537,9 @@ mod tests {
                 match next(state, e, flow) {
                     Ok(to) => {
                         prop_assert!(!state.is_final(), "{state} is final but moved to {to}");
+                        if to == State::EligibilityReview {
+                            prop_assert_eq!(state, State::VillageReview);
+                        }
                         if to == State::Awarded {
                             prop_assert!(matches!(state, State::Publicity | State::UnderInvestigation));
                         }

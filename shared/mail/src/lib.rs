@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
-    BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, Email, NoReviewerNotice, Rendered,
+    BreakGlassNotice, DailyDigest, EligibilityCheck, DeadlineReminder, DigestItem, Email, NoReviewerNotice, Rendered,
     ReviewRequest, SignInLink,
 };
 

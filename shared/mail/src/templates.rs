@@ -162,6 +162,23 @@ email!(
     )
 );
 
+/// Asks the county case officers to check a held nomination's eligibility. It names neither
+/// the family nor the reason: only the campaign, the village and a link.
+#[derive(Debug, Clone)]
+pub struct EligibilityCheck {
+    pub recipient: String,
+    pub campaign: String,
+    pub village: String,
+    pub link: String,
+}
+
+email!(
+    EligibilityCheck,
+    "eligibility_check.html",
+    "eligibility_check.txt",
+    |m| format!("【巾帼】{}：一份推荐待资格核查", m.campaign)
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

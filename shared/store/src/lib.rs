@@ -32,8 +32,10 @@ pub mod timers;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::PoolableConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use jinguo_config::{DatabaseConfig, DatabaseUrl};
@@ -155,19 +157,55 @@ impl Store {
     }
 
     /// Runs `f` on a pooled connection outside any transaction: for reads.
+    ///
+    /// If `f` fails and the connection turns out to be dead, the connection is thrown away and
+    /// `f` runs once more on a fresh one (hence `Clone`: each attempt gets its own copy); a
+    /// second loss is reported as [`StoreError::Unavailable`].
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>>,
+        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>> + Clone,
         E: From<StoreError>,
+    {
+        match self.read_once(f.clone()).await {
+            Attempt::Done(result) => result,
+            Attempt::Lost(first) => {
+                retrying("read", &first);
+                match self.read_once(f).await {
+                    Attempt::Done(result) => result,
+                    Attempt::Lost(again) => Err(E::from(unavailable(again))),
+                }
+            }
+        }
+    }
+
+    async fn read_once<R, E, F>(&self, f: F) -> Attempt<R, E>
+    where
+        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>>,
     {
         match self {
             Store::Postgres(pool) => {
-                let mut obj = pool.get().await.map_err(StoreError::pool)?;
-                f(&mut Conn::Pg(&mut obj)).await
+                let mut obj = match pool.get().await {
+                    Ok(obj) => obj,
+                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
+                };
+                let result = f(&mut Conn::Pg(&mut obj)).await;
+                if result.is_err() && !still_alive(&mut *obj).await {
+                    discard(Object::take(obj));
+                    return Attempt::Lost(StoreError::Unavailable { cause: None });
+                }
+                Attempt::Done(result)
             }
             Store::Sqlite(pool) => {
-                let mut obj = pool.get().await.map_err(StoreError::pool)?;
-                f(&mut Conn::Sqlite(&mut obj)).await
+                let mut obj = match pool.get().await {
+                    Ok(obj) => obj,
+                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
+                };
+                let result = f(&mut Conn::Sqlite(&mut obj)).await;
+                if result.is_err() && !still_alive(&mut *obj).await {
+                    discard(Object::take(obj));
+                    return Attempt::Lost(StoreError::Unavailable { cause: None });
+                }
+                Attempt::Done(result)
             }
         }
     }
@@ -176,40 +214,197 @@ impl Store {
     ///
     /// The transaction runs in a task of its own: dropping the returned future does not cancel
     /// it, so it always ends in a commit or a rollback, never a transaction left open.
+    ///
+    /// A transaction whose connection fails before its commit (the server terminated the
+    /// backend, the socket was reset, the pool handed out a connection that had just died, or
+    /// no connection could be made) is run again, whole, once, on a fresh connection: nothing
+    /// of the first attempt was committed, so this is safe (hence `Clone`: each attempt gets its
+    /// own copy of `f`). If that fails the same way, the caller gets
+    /// [`StoreError::Unavailable`]. A connection that fails *during* `COMMIT` is not retried,
+    /// since the commit may have happened: the caller gets [`StoreError::CommitUncertain`] and
+    /// relies on its idempotency (the inbox for messages, claimed links and keys for requests).
+    /// Either way a dead connection is taken out of the pool, never handed out again.
     pub async fn transaction<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>> + Send + 'static,
+        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>>
+            + Clone
+            + Send
+            + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let store = self.clone();
         let task = tokio::spawn(async move {
-            let outcome = match &store {
-                Store::Postgres(pool) => {
-                    let mut obj = pool.get().await.map_err(|e| E::from(StoreError::pool(e)))?;
-                    let conn: &mut AsyncPgConnection = &mut obj;
-                    conn.transaction(async move |c| f(&mut Conn::Pg(c)).await.map_err(TxError::App))
-                        .await
+            match store.transaction_once(f.clone()).await {
+                Attempt::Done(result) => result,
+                Attempt::Lost(first) => {
+                    retrying("transaction", &first);
+                    match store.transaction_once(f).await {
+                        Attempt::Done(result) => result,
+                        Attempt::Lost(again) => Err(E::from(unavailable(again))),
+                    }
                 }
-                Store::Sqlite(pool) => {
-                    let mut obj = pool.get().await.map_err(|e| E::from(StoreError::pool(e)))?;
-                    let conn: &mut SqliteConn = &mut obj;
-                    conn.immediate_transaction(async move |c| {
-                        f(&mut Conn::Sqlite(c)).await.map_err(TxError::App)
-                    })
-                    .await
-                }
-            };
-            outcome.map_err(|e| match e {
-                TxError::Db(e) => E::from(StoreError::Query(e)),
-                TxError::App(e) => e,
-            })
+            }
         });
         match task.await {
             Ok(result) => result,
             Err(join) => Err(E::from(StoreError::Task(join.to_string()))),
         }
     }
+
+    async fn transaction_once<R, E, F>(&self, f: F) -> Attempt<R, E>
+    where
+        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        // Set when `f` succeeded: a database error after that came from `COMMIT`.
+        let body_ok = AtomicBool::new(false);
+        let body_ok = &body_ok;
+        match self {
+            Store::Postgres(pool) => {
+                let mut obj = match pool.get().await {
+                    Ok(obj) => obj,
+                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
+                };
+                let conn: &mut AsyncPgConnection = &mut obj;
+                let outcome = conn
+                    .transaction(async move |c| {
+                        let result = f(&mut Conn::Pg(c)).await;
+                        body_ok.store(result.is_ok(), Ordering::Relaxed);
+                        result.map_err(TxError::App)
+                    })
+                    .await;
+                let e = match outcome {
+                    Ok(value) => return Attempt::Done(Ok(value)),
+                    Err(e) => e,
+                };
+                let (attempt, alive) =
+                    after_failure(&mut *obj, e, body_ok.load(Ordering::Relaxed)).await;
+                if !alive {
+                    discard(Object::take(obj));
+                }
+                attempt
+            }
+            Store::Sqlite(pool) => {
+                let mut obj = match pool.get().await {
+                    Ok(obj) => obj,
+                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
+                };
+                let conn: &mut SqliteConn = &mut obj;
+                let outcome = conn
+                    .immediate_transaction(async move |c| {
+                        let result = f(&mut Conn::Sqlite(c)).await;
+                        body_ok.store(result.is_ok(), Ordering::Relaxed);
+                        result.map_err(TxError::App)
+                    })
+                    .await;
+                let e = match outcome {
+                    Ok(value) => return Attempt::Done(Ok(value)),
+                    Err(e) => e,
+                };
+                let (attempt, alive) =
+                    after_failure(&mut *obj, e, body_ok.load(Ordering::Relaxed)).await;
+                if !alive {
+                    discard(Object::take(obj));
+                }
+                attempt
+            }
+        }
+    }
+}
+
+/// One attempt on one pooled connection.
+enum Attempt<R, E> {
+    /// Finished: committed, refused by the caller, or failed in a way another connection would
+    /// not change.
+    Done(Result<R, E>),
+    /// The connection (or the pool) failed before anything was committed: the work may run
+    /// again on a fresh connection. Holds what to report if that fails too.
+    Lost(StoreError),
+}
+
+/// Sorts out a failed transaction; also says whether the connection may go back to the pool.
+///
+/// - The caller's own error: diesel rolled back first, and a rollback that succeeded means the
+///   connection was alive, so the error is the caller's — unless the connection is now marked
+///   broken (the rollback itself failed), when the attempt is lost.
+/// - A database error (from `BEGIN`, `ROLLBACK` or `COMMIT`): lost if the error says the
+///   connection failed, the connection is marked broken, or it no longer answers `SELECT 1`.
+///   A loss after `f` succeeded happened at `COMMIT` and is reported as uncertain, not retried.
+async fn after_failure<C, R, E>(
+    conn: &mut C,
+    error: TxError<E>,
+    body_ok: bool,
+) -> (Attempt<R, E>, bool)
+where
+    C: PoolableConnection,
+    E: From<StoreError>,
+{
+    match error {
+        TxError::App(e) => {
+            if conn.is_broken() {
+                (Attempt::Lost(StoreError::Unavailable { cause: None }), false)
+            } else {
+                (Attempt::Done(Err(e)), true)
+            }
+        }
+        TxError::Db(e) => {
+            let lost = error::connection_lost(&e) || !still_alive(conn).await;
+            match (lost, body_ok) {
+                (false, _) => (Attempt::Done(Err(E::from(StoreError::Query(e)))), true),
+                (true, false) => (
+                    Attempt::Lost(StoreError::Unavailable { cause: Some(e) }),
+                    false,
+                ),
+                (true, true) => {
+                    tracing::warn!(error = %e, "database connection lost while committing; the outcome is unknown and is not retried");
+                    (
+                        Attempt::Done(Err(E::from(StoreError::CommitUncertain(e)))),
+                        false,
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// After a failure: may this connection serve again? Not if diesel marked it broken (closed
+/// socket, a transaction it could not end) or it no longer answers `SELECT 1`.
+async fn still_alive<C: PoolableConnection>(conn: &mut C) -> bool {
+    !conn.is_broken() && conn.batch_execute("SELECT 1").await.is_ok()
+}
+
+/// Closes a connection taken out of its pool (`Object::take`), so the pool opens a new one
+/// instead of handing this one out again.
+fn discard<C>(conn: C) {
+    drop(conn);
+}
+
+fn retrying(what: &str, first: &StoreError) {
+    tracing::warn!(
+        error = %error_chain(first),
+        "database connection lost before commit; running the {what} again on a fresh connection"
+    );
+}
+
+/// What the caller gets when the second attempt is lost too: the pool's error or
+/// [`StoreError::Unavailable`], both [`StoreError::is_unavailable`].
+fn unavailable(again: StoreError) -> StoreError {
+    tracing::warn!(error = %error_chain(&again), "database unavailable: the connection was lost again");
+    again
+}
+
+/// `error: cause: cause…` on one line, for logs.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
 }
 
 /// Keeps the caller's error apart from diesel's inside a transaction (diesel needs

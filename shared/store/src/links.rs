@@ -183,7 +183,7 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The live session for this token hash.
+/// The live session for this token hash, of an active person.
 pub async fn session(
     conn: &mut Conn<'_>,
     token_hash: &str,
@@ -195,13 +195,18 @@ pub async fn session(
         .select((sessions::person_id, sessions::csrf, sessions::expires_at));
     let row: Option<(String, String, chrono::NaiveDateTime)> =
         on_backend!(conn, |c| query.first(c).await.optional())?;
-    Ok(row.and_then(|(p, csrf, exp)| {
+    let Some(session) = row.and_then(|(p, csrf, exp)| {
         Some(Session {
             person: p.parse().ok()?,
             csrf,
             expires_at: utc(exp),
         })
-    }))
+    }) else {
+        return Ok(None);
+    };
+    Ok(crate::staff::is_active(conn, session.person)
+        .await?
+        .then_some(session))
 }
 
 pub async fn delete_session(conn: &mut Conn<'_>, token_hash: &str) -> Result<(), StoreError> {
@@ -227,7 +232,7 @@ pub async fn insert_api_token(
     Ok(())
 }
 
-/// The person a live (unexpired, unrevoked) API token belongs to.
+/// The active person a live (unexpired, unrevoked) API token belongs to.
 pub async fn api_token_person(
     conn: &mut Conn<'_>,
     token_hash: &str,
@@ -239,7 +244,57 @@ pub async fn api_token_person(
         .select((api_tokens::person_id, api_tokens::expires_at));
     let row: Option<(String, Option<chrono::NaiveDateTime>)> =
         on_backend!(conn, |c| query.first(c).await.optional())?;
-    Ok(row
+    let Some(person) = row
         .filter(|(_, exp)| exp.is_none_or(|e| utc(e) > now))
-        .and_then(|(p, _)| p.parse().ok()))
+        .and_then(|(p, _)| p.parse::<Uuid>().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(crate::staff::is_active(conn, person)
+        .await?
+        .then_some(person))
+}
+
+/// What disabling a person ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revoked {
+    pub sessions: usize,
+    pub tokens: usize,
+    pub links: usize,
+}
+
+/// Ends every credential of `person`: deletes their sessions, revokes their API tokens and
+/// supersedes their unused action links (`by`: what the link page says instead).
+pub async fn revoke_all(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Revoked, StoreError> {
+    let id = person.to_string();
+    let delete = diesel::delete(sessions::table.filter(sessions::person_id.eq(id.clone())));
+    let sessions = on_backend!(conn, |c| delete.execute(c).await)?;
+    let revoke = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::person_id.eq(id.clone()))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(Some(naive(now))));
+    let tokens = on_backend!(conn, |c| revoke.execute(c).await)?;
+    let supersede = diesel::update(
+        action_links::table
+            .filter(action_links::actor.eq(id))
+            .filter(action_links::used_at.is_null())
+            .filter(action_links::superseded_at.is_null()),
+    )
+    .set((
+        action_links::superseded_at.eq(Some(naive(now))),
+        action_links::superseded_by.eq(Some(by)),
+    ));
+    let links = on_backend!(conn, |c| supersede.execute(c).await)?;
+    Ok(Revoked {
+        sessions,
+        tokens,
+        links,
+    })
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::json::{naive, utc};
 use crate::schema::{
-    campaigns, forwarded, households, nomination_history, nominations, review_tasks,
+    campaigns, forwarded, household_keys, households, nomination_history, nominations, review_tasks,
 };
 use crate::{Conn, StoreError, locked, on_backend};
 
@@ -75,25 +75,93 @@ pub async fn get_campaign(
     .transpose()
 }
 
-/// The household with this identity hash, created when new: `(id, incident_flag)`.
+/// The household any of `keys` (keyed hashes of its ID number and phone) identifies, created
+/// under the first key when none does.
 pub async fn household(
     conn: &mut Conn<'_>,
-    identity_hash: &str,
+    keys: &[String],
     now: DateTime<Utc>,
-) -> Result<(Uuid, bool), StoreError> {
-    let insert = diesel::insert_into(households::table)
-        .values((
-            households::id.eq(Uuid::new_v4().to_string()),
-            households::identity_hash.eq(identity_hash),
-            households::created_at.eq(naive(now)),
-        ))
-        .on_conflict_do_nothing();
-    on_backend!(conn, |c| insert.execute(c).await)?;
+) -> Result<Household, StoreError> {
+    let Some(first) = keys.first() else {
+        return Err(corrupt("a household needs at least one key".into()));
+    };
+    let mut ids = households_by_key(conn, keys).await?;
+    if ids.is_empty() {
+        // New: created under its first key (a concurrent submission of the same household
+        // meets the unique key and reads the row this one made, or the other way round).
+        let insert = diesel::insert_into(households::table)
+            .values((
+                households::id.eq(Uuid::new_v4().to_string()),
+                households::identity_hash.eq(first),
+                households::created_at.eq(naive(now)),
+            ))
+            .on_conflict_do_nothing();
+        on_backend!(conn, |c| insert.execute(c).await)?;
+        let query = households::table
+            .filter(households::identity_hash.eq(first.to_owned()))
+            .select(households::id);
+        let id: String = on_backend!(conn, |c| query.first(c).await)?;
+        ids.push(uuid(&id)?);
+    }
+    // Every key given now finds this household from now on (a key already known elsewhere
+    // keeps its household).
+    for key in keys {
+        let insert = diesel::insert_into(household_keys::table)
+            .values((
+                household_keys::key_hash.eq(key),
+                household_keys::household_id.eq(ids[0].to_string()),
+            ))
+            .on_conflict_do_nothing();
+        on_backend!(conn, |c| insert.execute(c).await)?;
+    }
     let query = households::table
-        .filter(households::identity_hash.eq(identity_hash.to_owned()))
-        .select((households::id, households::incident_flag));
-    let (id, flag): (String, bool) = on_backend!(conn, |c| query.first(c).await)?;
-    Ok((uuid(&id)?, flag))
+        .filter(households::id.eq_any(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()))
+        .select(households::incident_flag);
+    let flags: Vec<bool> = on_backend!(conn, |c| query.load(c).await)?;
+    Ok(Household {
+        id: ids[0],
+        incident_flag: flags.into_iter().any(|f| f),
+        all: ids,
+    })
+}
+
+/// The households that hold any of `keys`, the one holding the first key first.
+async fn households_by_key(conn: &mut Conn<'_>, keys: &[String]) -> Result<Vec<Uuid>, StoreError> {
+    let query = household_keys::table
+        .filter(household_keys::key_hash.eq_any(keys.to_vec()))
+        .select((household_keys::key_hash, household_keys::household_id));
+    let rows: Vec<(String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    let mut ids: Vec<Uuid> = Vec::new();
+    for key in keys {
+        for (k, h) in &rows {
+            let h = uuid(h)?;
+            if k == key && !ids.contains(&h) {
+                ids.push(h);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// A household as a submission finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Household {
+    /// Where a new nomination is recorded.
+    pub id: Uuid,
+    /// Set when any household holding one of the keys carries the flag.
+    pub incident_flag: bool,
+    /// Every household holding one of the keys (more than one when an ID number and a phone
+    /// were first seen apart): eligibility looks at all of them.
+    pub all: Vec<Uuid>,
+}
+
+/// Whether the household carries an incident flag.
+pub async fn incident_flag(conn: &mut Conn<'_>, household: Uuid) -> Result<bool, StoreError> {
+    let query = households::table
+        .find(household.to_string())
+        .select(households::incident_flag);
+    let flag: Option<bool> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    Ok(flag == Some(true))
 }
 
 /// Sets the incident flag (the referrals program does; tests too).
@@ -112,11 +180,14 @@ pub async fn set_incident_flag(
 /// nomination in `campaign`.
 pub async fn household_record(
     conn: &mut Conn<'_>,
-    household: Uuid,
+    households: &[Uuid],
     campaign: Uuid,
 ) -> Result<(Vec<String>, bool), StoreError> {
     let query = nominations::table
-        .filter(nominations::household_id.eq(household.to_string()))
+        .filter(
+            nominations::household_id
+                .eq_any(households.iter().map(Uuid::to_string).collect::<Vec<_>>()),
+        )
         .select((
             nominations::campaign_id,
             nominations::category,

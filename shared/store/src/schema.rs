@@ -207,6 +207,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    household_keys (key_hash) {
+        key_hash -> Text,
+        household_id -> Text,
+    }
+}
+
+diesel::table! {
     households (id) {
         id -> Text,
         identity_hash -> Text,

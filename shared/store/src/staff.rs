@@ -49,6 +49,16 @@ pub async fn find_by_email(
     .transpose()
 }
 
+/// Whether `person` exists and is active: the one rule every credential (bearer token,
+/// session, action link, sign-in link) and every decision asks at the moment of use.
+pub async fn is_active(conn: &mut Conn<'_>, person: Uuid) -> Result<bool, StoreError> {
+    let query = people::table
+        .find(person.to_string())
+        .select(people::active);
+    let active: Option<bool> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    Ok(active == Some(true))
+}
+
 pub async fn set_active(conn: &mut Conn<'_>, id: Uuid, active: bool) -> Result<bool, StoreError> {
     let update = diesel::update(people::table.find(id.to_string())).set(people::active.eq(active));
     Ok(on_backend!(conn, |c| update.execute(c).await)? == 1)

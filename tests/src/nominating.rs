@@ -1,0 +1,59 @@
+//! What the nomination tests share: the demo county's units, the links mailed to a person, the
+//! CSRF value of a rendered form.
+
+use jinguo_core::org::OrgCode;
+use jinguo_store::{Store, mail, orgs};
+use uuid::Uuid;
+
+/// 皋兰县, its first township and that township's first village.
+pub async fn units(store: &Store) -> (OrgCode, OrgCode, OrgCode) {
+    let county = OrgCode::parse("620122").unwrap();
+    let town = store
+        .read(move |c| Box::pin(orgs::children(c, county)))
+        .await
+        .unwrap()[0]
+        .code;
+    let village = store
+        .read(move |c| Box::pin(orgs::children(c, town)))
+        .await
+        .unwrap()[0]
+        .code;
+    (county, town, village)
+}
+
+/// The mails recorded for `person` whose subject starts with `subject`, newest first: the
+/// subject and text of each.
+pub async fn mails_to(store: &Store, person: Uuid, subject: &str) -> Vec<(String, String)> {
+    let mails = store
+        .read(|c| Box::pin(mail::recent(c, 500)))
+        .await
+        .unwrap();
+    mails
+        .into_iter()
+        .filter(|m| m.person_id == Some(person) && m.subject.starts_with(subject))
+        .map(|m| (m.subject, m.text_body))
+        .collect()
+}
+
+/// The `/link/…` paths in the mails to `person` whose subject starts with `subject`, newest
+/// first.
+pub async fn links_mailed_to(store: &Store, person: Uuid, subject: &str) -> Vec<String> {
+    mails_to(store, person, subject)
+        .await
+        .into_iter()
+        .filter_map(|(_, text)| {
+            let at = text.find("/link/")?;
+            let rest = &text[at..];
+            Some(rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())].to_owned())
+        })
+        .collect()
+}
+
+/// The CSRF value of the first form in a page.
+pub fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with csrf")
+        + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
