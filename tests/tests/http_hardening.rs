@@ -48,7 +48,10 @@ fn visible_text(html: &str) -> String {
 /// visible text.
 async fn chinese_page(response: reqwest::Response, status: u16, what: &str) -> String {
     assert_eq!(response.status().as_u16(), status, "{what}");
-    let ct = response.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    let ct = response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(ct.starts_with("text/html"), "{what}: {ct}");
     let text = visible_text(&response.text().await.unwrap());
     assert!(
@@ -62,19 +65,33 @@ async fn chinese_page(response: reqwest::Response, status: u16, what: &str) -> S
 /// Asserts the API's error shape with `status` and `code`; the `error` object.
 async fn api_error(response: reqwest::Response, status: u16, code: &str, what: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "{what}");
-    let ct = response.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+    let ct = response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(ct.starts_with("application/json"), "{what}: {ct}");
     let body: Value = response.json().await.unwrap();
     let error = &body["error"];
     assert_eq!(error["code"], code, "{what}: {body}");
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
-    assert!(error.get("field").is_some(), "{what}: field is always present: {body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: {body}"
+    );
+    assert!(
+        error.get("field").is_some(),
+        "{what}: field is always present: {body}"
+    );
     error.clone()
 }
 
 /// Sends `head` and then `chunks` as a chunked body over a fresh connection; the status and the
 /// raw answer.
-async fn chunked_post(app: &TestApp, path: &str, content_type: &str, chunks: &[Vec<u8>]) -> (u16, String) {
+async fn chunked_post(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    chunks: &[Vec<u8>],
+) -> (u16, String) {
     let addr = app.base_url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = format!(
@@ -118,7 +135,14 @@ async fn villages(store: &Store) -> (OrgCode, OrgCode) {
 
 /// A bearer token of 皋兰县's admin.
 async fn admin_token(app: &TestApp) -> String {
-    let admin = add_staff(&app.store, "admin@example.cn", "县妇联管理员", "admin", "620122").await;
+    let admin = add_staff(
+        &app.store,
+        "admin@example.cn",
+        "县妇联管理员",
+        "admin",
+        "620122",
+    )
+    .await;
     api_token(&app.store, admin).await
 }
 
@@ -137,7 +161,10 @@ async fn campaign(app: &TestApp, token: &str, name: &str) -> String {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 const STORY: &str = "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，是远近闻名的好家庭，值得大家学习。";
@@ -197,23 +224,47 @@ async fn api_refusals_have_the_one_json_shape(backend: Backend) {
     let token = api_token(&app.store, admin).await;
     let url = |p: &str| format!("{}{p}", app.base_url);
 
-    let r = app.client.get(url("/api/v1/nominations/not-a-uuid")).bearer_auth(&token).send();
+    let r = app
+        .client
+        .get(url("/api/v1/nominations/not-a-uuid"))
+        .bearer_auth(&token)
+        .send();
     let error = api_error(r.await.unwrap(), 400, "invalid", "bad UUID in the path").await;
     assert!(error["field"].is_string(), "{error}");
 
-    let r = app.client.delete(url("/api/v1/staff")).bearer_auth(&token).send().await.unwrap();
+    let r = app
+        .client
+        .delete(url("/api/v1/staff"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     let allow = r.headers()[ALLOW].to_str().unwrap().to_owned();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     let error = api_error(r, 405, "method_not_allowed", "wrong method").await;
-    assert!(error["message"].as_str().unwrap().contains("GET"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("GET"),
+        "{error}"
+    );
 
-    let r = app.client.get(url("/api/v1/nothing-here")).send().await.unwrap();
+    let r = app
+        .client
+        .get(url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     api_error(r, 404, "not_found", "unknown path").await;
 
-    let long = format!("/api/v1/orgs/62?q={}", "x".repeat(jinguo_api::MAX_URI_BYTES));
+    let long = format!(
+        "/api/v1/orgs/62?q={}",
+        "x".repeat(jinguo_api::MAX_URI_BYTES)
+    );
     let r = app.client.get(url(&long)).send().await.unwrap();
     api_error(r, 414, "uri_too_long", "long URL").await;
-    let just_fits = format!("/api/v1/orgs/62?q={}", "x".repeat(jinguo_api::MAX_URI_BYTES - 100));
+    let just_fits = format!(
+        "/api/v1/orgs/62?q={}",
+        "x".repeat(jinguo_api::MAX_URI_BYTES - 100)
+    );
     let r = app.client.get(url(&just_fits)).send().await.unwrap();
     assert_eq!(r.status(), 200, "a URL under the limit is served");
 }
@@ -234,7 +285,11 @@ async fn api_bodies_of_the_wrong_type_or_without_a_field_are_refused_by_name(bac
         .unwrap();
     let error = api_error(r, 415, "unsupported_media_type", "text body to the API").await;
     assert_eq!(error["field"], "body");
-    let r = app.client.post(&url).bearer_auth(&token).json(&json!({ "name": "王芳" }));
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({ "name": "王芳" }));
     let error = api_error(r.send().await.unwrap(), 400, "invalid", "missing field").await;
     assert_eq!(error["field"], "email", "{error}");
 }
@@ -251,8 +306,13 @@ async fn a_chunked_body_over_the_limit_is_413_in_both_shapes() {
     let (status, answer) = chunked_post(&app, "/api/v1/staff", "application/json", &chunks).await;
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains(r#""code":"too_large""#), "{answer}");
-    let (status, answer) =
-        chunked_post(&app, "/signin", "application/x-www-form-urlencoded", &chunks).await;
+    let (status, answer) = chunked_post(
+        &app,
+        "/signin",
+        "application/x-www-form-urlencoded",
+        &chunks,
+    )
+    .await;
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("提交的内容过大"), "{answer}");
     // Under the limit, a chunked form is read as usual.
@@ -269,24 +329,56 @@ async fn page_refusals_are_chinese_pages_that_keep_their_headers() {
     let client = client_from(None);
     let url = |p: &str| format!("{}{p}", app.base_url);
 
-    let text = chinese_page(client.get(url("/nothing-here")).send().await.unwrap(), 404, "404").await;
+    let text = chinese_page(
+        client.get(url("/nothing-here")).send().await.unwrap(),
+        404,
+        "404",
+    )
+    .await;
     assert!(text.contains("页面不存在"));
-    chinese_page(client.get(url("/tasks/not-a-uuid")).send().await.unwrap(), 400, "bad path").await;
-    chinese_page(client.get(url("/nominate/not-a-uuid")).send().await.unwrap(), 400, "bad path").await;
+    chinese_page(
+        client.get(url("/tasks/not-a-uuid")).send().await.unwrap(),
+        400,
+        "bad path",
+    )
+    .await;
+    chinese_page(
+        client
+            .get(url("/nominate/not-a-uuid"))
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "bad path",
+    )
+    .await;
 
     let r = client.put(url("/signin")).send().await.unwrap();
     let allow = r.headers()[ALLOW].to_str().unwrap().to_owned();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     chinese_page(r, 405, "wrong method").await;
 
-    let r = client.post(url("/signin")).json(&json!({ "email": "a@example.cn" })).send();
+    let r = client
+        .post(url("/signin"))
+        .json(&json!({ "email": "a@example.cn" }))
+        .send();
     chinese_page(r.await.unwrap(), 415, "JSON to a form").await;
-    let r = client.post(url("/signin")).form(&[("mail", "a@example.cn")]).send();
+    let r = client
+        .post(url("/signin"))
+        .form(&[("mail", "a@example.cn")])
+        .send();
     chinese_page(r.await.unwrap(), 400, "missing form field").await;
     let long = format!("/signin?q={}", "x".repeat(jinguo_api::MAX_URI_BYTES));
-    chinese_page(client.get(url(&long)).send().await.unwrap(), 414, "long URL").await;
+    chinese_page(
+        client.get(url(&long)).send().await.unwrap(),
+        414,
+        "long URL",
+    )
+    .await;
     let r = client.post(url("/signin")).body(vec![b'x'; 2 << 20]);
-    let r = r.header(CONTENT_TYPE, "application/x-www-form-urlencoded").send();
+    let r = r
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .send();
     chinese_page(r.await.unwrap(), 413, "declared body over the limit").await;
 }
 
@@ -300,19 +392,43 @@ async fn the_per_address_limit_answers_429_with_retry_after_in_both_shapes() {
     .await;
     let client = client_from(None);
     for _ in 0..2 {
-        assert_eq!(client.get(format!("{}/signin", app.base_url)).send().await.unwrap().status(), 200);
+        assert_eq!(
+            client
+                .get(format!("{}/signin", app.base_url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    let r = client.get(format!("{}/signin", app.base_url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/signin", app.base_url))
+        .send()
+        .await
+        .unwrap();
     let wait = retry_after(&r);
     assert!((1..=60).contains(&wait), "{wait}");
     let text = chinese_page(r, 429, "page over the limit").await;
     assert!(text.contains("稍后再试"), "{text}");
-    let r = client.get(format!("{}/api/v1/orgs/62", app.base_url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/api/v1/orgs/62", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert!((1..=60).contains(&retry_after(&r)));
     api_error(r, 429, "rate_limited", "API over the limit").await;
     // Another address has its own allowance.
     let other = client_from(Some([127, 0, 0, 2]));
-    assert_eq!(other.get(format!("{}/signin", app.base_url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        other
+            .get(format!("{}/signin", app.base_url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,10 +437,25 @@ async fn the_per_address_limit_answers_429_with_retry_after_in_both_shapes() {
 async fn every_answer_carries_the_security_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = client_from(None);
-    for path in ["/", "/signin", "/nothing-here", "/api/v1/orgs/62", "/api/v1/nothing", "/healthz"] {
-        let r = client.get(format!("{}{path}", app.base_url)).send().await.unwrap();
+    for path in [
+        "/",
+        "/signin",
+        "/nothing-here",
+        "/api/v1/orgs/62",
+        "/api/v1/nothing",
+        "/healthz",
+    ] {
+        let r = client
+            .get(format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .unwrap();
         let h = r.headers();
-        let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let get = |name: &str| {
+            h.get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
         assert_eq!(get("x-frame-options"), "DENY", "{path}");
         assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
@@ -332,15 +463,36 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         let csp = get("content-security-policy");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
-        assert!(!csp.contains("script-src"), "no script allowed at all: {csp}");
+        assert!(
+            !csp.contains("script-src"),
+            "no script allowed at all: {csp}"
+        );
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
     }
     // The one stylesheet the policy allows, from ourselves.
-    let r = client.get(format!("{}/static/jinguo.css", app.base_url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/static/jinguo.css", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
-    let html = client.get(format!("{}/signin", app.base_url)).send().await.unwrap();
-    assert!(html.text().await.unwrap().contains(r#"<link rel="stylesheet" href="/static/jinguo.css">"#));
+    assert!(
+        r.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let html = client
+        .get(format!("{}/signin", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        html.text()
+            .await
+            .unwrap()
+            .contains(r#"<link rel="stylesheet" href="/static/jinguo.css">"#)
+    );
 }
 
 #[test]
@@ -362,7 +514,10 @@ fn templates_have_no_inline_script_style_or_event_handlers() {
         // Event handler attributes: ` on<letters>=`.
         for (at, _) in html.match_indices(" on") {
             let rest = &html[at + 3..];
-            let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             assert!(
                 word.is_empty() || !rest[word.len()..].starts_with('='),
                 "{name}: event handler on{word}="
@@ -377,7 +532,14 @@ fn templates_have_no_inline_script_style_or_event_handlers() {
 
 async fn the_bearer_scheme_is_accepted_in_any_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let person = add_staff(&app.store, "wangfang@example.cn", "王芳", "reviewer", "620122").await;
+    let person = add_staff(
+        &app.store,
+        "wangfang@example.cn",
+        "王芳",
+        "reviewer",
+        "620122",
+    )
+    .await;
     let token = api_token(&app.store, person).await;
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let r = app
@@ -388,7 +550,10 @@ async fn the_bearer_scheme_is_accepted_in_any_case(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{scheme}");
-        assert_eq!(r.json::<Value>().await.unwrap()["email"], "wangfang@example.cn");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["email"],
+            "wangfang@example.cn"
+        );
     }
     let r = app
         .client
@@ -432,7 +597,9 @@ async fn the_dev_mailbox_answers_only_a_peer_on_this_machine(backend: Backend) {
     }));
     let client = client_from(None);
 
-    let local = client.get(format!("http://127.0.0.1:{port}/dev/mailbox")).send();
+    let local = client
+        .get(format!("http://127.0.0.1:{port}/dev/mailbox"))
+        .send();
     let local = local.await.unwrap();
     assert_eq!(local.status(), 200);
     assert!(local.text().await.unwrap().contains("开发邮箱"));
@@ -492,7 +659,14 @@ async fn a_stranger_cannot_lock_a_person_out_of_sign_in(backend: Backend) {
         ("JINGUO_AUTH__SIGN_IN_PER_EMAIL_CEILING_PER_HOUR", "5"),
     ];
     let app = TestApp::spawn_with(backend, Contents::Gansu, &env).await;
-    add_staff(&app.store, "victim@example.cn", "王芳", "reviewer", "620122").await;
+    add_staff(
+        &app.store,
+        "victim@example.cn",
+        "王芳",
+        "reviewer",
+        "620122",
+    )
+    .await;
     let post = |from: [u8; 4]| {
         client_from(Some(from))
             .post(format!("{}/signin", app.base_url))
@@ -505,13 +679,20 @@ async fn a_stranger_cannot_lock_a_person_out_of_sign_in(backend: Backend) {
     let refused = post(stranger).await.unwrap();
     assert!(retry_after(&refused) > 60);
     let text = chinese_page(refused, 429, "the stranger's third request").await;
-    assert!(text.contains("过于频繁") && text.contains("分钟后再试"), "{text}");
+    assert!(
+        text.contains("过于频繁") && text.contains("分钟后再试"),
+        "{text}"
+    );
     // The person herself, from her own address, still gets her link.
     assert_eq!(post([127, 0, 0, 1]).await.unwrap().status(), 200);
     // Many addresses together reach the per-email ceiling.
     assert_eq!(post([127, 0, 0, 3]).await.unwrap().status(), 200);
     assert_eq!(post([127, 0, 0, 3]).await.unwrap().status(), 200);
-    assert_eq!(post([127, 0, 0, 4]).await.unwrap().status(), 429, "ceiling of 5");
+    assert_eq!(
+        post([127, 0, 0, 4]).await.unwrap().status(),
+        429,
+        "ceiling of 5"
+    );
     eventually("five sign-in mails", Duration::from_secs(10), || async {
         (sign_in_mails(&app.store, "victim@example.cn").await == 5).then_some(())
     })
@@ -536,13 +717,24 @@ async fn the_public_form_is_limited_per_address(backend: Backend) {
     assert!(retry_after(&refused) > 60);
     assert_eq!(refused.status(), 429);
     let html = refused.text().await.unwrap();
-    assert!(html.contains("提交过于频繁") && html.contains("分钟后再试"), "{html}");
-    assert!(html.contains(r#"value="户主3""#), "what was typed is kept: {html}");
+    assert!(
+        html.contains("提交过于频繁") && html.contains("分钟后再试"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"value="户主3""#),
+        "what was typed is kept: {html}"
+    );
     assert!(html.contains(STORY));
     assert!(html.contains(r#"id="form-error""#));
     // Another address is not affected.
     let from_3 = client_from(Some([127, 0, 0, 3]));
-    assert_eq!(nominate(&app, &from_3, &id, &household(village, 3)).await.status(), 201);
+    assert_eq!(
+        nominate(&app, &from_3, &id, &household(village, 3))
+            .await
+            .status(),
+        201
+    );
 }
 
 async fn the_public_form_is_limited_per_campaign(backend: Backend) {
@@ -551,16 +743,40 @@ async fn the_public_form_is_limited_per_campaign(backend: Backend) {
     let token = admin_token(&app).await;
     let id = campaign(&app, &token, "2026年皋兰县最美家庭评选").await;
     let (a, b) = villages(&app.store).await;
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 2])), &id, &household(a, 1)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 2])),
+        &id,
+        &household(a, 1),
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 3])), &id, &household(b, 2)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 3])),
+        &id,
+        &household(b, 2),
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 4])), &id, &household(b, 3)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 4])),
+        &id,
+        &household(b, 3),
+    )
+    .await;
     assert_eq!(r.status(), 429);
     assert!(r.text().await.unwrap().contains("分钟后再试"));
     // Another campaign has its own allowance.
     let other = campaign(&app, &token, "2026年皋兰县五好家庭评选").await;
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 4])), &other, &household(b, 3)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 4])),
+        &other,
+        &household(b, 3),
+    )
+    .await;
     assert_eq!(r.status(), 201);
 }
 
@@ -570,13 +786,35 @@ async fn the_public_form_is_limited_per_village_per_day(backend: Backend) {
     let token = admin_token(&app).await;
     let id = campaign(&app, &token, "2026年皋兰县最美家庭评选").await;
     let (a, b) = villages(&app.store).await;
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 2])), &id, &household(a, 1)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 2])),
+        &id,
+        &household(a, 1),
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 3])), &id, &household(a, 2)).await;
-    assert_eq!(r.status(), 429, "a flood from many addresses into one village");
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 3])),
+        &id,
+        &household(a, 2),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        429,
+        "a flood from many addresses into one village"
+    );
     assert!(retry_after(&r) > 3600, "the window is a day");
     assert!(r.text().await.unwrap().contains("小时后再试"));
-    let r = nominate(&app, &client_from(Some([127, 0, 0, 3])), &id, &household(b, 2)).await;
+    let r = nominate(
+        &app,
+        &client_from(Some([127, 0, 0, 3])),
+        &id,
+        &household(b, 2),
+    )
+    .await;
     assert_eq!(r.status(), 201, "another village is not affected");
 }
 
@@ -597,7 +835,10 @@ async fn a_refused_form_keeps_what_was_typed_and_shows_why_beside_the_field(back
     assert!(html.contains("家庭事迹："), "{html}");
     assert!(html.contains(r#"value="户主1""#) && html.contains(r#"value="13900000001""#));
     assert!(html.contains(">太短了</textarea>"));
-    assert!(html.contains("<option selected>五好家庭</option>"), "the category stays chosen");
+    assert!(
+        html.contains("<option selected>五好家庭</option>"),
+        "the category stays chosen"
+    );
 
     let mut outside = household(village, 1);
     outside[0].1 = "620123100201".to_owned();

@@ -3,9 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use jinguo_auth::Secret;
 use jinguo_core::auth::Target;
 use jinguo_store::links;
@@ -136,7 +136,8 @@ impl ClientAddr {
 
     /// The address as a rate-limit key.
     pub(crate) fn key(&self) -> String {
-        self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        self.0
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 }
 

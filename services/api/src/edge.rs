@@ -75,8 +75,11 @@ pub(crate) async fn guard(State(limit): State<usize>, request: Request, next: Ne
             Ok(bytes) => {
                 let mut parts = parts;
                 parts.headers.remove(TRANSFER_ENCODING);
-                parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-                next.run(Request::from_parts(parts, Body::from(bytes))).await
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                next.run(Request::from_parts(parts, Body::from(bytes)))
+                    .await
             }
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 too_large(limit)
@@ -159,11 +162,22 @@ fn content_type(response: &Response) -> &str {
 async fn reshape(response: Response, api: bool) -> Response {
     let status = response.status();
     if let Some(shaped) = response.extensions().get::<Shaped>().cloned() {
-        return if api {
-            response
-        } else {
-            keep_headers(&response, page(status, shaped.code, &shaped.message))
+        if api {
+            return response;
+        }
+        // A page says how long to wait in words, from the `Retry-After` the refusal carries.
+        let wait = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let detail = match wait {
+            Some(secs) if status == StatusCode::TOO_MANY_REQUESTS => format!(
+                "请求过于频繁，{}",
+                crate::limits::try_again_in(std::time::Duration::from_secs(secs))
+            ),
+            _ => shaped.message,
         };
+        return keep_headers(&response, page(status, shaped.code, &detail));
     }
     let ct = content_type(&response);
     if ct.starts_with("text/html") || ct.starts_with("application/json") {
@@ -226,8 +240,7 @@ impl std::error::Error for Unshaped {}
 /// old answer, leaving the new body's own type and length.
 fn keep_headers(old: &Response, mut fresh: Response) -> Response {
     for (name, value) in old.headers() {
-        if name != CONTENT_TYPE && name != CONTENT_LENGTH && !fresh.headers().contains_key(name)
-        {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && !fresh.headers().contains_key(name) {
             fresh.headers_mut().append(name, value.clone());
         }
     }

@@ -45,9 +45,11 @@ where
                 let field = match field {
                     Some(f) => f,
                     None => match RawPathParams::from_request_parts(parts, state).await {
-                        Ok(params) if params.iter().count() == 1 => {
-                            params.iter().next().map(|(k, _)| k.to_owned()).unwrap_or_default()
-                        }
+                        Ok(params) if params.iter().count() == 1 => params
+                            .iter()
+                            .next()
+                            .map(|(k, _)| k.to_owned())
+                            .unwrap_or_default(),
                         _ => "path".to_owned(),
                     },
                 };
@@ -78,7 +80,12 @@ where
             Err(rejection) => {
                 let text = rejection.body_text();
                 let field = missing_field(&text).map(str::to_owned);
-                Err(refused(rejection.status(), text, field.as_deref(), &rejection))
+                Err(refused(
+                    rejection.status(),
+                    text,
+                    field.as_deref(),
+                    &rejection,
+                ))
             }
         }
     }
@@ -196,6 +203,97 @@ mod tests {
             Some("email")
         );
         assert_eq!(missing_field("Failed to deserialize form body"), None);
+    }
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    #[derive(serde::Deserialize)]
+    struct Person {
+        #[allow(dead_code)]
+        email: String,
+    }
+
+    async fn answer(request: Request<Body>) -> (u16, serde_json::Value) {
+        let app = Router::new()
+            .route(
+                "/json/{id}",
+                post(|Path(_): Path<uuid::Uuid>, Json(_): Json<Person>| async { "ok" }),
+            )
+            .route("/form", post(|Form(_): Form<Person>| async { "ok" }));
+        let response = app.oneshot(request).await.unwrap().into_response();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    fn post_to(uri: &str, content_type: &str, body: &str) -> Request<Body> {
+        Request::post(uri)
+            .header("content-type", content_type)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn rejections_keep_their_status_and_name_the_field() {
+        let id = "00000000-0000-0000-0000-000000000001";
+        let cases = [
+            (
+                post_to("/json/nope", "application/json", "{}"),
+                400,
+                "invalid",
+                "id",
+            ),
+            (
+                post_to(&format!("/json/{id}"), "text/plain", "{}"),
+                415,
+                "unsupported_media_type",
+                "body",
+            ),
+            (
+                post_to(&format!("/json/{id}"), "application/json", "{}"),
+                400,
+                "invalid",
+                "email",
+            ),
+            (
+                post_to(&format!("/json/{id}"), "application/json", "{"),
+                400,
+                "invalid",
+                "body",
+            ),
+            (
+                post_to("/form", "application/json", "email=a"),
+                415,
+                "unsupported_media_type",
+                "body",
+            ),
+            (
+                post_to("/form", "application/x-www-form-urlencoded", "mail=a"),
+                400,
+                "invalid",
+                "email",
+            ),
+        ];
+        for (request, status, code, field) in cases {
+            let what = format!("{} {:?}", request.uri(), request.headers());
+            let (got, body) = answer(request).await;
+            assert_eq!(got, status, "{what}: {body}");
+            assert_eq!(body["error"]["code"], code, "{what}: {body}");
+            assert_eq!(body["error"]["field"], field, "{what}: {body}");
+        }
+        let ok = post_to(
+            &format!("/json/{id}"),
+            "application/json",
+            r#"{"email":"a"}"#,
+        );
+        assert_eq!(answer(ok).await.0, 200);
     }
 
     #[test]

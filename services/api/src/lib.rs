@@ -125,7 +125,10 @@ pub fn router(state: AppState) -> Router {
     // answer; `guard` runs inside the body limit.
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(body_limit, edge::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            edge::guard,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(edge::shape))
 }

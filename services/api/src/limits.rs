@@ -93,9 +93,7 @@ impl RateLimiter {
         }
         if count {
             for l in limits {
-                let entry = windows
-                    .entry(l.key.clone())
-                    .or_insert((now, 0, l.window));
+                let entry = windows.entry(l.key.clone()).or_insert((now, 0, l.window));
                 if now.duration_since(entry.0) >= l.window {
                     *entry = (now, 0, l.window);
                 }
@@ -175,6 +173,9 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
         assert_eq!(try_again_in(Duration::from_secs(61)), "请 2 分钟后再试。");
-        assert_eq!(try_again_in(Duration::from_secs(20 * 3600)), "请 20 小时后再试。");
+        assert_eq!(
+            try_again_in(Duration::from_secs(20 * 3600)),
+            "请 20 小时后再试。"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! hour, per campaign per hour, and per campaign and village per day. They are checked before a
 //! submission and counted when one is accepted, so mistakes corrected and resent do not use them
 //! up; the per-address request limit of every public endpoint still applies to each attempt.
+//! (Submissions in flight at the same moment may pass a limit by their number.)
 //!
 //! A refusal shows the form again with what was typed, and the reason beside the field it is
 //! about (or above the form when it is about no one field).

@@ -418,7 +418,8 @@ impl Config {
                         Ok(d)
                     }
                 })?,
-                public_form_per_ip_per_hour: l.positive("nominations.public_form_per_ip_per_hour")?,
+                public_form_per_ip_per_hour: l
+                    .positive("nominations.public_form_per_ip_per_hour")?,
                 public_form_per_campaign_per_hour: l
                     .positive("nominations.public_form_per_campaign_per_hour")?,
                 public_form_per_village_per_day: l
