@@ -98,12 +98,11 @@ async fn a_transaction_whose_connection_is_killed_before_commit_runs_again_and_c
                 on_backend!(c, |c| insert("before the kill").execute(c).await)?;
                 if attempt == 1 {
                     // Our own backend is terminated from outside, mid-transaction.
-                    let pid = on_backend!(c, |c| diesel::sql_query(
-                        "SELECT pg_backend_pid() AS pid"
-                    )
-                    .get_result::<Pid>(c)
-                    .await)?
-                    .pid;
+                    let pid =
+                        on_backend!(c, |c| diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                            .get_result::<Pid>(c)
+                            .await)?
+                        .pid;
                     let mut admin = admin_connection().await;
                     diesel::sql_query("SELECT pg_terminate_backend($1, 10000)")
                         .bind::<Integer, _>(pid)
@@ -182,10 +181,11 @@ struct Answer {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_every_connection_while_staff_are_added_answers_503_at_worst_and_loses_nothing() {
-    const REQUESTS: usize = 160;
+    const REQUESTS: usize = 300;
     const CLIENTS: usize = 8;
     const KILL_EVERY: usize = 8;
 
+    jinguo_tests::init_test_logging();
     let app = TestApp::spawn(Backend::Postgres).await;
     let admin = add_staff(
         &app.store,
@@ -350,7 +350,14 @@ async fn killing_every_connection_while_staff_are_added_answers_503_at_worst_and
 async fn a_database_out_of_reach_answers_503_with_retry_after_then_recovers() {
     let db = TestDb::new(Backend::Postgres, Contents::Gansu).await;
     let direct = db.store().await;
-    let admin = add_staff(&direct, "admin.reach@example.cn", "管理员", "admin", "620122").await;
+    let admin = add_staff(
+        &direct,
+        "admin.reach@example.cn",
+        "管理员",
+        "admin",
+        "620122",
+    )
+    .await;
     let token = api_token(&direct, admin).await;
     let server = {
         let u = url::Url::parse(&db.url()).unwrap();
@@ -424,7 +431,10 @@ async fn a_database_out_of_reach_answers_503_with_retry_after_then_recovers() {
         })
         .await
         .unwrap();
-    assert_eq!(emails.n, 1, "only the request made after the restore was stored");
+    assert_eq!(
+        emails.n, 1,
+        "only the request made after the restore was stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -499,8 +509,15 @@ async fn sigterm_with_rabbitmq_stops_with_exit_0_and_no_error_in_the_log() {
         jinguo_bus::rabbit::queue_names(&names, &bus),
         vec![names.exchange(), names.dead()],
     );
-    assert!(status.success(), "SIGTERM ends with exit 0, got {status}:\n{log}");
+    assert!(
+        status.success(),
+        "SIGTERM ends with exit 0, got {status}:\n{log}"
+    );
     assert!(log.contains("stopped"), "{log}");
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
-    assert!(errors.is_empty(), "a clean stop logged errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "a clean stop logged errors:\n{}",
+        errors.join("\n")
+    );
 }

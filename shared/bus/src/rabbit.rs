@@ -263,7 +263,12 @@ async fn close_channel(channel: &Channel) {
     if !channel.status().connected() {
         return;
     }
-    if let Err(e) = bounded("channel close", channel.close(200, "jinguo stopping".into())).await {
+    if let Err(e) = bounded(
+        "channel close",
+        channel.close(200, "jinguo stopping".into()),
+    )
+    .await
+    {
         // Already closing or closed with its connection: the goal is reached either way.
         tracing::debug!(channel = channel.id(), error = %e, "channel close at shutdown");
     }

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -18,7 +20,12 @@ pub(crate) fn postgres_pool(
     url: &str,
     config: &DatabaseConfig,
 ) -> Result<Pool<AsyncPgConnection>, StoreError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // An idle connection must answer `SELECT 1` before it is handed out: one the server closed
+    // while it sat in the pool (restart, `pg_terminate_backend`, idle timeout) is dropped instead.
+    manager_config.recycling_method = RecyclingMethod::Verified;
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     Pool::builder(manager)
         .max_size(config.max_connections)
         .build()

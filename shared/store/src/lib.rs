@@ -8,6 +8,10 @@
 //! - [`Store::transaction`] runs in its own task, so a caller that is dropped (a client hanging up)
 //!   can never leave a transaction open; on SQLite it is `BEGIN IMMEDIATE`, which serialises
 //!   writers up front instead of deadlocking them on lock upgrade.
+//! - A connection lost before `COMMIT` is not the caller's problem: [`Store::transaction`] and
+//!   [`Store::read`] run their closure once more on a fresh connection, and only a second loss
+//!   (or a loss during `COMMIT`, which may have committed) reaches the caller, as an error that
+//!   [`StoreError::is_unavailable`]. A dead connection never goes back to the pool.
 //! - [`locked!`] takes a row lock (`FOR UPDATE`) on PostgreSQL and nothing on SQLite, where the
 //!   immediate transaction already excludes other writers.
 
@@ -344,7 +348,10 @@ where
     match error {
         TxError::App(e) => {
             if conn.is_broken() {
-                (Attempt::Lost(StoreError::Unavailable { cause: None }), false)
+                (
+                    Attempt::Lost(StoreError::Unavailable { cause: None }),
+                    false,
+                )
             } else {
                 (Attempt::Done(Err(e)), true)
             }
@@ -382,8 +389,12 @@ fn discard<C>(conn: C) {
 }
 
 fn retrying(what: &str, first: &StoreError) {
+    let cause = match std::error::Error::source(first) {
+        Some(cause) => error_chain(cause),
+        None => "the connection no longer answers".to_owned(),
+    };
     tracing::warn!(
-        error = %error_chain(first),
+        error = %cause,
         "database connection lost before commit; running the {what} again on a fresh connection"
     );
 }
