@@ -321,7 +321,9 @@ async fn a_thousand_staff_import_in_one_go_and_a_bad_row_imports_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("error: importing bad.csv: line 1002: org: no org unit 999999000000"),
+        stderr.starts_with(
+            "error: importing bad.csv: line 1002: org: 没有代码为 999999000000 的单位"
+        ),
         "{stderr}"
     );
     let none = store
@@ -447,7 +449,7 @@ async fn user_token_and_audit_commands() {
 
     let disable = run_jinguo(
         dir.path(),
-        &["user", "disable", "--email", "admin@example.cn"],
+        &["user", "disable", "--email", "admin@example.cn", "--yes"],
         &env,
     );
     assert!(disable.status.success(), "{}", stderr(&disable));

@@ -18,7 +18,15 @@ const ID_5: &str = "62012219800101104X";
 const PHONE: &str = "13912345678";
 const STORY: &str = "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院，是远近闻名的好家庭。";
 /// What no page or mail outside the county case officers may say.
-const TELLING: [&str; 7] = ["家暴", "暴力", "反家暴", "violence", "incident", "referral", "事件"];
+const TELLING: [&str; 7] = [
+    "家暴",
+    "暴力",
+    "反家暴",
+    "violence",
+    "incident",
+    "referral",
+    "事件",
+];
 
 struct World {
     app: TestApp,
@@ -34,9 +42,22 @@ struct World {
 async fn world(backend: Backend) -> World {
     let app = TestApp::spawn(backend).await;
     let (county, _, village) = units(&app.store).await;
-    let admin = add_staff(&app.store, "admin@example.cn", "县妇联管理员", "admin", county.as_str()).await;
-    let reviewer =
-        add_staff(&app.store, "v@example.cn", "村审核员", "reviewer", village.as_str()).await;
+    let admin = add_staff(
+        &app.store,
+        "admin@example.cn",
+        "县妇联管理员",
+        "admin",
+        county.as_str(),
+    )
+    .await;
+    let reviewer = add_staff(
+        &app.store,
+        "v@example.cn",
+        "村审核员",
+        "reviewer",
+        village.as_str(),
+    )
+    .await;
     let admin_token = api_token(&app.store, admin).await;
     let created = app
         .client
@@ -113,7 +134,9 @@ fn no_redirects() -> reqwest::Client {
 async fn open_tasks(store: &Store, nomination: Uuid) -> Vec<jinguo_store::nominations::Task> {
     store
         .read(move |c| {
-            Box::pin(async move { jinguo_store::nominations::tasks(c, nomination, "village").await })
+            Box::pin(
+                async move { jinguo_store::nominations::tasks(c, nomination, "village").await },
+            )
         })
         .await
         .unwrap()
@@ -133,7 +156,9 @@ async fn flag_household_of(store: &Store, nomination: Uuid) {
     store
         .transaction(move |c| {
             Box::pin(async move {
-                let n = jinguo_store::nominations::get(c, nomination).await?.unwrap();
+                let n = jinguo_store::nominations::get(c, nomination)
+                    .await?
+                    .unwrap();
                 jinguo_store::nominations::set_incident_flag(c, n.household_id, true).await
             })
         })
@@ -176,7 +201,12 @@ async fn a_disabled_reviewer_is_refused_at_every_entry_point(backend: Backend) {
     let sign_in_link = jinguo_tests::eventually(
         "the sign-in mail",
         std::time::Duration::from_secs(10),
-        || async { links_mailed_to(store, w.reviewer, "【巾帼】登录").await.first().cloned() },
+        || async {
+            links_mailed_to(store, w.reviewer, "【巾帼】登录")
+                .await
+                .first()
+                .cloned()
+        },
     )
     .await;
     let task = open_tasks(store, nomination).await[0].id;
@@ -190,7 +220,10 @@ async fn a_disabled_reviewer_is_refused_at_every_entry_point(backend: Backend) {
             form.push(("confirm", "yes".into()));
         }
         no_redirects()
-            .post(format!("{}/admin/staff/{}/disable", w.app.base_url, w.reviewer))
+            .post(format!(
+                "{}/admin/staff/{}/disable",
+                w.app.base_url, w.reviewer
+            ))
             .header("Cookie", &admin_cookie)
             .form(&form)
             .send()
@@ -238,7 +271,10 @@ async fn a_disabled_reviewer_is_refused_at_every_entry_point(backend: Backend) {
     assert!(shown.text().await.unwrap().contains("链接已失效"));
     let used = client
         .post(&url)
-        .form(&[("csrf", link_csrf(&review_link).as_str()), ("decision", "approve")])
+        .form(&[
+            ("csrf", link_csrf(&review_link).as_str()),
+            ("decision", "approve"),
+        ])
         .send()
         .await
         .unwrap();
@@ -254,7 +290,12 @@ async fn a_disabled_reviewer_is_refused_at_every_entry_point(backend: Backend) {
     assert!(signed_in.headers().get("set-cookie").is_none());
 
     // Nothing changed.
-    let (_, shown) = get_json(&w, &format!("/api/v1/nominations/{nomination}"), &w.admin_token).await;
+    let (_, shown) = get_json(
+        &w,
+        &format!("/api/v1/nominations/{nomination}"),
+        &w.admin_token,
+    )
+    .await;
     assert_eq!(shown["state"], "village_review");
     assert_eq!(history(store, nomination).await.len(), before);
 }
@@ -287,12 +328,20 @@ async fn a_person_disabled_behind_our_back_is_refused_at_the_moment_of_use(backe
     assert_eq!(shown.status(), 303);
     let used = no_redirects()
         .post(format!("{}{review_link}", w.app.base_url))
-        .form(&[("csrf", link_csrf(&review_link).as_str()), ("decision", "approve")])
+        .form(&[
+            ("csrf", link_csrf(&review_link).as_str()),
+            ("decision", "approve"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(used.status(), 410);
-    let (_, shown) = get_json(&w, &format!("/api/v1/nominations/{nomination}"), &w.admin_token).await;
+    let (_, shown) = get_json(
+        &w,
+        &format!("/api/v1/nominations/{nomination}"),
+        &w.admin_token,
+    )
+    .await;
     assert_eq!(shown["state"], "village_review");
 }
 
@@ -302,8 +351,14 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
     let nomination = id_of(&created);
     let store = w.app.store.clone();
     // Appointed after the level opened: no task yet.
-    let newcomer =
-        add_staff(&store, "v2@example.cn", "新审核员", "reviewer", w.village.as_str()).await;
+    let newcomer = add_staff(
+        &store,
+        "v2@example.cn",
+        "新审核员",
+        "reviewer",
+        w.village.as_str(),
+    )
+    .await;
     let config = jinguo_tests::test_config(
         &w.app.db,
         &[("JINGUO_HTTP__PUBLIC_URL", w.app.base_url.as_str())],
@@ -331,29 +386,39 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
         }
     };
     assert!(disable(w.reviewer).await);
-    let tasks = jinguo_tests::eventually("the newcomer gets the task", std::time::Duration::from_secs(20), || {
-        let store = store.clone();
-        async move {
-            let open = open_tasks(&store, nomination).await;
-            (open.len() == 1 && open[0].reviewer == newcomer).then_some(open)
-        }
-    })
+    let tasks = jinguo_tests::eventually(
+        "the newcomer gets the task",
+        std::time::Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                let open = open_tasks(&store, nomination).await;
+                (open.len() == 1 && open[0].reviewer == newcomer).then_some(open)
+            }
+        },
+    )
     .await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(
-        links_mailed_to(&store, newcomer, "【巾帼】请审核").await.len(),
+        links_mailed_to(&store, newcomer, "【巾帼】请审核")
+            .await
+            .len(),
         1,
         "the newcomer is mailed once"
     );
     // The last reviewer goes too: the level is flagged, as when it opens without one.
     assert!(disable(newcomer).await);
-    jinguo_tests::eventually("the level is flagged", std::time::Duration::from_secs(20), || {
-        let store = store.clone();
-        async move {
-            let h = history(&store, nomination).await;
-            (h.last().map(|s| s.event.as_str()) == Some("no_reviewer")).then_some(())
-        }
-    })
+    jinguo_tests::eventually(
+        "the level is flagged",
+        std::time::Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                let h = history(&store, nomination).await;
+                (h.last().map(|s| s.event.as_str()) == Some("no_reviewer")).then_some(())
+            }
+        },
+    )
     .await;
     assert!(open_tasks(&store, nomination).await.is_empty());
     bus.stop().await;
@@ -372,9 +437,9 @@ async fn enabling_and_disabling_ask_for_confirmation_on_the_command_line(backend
         async move {
             store
                 .read(|c| {
-                    Box::pin(async move {
-                        jinguo_store::staff::find_by_email(c, "v@example.cn").await
-                    })
+                    Box::pin(
+                        async move { jinguo_store::staff::find_by_email(c, "v@example.cn").await },
+                    )
                 })
                 .await
                 .unwrap()
@@ -387,7 +452,11 @@ async fn enabling_and_disabling_ask_for_confirmation_on_the_command_line(backend
     let err = String::from_utf8_lossy(&asked.stderr);
     assert!(err.contains("--yes"), "{err}");
     assert!(active().await, "not confirmed: nothing changed");
-    assert!(run(&["user", "disable", "--email", "v@example.cn", "--yes"]).status.success());
+    assert!(
+        run(&["user", "disable", "--email", "v@example.cn", "--yes"])
+            .status
+            .success()
+    );
     assert!(!active().await);
     let asked = run(&["user", "enable", "--email", "v@example.cn"]);
     assert!(!asked.status.success());
@@ -416,11 +485,16 @@ async fn one_household_however_its_number_is_typed(backend: Backend) {
         assert_eq!(answer["error"]["code"], "open_nomination", "{typed:?}");
     }
     // A wrong check digit is refused beside the field, in Chinese.
-    let (status, answer) =
-        submit(&w, &w.admin_token, &submission(&w, "620122198001011235")).await;
+    let (status, answer) = submit(&w, &w.admin_token, &submission(&w, "620122198001011235")).await;
     assert_eq!(status, 400);
     assert_eq!(answer["error"]["field"], "family.head_id");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("校验"), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("校验"),
+        "{answer}"
+    );
     // Known by its ID number and its phone: the phone alone finds it.
     let mut both = submission(&w, ID_4);
     both["family"]["phone"] = json!(PHONE);
@@ -477,7 +551,14 @@ fn without_ids(text: &str) -> String {
 async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend) {
     let w = world(backend).await;
     let store = &w.app.store;
-    let officer = add_staff(store, "officer@example.cn", "个案专员", "case_officer", "620122").await;
+    let officer = add_staff(
+        store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
     let officer_token = api_token(store, officer).await;
     // Four households known from earlier (withdrawn) nominations; two get flagged.
     let mut known = Vec::new();
@@ -583,11 +664,27 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
         let w = &w;
         async move {
             let url = format!("{}{link}", w.app.base_url);
-            let page = w.app.client.get(&url).send().await.unwrap().text().await.unwrap();
+            let page = w
+                .app
+                .client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             assert!(page.contains("资格核查"), "{page}");
             let mut form = vec![("csrf", csrf_of(&page))];
             form.extend(fields);
-            w.app.client.post(&url).form(&form).send().await.unwrap().status()
+            w.app
+                .client
+                .post(&url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
         }
     };
     let closed = decide(
@@ -599,17 +696,29 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
     )
     .await;
     assert_eq!(closed, 200);
-    let continued = decide(officer_links[1].clone(), vec![("decision", "continue".into())]).await;
+    let continued = decide(
+        officer_links[1].clone(),
+        vec![("decision", "continue".into())],
+    )
+    .await;
     assert_eq!(continued, 200);
     let (_, shown) = get_json(&w, &format!("/api/v1/nominations/{held}"), &w.admin_token).await;
     assert_eq!(shown["state"], "village_review");
-    assert_eq!(open_tasks(store, held).await.len(), 1, "now the reviewer is asked");
+    assert_eq!(
+        open_tasks(store, held).await.len(),
+        1,
+        "now the reviewer is asked"
+    );
     let (_, listed) = get_json(&w, &format!("{list_path}?state=rejected"), &w.admin_token).await;
     let rejected = listed["nominations"].as_array().unwrap();
     assert_eq!(rejected.len(), 1);
     let rejected_id = rejected[0]["id"].as_str().unwrap();
-    let (_, shown) =
-        get_json(&w, &format!("/api/v1/nominations/{rejected_id}"), &w.admin_token).await;
+    let (_, shown) = get_json(
+        &w,
+        &format!("/api/v1/nominations/{rejected_id}"),
+        &w.admin_token,
+    )
+    .await;
     let last = shown["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["event"], "village_reject", "an ordinary rejection");
     assert_eq!(last["actor"], officer.to_string());
@@ -665,7 +774,10 @@ async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: 
         }
     };
     let admin = w.admin_token.clone();
-    assert_eq!(grant(admin.clone(), "new@example.cn", "reviewer", "620122").await, 201);
+    assert_eq!(
+        grant(admin.clone(), "new@example.cn", "reviewer", "620122").await,
+        201
+    );
     assert_eq!(
         grant(admin.clone(), "co@example.cn", "case_officer", "620122").await,
         403,
@@ -674,7 +786,13 @@ async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: 
     let supervisor = add_staff(store, "sup@example.cn", "督导", "supervisor", "620122").await;
     let supervisor_token = api_token(store, supervisor).await;
     assert_eq!(
-        grant(supervisor_token.clone(), "co@example.cn", "case_officer", "620122").await,
+        grant(
+            supervisor_token.clone(),
+            "co@example.cn",
+            "case_officer",
+            "620122"
+        )
+        .await,
         201
     );
     assert_eq!(
@@ -689,7 +807,10 @@ async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: 
     );
     // Someone who already works elsewhere is not the admin's to grant to.
     add_staff(store, "away@example.cn", "外县人员", "reviewer", "620123").await;
-    assert_eq!(grant(admin.clone(), "away@example.cn", "viewer", "620122").await, 403);
+    assert_eq!(
+        grant(admin.clone(), "away@example.cn", "viewer", "620122").await,
+        403
+    );
     // A disabled person gets no role.
     let gone = add_staff(store, "gone@example.cn", "已停用", "viewer", "620122").await;
     store
@@ -700,7 +821,10 @@ async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: 
         })
         .await
         .unwrap();
-    assert_eq!(grant(admin, "gone@example.cn", "reviewer", "620122").await, 400);
+    assert_eq!(
+        grant(admin, "gone@example.cn", "reviewer", "620122").await,
+        400
+    );
 }
 
 // --- 5. bounded rules and text ----------------------------------------------------------------
@@ -709,14 +833,29 @@ async fn rules_and_text_out_of_bounds_are_refused_naming_the_field(backend: Back
     let w = world(backend).await;
     let base = json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" });
     let cases = [
-        (json!({ "quotas": { "village": 100_001, "township": 0, "county": 0 } }), "rules.quotas.village"),
+        (
+            json!({ "quotas": { "village": 100_001, "township": 0, "county": 0 } }),
+            "rules.quotas.village",
+        ),
         (json!({ "publicity": "9999999999d" }), "rules.publicity"),
-        (json!({ "publicity": "213503982334602d" }), "rules.publicity"),
+        (
+            json!({ "publicity": "213503982334602d" }),
+            "rules.publicity",
+        ),
         (json!({ "publicity": "91d" }), "rules.publicity"),
         (json!({ "publicity": "0wd" }), "rules.publicity"),
-        (json!({ "village_publicity": "61wd" }), "rules.village_publicity"),
-        (json!({ "deadlines": { "village": { "working_days": 4_294_967_295u64 } } }), "rules.deadlines.village"),
-        (json!({ "deadlines": { "county": { "date": "2099-01-01" } } }), "rules.deadlines.county"),
+        (
+            json!({ "village_publicity": "61wd" }),
+            "rules.village_publicity",
+        ),
+        (
+            json!({ "deadlines": { "village": { "working_days": 4_294_967_295u64 } } }),
+            "rules.deadlines.village",
+        ),
+        (
+            json!({ "deadlines": { "county": { "date": "2099-01-01" } } }),
+            "rules.deadlines.county",
+        ),
     ];
     for (patch, field) in cases {
         let mut rules = base.clone();

@@ -235,16 +235,28 @@ async fn dev_mailbox_is_404_unless_listening_on_loopback_with_file_mail() {
         &[("JINGUO_HTTP__ADDR", "0.0.0.0:0")],
     )
     .await;
-    let (status, body) = public.get_json("/dev/mailbox").await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "not_found");
+    // A page path: the refusal is a Chinese page, not JSON.
+    let refused = public
+        .client
+        .get(format!("{}/dev/mailbox", public.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    assert!(refused.text().await.unwrap().contains("页面不存在"));
     let smtp = TestApp::spawn_with(
         Backend::Sqlite,
         Contents::Empty,
         &[("JINGUO_MAIL__SMTP_URL", "smtp://127.0.0.1:1")],
     )
     .await;
-    assert_eq!(smtp.get_json("/dev/mailbox").await.0, 404);
+    let refused = smtp
+        .client
+        .get(format!("{}/dev/mailbox", smtp.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
     let local = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[]).await;
     let response = local
         .client

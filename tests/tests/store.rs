@@ -143,11 +143,12 @@ async fn dropped_caller_does_not_leave_transaction_open(backend: Backend) {
     let db = TestDb::new(backend, Contents::Empty).await;
     let store = db.store().await;
     let rows = org_file::parse("code,name\n62,甘肃省\n6201,兰州市\n").unwrap();
-    let (wrote_tx, wrote_rx) = tokio::sync::oneshot::channel::<()>();
+    // An mpsc sender can be cloned with the closure (a transaction may run it twice).
+    let (wrote_tx, mut wrote_rx) = tokio::sync::mpsc::channel::<()>(1);
     let slow = store.transaction(move |c| {
         Box::pin(async move {
             orgs::import(c, &rows).await?;
-            let _ = wrote_tx.send(());
+            let _ = wrote_tx.send(()).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             Ok::<_, ImportError>(())
         })
@@ -155,7 +156,7 @@ async fn dropped_caller_does_not_leave_transaction_open(backend: Backend) {
     // The caller gives up mid-transaction (a client hanging up) and drops its future.
     tokio::select! {
         _ = slow => panic!("the transaction cannot finish before it has written"),
-        _ = wrote_rx => {}
+        _ = wrote_rx.recv() => {}
     }
     // A writer of the same row waits for the abandoned transaction to end, which it would do
     // forever had that transaction been left open on its connection.
@@ -176,7 +177,7 @@ async fn lock_serialises_writers_of_one_row(backend: Backend) {
     let db = TestDb::new(backend, Contents::Empty).await;
     let store = db.store().await;
     import_orgs(&store, "code,name\n62,甘肃省\n").await.unwrap();
-    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel::<()>();
+    let (locked_tx, mut locked_rx) = tokio::sync::mpsc::channel::<()>(1);
 
     let first = {
         let store = store.clone();
@@ -185,7 +186,7 @@ async fn lock_serialises_writers_of_one_row(backend: Backend) {
                 .transaction(move |c| {
                     Box::pin(async move {
                         orgs::lock(c, code("62")).await?;
-                        let _ = locked_tx.send(());
+                        let _ = locked_tx.send(()).await;
                         tokio::time::sleep(Duration::from_millis(300)).await;
                         let rows = org_file::parse("code,name\n62,甘肃省（一）\n").unwrap();
                         orgs::import(c, &rows)
@@ -197,7 +198,7 @@ async fn lock_serialises_writers_of_one_row(backend: Backend) {
                 .await
         })
     };
-    locked_rx.await.unwrap();
+    locked_rx.recv().await.unwrap();
     // The second writer waits for the first to commit, then sees its write.
     let seen = store
         .transaction(move |c| {

@@ -122,6 +122,13 @@ impl IntoResponse for ApiError {
             "error": { "code": self.code, "message": self.message, "field": self.field }
         });
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Our fault, and passing: the caller may simply try again shortly.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
         response.extensions_mut().insert(Shaped {
             code: self.code,
             message: self.message,

@@ -92,7 +92,6 @@ where
 }
 
 /// A JSON body (`Content-Type: application/json`).
-#[allow(dead_code)] // for nominations.rs and staff.rs, in place of `staff::JsonBody`
 pub(crate) struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>

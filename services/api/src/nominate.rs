@@ -205,12 +205,14 @@ pub(crate) async fn submit(
     )
     .await;
     let refused = match result {
-        Ok(nomination) => {
+        Ok(_) => {
             state.limiter.record(&limits);
+            // No number: a UUID means nothing to a family, and the village federation tells
+            // them the outcome.
             return message(
                 StatusCode::CREATED,
                 "自荐已提交",
-                format!("谢谢！您的自荐已提交村级审核，编号 {nomination}。"),
+                "谢谢！您的自荐已提交村级审核。".into(),
                 Some("审核结果将由村妇联告知。"),
             );
         }
@@ -235,7 +237,7 @@ pub(crate) async fn submit(
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
         Err(other) => Refused {
             field: None,
-            message: other.to_string(),
+            message: crate::review::refusal_text(&other),
             status: StatusCode::CONFLICT,
         },
     };

@@ -1,7 +1,7 @@
 //! 最美家庭 nominations over the JSON API.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{ApiCaller, require};
-use crate::staff::JsonBody;
+use crate::extract::{Json as JsonBody, Path};
 use crate::{ApiError, AppState};
 
 pub(crate) fn links(state: &AppState) -> Links {
@@ -45,7 +45,7 @@ impl From<Refusal> for ApiError {
                 message: e.to_string(),
                 field: Some("decision"),
             },
-            Refusal::Store(e) => ApiError::internal(&e),
+            Refusal::Store(e) => ApiError::from(e),
         }
     }
 }

@@ -178,7 +178,7 @@ async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Respo
 pub(crate) async fn task_page(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(task_id): axum::extract::Path<Uuid>,
+    crate::extract::Path(task_id): crate::extract::Path<Uuid>,
 ) -> Response {
     let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
         Ok(Some(s)) => s,
@@ -229,8 +229,8 @@ pub(crate) struct TaskForm {
 pub(crate) async fn decide_task(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(task_id): axum::extract::Path<Uuid>,
-    axum::Form(form): axum::Form<TaskForm>,
+    crate::extract::Path(task_id): crate::extract::Path<Uuid>,
+    crate::extract::Form(form): crate::extract::Form<TaskForm>,
 ) -> Response {
     let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
         Ok(Some(s)) => s,
@@ -327,7 +327,7 @@ pub(crate) struct DashboardQuery {
 pub(crate) async fn dashboard(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    crate::extract::Path(id): crate::extract::Path<Uuid>,
     axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
 ) -> Response {
     let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {

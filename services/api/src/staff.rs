@@ -1,10 +1,10 @@
 //! Staff over the JSON API (bearer tokens) and the county admin page (sessions).
 
 use askama::Template;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::Json;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
 use jinguo_core::auth::Role;
 use jinguo_core::notify::Urgency;
@@ -15,21 +15,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{ApiCaller, SignedIn, require};
+use crate::extract::{Form, Json as JsonBody, Path};
 use crate::signin::{message, role_label};
 use crate::{ApiError, AppState};
-
-/// A JSON body whose rejection is a 400 naming the problem, in the one error shape.
-pub(crate) struct JsonBody<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = ApiError;
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(ApiError::bad_request("body", e.body_text())),
-        }
-    }
-}
 
 fn parse_org(raw: &str, field: &'static str) -> Result<OrgCode, ApiError> {
     OrgCode::parse(raw).map_err(|e| ApiError::bad_request(field, e.to_string()))
@@ -114,19 +102,47 @@ pub(crate) struct NewStaffBody {
     phone: Option<String>,
 }
 
+/// The staff form and API checked field by field; refusals are Chinese, for people.
 fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
-    let email = parse_email(&b.email).map_err(|m| ApiError::bad_request("email", m))?;
-    if b.name.trim().is_empty() {
-        return Err(ApiError::bad_request("name", "name is empty"));
-    }
-    let assignment = parse_assignment(&b.role, &b.org, b.agency.as_deref())
-        .map_err(|(f, m)| ApiError::bad_request(f, m))?;
+    let email = parse_email(&b.email)
+        .map_err(|_| ApiError::bad_request("email", "邮箱格式不正确，例如 wangfang@example.cn"))?;
+    let name = jinguo_core::text::single_line(&b.name, jinguo_core::text::NAME_MAX)
+        .map_err(|e| ApiError::bad_request("name", format!("姓名{}", e.message())))?;
+    let assignment = parse_assignment(&b.role, &b.org, b.agency.as_deref()).map_err(|(f, _)| {
+        let message = match f {
+            "role" => "请选择角色",
+            "org" => "机构代码应为 2–12 位数字的统计用区划代码",
+            _ => "联动单位联络员需注明所属单位，其他角色不填",
+        };
+        ApiError::bad_request(f, message)
+    })?;
+    let phone = match b.phone.as_deref().map(jinguo_core::identity::clean) {
+        Some(p) if !p.is_empty() => Some(
+            jinguo_core::identity::MobilePhone::parse(&p)
+                .map_err(|e| ApiError::bad_request("phone", e.message()))?
+                .as_str()
+                .to_owned(),
+        ),
+        _ => None,
+    };
     Ok(NewStaff {
         email,
-        name: b.name.trim().to_owned(),
-        phone: b.phone.filter(|p| !p.trim().is_empty()),
+        name,
+        phone,
         assignment,
     })
+}
+
+/// The staff form's labels, for refusals beside their field.
+fn field_label(field: Option<&str>) -> &'static str {
+    match field {
+        Some("email") => "邮箱",
+        Some("name") => "姓名",
+        Some("role") => "角色",
+        Some("org" | "unit") => "机构代码",
+        Some("phone") => "手机号",
+        _ => "填写内容",
+    }
 }
 
 async fn add_staff(state: &AppState, actor: Uuid, s: NewStaff) -> Result<Uuid, ApiError> {
@@ -430,8 +446,8 @@ pub(crate) async fn admin_add(
         Ok(s) => add_staff(&state, session.person, s)
             .await
             .map(|_| ())
-            .map_err(|e| format!("{}：{}", e.field.unwrap_or("输入"), e.message)),
-        Err(e) => Err(format!("{}：{}", e.field.unwrap_or("输入"), e.message)),
+            .map_err(|e| format!("{}：{}", field_label(e.field), e.message)),
+        Err(e) => Err(format!("{}：{}", field_label(e.field), e.message)),
     };
     match outcome {
         Ok(()) => back(&org),
@@ -552,9 +568,9 @@ pub(crate) async fn admin_person(
                     )
                     .await;
                 }
-                Err((field, m)) => {
-                    return render_admin(&state, &session, org, Some(format!("{field}：{m}")))
-                        .await;
+                Err((field, _)) => {
+                    let m = format!("{}：请检查后重新填写", field_label(Some(field)));
+                    return render_admin(&state, &session, org, Some(m)).await;
                 }
             };
             state

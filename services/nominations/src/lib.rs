@@ -163,7 +163,7 @@ pub enum Refusal {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the {level} quota of {quota} is used up: reject or return another nomination first")]
+    #[error("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐")]
     QuotaFull { level: &'static str, quota: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -331,10 +331,10 @@ fn parse_family(
         });
     }
     let mut keys = vec![head_key.clone()];
-    if let Some(p) = &phone {
-        if head_key.as_str() != p.as_str() {
-            keys.push(HouseholdKey::Phone(p.clone()));
-        }
+    if let Some(p) = &phone
+        && head_key.as_str() != p.as_str()
+    {
+        keys.push(HouseholdKey::Phone(p.clone()));
     }
     Ok((
         ParsedFamily {
@@ -577,17 +577,17 @@ pub async fn submit_in(
         message: no.message(),
         household,
     })?;
-    if admission == core::Admission::Held {
-        if let Nominator::Staff(person) = nominator {
-            if may(conn, person, "nomination.eligibility_reason", village, now).await? {
-                let no = core::Ineligible::IncidentFlag;
-                return Err(Refusal::Ineligible {
-                    rule: no.rule(),
-                    message: no.message(),
-                    household,
-                });
-            }
-        }
+    // County case officers who submit are told why, instead of the hold.
+    if admission == core::Admission::Held
+        && let Nominator::Staff(person) = nominator
+        && may(conn, person, "nomination.eligibility_reason", village, now).await?
+    {
+        let no = core::Ineligible::IncidentFlag;
+        return Err(Refusal::Ineligible {
+            rule: no.rule(),
+            message: no.message(),
+            household,
+        });
     }
     // Every check is audited with its rule, never the family.
     let rule = match admission {

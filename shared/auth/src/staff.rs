@@ -78,13 +78,13 @@ pub async fn may_grant(
     a: &Assignment,
     now: DateTime<Utc>,
 ) -> Result<(), StaffError> {
-    if let Some(person) = person {
-        if !store_staff::is_active(conn, person).await? {
-            return Err(StaffError::Invalid {
-                field: "email",
-                message: "该人员已停用，不能授予角色；请先启用".into(),
-            });
-        }
+    if let Some(person) = person
+        && !store_staff::is_active(conn, person).await?
+    {
+        return Err(StaffError::Invalid {
+            field: "email",
+            message: "该人员已停用，不能授予角色；请先启用".into(),
+        });
     }
     let Grantor::Staff(granter) = by else {
         return Ok(());

@@ -248,7 +248,9 @@ fn parse_data_keys(s: &str) -> Result<Vec<(String, String)>, String> {
         let (id, key) = (id.trim(), key.trim());
         let id_ok = !id.is_empty()
             && id.len() <= 32
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok {
             return Err(format!("key id {id:?}: 1–32 letters, digits, - or _"));
         }

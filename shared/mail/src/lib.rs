@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
-    BreakGlassNotice, DailyDigest, EligibilityCheck, DeadlineReminder, DigestItem, Email, NoReviewerNotice, Rendered,
-    ReviewRequest, SignInLink,
+    BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
+    NoReviewerNotice, Rendered, ReviewRequest, SignInLink,
 };
 
 /// The message kind the mailer listens to.

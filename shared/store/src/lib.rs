@@ -393,16 +393,24 @@ fn retrying(what: &str, first: &StoreError) {
         Some(cause) => error_chain(cause),
         None => "the connection no longer answers".to_owned(),
     };
-    tracing::warn!(
-        error = %cause,
-        "database connection lost before commit; running the {what} again on a fresh connection"
-    );
+    // A database that cannot be reached at all is the caller's to report (a 503, or the one
+    // line a command prints); a connection lost under way is worth a warning of its own.
+    if matches!(first, StoreError::Pool(_)) {
+        tracing::debug!(error = %cause, "no database connection; trying the {what} once more");
+    } else {
+        tracing::warn!(
+            error = %cause,
+            "database connection lost before commit; running the {what} again on a fresh connection"
+        );
+    }
 }
 
 /// What the caller gets when the second attempt is lost too: the pool's error or
 /// [`StoreError::Unavailable`], both [`StoreError::is_unavailable`].
 fn unavailable(again: StoreError) -> StoreError {
-    tracing::warn!(error = %error_chain(&again), "database unavailable: the connection was lost again");
+    if !matches!(again, StoreError::Pool(_)) {
+        tracing::warn!(error = %error_chain(&again), "database unavailable: the connection was lost again");
+    }
     again
 }
 
