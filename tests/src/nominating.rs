@@ -5,20 +5,49 @@ use jinguo_core::org::OrgCode;
 use jinguo_store::{Store, mail, orgs};
 use uuid::Uuid;
 
+use crate::TestApp;
+
 /// 皋兰县, its first township and that township's first village.
 pub async fn units(store: &Store) -> (OrgCode, OrgCode, OrgCode) {
+    let (county, town, villages) = villages(store).await;
+    (county, town, villages[0])
+}
+
+/// 皋兰县, its first township and that township's villages.
+pub async fn villages(store: &Store) -> (OrgCode, OrgCode, Vec<OrgCode>) {
     let county = OrgCode::parse("620122").unwrap();
     let town = store
         .read(move |c| Box::pin(orgs::children(c, county)))
         .await
         .unwrap()[0]
         .code;
-    let village = store
+    let villages = store
         .read(move |c| Box::pin(orgs::children(c, town)))
         .await
-        .unwrap()[0]
-        .code;
-    (county, town, village)
+        .unwrap();
+    (county, town, villages.into_iter().map(|v| v.code).collect())
+}
+
+/// A campaign over 皋兰县 named `name` (categories 最美家庭 and 五好家庭, no quotas, 3 days of
+/// 公示), created over the API with `token`; its id.
+pub async fn campaign(app: &TestApp, token: &str, name: &str) -> String {
+    let created = app
+        .client
+        .post(format!("{}/api/v1/campaigns", app.base_url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "name": name, "year": 2026, "scope_org": "620122",
+            "rules": { "categories": ["最美家庭", "五好家庭"],
+                       "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The mails recorded for `person` whose subject starts with `subject`, newest first: the

@@ -59,20 +59,8 @@ async fn world(backend: Backend) -> World {
     )
     .await;
     let admin_token = api_token(&app.store, admin).await;
-    let created = app
-        .client
-        .post(format!("{}/api/v1/campaigns", app.base_url))
-        .bearer_auth(&admin_token)
-        .json(&json!({ "name": "2026年皋兰县最美家庭评选", "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭", "五好家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let campaign = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let campaign =
+        jinguo_tests::nominating::campaign(&app, &admin_token, "2026年皋兰县最美家庭评选").await;
     World {
         app,
         county,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jinguo_core::org::OrgCode;
-use jinguo_store::{Store, orgs};
+use jinguo_store::Store;
 use jinguo_tests::{Backend, Contents, TestApp, TestDb, add_staff, api_token, eventually};
 use reqwest::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
@@ -118,22 +118,12 @@ async fn chunked_post(
     (status, answer)
 }
 
-/// 皋兰县 and two villages of its first township.
+/// Two villages of 皋兰县's first township.
 async fn villages(store: &Store) -> (OrgCode, OrgCode) {
-    let county = OrgCode::parse("620122").unwrap();
-    let town = store
-        .read(move |c| Box::pin(orgs::children(c, county)))
-        .await
-        .unwrap()[0]
-        .code;
-    let villages = store
-        .read(move |c| Box::pin(orgs::children(c, town)))
-        .await
-        .unwrap();
-    (villages[0].code, villages[1].code)
+    let (_, _, villages) = jinguo_tests::nominating::villages(store).await;
+    (villages[0], villages[1])
 }
 
-/// A bearer token of 皋兰县's admin.
 async fn admin_token(app: &TestApp) -> String {
     let admin = add_staff(
         &app.store,
@@ -146,26 +136,7 @@ async fn admin_token(app: &TestApp) -> String {
     api_token(&app.store, admin).await
 }
 
-/// A campaign over 皋兰县 named `name`, created over the API; its id.
-async fn campaign(app: &TestApp, token: &str, name: &str) -> String {
-    let created = app
-        .client
-        .post(format!("{}/api/v1/campaigns", app.base_url))
-        .bearer_auth(token)
-        .json(&json!({
-            "name": name, "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭", "五好家庭"],
-                       "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" }
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use jinguo_tests::nominating::campaign;
 
 const STORY: &str = "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，是远近闻名的好家庭，值得大家学习。";
 

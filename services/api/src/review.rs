@@ -89,20 +89,38 @@ pub(crate) async fn page(
     render(state, id, format!("/link/{}", secret.expose()), csrf).await
 }
 
+/// A nomination with its campaign and its village (code and name), for the pages.
+type WithNames = (
+    store::NominationRow,
+    Option<store::CampaignRow>,
+    Option<jinguo_core::org::OrgCode>,
+    String,
+);
+
+async fn with_names(
+    c: &mut jinguo_store::Conn<'_>,
+    id: Uuid,
+) -> Result<Option<WithNames>, StoreError> {
+    let Some(n) = store::get(c, id).await? else {
+        return Ok(None);
+    };
+    let campaign = store::get_campaign(c, n.campaign_id).await?;
+    let village = jinguo_core::org::OrgCode::parse(&n.village_code).ok();
+    let village_name = match village {
+        Some(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Some((n, campaign, village, village_name)))
+}
+
 /// The review page for nomination `id`, its form posting to `action`.
 async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Response {
     let loaded = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                let Some(n) = store::get(c, id).await? else {
+                let Some((n, campaign, village, village_name)) = with_names(c, id).await? else {
                     return Ok::<_, StoreError>(None);
-                };
-                let campaign = store::get_campaign(c, n.campaign_id).await?;
-                let village = jinguo_core::org::OrgCode::parse(&n.village_code).ok();
-                let village_name = match village {
-                    Some(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
-                    None => String::new(),
                 };
                 let quota = match (n.state.review_level(), &campaign, village) {
                     (Some(level), Some(camp), Some(v)) => {
@@ -466,13 +484,8 @@ pub(crate) async fn eligibility_page(
         .store
         .read(move |c| {
             Box::pin(async move {
-                let Some(n) = store::get(c, id).await? else {
+                let Some((n, campaign, _, village)) = with_names(c, id).await? else {
                     return Ok::<_, StoreError>(None);
-                };
-                let campaign = store::get_campaign(c, n.campaign_id).await?;
-                let village = match jinguo_core::org::OrgCode::parse(&n.village_code) {
-                    Ok(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
-                    Err(_) => String::new(),
                 };
                 Ok(Some((
                     n,

@@ -706,14 +706,7 @@ async fn ask_case_officers(
     }
     if officers.is_empty() {
         tracing::warn!(nomination = %n.id, %county, "a held nomination has no case officer to decide on it");
-        let t = Transition {
-            from: n.state,
-            to: n.state,
-            event: "eligibility_no_officer",
-            actor: "system",
-            reason: Some(county.as_str()),
-        };
-        store::transition(conn, n.id, t, now).await?;
+        note(conn, n, "eligibility_no_officer", county.as_str(), now).await?;
         return Ok(());
     }
     let village_name = orgs::get(conn, village)
@@ -761,9 +754,7 @@ pub async fn decide_eligibility(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
-    let n = store::lock(conn, nomination)
-        .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let n = locked(conn, nomination).await?;
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     permit(conn, officer, "nomination.eligibility_reason", village, now).await?;
     if n.state != State::EligibilityReview {
@@ -934,6 +925,31 @@ async fn enter_level(
     Ok(())
 }
 
+/// The nomination, locked until the transaction ends.
+async fn locked(conn: &mut Conn<'_>, nomination: Uuid) -> Result<NominationRow, Refusal> {
+    store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))
+}
+
+/// Records in the history something the system noticed that leaves the state as it is.
+async fn note(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    event: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let t = Transition {
+        from: n.state,
+        to: n.state,
+        event,
+        actor: "system",
+        reason: Some(reason),
+    };
+    store::transition(conn, n.id, t, now).await
+}
+
 /// A level whose unit has no active reviewer is never a silent stall: it is recorded in the
 /// history (the county's list shows it as stalled) and the county's admins are told to appoint
 /// a reviewer.
@@ -947,14 +963,7 @@ async fn flag_no_reviewer(
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     let family = family_of(n);
-    let t = Transition {
-        from: n.state,
-        to: n.state,
-        event: "no_reviewer",
-        actor: "system",
-        reason: Some(unit.as_str()),
-    };
-    store::transition(conn, n.id, t, now).await?;
+    note(conn, n, "no_reviewer", unit.as_str(), now).await?;
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     let county = unit_for(village, Level::County);
@@ -1064,20 +1073,7 @@ pub async fn hand_over(
             .into_iter()
             .filter(|r| *r != person && !still_open.contains(r))
             .collect();
-        let actor = person.to_string();
-        store::transition(
-            conn,
-            n.id,
-            Transition {
-                from: n.state,
-                to: n.state,
-                event: "reassigned",
-                actor: "system",
-                reason: Some(&actor),
-            },
-            now,
-        )
-        .await?;
+        note(conn, &n, "reassigned", &person.to_string(), now).await?;
         if still_open.is_empty() && newcomers.is_empty() {
             flag_no_reviewer(conn, &n, &c, level, unit, links, now).await?;
             continue;
@@ -1115,9 +1111,7 @@ pub async fn decide(
     if !staff::is_active(conn, reviewer).await? {
         return Err(Refusal::Forbidden("nomination.review"));
     }
-    let n = store::lock(conn, nomination)
-        .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let n = locked(conn, nomination).await?;
     let Some(level) = n.state.review_level() else {
         return Err(Refusal::Conflict(format!(
             "the nomination is {}, not under review",
@@ -1308,9 +1302,7 @@ pub async fn publicity_ended(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
-    let n = store::lock(conn, nomination)
-        .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let n = locked(conn, nomination).await?;
     if n.state != in_state {
         return Ok(n.state);
     }
@@ -1487,9 +1479,7 @@ pub async fn resubmit(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
-    let n = store::lock(conn, nomination)
-        .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let n = locked(conn, nomination).await?;
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     permit(conn, by, "nomination.submit", village, now).await?;
     let (c, rules) = campaign(conn, n.campaign_id).await?;
@@ -1546,9 +1536,7 @@ pub async fn withdraw(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
-    let n = store::lock(conn, nomination)
-        .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))?;
+    let n = locked(conn, nomination).await?;
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     permit(conn, by, "nomination.withdraw", village, now).await?;
     let by = &by.to_string();

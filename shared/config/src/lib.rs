@@ -395,9 +395,9 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             },
             auth: AuthConfig {
-                sign_in_link: minutes(l.positive("auth.sign_in_link_minutes")?),
-                session: minutes(60 * l.positive::<u64>("auth.session_hours")?),
-                break_glass: minutes(l.positive("auth.break_glass_minutes")?),
+                sign_in_link: minutes(l.at_most("auth.sign_in_link_minutes", 1440)?.into()),
+                session: minutes(60 * u64::from(l.at_most("auth.session_hours", 720)?)),
+                break_glass: minutes(l.at_most("auth.break_glass_minutes", 1440)?.into()),
                 rate_limit_per_ip_per_minute: l.positive("auth.rate_limit_per_ip_per_minute")?,
                 sign_in_per_email_per_hour: l.positive("auth.sign_in_per_email_per_hour")?,
                 sign_in_per_email_ceiling_per_hour: l
@@ -411,7 +411,7 @@ impl Config {
                         Ok(s.to_owned())
                     }
                 })?,
-                review_link_days: l.positive("nominations.review_link_days")?,
+                review_link_days: l.at_most("nominations.review_link_days", 365)?,
                 shortest_publicity: l.parse("nominations.shortest_publicity", |s| {
                     let d = jinguo_core::messaging::parse_duration(s)?;
                     if d.is_zero() || d > std::time::Duration::from_secs(90 * 86_400) {
@@ -521,6 +521,21 @@ impl Layers {
 
     fn string(&self, key: &str) -> Result<String, ConfigError> {
         self.parse(key, |s| Ok(s.to_owned()))
+    }
+
+    /// A whole number from 1 to `max`: durations that are added to dates stay far from
+    /// overflow.
+    fn at_most(&self, key: &str, max: i64) -> Result<u32, ConfigError> {
+        let Setting { value, origin } = self.get(key);
+        value
+            .as_integer()
+            .filter(|n| (1..=max).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| ConfigError {
+                key: key.to_owned(),
+                origin: origin.clone(),
+                problem: format!("must be a whole number from 1 to {max}, got {value}"),
+            })
     }
 
     fn positive<T: TryFrom<i64>>(&self, key: &str) -> Result<T, ConfigError> {

@@ -254,3 +254,15 @@ fn calendar_dir_replaces_and_extends_the_built_in_years() {
     let e = c.calendar.load().unwrap_err().to_string();
     assert!(e.contains("2028.toml") && e.contains("not in 2028"), "{e}");
 }
+
+#[test]
+fn lifetimes_added_to_dates_are_bounded() {
+    for (key, value) in [
+        ("JINGUO_NOMINATIONS__REVIEW_LINK_DAYS", "4294967295"),
+        ("JINGUO_AUTH__SESSION_HOURS", "100000"),
+        ("JINGUO_AUTH__SIGN_IN_LINK_MINUTES", "0"),
+    ] {
+        let err = Config::from_env(vec![(key.to_owned(), value.to_owned())]).unwrap_err();
+        assert!(err.to_string().contains("from 1 to"), "{key}: {err}");
+    }
+}

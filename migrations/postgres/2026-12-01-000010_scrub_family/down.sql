@@ -1,0 +1,2 @@
+-- The plain values are gone for good: nothing to restore.
+SELECT 1;
