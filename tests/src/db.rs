@@ -117,6 +117,28 @@ impl TestDb {
         self.url.clone()
     }
 
+    /// Runs SQL statements on this database directly, as an operator's client would.
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = AsyncPgConnection::establish(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                conn.batch_execute(sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            Backend::Sqlite => {
+                use diesel::connection::SimpleConnection;
+                use diesel::{Connection, SqliteConnection};
+                let mut conn =
+                    SqliteConnection::establish(&self.name).expect("open the test database");
+                conn.batch_execute(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
     /// Every value of every table as text (PostgreSQL: each row cast to text; SQLite: the
     /// database and WAL files' bytes, which hold every table and index): for tests that assert
     /// something is stored nowhere.

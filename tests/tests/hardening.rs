@@ -517,6 +517,48 @@ async fn one_household_however_its_number_is_typed(backend: Backend) {
     }
 }
 
+/// What nominations stored before this release kept in plain text is scrubbed by migration 10:
+/// run here on an old-style row (the migration's own SQL, on each backend).
+async fn nominations_stored_before_lose_their_plain_identities(backend: Backend) {
+    let w = world(backend).await;
+    let (_, created) = submit(&w, &w.admin_token, &submission(&w, ID_1)).await;
+    let id = id_of(&created);
+    let old_style = format!(
+        r#"{{"head_name":"李秀英","head_id":"{ID_1}","address":"皋兰县某村","phone":"{PHONE}","members":[]}}"#
+    );
+    w.app
+        .db
+        .execute(&format!(
+            "UPDATE nominations SET family = '{old_style}' WHERE id = '{id}'"
+        ))
+        .await;
+    let migration = match backend {
+        Backend::Postgres => {
+            include_str!("../../migrations/postgres/2026-12-01-000010_scrub_family/up.sql")
+        }
+        Backend::Sqlite => {
+            include_str!("../../migrations/sqlite/2026-12-01-000010_scrub_family/up.sql")
+        }
+    };
+    w.app.db.execute(migration).await;
+    let n = w
+        .app
+        .store
+        .read(move |c| Box::pin(jinguo_store::nominations::get(c, id)))
+        .await
+        .unwrap()
+        .unwrap();
+    let family = jinguo_nominations::family_of(&n);
+    assert!(
+        !n.family.contains(ID_1) && !n.family.contains(PHONE),
+        "{}",
+        n.family
+    );
+    assert_eq!(family.head_name, "李秀英");
+    assert_eq!(family.head_key_masked, "6201**********1234");
+    assert_eq!(family.phone_masked.as_deref(), Some("139****5678"));
+}
+
 // --- 3. the incident flag is no oracle --------------------------------------------------------
 
 /// The answer with every UUID replaced, so two answers can be compared.
@@ -727,6 +769,221 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
     assert!(audit.iter().all(|e| !e.details.contains("李秀英")));
 }
 
+/// Everything a held nomination shows, beyond its state, matches an ordinary one: a refusal of
+/// an impossible step, and a village without a reviewer (stalled, the admins mailed).
+async fn a_held_nomination_refuses_and_stalls_like_any_other(backend: Backend) {
+    let w = world(backend).await;
+    let store = &w.app.store;
+    add_staff(
+        store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    let (_, _, villages) = jinguo_tests::nominating::villages(store).await;
+    let empty_village = villages[1];
+    let mut known = Vec::new();
+    for id in [ID_1, ID_2] {
+        let mut body = submission(&w, id);
+        body["village"] = json!(empty_village.as_str());
+        let (_, created) = submit(&w, &w.admin_token, &body).await;
+        let n = id_of(&created);
+        post_json(
+            &w,
+            &format!("/api/v1/nominations/{n}/withdraw"),
+            &w.admin_token,
+            &json!({}),
+        )
+        .await;
+        known.push(n);
+    }
+    flag_household_of(store, known[0]).await;
+    let notices_before = mails_to(store, w.admin, "【巾帼】").await.len();
+    let mut shown = Vec::new();
+    for id in [ID_1, ID_2] {
+        let mut body = submission(&w, id);
+        body["village"] = json!(empty_village.as_str());
+        let (status, created) = submit(&w, &w.admin_token, &body).await;
+        assert_eq!(status, 201);
+        let n = id_of(&created);
+        let (status, refused) = post_json(
+            &w,
+            &format!("/api/v1/nominations/{n}/resubmit"),
+            &w.admin_token,
+            &json!({}),
+        )
+        .await;
+        assert_eq!(status, 409);
+        shown.push(refused["error"]["message"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(shown[0], shown[1], "the same refusal, held or not");
+    assert!(!shown[0].contains("eligibility"), "{}", shown[0]);
+    let list_path = format!(
+        "/api/v1/campaigns/{}/nominations?org={}",
+        w.campaign, empty_village
+    );
+    let (_, listed) = get_json(&w, &list_path, &w.admin_token).await;
+    let open: Vec<&Value> = listed["nominations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["state"] == "village_review")
+        .collect();
+    assert_eq!(open.len(), 2);
+    assert!(open.iter().all(|n| n["stalled"] == true), "{listed}");
+    assert_eq!(
+        mails_to(store, w.admin, "【巾帼】").await.len(),
+        notices_before + 2,
+        "the admin is told of each, held or not"
+    );
+}
+
+/// A reviewer moved to another role keeps nothing of the old one: the old link shows no
+/// family and decides nothing; an admin cannot disable or enable a case officer.
+async fn a_reviewer_moved_away_neither_sees_nor_decides(backend: Backend) {
+    let w = world(backend).await;
+    let store = &w.app.store;
+    let mut body = submission(&w, ID_4);
+    body["family"]["phone"] = json!(PHONE);
+    let (_, created) = submit(&w, &w.admin_token, &body).await;
+    let nomination = id_of(&created);
+    let link = links_mailed_to(store, w.reviewer, "【巾帼】请审核").await[0].clone();
+    let (cookie, csrf) = session(store, w.admin).await;
+    let reassigned = no_redirects()
+        .post(format!(
+            "{}/admin/staff/{}/reassign",
+            w.app.base_url, w.reviewer
+        ))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("org", w.county.as_str()),
+            ("role", "viewer"),
+            ("unit", w.county.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reassigned.status(), 303);
+    let url = format!("{}{link}", w.app.base_url);
+    let page = w.app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 409);
+    let page = page.text().await.unwrap();
+    assert!(!page.contains(PHONE) && !page.contains("李秀英"), "{page}");
+    let decided = w
+        .app
+        .client
+        .post(&url)
+        .form(&[("csrf", link_csrf(&link).as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 409);
+    let (_, shown) = get_json(
+        &w,
+        &format!("/api/v1/nominations/{nomination}"),
+        &w.admin_token,
+    )
+    .await;
+    assert_eq!(shown["state"], "village_review");
+
+    let officer = add_staff(
+        store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    for what in ["disable", "enable"] {
+        let refused = no_redirects()
+            .post(format!("{}/admin/staff/{officer}/{what}", w.app.base_url))
+            .header("Cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("org", w.county.as_str()),
+                ("confirm", "yes"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.status(),
+            403,
+            "{what}: only a supervisor manages a case officer"
+        );
+    }
+}
+
+/// A held nomination whose case officer is disabled is offered to the county's other officers.
+async fn a_disabled_case_officers_holds_pass_to_another(backend: Backend) {
+    let w = world(backend).await;
+    let store = w.app.store.clone();
+    let first = add_staff(
+        &store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    let (_, created) = submit(&w, &w.admin_token, &submission(&w, ID_3)).await;
+    let n = id_of(&created);
+    post_json(
+        &w,
+        &format!("/api/v1/nominations/{n}/withdraw"),
+        &w.admin_token,
+        &json!({}),
+    )
+    .await;
+    flag_household_of(&store, n).await;
+    let (status, _) = submit(&w, &w.admin_token, &submission(&w, ID_3)).await;
+    assert_eq!(status, 201);
+    assert_eq!(links_mailed_to(&store, first, "【巾帼】").await.len(), 1);
+    let second = add_staff(
+        &store,
+        "officer2@example.cn",
+        "个案专员二",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    let config = jinguo_tests::test_config(
+        &w.app.db,
+        &[("JINGUO_HTTP__PUBLIC_URL", w.app.base_url.as_str())],
+    );
+    let mut bus = jinguo_tests::TestBus::build(
+        &w.app.db,
+        None,
+        vec![jinguo_nominations::worker(&config).unwrap()],
+        store.clone(),
+        &[],
+    );
+    bus.start_services();
+    store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_auth::staff::set_active(c, first, false, "test", jinguo_bus::now()).await
+            })
+        })
+        .await
+        .unwrap();
+    jinguo_tests::eventually(
+        "the other officer is asked",
+        std::time::Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                (links_mailed_to(&store, second, "【巾帼】").await.len() == 1).then_some(())
+            }
+        },
+    )
+    .await;
+    bus.stop().await;
+}
+
 // --- 4. permissions per action, no self-granting -----------------------------------------------
 
 async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: Backend) {
@@ -894,7 +1151,11 @@ jinguo_tests::on_both_backends!(
     disabling_hands_open_tasks_to_the_other_reviewers,
     enabling_and_disabling_ask_for_confirmation_on_the_command_line,
     one_household_however_its_number_is_typed,
+    nominations_stored_before_lose_their_plain_identities,
     a_flagged_household_is_accepted_exactly_like_any_other,
+    a_held_nomination_refuses_and_stalls_like_any_other,
+    a_reviewer_moved_away_neither_sees_nor_decides,
+    a_disabled_case_officers_holds_pass_to_another,
     submitting_withdrawing_and_granting_need_their_own_permission,
     rules_and_text_out_of_bounds_are_refused_naming_the_field,
 );

@@ -9,12 +9,16 @@ SET family = (
         CASE
             WHEN length(family::jsonb ->> 'head_id') >= 18
                 THEN left(family::jsonb ->> 'head_id', 4) || '**********' || right(family::jsonb ->> 'head_id', 4)
-            ELSE left(coalesce(family::jsonb ->> 'head_id', ''), 3) || '****' || right(coalesce(family::jsonb ->> 'head_id', ''), 4)
+            WHEN length(family::jsonb ->> 'head_id') >= 11
+                THEN left(family::jsonb ->> 'head_id', 3) || '****' || right(family::jsonb ->> 'head_id', 4)
+            ELSE '****'
         END,
         'phone_masked',
         CASE
             WHEN coalesce(family::jsonb ->> 'phone', '') = '' THEN NULL
-            ELSE left(family::jsonb ->> 'phone', 3) || '****' || right(family::jsonb ->> 'phone', 4)
+            WHEN length(family::jsonb ->> 'phone') >= 11
+                THEN left(family::jsonb ->> 'phone', 3) || '****' || right(family::jsonb ->> 'phone', 4)
+            ELSE '****'
         END
     )
 )::text

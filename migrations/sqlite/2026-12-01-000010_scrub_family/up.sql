@@ -8,12 +8,16 @@ SET family = json_set(
     CASE
         WHEN length(json_extract(family, '$.head_id')) >= 18
             THEN substr(json_extract(family, '$.head_id'), 1, 4) || '**********' || substr(json_extract(family, '$.head_id'), -4)
-        ELSE substr(coalesce(json_extract(family, '$.head_id'), ''), 1, 3) || '****' || substr(coalesce(json_extract(family, '$.head_id'), ''), -4)
+        WHEN length(json_extract(family, '$.head_id')) >= 11
+            THEN substr(json_extract(family, '$.head_id'), 1, 3) || '****' || substr(json_extract(family, '$.head_id'), -4)
+        ELSE '****'
     END,
     '$.phone_masked',
     CASE
         WHEN coalesce(json_extract(family, '$.phone'), '') = '' THEN NULL
-        ELSE substr(json_extract(family, '$.phone'), 1, 3) || '****' || substr(json_extract(family, '$.phone'), -4)
+        WHEN length(json_extract(family, '$.phone')) >= 11
+            THEN substr(json_extract(family, '$.phone'), 1, 3) || '****' || substr(json_extract(family, '$.phone'), -4)
+        ELSE '****'
     END
 )
 WHERE json_extract(family, '$.head_id') IS NOT NULL OR json_extract(family, '$.phone') IS NOT NULL;

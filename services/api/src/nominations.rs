@@ -230,7 +230,7 @@ pub(crate) async fn list(
                         continue;
                     }
                     let history = store::history(c, n.id).await?;
-                    let stalled = history.last().is_some_and(|h| h.event == "no_reviewer");
+                    let stalled = jinguo_nominations::is_stalled(&history);
                     out.push(json!({
                         "id": n.id, "village": n.village_code, "category": n.category, "state": shown, "stalled": stalled
                     }));

@@ -86,7 +86,14 @@ pub(crate) async fn page(
             None,
         );
     };
-    render(state, id, format!("/link/{}", secret.expose()), csrf).await
+    render(
+        state,
+        id,
+        link.actor,
+        format!("/link/{}", secret.expose()),
+        csrf,
+    )
+    .await
 }
 
 /// A nomination with its campaign and its village (code and name), for the pages.
@@ -114,7 +121,13 @@ async fn with_names(
 }
 
 /// The review page for nomination `id`, its form posting to `action`.
-async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Response {
+async fn render(
+    state: &AppState,
+    id: Uuid,
+    reviewer: Uuid,
+    action: String,
+    csrf: &str,
+) -> Response {
     let loaded = state
         .store
         .read(move |c| {
@@ -122,6 +135,9 @@ async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Respo
                 let Some((n, campaign, village, village_name)) = with_names(c, id).await? else {
                     return Ok::<_, StoreError>(None);
                 };
+                if !jinguo_nominations::may_review(c, reviewer, id, jinguo_bus::now()).await? {
+                    return Ok(Some(Err(n.state)));
+                }
                 let quota = match (n.state.review_level(), &campaign, village) {
                     (Some(level), Some(camp), Some(v)) => {
                         let rules: Option<Rules> = serde_json::from_str(&camp.rules).ok();
@@ -141,17 +157,29 @@ async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Respo
                     }
                     _ => (0, false),
                 };
-                Ok(Some((
+                Ok(Some(Ok((
                     n,
                     campaign.map(|c| c.name).unwrap_or_default(),
                     village_name,
                     quota,
-                )))
+                ))))
             })
         })
         .await;
     let (n, campaign, village, (quota, quota_full)) = match loaded {
-        Ok(Some(v)) => v,
+        Ok(Some(Ok(v))) => v,
+        Ok(Some(Err(now_in))) => {
+            // Not (or no longer) theirs to review: say so without showing the family.
+            return message(
+                StatusCode::CONFLICT,
+                "无需您审核",
+                format!(
+                    "这项审核已不需要您处理（该推荐现在{}）。",
+                    state_label(now_in.public())
+                ),
+                None,
+            );
+        }
         Ok(None) => {
             return message(
                 StatusCode::NOT_FOUND,
@@ -166,7 +194,7 @@ async fn render(state: &AppState, id: Uuid, action: String, csrf: &str) -> Respo
         return message(
             StatusCode::CONFLICT,
             "无需审核",
-            format!("该推荐现在{}，不在审核中。", state_label(n.state)),
+            format!("该推荐现在{}，不在审核中。", state_label(n.state.public())),
             None,
         );
     };
@@ -230,6 +258,7 @@ pub(crate) async fn task_page(
     render(
         &state,
         task.nomination_id,
+        session.person,
         format!("/tasks/{task_id}"),
         &session.csrf,
     )
@@ -410,10 +439,7 @@ pub(crate) async fn dashboard(
                     if !village.is_within(&area) {
                         continue;
                     }
-                    let stalled = store::history(c, n.id)
-                        .await?
-                        .last()
-                        .is_some_and(|h| h.event == "no_reviewer");
+                    let stalled = jinguo_nominations::is_stalled(&store::history(c, n.id).await?);
                     rows.push(DashboardRow {
                         family: family_of(&n).head_name,
                         village: orgs::get(c, village)
@@ -480,13 +506,25 @@ pub(crate) async fn eligibility_page(
             None,
         );
     };
+    let actor = link.actor;
     let loaded = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                let Some((n, campaign, _, village)) = with_names(c, id).await? else {
+                let Some((n, campaign, code, village)) = with_names(c, id).await? else {
                     return Ok::<_, StoreError>(None);
                 };
+                // Only while the link's person is still a case officer there.
+                let entitled = match code {
+                    Some(code) => {
+                        jinguo_nominations::reveals_eligibility(c, actor, code, jinguo_bus::now())
+                            .await?
+                    }
+                    None => false,
+                };
+                if !entitled {
+                    return Ok(None);
+                }
                 Ok(Some((
                     n,
                     campaign.map(|c| c.name).unwrap_or_default(),

@@ -201,15 +201,11 @@ pub(crate) async fn break_glass(
     let org = parse_org(&body.org, "org")?;
     let case = body.case_id.trim().to_owned();
     if case.is_empty() {
-        return Err(ApiError::bad_request("case_id", "case_id is empty"));
+        return Err(ApiError::bad_request("case_id", "请填写个案编号"));
     }
-    let reason = body.reason.trim().to_owned();
-    if reason.chars().count() < 10 {
-        return Err(ApiError::bad_request(
-            "reason",
-            "give the reason in at least 10 characters",
-        ));
-    }
+    // Free text that may name people: checked like any text, kept only in the grant row.
+    let reason = jinguo_core::text::multi_line(&body.reason, 10, 1_000)
+        .map_err(|e| ApiError::bad_request("reason", format!("理由{}", e.message())))?;
     require(&state, person, "break_glass.request", org).await?;
     let ttl = chrono::Duration::from_std(state.config.auth.break_glass).unwrap_or_default();
     let (tz, link) = (
@@ -465,17 +461,6 @@ pub(crate) struct AdminPersonForm {
     confirm: Option<String>,
 }
 
-/// Whether every role `person` holds lies inside `org` (an admin manages only their subtree).
-async fn inside(state: &AppState, person: Uuid, org: OrgCode) -> Result<bool, ApiError> {
-    let p = state
-        .store
-        .read(move |c| {
-            Box::pin(async move { staff::principal(c, person, jinguo_bus::now()).await })
-        })
-        .await?;
-    Ok(p.is_some_and(|p| p.assignments.iter().all(|a| a.org.is_within(&org))))
-}
-
 #[derive(Template)]
 #[template(path = "confirm.html")]
 struct ConfirmPage {
@@ -515,9 +500,21 @@ pub(crate) async fn admin_person(
             None,
         );
     }
-    match inside(&state, id, org).await {
-        Ok(true) => {}
-        Ok(false) => {
+    let actor = session.person;
+    // The one rule for managing a person (their roles all where the admin may grant them).
+    let manageable = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                jinguo_auth::staff::may_manage(c, Grantor::Staff(actor), id, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await;
+    match manageable {
+        Ok(()) => {}
+        Err(StaffError::Store(e)) => return ApiError::from(e).into_response(),
+        Err(_) => {
             return message(
                 StatusCode::FORBIDDEN,
                 "没有权限",
@@ -525,9 +522,7 @@ pub(crate) async fn admin_person(
                 None,
             );
         }
-        Err(e) => return e.into_response(),
     }
-    let actor = session.person;
     let result = match what.as_str() {
         "disable" | "enable" => {
             let active = what == "enable";
@@ -559,12 +554,12 @@ pub(crate) async fn admin_person(
             );
             let a = match parsed {
                 Ok(a) if a.org.is_within(&org) => a,
-                Ok(a) => {
+                Ok(_) => {
                     return render_admin(
                         &state,
                         &session,
                         org,
-                        Some(format!("{} 不在 {org} 之内", a.org)),
+                        Some("所选单位不在您管理的范围内".into()),
                     )
                     .await;
                 }
@@ -577,28 +572,14 @@ pub(crate) async fn admin_person(
                 .store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        let now = jinguo_bus::now();
-                        if orgs::get(c, a.org).await?.is_none() {
-                            return Err(StaffError::Invalid {
-                                field: "unit",
-                                message: format!("没有代码为 {} 的单位", a.org),
-                            });
-                        }
-                        jinguo_auth::staff::may_grant(c, Grantor::Staff(actor), Some(id), &a, now)
-                            .await?;
-                        staff::unassign_all(c, id).await?;
-                        staff::assign(c, id, &a, now).await?;
-                        let details = json!({ "role": a.role.as_str(), "org": a.org });
-                        jinguo_auth::record(
+                        jinguo_auth::staff::reassign(
                             c,
-                            &actor.to_string(),
-                            "staff.reassigned",
-                            &id.to_string(),
-                            details,
-                            now,
+                            Grantor::Staff(actor),
+                            id,
+                            &a,
+                            jinguo_bus::now(),
                         )
-                        .await?;
-                        Ok(())
+                        .await
                     })
                 })
                 .await

@@ -78,7 +78,7 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
                     f.attempt,
                     f.at.to_rfc3339(),
                     f.consumer,
-                    f.error
+                    jinguo_core::text::printable(&f.error)
                 );
             }
             println!("message:");

@@ -638,7 +638,7 @@ pub async fn submit_in(
         core::Admission::Review => {
             enter_level(conn, &row, &campaign_row, Level::Village, links, now).await?
         }
-        core::Admission::Held => ask_case_officers(conn, &row, &campaign_row, links, now).await?,
+        core::Admission::Held => hold(conn, &row, &campaign_row, links, now).await?,
     }
     Ok(id)
 }
@@ -689,6 +689,41 @@ fn is_hidden_event(event: &str) -> bool {
     event.starts_with("eligibility_")
 }
 
+/// Holds a nomination for the county's case officers, and shows everyone else what entering
+/// village review shows: a village without an active reviewer is flagged and the county's
+/// admins told, exactly as for any other nomination.
+async fn hold(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    ask_case_officers(conn, n, c, links, now).await?;
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let flags =
+        serde_json::from_str::<Rules>(&c.rules).map_or(true, |r| r.no_reviewer == NoReviewer::Flag);
+    if flags
+        && staff::holders_at(conn, Role::Reviewer, village)
+            .await?
+            .is_empty()
+    {
+        flag_no_reviewer(conn, n, c, Level::Village, village, links, now).await?;
+    }
+    Ok(())
+}
+
+/// Whether the nomination already shows as stalled at the village (flagged while it was held)
+/// and still has nobody to review it there: letting it continue then changes nothing anyone
+/// sees, and nobody is told twice.
+async fn shown_stalled(conn: &mut Conn<'_>, n: &NominationRow) -> Result<bool, Refusal> {
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    Ok(is_stalled(&store::history(conn, n.id).await?)
+        && staff::holders_at(conn, Role::Reviewer, village)
+            .await?
+            .is_empty())
+}
+
 /// Asks the county's case officers (by link and mail, naming neither the family nor the
 /// reason) to decide on a held nomination.
 async fn ask_case_officers(
@@ -703,6 +738,11 @@ async fn ask_case_officers(
     let mut officers = staff::holders_at(conn, Role::CaseOfficer, county).await?;
     if officers.is_empty() {
         officers = staff::holders_above(conn, Role::CaseOfficer, county).await?;
+    }
+    // Asked once: an officer already holding a usable link is not asked again.
+    let asked = jinguo_store::links::open_actors(conn, ELIGIBILITY, &n.id.to_string(), now).await?;
+    if officers.iter().any(|o| asked.contains(o)) {
+        return Ok(());
     }
     if officers.is_empty() {
         tracing::warn!(nomination = %n.id, %county, "a held nomination has no case officer to decide on it");
@@ -779,8 +819,7 @@ pub async fn decide_eligibility(
             )
         }
     };
-    let to =
-        core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let to = core::next(n.state, event, rules.flow()).map_err(illegal)?;
     store::transition(
         conn,
         nomination,
@@ -798,7 +837,9 @@ pub async fn decide_eligibility(
     jinguo_auth::links::supersede(conn, ELIGIBILITY, &nomination.to_string(), &who, now).await?;
     if to == State::VillageReview {
         let moved = NominationRow { state: to, ..n };
-        enter_level(conn, &moved, &c, Level::Village, links, now).await?;
+        if !shown_stalled(conn, &moved).await? {
+            enter_level(conn, &moved, &c, Level::Village, links, now).await?;
+        }
     }
     Ok(to)
 }
@@ -822,6 +863,49 @@ pub fn visible_history(steps: Vec<store::Step>, reveal: bool) -> Vec<store::Step
             h
         })
         .collect()
+}
+
+/// Whether `person` may look at and decide nomination `id` now: it is under review, they hold
+/// an open task at its level, and they review at that unit (active, not moved away since).
+/// The review pages ask it before showing anything (the phone above all).
+pub async fn may_review(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(n) = store::get(conn, id).await? else {
+        return Ok(false);
+    };
+    let Some(level) = n.state.review_level() else {
+        return Ok(false);
+    };
+    let Ok(village) = OrgCode::parse(&n.village_code) else {
+        return Ok(false);
+    };
+    let has_task = store::tasks(conn, id, level.as_str())
+        .await?
+        .iter()
+        .any(|t| t.reviewer == person && !t.closed);
+    Ok(has_task
+        && may(
+            conn,
+            person,
+            "nomination.review",
+            unit_for(village, level),
+            now,
+        )
+        .await?)
+}
+
+/// Whether a nomination's current level has no active reviewer, as its history shows it (the
+/// hold's own events do not count, so a held nomination stalls exactly like any other).
+pub fn is_stalled(steps: &[store::Step]) -> bool {
+    steps
+        .iter()
+        .rev()
+        .find(|h| !is_hidden_event(&h.event))
+        .is_some_and(|h| h.event == "no_reviewer")
 }
 
 /// Whether `person` may see why a nomination in `village` is held (county case officers).
@@ -879,8 +963,7 @@ async fn enter_level(
             },
             Rules::flow,
         );
-        let to = core::next(n.state, Event::Approved { level }, flow)
-            .map_err(|e| Refusal::Conflict(e.to_string()))?;
+        let to = core::next(n.state, Event::Approved { level }, flow).map_err(illegal)?;
         let event = format!("{}_skipped", level.as_str());
         let t = Transition {
             from: n.state,
@@ -923,6 +1006,30 @@ async fn enter_level(
         ask_reviewer(conn, n, c, level, unit, reviewer, due, links, now).await?;
     }
     Ok(())
+}
+
+/// A reason as people type it: up to 500 characters counted without invisible ones, no control
+/// characters or bidi overrides; `None` when empty.
+fn reason_text(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    match raw.map(jinguo_core::identity::clean) {
+        Some(r) if !r.is_empty() => text::multi_line(raw.unwrap_or_default(), 1, REASON_MAX)
+            .map(Some)
+            .map_err(|e| invalid("reason", e.message())),
+        _ => Ok(None),
+    }
+}
+
+/// The longest reason a reviewer or nominator may give.
+const REASON_MAX: usize = 500;
+
+/// An event the state does not allow, said of the state everyone may see (a held nomination's
+/// refusals read exactly like village review's).
+fn illegal(e: core::Illegal) -> Refusal {
+    Refusal::Conflict(format!(
+        "{} is not possible while the nomination is {}",
+        e.event,
+        e.state.public()
+    ))
 }
 
 /// The nomination, locked until the transaction ends.
@@ -1037,9 +1144,12 @@ async fn ask_reviewer(
     Ok(())
 }
 
-/// A disabled reviewer's open tasks pass on: each closes as `reassigned`, and every other
-/// active reviewer of the task's unit who has no open task there gets one (task, link, mail).
-/// A level left with nobody is flagged as without a reviewer, as when it opened.
+/// Open work passes on from a person who may no longer do it (disabled, or moved to another
+/// role): each review task they can no longer decide closes as `reassigned` (their link is
+/// superseded), and every other active reviewer of the task's unit who has no open task there
+/// gets one (task, link, mail); a level left with nobody is flagged as without a reviewer, as
+/// when it opened. Held nominations whose case officer they were are offered to the county's
+/// other case officers.
 pub async fn hand_over(
     conn: &mut Conn<'_>,
     person: Uuid,
@@ -1049,6 +1159,10 @@ pub async fn hand_over(
     let open = store::open_tasks_for(conn, person).await?;
     let mut handed = 0;
     for (task, _, _) in open {
+        let unit = OrgCode::parse(&task.org_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        if may(conn, person, "nomination.review", unit, now).await? {
+            continue;
+        }
         store::close_task(conn, task.id, "reassigned", now).await?;
         let Some(n) = store::lock(conn, task.nomination_id).await? else {
             continue;
@@ -1057,10 +1171,18 @@ pub async fn hand_over(
             Ok(l) => l,
             Err(e) => return Err(StoreError::Task(format!("task level: {e}")).into()),
         };
+        jinguo_store::links::supersede_for(
+            conn,
+            REVIEW,
+            &link_subject(n.id, level),
+            person,
+            "转交其他审核员",
+            now,
+        )
+        .await?;
         if n.state.review_level() != Some(level) {
             continue;
         }
-        let unit = OrgCode::parse(&task.org_code).map_err(|e| StoreError::Task(e.to_string()))?;
         let (c, _) = campaign(conn, n.campaign_id).await?;
         let still_open: Vec<Uuid> = store::tasks(conn, n.id, level.as_str())
             .await?
@@ -1081,6 +1203,26 @@ pub async fn hand_over(
         for reviewer in newcomers {
             ask_reviewer(conn, &n, &c, level, unit, reviewer, task.due_at, links, now).await?;
         }
+        handed += 1;
+    }
+    for subject in jinguo_store::links::subjects_of(conn, ELIGIBILITY, person).await? {
+        let Ok(id) = subject.parse::<Uuid>() else {
+            continue;
+        };
+        let Some(n) = store::lock(conn, id).await? else {
+            continue;
+        };
+        let village =
+            OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        if n.state != State::EligibilityReview
+            || may(conn, person, "nomination.eligibility_reason", village, now).await?
+        {
+            continue;
+        }
+        jinguo_store::links::supersede_for(conn, ELIGIBILITY, &subject, person, "转交", now)
+            .await?;
+        let (c, _) = campaign(conn, n.campaign_id).await?;
+        ask_case_officers(conn, &n, &c, links, now).await?;
         handed += 1;
     }
     Ok(handed)
@@ -1107,25 +1249,25 @@ pub async fn decide(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
-    // Whatever the entry point (link, page, API), a disabled reviewer decides nothing.
-    if !staff::is_active(conn, reviewer).await? {
-        return Err(Refusal::Forbidden("nomination.review"));
-    }
     let n = locked(conn, nomination).await?;
     let Some(level) = n.state.review_level() else {
         return Err(Refusal::Conflict(format!(
             "the nomination is {}, not under review",
-            n.state
+            n.state.public()
         )));
     };
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     let unit = unit_for(village, level);
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason = reason_text(reason)?;
+    let reason = reason.as_deref();
     if decision != Decision::Approve && reason.is_none() {
         return Err(invalid("reason", "退回或不通过时请填写理由"));
     }
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let task = open_task(conn, nomination, level, reviewer).await?;
+    // Whatever the entry point (link, page, API): only an active person who reviews at this
+    // unit now decides — not one disabled or moved to another role since the task was made.
+    permit(conn, reviewer, "nomination.review", unit, now).await?;
     if rules.decide == DecideRule::All && decision == Decision::Approve {
         let others_open = store::tasks(conn, nomination, level.as_str())
             .await?
@@ -1165,8 +1307,7 @@ pub async fn decide(
         Decision::Reject => Event::Rejected { level },
         Decision::Return => Event::Returned { level },
     };
-    let to =
-        core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let to = core::next(n.state, event, rules.flow()).map_err(illegal)?;
     let actor = reviewer.to_string();
     let name = people::display_name(conn, reviewer).await?;
     let event_name = format!(
@@ -1311,8 +1452,7 @@ pub async fn publicity_ended(
         State::VillagePublicity => Event::VillagePublicityEnded,
         _ => Event::PublicityEnded,
     };
-    let to =
-        core::next(n.state, event, rules.flow()).map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let to = core::next(n.state, event, rules.flow()).map_err(illegal)?;
     let name = if in_state == State::VillagePublicity {
         "village_publicity_ended"
     } else {
@@ -1351,13 +1491,15 @@ impl jinguo_bus::Handler for Nominations {
         message: &'a jinguo_bus::Envelope,
     ) -> jinguo_store::BoxFuture<'a, Result<(), jinguo_bus::HandlerError>> {
         Box::pin(async move {
-            if message.kind == jinguo_auth::staff::DISABLED {
+            if message.kind == jinguo_auth::staff::DISABLED
+                || message.kind == jinguo_auth::staff::ROLES_CHANGED
+            {
                 let Some(person) = message.payload["person"]
                     .as_str()
                     .and_then(|s| s.parse::<Uuid>().ok())
                 else {
                     return Err(jinguo_bus::HandlerError::permanent(
-                        "staff.disabled without person",
+                        "staff message without person",
                     ));
                 };
                 return match hand_over(conn, person, &self.links, jinguo_bus::now()).await {
@@ -1442,7 +1584,11 @@ pub fn worker(
     let sealer = std::sync::Arc::new(sealer_from(config)?);
     Ok(jinguo_bus::Worker {
         name: "nominations".into(),
-        bindings: vec!["nomination.#".into(), jinguo_auth::staff::DISABLED.into()],
+        bindings: vec![
+            "nomination.#".into(),
+            jinguo_auth::staff::DISABLED.into(),
+            jinguo_auth::staff::ROLES_CHANGED.into(),
+        ],
         handler: std::sync::Arc::new(Nominations {
             links: links_from(config, calendar, sealer),
         }),
@@ -1483,8 +1629,7 @@ pub async fn resubmit(
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     permit(conn, by, "nomination.submit", village, now).await?;
     let (c, rules) = campaign(conn, n.campaign_id).await?;
-    let to = core::next(n.state, Event::Resubmitted, rules.flow())
-        .map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let to = core::next(n.state, Event::Resubmitted, rules.flow()).map_err(illegal)?;
     if let Some(story) = story {
         let story = Story::parse(story).map_err(|m| invalid("story", m))?;
         store::set_story(conn, nomination, story.as_str()).await?;
@@ -1505,8 +1650,7 @@ pub async fn resubmit(
     .await?;
     let moved = NominationRow { state: to, ..n };
     if store::incident_flag(conn, moved.household_id).await? {
-        let held = core::next(to, Event::EligibilityHeld, rules.flow())
-            .map_err(|e| Refusal::Conflict(e.to_string()))?;
+        let held = core::next(to, Event::EligibilityHeld, rules.flow()).map_err(illegal)?;
         let t = Transition {
             from: to,
             to: held,
@@ -1519,7 +1663,7 @@ pub async fn resubmit(
             state: held,
             ..moved
         };
-        ask_case_officers(conn, &held_row, &c, links, now).await?;
+        hold(conn, &held_row, &c, links, now).await?;
         // To the resubmitter it looks exactly like village review.
         return Ok(held.public());
     }
@@ -1539,10 +1683,11 @@ pub async fn withdraw(
     let n = locked(conn, nomination).await?;
     let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
     permit(conn, by, "nomination.withdraw", village, now).await?;
+    let reason = reason_text(reason)?;
+    let reason = reason.as_deref();
     let by = &by.to_string();
     let (_, rules) = campaign(conn, n.campaign_id).await?;
-    let to = core::next(n.state, Event::Withdrawn, rules.flow())
-        .map_err(|e| Refusal::Conflict(e.to_string()))?;
+    let to = core::next(n.state, Event::Withdrawn, rules.flow()).map_err(illegal)?;
     store::transition(
         conn,
         nomination,

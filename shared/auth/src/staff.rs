@@ -122,6 +122,91 @@ pub async fn may_grant(
     Ok(())
 }
 
+/// Whether `by` may manage `person` (disable, enable, reassign): never themselves, and every
+/// role the person holds must lie where `by` holds the permission that grants it
+/// (`staff.grant_sensitive` for roles that read referral data, `staff.manage` otherwise).
+pub async fn may_manage(
+    conn: &mut Conn<'_>,
+    by: Grantor,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
+    let Grantor::Staff(manager) = by else {
+        return Ok(());
+    };
+    if manager == person {
+        return Err(forbidden("不能停用、启用或调整自己的账号"));
+    }
+    let held = store_staff::principal(conn, person, now)
+        .await?
+        .map(|p| p.assignments)
+        .unwrap_or_default();
+    for h in held {
+        let action = if is_sensitive(h.role) {
+            "staff.grant_sensitive"
+        } else {
+            "staff.manage"
+        };
+        if !crate::may(conn, manager, action, Target::Org(h.org), now).await? {
+            return Err(forbidden("此人员不在您管理的范围内"));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces every role of `person` with `a` (the admin page's 调整岗位), by the rules of
+/// [`may_manage`] and [`may_grant`]; `staff.roles_changed` then lets each program pass on the
+/// open work the person may no longer do.
+pub async fn reassign(
+    conn: &mut Conn<'_>,
+    by: Grantor,
+    person: Uuid,
+    a: &Assignment,
+    now: DateTime<Utc>,
+) -> Result<(), StaffError> {
+    if orgs::get(conn, a.org).await?.is_none() {
+        return Err(StaffError::Invalid {
+            field: "unit",
+            message: format!("没有代码为 {} 的单位", a.org),
+        });
+    }
+    may_manage(conn, by, person, now).await?;
+    may_grant(conn, by, Some(person), a, now).await?;
+    store_staff::unassign_all(conn, person).await?;
+    store_staff::assign(conn, person, a, now).await?;
+    let details = serde_json::json!({ "role": a.role.as_str(), "org": a.org });
+    crate::record(
+        conn,
+        &by.actor(),
+        "staff.reassigned",
+        &person.to_string(),
+        details,
+        now,
+    )
+    .await?;
+    announce(conn, ROLES_CHANGED, person, now).await?;
+    Ok(())
+}
+
+async fn announce(
+    conn: &mut Conn<'_>,
+    kind: &str,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let message = jinguo_core::messaging::Envelope::new(
+        kind,
+        serde_json::json!({ "person": person }),
+        Uuid::new_v4(),
+        now,
+    );
+    jinguo_store::outbox::push(conn, &[message], now).await
+}
+
+/// The message every program hears when a person's roles change: open work they may no longer
+/// do moves on.
+pub const ROLES_CHANGED: &str = "staff.roles_changed";
+
 /// The message every program hears when a person is disabled: their open work moves on.
 pub const DISABLED: &str = "staff.disabled";
 /// The message every program hears when a person is enabled again.
@@ -154,13 +239,7 @@ pub async fn set_active(
         )
     };
     crate::record(conn, actor, action, &person.to_string(), details, now).await?;
-    let message = jinguo_core::messaging::Envelope::new(
-        kind,
-        serde_json::json!({ "person": person }),
-        Uuid::new_v4(),
-        now,
-    );
-    jinguo_store::outbox::push(conn, &[message], now).await?;
+    announce(conn, kind, person, now).await?;
     Ok(true)
 }
 
@@ -170,6 +249,7 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
     let ok = matches!(e.split_once('@'), Some((local, domain))
         if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
         && !e.contains(char::is_whitespace)
+        && !e.contains(char::is_control)
         && e.matches('@').count() == 1;
     if ok {
         Ok(e)

@@ -231,7 +231,7 @@ impl Story {
     pub fn parse(s: &str) -> Result<Story, String> {
         crate::text::multi_line(s, Self::MIN, Self::MAX)
             .map(Story)
-            .map_err(|e| format!("家庭事迹：{}", e.message()))
+            .map_err(|e| e.message())
     }
 
     pub fn as_str(&self) -> &str {

@@ -156,6 +156,63 @@ pub async fn supersede(
     Ok(on_backend!(conn, |c| update.execute(c).await)?)
 }
 
+/// The people holding a usable (unused, not superseded, unexpired) link for
+/// (`purpose`, `subject`).
+pub async fn open_actors(
+    conn: &mut Conn<'_>,
+    purpose: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let query = action_links::table
+        .filter(action_links::purpose.eq(purpose.to_owned()))
+        .filter(action_links::subject.eq(subject.to_owned()))
+        .filter(action_links::used_at.is_null())
+        .filter(action_links::superseded_at.is_null())
+        .filter(action_links::expires_at.gt(naive(now)))
+        .select(action_links::actor);
+    let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
+    Ok(rows.iter().filter_map(|a| a.parse().ok()).collect())
+}
+
+/// The subjects of `actor`'s links for `purpose` (used or not).
+pub async fn subjects_of(
+    conn: &mut Conn<'_>,
+    purpose: &str,
+    actor: Uuid,
+) -> Result<Vec<String>, StoreError> {
+    let query = action_links::table
+        .filter(action_links::purpose.eq(purpose.to_owned()))
+        .filter(action_links::actor.eq(actor.to_string()))
+        .select(action_links::subject)
+        .distinct();
+    Ok(on_backend!(conn, |c| query.load(c).await)?)
+}
+
+/// Supersedes `actor`'s unused links for (`purpose`, `subject`): the work passed to others.
+pub async fn supersede_for(
+    conn: &mut Conn<'_>,
+    purpose: &str,
+    subject: &str,
+    actor: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let update = diesel::update(
+        action_links::table
+            .filter(action_links::purpose.eq(purpose.to_owned()))
+            .filter(action_links::subject.eq(subject.to_owned()))
+            .filter(action_links::actor.eq(actor.to_string()))
+            .filter(action_links::used_at.is_null())
+            .filter(action_links::superseded_at.is_null()),
+    )
+    .set((
+        action_links::superseded_at.eq(Some(naive(now))),
+        action_links::superseded_by.eq(Some(by)),
+    ));
+    Ok(on_backend!(conn, |c| update.execute(c).await)?)
+}
+
 /// A signed-in session.
 #[derive(Debug, Clone)]
 pub struct Session {
