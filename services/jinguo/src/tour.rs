@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use jinguo_core::tours::{Instance, Schedule, check, solve, travel_lower_bound_km};
+use jinguo_tours::{Instance, Schedule, check, solve, travel_lower_bound_km};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Tour {
@@ -275,7 +275,7 @@ pub(crate) fn generate(
     seed: u64,
 ) -> anyhow::Result<Instance> {
     use jinguo_core::org::{OrgCode, OrgLevel};
-    use jinguo_core::tours::{Lecturer, Village};
+    use jinguo_tours::{Lecturer, Village};
     let county = OrgCode::parse(county).map_err(|e| anyhow::anyhow!("--county: {e}"))?;
     anyhow::ensure!(
         county.level() == OrgLevel::County,

@@ -14,4 +14,3 @@ pub mod org;
 pub mod org_file;
 pub mod rules;
 pub mod text;
-pub mod tours;

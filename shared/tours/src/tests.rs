@@ -656,7 +656,7 @@ fn the_lower_bound_is_below_every_schedule() {
         let inst = instance(villages, lecturers, 2);
         let s = run(&inst, 200);
         if s.stats.covered == inst.villages.len() {
-            let bound = crate::tours::travel_lower_bound_km(&inst);
+            let bound = crate::travel_lower_bound_km(&inst);
             assert!(bound > 0.0 && bound <= s.stats.travel_km + 1e-9);
         }
     }
