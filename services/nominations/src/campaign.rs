@@ -1,0 +1,70 @@
+//! Creating a campaign.
+
+use chrono::{DateTime, Utc};
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::text::{self, NAME_MAX};
+use jinguo_store::nominations::{self as store, CampaignRow};
+use jinguo_store::{Conn, orgs};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::refusal::{Refusal, invalid};
+use crate::rules::Rules;
+use crate::settings::Links;
+
+/// Everything needed to create a campaign.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewCampaign {
+    pub name: String,
+    pub year: i32,
+    pub scope_org: String,
+    pub rules: Rules,
+}
+
+pub async fn create_campaign(
+    conn: &mut Conn<'_>,
+    c: NewCampaign,
+    by: &str,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<Uuid, Refusal> {
+    let name = text::single_line(&c.name, 100).map_err(|e| invalid("name", e.message()))?;
+    let scope = OrgCode::parse(&c.scope_org)
+        .map_err(|_| invalid("scope_org", "机构代码应为 2–12 位数字的统计用区划代码"))?;
+    if scope.level() > OrgLevel::County {
+        return Err(invalid("scope_org", "评选范围应为县（市、区）、市州或全省"));
+    }
+    if orgs::get(conn, scope).await?.is_none() {
+        return Err(invalid("scope_org", "没有这个单位"));
+    }
+    if !(2000..=2100).contains(&c.year) {
+        return Err(invalid("year", "年份应在 2000–2100 之间"));
+    }
+    if c.rules.categories.is_empty() {
+        return Err(invalid("rules.categories", "请至少填写一个评选类别"));
+    }
+    for category in &c.rules.categories {
+        text::single_line(category, NAME_MAX)
+            .map_err(|e| invalid("rules.categories", e.message()))?;
+    }
+    c.rules.check(links, now)?;
+    let id = Uuid::new_v4();
+    let row = CampaignRow {
+        id,
+        name,
+        year: c.year,
+        scope_org: scope.to_string(),
+        rules: serde_json::to_string(&c.rules).expect("rules serialise"),
+    };
+    store::insert_campaign(conn, &row, by, now).await?;
+    jinguo_auth::record(
+        conn,
+        by,
+        "campaign.created",
+        &id.to_string(),
+        serde_json::json!({ "scope": scope }),
+        now,
+    )
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,95 @@
+//! 公示 periods: their end by timer.
+
+use chrono::{DateTime, Utc};
+use jinguo_core::nominations::{self as core, Event, State};
+use jinguo_core::org::OrgCode;
+use jinguo_store::nominations::{self as store, NominationRow, Transition};
+use jinguo_store::{Conn, StoreError};
+use uuid::Uuid;
+
+use crate::records::{campaign, locked};
+use crate::refusal::{Refusal, illegal};
+use crate::review::enter_level;
+use crate::rules::{Deadline, Rules};
+use crate::settings::Links;
+
+/// The message that ends a 公示.
+pub const PUBLICITY_ENDED: &str = "nomination.publicity_ended";
+
+/// Entering a 公示 sets a timer for its end, in the same transaction. Working days end at the
+/// close of office hours, on the calendar of the nomination's village.
+pub(crate) async fn schedule_publicity_end(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    to: State,
+    rules: &Rules,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let length = match to {
+        State::VillagePublicity => rules.village_publicity.as_deref(),
+        State::Publicity => Some(rules.publicity.as_str()),
+        _ => None,
+    };
+    let Some(length) = length else { return Ok(()) };
+    let length = links
+        .publicity_length(length)
+        .map_err(|e| StoreError::Task(format!("campaign rules: {}", e.code())))?;
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let due = length
+        .ends_at(now, |days| {
+            links.due(&Deadline::WorkingDays(days), village, now)
+        })
+        .unwrap_or(now);
+    let message = jinguo_bus::message(
+        PUBLICITY_ENDED,
+        serde_json::json!({ "nomination": n.id, "state": to }),
+    );
+    let key = format!("publicity:{}:{to}", n.id);
+    jinguo_store::timers::schedule(conn, &key, due, None, &message, now).await?;
+    Ok(())
+}
+
+/// A 公示 ended (its timer fired): the nomination moves on unless something else moved it
+/// first (an objection, a withdrawal), in which case the message has no effect.
+pub async fn publicity_ended(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    in_state: State,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = locked(conn, nomination).await?;
+    if n.state != in_state {
+        return Ok(n.state);
+    }
+    let (c, rules) = campaign(conn, n.campaign_id).await?;
+    let event = match in_state {
+        State::VillagePublicity => Event::VillagePublicityEnded,
+        _ => Event::PublicityEnded,
+    };
+    let to = core::next(n.state, event, rules.flow()).map_err(illegal)?;
+    let name = if in_state == State::VillagePublicity {
+        "village_publicity_ended"
+    } else {
+        "publicity_ended"
+    };
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: name,
+            actor: "system",
+            reason: None,
+        },
+        now,
+    )
+    .await?;
+    if let Some(level) = to.review_level() {
+        let moved = NominationRow { state: to, ..n };
+        enter_level(conn, &moved, &c, level, links, now).await?;
+    }
+    Ok(to)
+}

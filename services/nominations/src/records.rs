@@ -1,0 +1,50 @@
+//! Loading and recording the program's rows: the campaign with its rules, the locked
+//! nomination, notes in its history.
+
+use chrono::{DateTime, Utc};
+use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Transition};
+use jinguo_store::{Conn, StoreError};
+use uuid::Uuid;
+
+use crate::refusal::Refusal;
+use crate::rules::Rules;
+
+pub(crate) async fn campaign(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+) -> Result<(CampaignRow, Rules), Refusal> {
+    let c = store::get_campaign(conn, id)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no campaign {id}")))?;
+    let rules: Rules = serde_json::from_str(&c.rules)
+        .map_err(|e| StoreError::Task(format!("campaign rules: {e}")))?;
+    Ok((c, rules))
+}
+
+/// The nomination, locked until the transaction ends.
+pub(crate) async fn locked(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+) -> Result<NominationRow, Refusal> {
+    store::lock(conn, nomination)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))
+}
+
+/// Records in the history something the system noticed that leaves the state as it is.
+pub(crate) async fn note(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    event: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let t = Transition {
+        from: n.state,
+        to: n.state,
+        event,
+        actor: "system",
+        reason: Some(reason),
+    };
+    store::transition(conn, n.id, t, now).await
+}

@@ -1,0 +1,66 @@
+//! What the program refuses, with the field and the rule: the caller can act on it.
+
+use jinguo_core::nominations::{self as core};
+use jinguo_core::text::{self};
+use jinguo_store::StoreError;
+use uuid::Uuid;
+
+/// A refusal the caller can act on: the field and the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// Not eligible by an ordinary rule (or, told to county case officers only, the incident
+    /// flag); `message` is what the nominator reads. The refusal is audited by [`submit`].
+    #[error("{message}")]
+    Ineligible {
+        rule: &'static str,
+        message: String,
+        household: Uuid,
+    },
+    /// The person may not do this (`action` names the permission).
+    #[error("not permitted: {0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐")]
+    QuotaFull { level: &'static str, quota: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A reason as people type it: up to 500 characters counted without invisible ones, no control
+/// characters or bidi overrides; `None` when empty.
+pub(crate) fn reason_text(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    match raw.map(jinguo_core::identity::clean) {
+        Some(r) if !r.is_empty() => text::multi_line(raw.unwrap_or_default(), 1, REASON_MAX)
+            .map(Some)
+            .map_err(|e| invalid("reason", e.message())),
+        _ => Ok(None),
+    }
+}
+
+/// The longest reason a reviewer or nominator may give.
+pub(crate) const REASON_MAX: usize = 500;
+
+/// An event the state does not allow, said of the state everyone may see (a held nomination's
+/// refusals read exactly like village review's).
+pub(crate) fn illegal(e: core::Illegal) -> Refusal {
+    Refusal::Conflict(format!(
+        "{} is not possible while the nomination is {}",
+        e.event,
+        e.state.public()
+    ))
+}

@@ -1,0 +1,505 @@
+//! Review levels: entering a level (tasks, links, mails), deciding it, reminders, and handing
+//! open tasks on when a reviewer leaves.
+
+use chrono::{DateTime, Duration, Utc};
+use jinguo_core::auth::Role;
+use jinguo_core::nominations::{self as core, Event, Flow, Level, State};
+use jinguo_core::notify::Urgency;
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Task, Transition};
+use jinguo_store::{Conn, StoreError, orgs, people, staff};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{may, permit};
+use crate::eligibility::{ELIGIBILITY, ask_case_officers};
+use crate::family::family_of;
+use crate::publicity::schedule_publicity_end;
+use crate::records::{campaign, locked, note};
+use crate::refusal::{Refusal, illegal, invalid, reason_text};
+use crate::rules::{DecideRule, NoReviewer, Rules};
+use crate::settings::Links;
+
+/// The purpose of review links.
+pub const REVIEW: &str = "review";
+
+/// Whether `person` may look at and decide nomination `id` now: it is under review, they hold
+/// an open task at its level, and they review at that unit (active, not moved away since).
+/// The review pages ask it before showing anything (the phone above all).
+pub async fn may_review(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(n) = store::get(conn, id).await? else {
+        return Ok(false);
+    };
+    let Some(level) = n.state.review_level() else {
+        return Ok(false);
+    };
+    let Ok(village) = OrgCode::parse(&n.village_code) else {
+        return Ok(false);
+    };
+    let has_task = store::tasks(conn, id, level.as_str())
+        .await?
+        .iter()
+        .any(|t| t.reviewer == person && !t.closed);
+    Ok(has_task
+        && may(
+            conn,
+            person,
+            "nomination.review",
+            unit_for(village, level),
+            now,
+        )
+        .await?)
+}
+
+/// The org unit that reviews a nomination at `level`.
+pub fn unit_for(village: OrgCode, level: Level) -> OrgCode {
+    let mut unit = village;
+    let target = match level {
+        Level::Village => OrgLevel::Village,
+        Level::Township => OrgLevel::Township,
+        Level::County => OrgLevel::County,
+    };
+    while unit.level() > target {
+        unit = unit.parent().unwrap_or(unit);
+    }
+    unit
+}
+
+pub(crate) fn link_subject(nomination: Uuid, level: Level) -> String {
+    format!("{nomination}:{}", level.as_str())
+}
+
+/// Opens a level: a task, a link and an email for each active reviewer of its unit. A unit
+/// with no reviewer is never a silent stall: it is recorded in the history and the county
+/// admins are told.
+pub(crate) async fn enter_level(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    level: Level,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let unit = unit_for(village, level);
+    let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
+    let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
+    if reviewers.is_empty()
+        && rules
+            .as_ref()
+            .is_some_and(|r| r.no_reviewer == NoReviewer::Skip)
+    {
+        // Configured to skip: the level passes without a decision, recorded as such.
+        let flow = rules.as_ref().map_or(
+            Flow {
+                village_publicity: false,
+            },
+            Rules::flow,
+        );
+        let to = core::next(n.state, Event::Approved { level }, flow).map_err(illegal)?;
+        let event = format!("{}_skipped", level.as_str());
+        let t = Transition {
+            from: n.state,
+            to,
+            event: &event,
+            actor: "system",
+            reason: Some(unit.as_str()),
+        };
+        store::transition(conn, n.id, t, now).await?;
+        if let Some(r) = &rules {
+            schedule_publicity_end(conn, n, to, r, links, now).await?;
+        }
+        if let Some(next_level) = to.review_level() {
+            let moved = NominationRow {
+                state: to,
+                ..n.clone()
+            };
+            Box::pin(enter_level(conn, &moved, c, next_level, links, now)).await?;
+        }
+        return Ok(());
+    }
+    if reviewers.is_empty() {
+        return flag_no_reviewer(conn, n, c, level, unit, links, now).await;
+    }
+    let due = rules
+        .as_ref()
+        .and_then(|r| r.deadlines.of(level))
+        .and_then(|d| links.due(d, unit, now));
+    if let Some(due) = due {
+        // A reminder a day before the deadline (or at once when it is closer than that).
+        let at = (due - Duration::days(1)).max(now);
+        let message = jinguo_bus::message(
+            REVIEW_REMINDER,
+            serde_json::json!({ "nomination": n.id, "level": level, "due": due }),
+        );
+        let key = format!("review-reminder:{}:{}", n.id, level.as_str());
+        jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
+    }
+    for reviewer in reviewers {
+        ask_reviewer(conn, n, c, level, unit, reviewer, due, links, now).await?;
+    }
+    Ok(())
+}
+
+/// A level whose unit has no active reviewer is never a silent stall: it is recorded in the
+/// history (the county's list shows it as stalled) and the county's admins are told to appoint
+/// a reviewer.
+pub(crate) async fn flag_no_reviewer(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    level: Level,
+    unit: OrgCode,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let family = family_of(n);
+    note(conn, n, "no_reviewer", unit.as_str(), now).await?;
+    tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let county = unit_for(village, Level::County);
+    let unit_name = orgs::get(conn, unit)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_else(|| unit.to_string());
+    for admin in staff::holders_above(conn, Role::Admin, county).await? {
+        let name = people::display_name(conn, admin).await?;
+        let notice = jinguo_mail::NoReviewerNotice {
+            recipient: name,
+            campaign: c.name.clone(),
+            family: family.head_name.clone(),
+            level: level.label().to_owned(),
+            unit: unit_name.clone(),
+            link: format!("{}/admin/staff?org={county}", links.public_url),
+        };
+        jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now)
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// One reviewer's task at a level: the task row, an action link and the review mail.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ask_reviewer(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    level: Level,
+    unit: OrgCode,
+    reviewer: Uuid,
+    due: Option<DateTime<Utc>>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let family = family_of(n);
+    let task = Task {
+        id: Uuid::new_v4(),
+        nomination_id: n.id,
+        level: level.as_str().to_owned(),
+        org_code: unit.to_string(),
+        reviewer,
+        closed: false,
+        due_at: due,
+    };
+    store::insert_task(conn, &task, now).await?;
+    let secret = jinguo_auth::links::issue(
+        conn,
+        REVIEW,
+        &link_subject(n.id, level),
+        reviewer,
+        links.valid_for,
+        now,
+    )
+    .await?;
+    let name = people::display_name(conn, reviewer).await?;
+    let mail = jinguo_mail::ReviewRequest {
+        recipient: name,
+        campaign: c.name.clone(),
+        family: family.head_name.clone(),
+        category: n.category.clone(),
+        level: level.label().to_owned(),
+        link: format!("{}/link/{}", links.public_url, secret.expose()),
+        due: due.map(|d| links.in_words(d)).unwrap_or_default(),
+    };
+    jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+    Ok(())
+}
+
+/// Open work passes on from a person who may no longer do it (disabled, or moved to another
+/// role): each review task they can no longer decide closes as `reassigned` (their link is
+/// superseded), and every other active reviewer of the task's unit who has no open task there
+/// gets one (task, link, mail); a level left with nobody is flagged as without a reviewer, as
+/// when it opened. Held nominations whose case officer they were are offered to the county's
+/// other case officers.
+pub async fn hand_over(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, Refusal> {
+    let open = store::open_tasks_for(conn, person).await?;
+    let mut handed = 0;
+    for (task, _, _) in open {
+        let unit = OrgCode::parse(&task.org_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        if may(conn, person, "nomination.review", unit, now).await? {
+            continue;
+        }
+        store::close_task(conn, task.id, "reassigned", now).await?;
+        let Some(n) = store::lock(conn, task.nomination_id).await? else {
+            continue;
+        };
+        let level: Level = match serde_json::from_value(serde_json::json!(task.level)) {
+            Ok(l) => l,
+            Err(e) => return Err(StoreError::Task(format!("task level: {e}")).into()),
+        };
+        jinguo_store::links::supersede_for(
+            conn,
+            REVIEW,
+            &link_subject(n.id, level),
+            person,
+            "转交其他审核员",
+            now,
+        )
+        .await?;
+        if n.state.review_level() != Some(level) {
+            continue;
+        }
+        let (c, _) = campaign(conn, n.campaign_id).await?;
+        let still_open: Vec<Uuid> = store::tasks(conn, n.id, level.as_str())
+            .await?
+            .into_iter()
+            .filter(|t| !t.closed)
+            .map(|t| t.reviewer)
+            .collect();
+        let newcomers: Vec<Uuid> = staff::holders_at(conn, Role::Reviewer, unit)
+            .await?
+            .into_iter()
+            .filter(|r| *r != person && !still_open.contains(r))
+            .collect();
+        note(conn, &n, "reassigned", &person.to_string(), now).await?;
+        if still_open.is_empty() && newcomers.is_empty() {
+            flag_no_reviewer(conn, &n, &c, level, unit, links, now).await?;
+            continue;
+        }
+        for reviewer in newcomers {
+            ask_reviewer(conn, &n, &c, level, unit, reviewer, task.due_at, links, now).await?;
+        }
+        handed += 1;
+    }
+    for subject in jinguo_store::links::subjects_of(conn, ELIGIBILITY, person).await? {
+        let Ok(id) = subject.parse::<Uuid>() else {
+            continue;
+        };
+        let Some(n) = store::lock(conn, id).await? else {
+            continue;
+        };
+        let village =
+            OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        if n.state != State::EligibilityReview
+            || may(conn, person, "nomination.eligibility_reason", village, now).await?
+        {
+            continue;
+        }
+        jinguo_store::links::supersede_for(conn, ELIGIBILITY, &subject, person, "转交", now)
+            .await?;
+        let (c, _) = campaign(conn, n.campaign_id).await?;
+        ask_case_officers(conn, &n, &c, links, now).await?;
+        handed += 1;
+    }
+    Ok(handed)
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    Return,
+}
+
+/// Decides a level for `reviewer`: refused when the level is no longer open (another reviewer
+/// decided: the caller sees who), when the quota is used up, or when a reason is missing.
+/// The first decision completes the level and supersedes the other reviewers' links.
+pub async fn decide(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    reviewer: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let n = locked(conn, nomination).await?;
+    let Some(level) = n.state.review_level() else {
+        return Err(Refusal::Conflict(format!(
+            "the nomination is {}, not under review",
+            n.state.public()
+        )));
+    };
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let unit = unit_for(village, level);
+    let reason = reason_text(reason)?;
+    let reason = reason.as_deref();
+    if decision != Decision::Approve && reason.is_none() {
+        return Err(invalid("reason", "退回或不通过时请填写理由"));
+    }
+    let (c, rules) = campaign(conn, n.campaign_id).await?;
+    let task = open_task(conn, nomination, level, reviewer).await?;
+    // Whatever the entry point (link, page, API): only an active person who reviews at this
+    // unit now decides — not one disabled or moved to another role since the task was made.
+    permit(conn, reviewer, "nomination.review", unit, now).await?;
+    if rules.decide == DecideRule::All && decision == Decision::Approve {
+        let others_open = store::tasks(conn, nomination, level.as_str())
+            .await?
+            .iter()
+            .any(|t| !t.closed && t.id != task);
+        if others_open {
+            // One approval of several needed: recorded, the level stays open.
+            let event = format!("{}_approval", level.as_str());
+            let actor = reviewer.to_string();
+            let t = Transition {
+                from: n.state,
+                to: n.state,
+                event: &event,
+                actor: &actor,
+                reason,
+            };
+            store::transition(conn, nomination, t, now).await?;
+            store::close_task(conn, task, "approve", now).await?;
+            return Ok(n.state);
+        }
+    }
+    if decision == Decision::Approve {
+        // Serialise approvals of one unit: the quota holds under concurrency.
+        orgs::lock(conn, unit).await?;
+        let quota = rules.quotas.of(level);
+        let used =
+            store::forwarded_count(conn, n.campaign_id, level.as_str(), unit.as_str()).await?;
+        if !core::within_quota(used as u32, quota) {
+            return Err(Refusal::QuotaFull {
+                level: level.as_str(),
+                quota,
+            });
+        }
+    }
+    let event = match decision {
+        Decision::Approve => Event::Approved { level },
+        Decision::Reject => Event::Rejected { level },
+        Decision::Return => Event::Returned { level },
+    };
+    let to = core::next(n.state, event, rules.flow()).map_err(illegal)?;
+    let actor = reviewer.to_string();
+    let name = people::display_name(conn, reviewer).await?;
+    let event_name = format!(
+        "{}_{}",
+        level.as_str(),
+        serde_json::to_value(decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    );
+    store::transition(
+        conn,
+        nomination,
+        Transition {
+            from: n.state,
+            to,
+            event: &event_name,
+            actor: &actor,
+            reason,
+        },
+        now,
+    )
+    .await?;
+    store::close_tasks(conn, nomination, level.as_str(), task, &event_name, now).await?;
+    jinguo_auth::links::supersede(conn, REVIEW, &link_subject(nomination, level), &name, now)
+        .await?;
+    if decision == Decision::Approve {
+        store::record_forwarded(
+            conn,
+            n.campaign_id,
+            level.as_str(),
+            unit.as_str(),
+            nomination,
+        )
+        .await?;
+    }
+    schedule_publicity_end(conn, &n, to, &rules, links, now).await?;
+    if let Some(next_level) = to.review_level() {
+        let moved = NominationRow { state: to, ..n };
+        enter_level(conn, &moved, &c, next_level, links, now).await?;
+    }
+    Ok(to)
+}
+
+/// The message that reminds a level's reviewers before its deadline.
+pub const REVIEW_REMINDER: &str = "nomination.review_reminder";
+
+/// Reminds the reviewers with open tasks at a level that is still under review.
+pub async fn remind(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: Level,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, Refusal> {
+    let Some(n) = store::get(conn, nomination).await? else {
+        return Ok(0);
+    };
+    if n.state.review_level() != Some(level) {
+        return Ok(0);
+    }
+    let family = family_of(&n);
+    let mut sent = 0;
+    for task in store::tasks(conn, nomination, level.as_str())
+        .await?
+        .into_iter()
+        .filter(|t| !t.closed)
+    {
+        let Some(due) = task.due_at else { continue };
+        let name = people::display_name(conn, task.reviewer).await?;
+        let reminder = jinguo_mail::DeadlineReminder {
+            recipient: name,
+            task: format!(
+                "{}家庭的{}推荐（{}审核）",
+                family.head_name,
+                n.category,
+                level.label()
+            ),
+            due: links.in_words(due),
+            link: format!("{}/tasks/{}", links.public_url, task.id),
+        };
+        jinguo_mail::notify(conn, task.reviewer, &reminder, Urgency::Normal, now)
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+pub(crate) async fn open_task(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    level: Level,
+    reviewer: Uuid,
+) -> Result<Uuid, Refusal> {
+    let tasks = store::tasks(conn, nomination, level.as_str()).await?;
+    tasks
+        .into_iter()
+        .find(|t| t.reviewer == reviewer && !t.closed)
+        .map(|t| t.id)
+        .ok_or_else(|| {
+            Refusal::Conflict(
+                "this review is not open for you (decided already, or not yours)".into(),
+            )
+        })
+}
