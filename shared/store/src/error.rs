@@ -36,6 +36,12 @@ impl StoreError {
         StoreError::Pool(e)
     }
 
+    /// A stored value that no longer reads as its type (a row edited by hand): reported, not
+    /// guessed around.
+    pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
+        StoreError::Query(DieselError::DeserializationError(what.into().into()))
+    }
+
     /// True when the fault is the database link, not the request: the pool could not connect,
     /// the connection was lost (twice) before commit, or at commit. Worth asking again later;
     /// HTTP answers it with 503 and `Retry-After`.
@@ -76,4 +82,15 @@ pub(crate) fn connection_lost(e: &DieselError) -> bool {
         } => connection_lost(rollback_error) || connection_lost(commit_error),
         _ => false,
     }
+}
+
+/// Parses a text column into its type (an id, an enum core defines); `what` names the column
+/// in the error.
+pub(crate) fn parse<T>(text: &str, what: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| StoreError::corrupt(format!("bad {what} {text:?}: {e}")))
 }

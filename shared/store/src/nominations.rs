@@ -1,24 +1,22 @@
 //! 最美家庭 nominations: campaigns, households, nominations with their history, review tasks
 //! and what each unit forwarded (for quotas).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::nominations::State;
 use uuid::Uuid;
 
+use crate::error::parse;
 use crate::json::{naive, utc};
 use crate::schema::{
-    campaigns, forwarded, household_keys, households, nomination_history, nominations, review_tasks,
+    campaigns, forwarded, household_keys, households, nomination_history, nominations, orgs,
+    review_tasks,
 };
 use crate::{Conn, StoreError, locked, on_backend};
 
-fn corrupt(what: String) -> StoreError {
-    StoreError::Query(diesel::result::Error::DeserializationError(what.into()))
-}
-
 fn uuid(s: &str) -> Result<Uuid, StoreError> {
-    s.parse().map_err(|_| corrupt(format!("bad id {s}")))
+    parse(s, "id")
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +27,29 @@ pub struct CampaignRow {
     pub scope_org: String,
     /// JSON, parsed by the nominations service.
     pub rules: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = campaigns, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct CampaignRecord {
+    id: String,
+    name: String,
+    year: i32,
+    scope_org: String,
+    rules: String,
+}
+
+impl TryFrom<CampaignRecord> for CampaignRow {
+    type Error = StoreError;
+    fn try_from(r: CampaignRecord) -> Result<Self, StoreError> {
+        Ok(CampaignRow {
+            id: uuid(&r.id)?,
+            name: r.name,
+            year: r.year,
+            scope_org: r.scope_org,
+            rules: r.rules,
+        })
+    }
 }
 
 pub async fn insert_campaign(
@@ -54,25 +75,13 @@ pub async fn get_campaign(
     conn: &mut Conn<'_>,
     id: Uuid,
 ) -> Result<Option<CampaignRow>, StoreError> {
-    let query = campaigns::table.find(id.to_string()).select((
-        campaigns::id,
-        campaigns::name,
-        campaigns::year,
-        campaigns::scope_org,
-        campaigns::rules,
-    ));
-    let row: Option<(String, String, i32, String, String)> =
-        on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(|(id, name, year, scope_org, rules)| {
-        Ok(CampaignRow {
-            id: uuid(&id)?,
-            name,
-            year,
-            scope_org,
-            rules,
-        })
-    })
-    .transpose()
+    let query = campaigns::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(CampaignRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(CampaignRow::try_from).transpose()
 }
 
 /// The household any of `keys` (keyed hashes of its ID number and phone) identifies, created
@@ -83,7 +92,7 @@ pub async fn household(
     now: DateTime<Utc>,
 ) -> Result<Household, StoreError> {
     let Some(first) = keys.first() else {
-        return Err(corrupt("a household needs at least one key".into()));
+        return Err(StoreError::corrupt("a household needs at least one key"));
     };
     let mut ids = households_by_key(conn, keys).await?;
     if ids.is_empty() {
@@ -125,17 +134,25 @@ pub async fn household(
     })
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = household_keys, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct HouseholdKeyRecord {
+    key_hash: String,
+    household_id: String,
+}
+
 /// The households that hold any of `keys`, the one holding the first key first.
 async fn households_by_key(conn: &mut Conn<'_>, keys: &[String]) -> Result<Vec<Uuid>, StoreError> {
-    let query = household_keys::table
-        .filter(household_keys::key_hash.eq_any(keys.to_vec()))
-        .select((household_keys::key_hash, household_keys::household_id));
-    let rows: Vec<(String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    let query = household_keys::table.filter(household_keys::key_hash.eq_any(keys.to_vec()));
+    let rows = on_backend!(conn, |c| query
+        .select(HouseholdKeyRecord::as_select())
+        .load(c)
+        .await)?;
     let mut ids: Vec<Uuid> = Vec::new();
     for key in keys {
-        for (k, h) in &rows {
-            let h = uuid(h)?;
-            if k == key && !ids.contains(&h) {
+        for r in rows.iter().filter(|r| &r.key_hash == key) {
+            let h = uuid(&r.household_id)?;
+            if !ids.contains(&h) {
                 ids.push(h);
             }
         }
@@ -176,6 +193,14 @@ pub async fn set_incident_flag(
     Ok(())
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = nominations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct PastNomination {
+    campaign_id: String,
+    category: String,
+    state: String,
+}
+
 /// Categories the household was awarded in other campaigns, and whether it has an open
 /// nomination in `campaign`.
 pub async fn household_record(
@@ -183,26 +208,23 @@ pub async fn household_record(
     households: &[Uuid],
     campaign: Uuid,
 ) -> Result<(Vec<String>, bool), StoreError> {
-    let query = nominations::table
-        .filter(
-            nominations::household_id
-                .eq_any(households.iter().map(Uuid::to_string).collect::<Vec<_>>()),
-        )
-        .select((
-            nominations::campaign_id,
-            nominations::category,
-            nominations::state,
-        ));
-    let rows: Vec<(String, String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    let query = nominations::table.filter(
+        nominations::household_id
+            .eq_any(households.iter().map(Uuid::to_string).collect::<Vec<_>>()),
+    );
+    let rows = on_backend!(conn, |c| query
+        .select(PastNomination::as_select())
+        .load(c)
+        .await)?;
     let campaign = campaign.to_string();
     let mut awarded = Vec::new();
     let mut open = false;
-    for (c, category, state) in rows {
-        let state: State = state.parse().map_err(corrupt)?;
-        if c != campaign && state == State::Awarded {
-            awarded.push(category);
+    for r in rows {
+        let state: State = parse(&r.state, "state")?;
+        if r.campaign_id != campaign && state == State::Awarded {
+            awarded.push(r.category);
         }
-        if c == campaign && state.is_open() {
+        if r.campaign_id == campaign && state.is_open() {
             open = true;
         }
     }
@@ -225,77 +247,62 @@ pub struct NominationRow {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-);
-
-fn columns() -> (
-    nominations::id,
-    nominations::campaign_id,
-    nominations::village_code,
-    nominations::household_id,
-    nominations::category,
-    nominations::channel,
-    nominations::family,
-    nominations::story,
-    nominations::nominator,
-    nominations::state,
-    nominations::created_at,
-) {
-    (
-        nominations::id,
-        nominations::campaign_id,
-        nominations::village_code,
-        nominations::household_id,
-        nominations::category,
-        nominations::channel,
-        nominations::family,
-        nominations::story,
-        nominations::nominator,
-        nominations::state,
-        nominations::created_at,
-    )
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = nominations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct NominationRecord {
+    id: String,
+    campaign_id: String,
+    village_code: String,
+    household_id: String,
+    category: String,
+    channel: String,
+    family: String,
+    story: String,
+    nominator: String,
+    state: String,
+    created_at: NaiveDateTime,
 }
 
-fn from_row(r: Row) -> Result<NominationRow, StoreError> {
-    Ok(NominationRow {
-        id: uuid(&r.0)?,
-        campaign_id: uuid(&r.1)?,
-        village_code: r.2,
-        household_id: uuid(&r.3)?,
-        category: r.4,
-        channel: r.5,
-        family: r.6,
-        story: r.7,
-        nominator: r.8,
-        state: r.9.parse().map_err(corrupt)?,
-        created_at: utc(r.10),
-    })
+impl TryFrom<NominationRecord> for NominationRow {
+    type Error = StoreError;
+    fn try_from(r: NominationRecord) -> Result<Self, StoreError> {
+        Ok(NominationRow {
+            id: uuid(&r.id)?,
+            campaign_id: uuid(&r.campaign_id)?,
+            village_code: r.village_code,
+            household_id: uuid(&r.household_id)?,
+            category: r.category,
+            channel: r.channel,
+            family: r.family,
+            story: r.story,
+            nominator: r.nominator,
+            state: parse(&r.state, "state")?,
+            created_at: utc(r.created_at),
+        })
+    }
+}
+
+impl From<&NominationRow> for NominationRecord {
+    fn from(n: &NominationRow) -> Self {
+        NominationRecord {
+            id: n.id.to_string(),
+            campaign_id: n.campaign_id.to_string(),
+            village_code: n.village_code.clone(),
+            household_id: n.household_id.to_string(),
+            category: n.category.clone(),
+            channel: n.channel.clone(),
+            family: n.family.clone(),
+            story: n.story.clone(),
+            nominator: n.nominator.clone(),
+            state: n.state.as_str().to_owned(),
+            created_at: naive(n.created_at),
+        }
+    }
 }
 
 pub async fn insert(conn: &mut Conn<'_>, n: &NominationRow) -> Result<(), StoreError> {
     let insert = diesel::insert_into(nominations::table).values((
-        nominations::id.eq(n.id.to_string()),
-        nominations::campaign_id.eq(n.campaign_id.to_string()),
-        nominations::village_code.eq(&n.village_code),
-        nominations::household_id.eq(n.household_id.to_string()),
-        nominations::category.eq(&n.category),
-        nominations::channel.eq(&n.channel),
-        nominations::family.eq(&n.family),
-        nominations::story.eq(&n.story),
-        nominations::nominator.eq(&n.nominator),
-        nominations::state.eq(n.state.as_str()),
-        nominations::created_at.eq(naive(n.created_at)),
+        NominationRecord::from(n),
         nominations::updated_at.eq(naive(n.created_at)),
     ));
     on_backend!(conn, |c| insert.execute(c).await)?;
@@ -303,26 +310,87 @@ pub async fn insert(conn: &mut Conn<'_>, n: &NominationRow) -> Result<(), StoreE
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<NominationRow>, StoreError> {
-    let query = nominations::table.find(id.to_string()).select(columns());
-    let row: Option<Row> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(from_row).transpose()
+    let query = nominations::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(NominationRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(NominationRow::try_from).transpose()
 }
 
 /// The nomination, locked until the transaction ends: decisions on it are serialised.
 pub async fn lock(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<NominationRow>, StoreError> {
-    let query = nominations::table.find(id.to_string()).select(columns());
-    let row: Option<Row> = locked!(conn, query, |c, q| q.first(c).await.optional())?;
-    row.map(from_row).transpose()
+    let query = nominations::table.find(id.to_string());
+    let row = locked!(conn, query.select(NominationRecord::as_select()), |c, q| q
+        .first(c)
+        .await
+        .optional())?;
+    row.map(NominationRow::try_from).transpose()
 }
 
 /// Nominations of a campaign, optionally in one state, newest first.
 pub async fn list(conn: &mut Conn<'_>, campaign: Uuid) -> Result<Vec<NominationRow>, StoreError> {
     let query = nominations::table
         .filter(nominations::campaign_id.eq(campaign.to_string()))
-        .order(nominations::created_at.desc())
-        .select(columns());
-    let rows: Vec<Row> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.into_iter().map(from_row).collect()
+        .order(nominations::created_at.desc());
+    let rows = on_backend!(conn, |c| query
+        .select(NominationRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(NominationRow::try_from).collect()
+}
+
+/// One line of a campaign's list: the nomination, its village's name and the last event of its
+/// history that the eligibility hold did not write (what `stalled` is read from).
+#[derive(Debug, Clone)]
+pub struct CampaignListRow {
+    pub nomination: NominationRow,
+    /// `None` when the village code is not in the org tree.
+    pub village_name: Option<String>,
+    /// The newest history event not starting with `eligibility_`; `None` without one.
+    pub last_visible_event: Option<String>,
+}
+
+/// The nominations of a campaign, newest first, each with its village's name and its last
+/// visible event: one query however many nominations there are.
+pub async fn campaign_rows(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+) -> Result<Vec<CampaignListRow>, StoreError> {
+    let last_visible_event = nomination_history::table
+        .filter(nomination_history::nomination_id.eq(nominations::id))
+        .filter(
+            nomination_history::event
+                .not_like("eligibility\\_%")
+                .escape('\\'),
+        )
+        .order(nomination_history::seq.desc())
+        .select(nomination_history::event)
+        .limit(1)
+        .single_value();
+    let query = nominations::table
+        .left_join(orgs::table.on(orgs::code.eq(nominations::village_code)))
+        .filter(nominations::campaign_id.eq(campaign.to_string()))
+        .order(nominations::created_at.desc());
+    type Line = (NominationRecord, Option<String>, Option<String>);
+    let rows: Vec<Line> = on_backend!(conn, |c| query
+        .select((
+            NominationRecord::as_select(),
+            orgs::name.nullable(),
+            last_visible_event,
+        ))
+        .load(c)
+        .await)?;
+    rows.into_iter()
+        .map(|(nomination, village_name, last_visible_event)| {
+            Ok(CampaignListRow {
+                nomination: nomination.try_into()?,
+                village_name,
+                last_visible_event,
+            })
+        })
+        .collect()
 }
 
 /// One change of state, as the history records it.
@@ -378,38 +446,39 @@ pub struct Step {
     pub reason: Option<String>,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = nomination_history, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct StepRecord {
+    at: NaiveDateTime,
+    actor: String,
+    event: String,
+    from_state: String,
+    to_state: String,
+    reason: Option<String>,
+}
+
+impl From<StepRecord> for Step {
+    fn from(r: StepRecord) -> Self {
+        Step {
+            at: utc(r.at),
+            actor: r.actor,
+            event: r.event,
+            from: r.from_state,
+            to: r.to_state,
+            reason: r.reason,
+        }
+    }
+}
+
 pub async fn history(conn: &mut Conn<'_>, id: Uuid) -> Result<Vec<Step>, StoreError> {
     let query = nomination_history::table
         .filter(nomination_history::nomination_id.eq(id.to_string()))
-        .order(nomination_history::seq)
-        .select((
-            nomination_history::at,
-            nomination_history::actor,
-            nomination_history::event,
-            nomination_history::from_state,
-            nomination_history::to_state,
-            nomination_history::reason,
-        ));
-    type H = (
-        chrono::NaiveDateTime,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-    );
-    let rows: Vec<H> = on_backend!(conn, |c| query.load(c).await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, actor, event, from, to, reason)| Step {
-            at: utc(at),
-            actor,
-            event,
-            from,
-            to,
-            reason,
-        })
-        .collect())
+        .order(nomination_history::seq);
+    let rows = on_backend!(conn, |c| query
+        .select(StepRecord::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().map(Step::from).collect())
 }
 
 /// A review task.
@@ -442,40 +511,41 @@ pub async fn insert_task(
     Ok(())
 }
 
-type TaskRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = review_tasks, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct TaskRecord {
+    id: String,
+    nomination_id: String,
+    level: String,
+    org_code: String,
+    reviewer: String,
+    closed_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
+}
 
-fn task(r: TaskRow) -> Result<Task, StoreError> {
-    Ok(Task {
-        id: uuid(&r.0)?,
-        nomination_id: uuid(&r.1)?,
-        level: r.2,
-        org_code: r.3,
-        reviewer: uuid(&r.4)?,
-        closed: r.5.is_some(),
-        due_at: r.6.map(utc),
-    })
+impl TryFrom<TaskRecord> for Task {
+    type Error = StoreError;
+    fn try_from(r: TaskRecord) -> Result<Self, StoreError> {
+        Ok(Task {
+            id: uuid(&r.id)?,
+            nomination_id: uuid(&r.nomination_id)?,
+            level: r.level,
+            org_code: r.org_code,
+            reviewer: uuid(&r.reviewer)?,
+            closed: r.closed_at.is_some(),
+            due_at: r.due_at.map(utc),
+        })
+    }
 }
 
 pub async fn get_task(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Task>, StoreError> {
-    let query = review_tasks::table.find(id.to_string()).select((
-        review_tasks::id,
-        review_tasks::nomination_id,
-        review_tasks::level,
-        review_tasks::org_code,
-        review_tasks::reviewer,
-        review_tasks::closed_at,
-        review_tasks::due_at,
-    ));
-    let row: Option<TaskRow> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(task).transpose()
+    let query = review_tasks::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(TaskRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(Task::try_from).transpose()
 }
 
 /// Closes every open task of a nomination's level; the deciding one records the decision.
@@ -543,18 +613,12 @@ pub async fn tasks(
 ) -> Result<Vec<Task>, StoreError> {
     let query = review_tasks::table
         .filter(review_tasks::nomination_id.eq(nomination.to_string()))
-        .filter(review_tasks::level.eq(level.to_owned()))
-        .select((
-            review_tasks::id,
-            review_tasks::nomination_id,
-            review_tasks::level,
-            review_tasks::org_code,
-            review_tasks::reviewer,
-            review_tasks::closed_at,
-            review_tasks::due_at,
-        ));
-    let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.into_iter().map(task).collect()
+        .filter(review_tasks::level.eq(level.to_owned()));
+    let rows = on_backend!(conn, |c| query
+        .select(TaskRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(Task::try_from).collect()
 }
 
 /// A reviewer's open tasks, oldest first, with the family's head and the category.
@@ -563,31 +627,28 @@ pub async fn open_tasks_for(
     reviewer: Uuid,
 ) -> Result<Vec<(Task, String, String)>, StoreError> {
     let query = review_tasks::table
+        .inner_join(nominations::table)
         .filter(review_tasks::reviewer.eq(reviewer.to_string()))
         .filter(review_tasks::closed_at.is_null())
-        .order(review_tasks::created_at)
+        .order(review_tasks::created_at);
+    type Open = (TaskRecord, String, String);
+    let rows: Vec<Open> = on_backend!(conn, |c| query
         .select((
-            review_tasks::id,
-            review_tasks::nomination_id,
-            review_tasks::level,
-            review_tasks::org_code,
-            review_tasks::reviewer,
-            review_tasks::closed_at,
-            review_tasks::due_at,
-        ));
-    let rows: Vec<TaskRow> = on_backend!(conn, |c| query.load(c).await)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let t = task(row)?;
-        if let Some(n) = get(conn, t.nomination_id).await? {
-            let head = serde_json::from_str::<serde_json::Value>(&n.family)
+            TaskRecord::as_select(),
+            nominations::family,
+            nominations::category,
+        ))
+        .load(c)
+        .await)?;
+    rows.into_iter()
+        .map(|(task, family, category)| {
+            let head = serde_json::from_str::<serde_json::Value>(&family)
                 .ok()
                 .and_then(|f| f["head_name"].as_str().map(str::to_owned))
                 .unwrap_or_default();
-            out.push((t, head, n.category));
-        }
-    }
-    Ok(out)
+            Ok((task.try_into()?, head, category))
+        })
+        .collect()
 }
 
 /// Closes one task with its decision (a level that needs every reviewer's approval).

@@ -275,3 +275,6 @@ diesel::table! {
         nomination_id -> Text,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(nominations, nomination_history, orgs, review_tasks);
+diesel::joinable!(review_tasks -> nominations (nomination_id));
