@@ -1,11 +1,12 @@
 //! Action links (by token hash), sessions and API tokens: the credentials Jinguo hands out.
 //! Only hashes are stored; the secrets exist in emails, cookies and the operator's terminal.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::error::parse;
 use crate::json::{naive, utc};
 use crate::schema::{action_links, api_tokens, sessions};
 use crate::{Conn, StoreError, locked, on_backend};
@@ -26,62 +27,37 @@ pub struct ActionLink {
     pub superseded_by: Option<String>,
 }
 
-type LinkRow = (
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-    Option<chrono::NaiveDateTime>,
-    Option<String>,
-    Option<chrono::NaiveDateTime>,
-    Option<String>,
-);
-
-fn link_columns() -> (
-    action_links::token_hash,
-    action_links::purpose,
-    action_links::subject,
-    action_links::actor,
-    action_links::created_at,
-    action_links::expires_at,
-    action_links::used_at,
-    action_links::outcome,
-    action_links::superseded_at,
-    action_links::superseded_by,
-) {
-    (
-        action_links::token_hash,
-        action_links::purpose,
-        action_links::subject,
-        action_links::actor,
-        action_links::created_at,
-        action_links::expires_at,
-        action_links::used_at,
-        action_links::outcome,
-        action_links::superseded_at,
-        action_links::superseded_by,
-    )
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = action_links, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct LinkRecord {
+    token_hash: String,
+    purpose: String,
+    subject: String,
+    actor: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+    outcome: Option<String>,
+    superseded_at: Option<NaiveDateTime>,
+    superseded_by: Option<String>,
 }
 
-fn link(r: LinkRow) -> Result<ActionLink, StoreError> {
-    Ok(ActionLink {
-        actor: r.3.parse().map_err(|_| {
-            StoreError::Query(diesel::result::Error::DeserializationError(
-                format!("action link actor {}", r.3).into(),
-            ))
-        })?,
-        token_hash: r.0,
-        purpose: r.1,
-        subject: r.2,
-        created_at: utc(r.4),
-        expires_at: utc(r.5),
-        used_at: r.6.map(utc),
-        outcome: r.7,
-        superseded_at: r.8.map(utc),
-        superseded_by: r.9,
-    })
+impl TryFrom<LinkRecord> for ActionLink {
+    type Error = StoreError;
+    fn try_from(r: LinkRecord) -> Result<Self, StoreError> {
+        Ok(ActionLink {
+            actor: parse(&r.actor, "action link actor")?,
+            token_hash: r.token_hash,
+            purpose: r.purpose,
+            subject: r.subject,
+            created_at: utc(r.created_at),
+            expires_at: utc(r.expires_at),
+            used_at: r.used_at.map(utc),
+            outcome: r.outcome,
+            superseded_at: r.superseded_at.map(utc),
+            superseded_by: r.superseded_by,
+        })
+    }
 }
 
 pub async fn insert_link(conn: &mut Conn<'_>, l: &ActionLink) -> Result<(), StoreError> {
@@ -102,22 +78,25 @@ pub async fn lock_link(
     conn: &mut Conn<'_>,
     token_hash: &str,
 ) -> Result<Option<ActionLink>, StoreError> {
-    let query = action_links::table
-        .find(token_hash.to_owned())
-        .select(link_columns());
-    let row: Option<LinkRow> = locked!(conn, query, |c, q| q.first(c).await.optional())?;
-    row.map(link).transpose()
+    let query = action_links::table.find(token_hash.to_owned());
+    let row = locked!(conn, query.select(LinkRecord::as_select()), |c, q| q
+        .first(c)
+        .await
+        .optional())?;
+    row.map(ActionLink::try_from).transpose()
 }
 
 pub async fn get_link(
     conn: &mut Conn<'_>,
     token_hash: &str,
 ) -> Result<Option<ActionLink>, StoreError> {
-    let query = action_links::table
-        .find(token_hash.to_owned())
-        .select(link_columns());
-    let row: Option<LinkRow> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(link).transpose()
+    let query = action_links::table.find(token_hash.to_owned());
+    let row = on_backend!(conn, |c| query
+        .select(LinkRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(ActionLink::try_from).transpose()
 }
 
 pub async fn mark_used(
@@ -240,6 +219,14 @@ pub async fn insert_session(
     Ok(())
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct SessionRecord {
+    person_id: String,
+    csrf: String,
+    expires_at: NaiveDateTime,
+}
+
 /// The live session for this token hash, of an active person.
 pub async fn session(
     conn: &mut Conn<'_>,
@@ -248,15 +235,18 @@ pub async fn session(
 ) -> Result<Option<Session>, StoreError> {
     let query = sessions::table
         .find(token_hash.to_owned())
-        .filter(sessions::expires_at.gt(naive(now)))
-        .select((sessions::person_id, sessions::csrf, sessions::expires_at));
-    let row: Option<(String, String, chrono::NaiveDateTime)> =
-        on_backend!(conn, |c| query.first(c).await.optional())?;
-    let Some(session) = row.and_then(|(p, csrf, exp)| {
+        .filter(sessions::expires_at.gt(naive(now)));
+    let row = on_backend!(conn, |c| query
+        .select(SessionRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    // A session whose person id does not parse is no session.
+    let Some(session) = row.and_then(|r| {
         Some(Session {
-            person: p.parse().ok()?,
-            csrf,
-            expires_at: utc(exp),
+            person: r.person_id.parse().ok()?,
+            csrf: r.csrf,
+            expires_at: utc(r.expires_at),
         })
     }) else {
         return Ok(None);
@@ -289,6 +279,13 @@ pub async fn insert_api_token(
     Ok(())
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct TokenRecord {
+    person_id: String,
+    expires_at: Option<NaiveDateTime>,
+}
+
 /// The active person a live (unexpired, unrevoked) API token belongs to.
 pub async fn api_token_person(
     conn: &mut Conn<'_>,
@@ -297,13 +294,15 @@ pub async fn api_token_person(
 ) -> Result<Option<Uuid>, StoreError> {
     let query = api_tokens::table
         .find(token_hash.to_owned())
-        .filter(api_tokens::revoked_at.is_null())
-        .select((api_tokens::person_id, api_tokens::expires_at));
-    let row: Option<(String, Option<chrono::NaiveDateTime>)> =
-        on_backend!(conn, |c| query.first(c).await.optional())?;
+        .filter(api_tokens::revoked_at.is_null());
+    let row = on_backend!(conn, |c| query
+        .select(TokenRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
     let Some(person) = row
-        .filter(|(_, exp)| exp.is_none_or(|e| utc(e) > now))
-        .and_then(|(p, _)| p.parse::<Uuid>().ok())
+        .filter(|t| t.expires_at.is_none_or(|e| utc(e) > now))
+        .and_then(|t| t.person_id.parse::<Uuid>().ok())
     else {
         return Ok(None);
     };
