@@ -2,19 +2,20 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::auth::{Agency, Assignment, BreakGlass, Permission, Principal, Role, Scope};
 use jinguo_core::org::OrgCode;
 use uuid::Uuid;
 
+use crate::error::parse;
 use crate::json::{naive, utc};
-use crate::schema::{break_glass, people, permissions, role_assignments};
+use crate::schema::{break_glass, duty_roster, people, permissions, role_assignments};
 use crate::{Conn, StoreError, on_backend};
 
-fn corrupt(what: String) -> StoreError {
-    StoreError::Query(diesel::result::Error::DeserializationError(what.into()))
+fn parse_org(code: &str) -> Result<OrgCode, StoreError> {
+    OrgCode::parse(code).map_err(|e| StoreError::corrupt(format!("org {code}: {e}")))
 }
 
 /// A staff member as lists show them.
@@ -33,20 +34,24 @@ pub async fn find_by_email(
     email: &str,
 ) -> Result<Option<(Uuid, bool)>, StoreError> {
     let lower = email.trim().to_lowercase();
-    let query = people::table
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
-                .bind::<diesel::sql_types::Text, _>(lower),
-        )
-        .select((people::id, people::active));
-    let row: Option<(String, bool)> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(|(id, active)| {
-        Ok((
-            id.parse().map_err(|_| corrupt(format!("people id {id}")))?,
-            active,
-        ))
-    })
-    .transpose()
+    let query = people::table.filter(
+        diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+            .bind::<diesel::sql_types::Text, _>(lower),
+    );
+    let row = on_backend!(conn, |c| query
+        .select(Account::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(|a| Ok((parse(&a.id, "people id")?, a.active)))
+        .transpose()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = people, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct Account {
+    id: String,
+    active: bool,
 }
 
 /// Whether `person` exists and is active: the one rule every credential (bearer token,
@@ -91,17 +96,60 @@ pub async fn unassign_all(conn: &mut Conn<'_>, person: Uuid) -> Result<usize, St
     Ok(on_backend!(conn, |c| delete.execute(c).await)?)
 }
 
-type AssignmentRow = (String, String, String, Option<String>);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = role_assignments, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct AssignmentRecord {
+    person_id: String,
+    role: String,
+    org_code: String,
+    agency: Option<String>,
+}
 
-fn assignment((_, role, org, agency): AssignmentRow) -> Result<Assignment, StoreError> {
-    Ok(Assignment {
-        role: role.parse().map_err(corrupt)?,
-        org: OrgCode::parse(&org).map_err(|e| corrupt(format!("org {org}: {e}")))?,
-        agency: agency
-            .map(|a| a.parse::<Agency>())
-            .transpose()
-            .map_err(corrupt)?,
-    })
+impl TryFrom<&AssignmentRecord> for Assignment {
+    type Error = StoreError;
+    fn try_from(r: &AssignmentRecord) -> Result<Self, StoreError> {
+        Ok(Assignment {
+            role: parse(&r.role, "role")?,
+            org: parse_org(&r.org_code)?,
+            agency: r
+                .agency
+                .as_deref()
+                .map(|a| parse::<Agency>(a, "agency"))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = break_glass, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct GrantRecord {
+    case_id: String,
+    expires_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = permissions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct PermissionRecord {
+    role: String,
+    action: String,
+    scope: String,
+}
+
+/// The person columns a staff list shows.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = people, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct StaffRecord {
+    display_name: String,
+    email: String,
+    active: bool,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = duty_roster, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct ShiftRecord {
+    person_id: String,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
 }
 
 /// Everything authorization needs about `person`, or `None` if there is no such person.
@@ -115,29 +163,30 @@ pub async fn principal(
     let Some(active): Option<bool> = on_backend!(conn, |c| query.first(c).await.optional())? else {
         return Ok(None);
     };
-    let query = role_assignments::table
-        .filter(role_assignments::person_id.eq(id.clone()))
-        .select((
-            role_assignments::person_id,
-            role_assignments::role,
-            role_assignments::org_code,
-            role_assignments::agency,
-        ));
-    let rows: Vec<AssignmentRow> = on_backend!(conn, |c| query.load(c).await)?;
+    let query = role_assignments::table.filter(role_assignments::person_id.eq(id.clone()));
+    let rows = on_backend!(conn, |c| query
+        .select(AssignmentRecord::as_select())
+        .load(c)
+        .await)?;
     let query = break_glass::table
         .filter(break_glass::person_id.eq(id))
-        .filter(break_glass::expires_at.gt(naive(now)))
-        .select((break_glass::case_id, break_glass::expires_at));
-    let grants: Vec<(String, chrono::NaiveDateTime)> = on_backend!(conn, |c| query.load(c).await)?;
+        .filter(break_glass::expires_at.gt(naive(now)));
+    let grants = on_backend!(conn, |c| query
+        .select(GrantRecord::as_select())
+        .load(c)
+        .await)?;
     Ok(Some(Principal {
         person,
         active,
-        assignments: rows.into_iter().map(assignment).collect::<Result<_, _>>()?,
+        assignments: rows
+            .iter()
+            .map(Assignment::try_from)
+            .collect::<Result<_, _>>()?,
         break_glass: grants
             .into_iter()
-            .map(|(case, expires_at)| BreakGlass {
-                case,
-                expires_at: utc(expires_at),
+            .map(|g| BreakGlass {
+                case: g.case_id,
+                expires_at: utc(g.expires_at),
             })
             .collect(),
     }))
@@ -145,15 +194,16 @@ pub async fn principal(
 
 /// The whole permission table.
 pub async fn permissions(conn: &mut Conn<'_>) -> Result<Vec<Permission>, StoreError> {
-    let query =
-        permissions::table.select((permissions::role, permissions::action, permissions::scope));
-    let rows: Vec<(String, String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    let rows = on_backend!(conn, |c| permissions::table
+        .select(PermissionRecord::as_select())
+        .load(c)
+        .await)?;
     rows.into_iter()
-        .map(|(role, action, scope)| {
+        .map(|r| {
             Ok(Permission {
-                role: role.parse().map_err(corrupt)?,
-                action,
-                scope: scope.parse::<Scope>().map_err(corrupt)?,
+                role: parse(&r.role, "role")?,
+                action: r.action,
+                scope: parse::<Scope>(&r.scope, "scope")?,
             })
         })
         .collect()
@@ -166,32 +216,24 @@ pub async fn list(
 ) -> Result<Vec<StaffMember>, StoreError> {
     let query = role_assignments::table
         .inner_join(people::table)
-        .select((
-            (
-                role_assignments::person_id,
-                role_assignments::role,
-                role_assignments::org_code,
-                role_assignments::agency,
-            ),
-            (people::display_name, people::email, people::active),
-        ))
         .order((people::display_name, role_assignments::id));
-    let rows: Vec<(AssignmentRow, (String, String, bool))> =
-        on_backend!(conn, |c| query.load(c).await)?;
+    let rows: Vec<(AssignmentRecord, StaffRecord)> = on_backend!(conn, |c| query
+        .select((AssignmentRecord::as_select(), StaffRecord::as_select()))
+        .load(c)
+        .await)?;
     let mut by_person: Vec<StaffMember> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (row, (name, email, active)) in rows {
-        let person = row.0.clone();
-        let a = assignment(row)?;
+    for (row, person) in rows {
+        let a = Assignment::try_from(&row)?;
         if org.is_some_and(|o| !a.org.is_within(&o)) {
             continue;
         }
-        let i = *index.entry(person.clone()).or_insert_with(|| {
+        let i = *index.entry(row.person_id.clone()).or_insert_with(|| {
             by_person.push(StaffMember {
-                id: person.parse().unwrap_or_default(),
-                display_name: name,
-                email,
-                active,
+                id: row.person_id.parse().unwrap_or_default(),
+                display_name: person.display_name,
+                email: person.email,
+                active: person.active,
                 assignments: Vec::new(),
             });
             by_person.len() - 1
@@ -230,16 +272,15 @@ pub async fn holders_above(
     let query = role_assignments::table
         .inner_join(people::table)
         .filter(role_assignments::role.eq(role.as_str()))
-        .filter(people::active.eq(true))
-        .select((role_assignments::person_id, role_assignments::org_code));
-    let rows: Vec<(String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+        .filter(people::active.eq(true));
+    let rows = on_backend!(conn, |c| query
+        .select(AssignmentRecord::as_select())
+        .load(c)
+        .await)?;
     let mut out = Vec::new();
-    for (person, code) in rows {
-        let unit = OrgCode::parse(&code).map_err(|e| corrupt(format!("org {code}: {e}")))?;
-        if org.is_within(&unit) {
-            let id: Uuid = person
-                .parse()
-                .map_err(|_| corrupt(format!("people id {person}")))?;
+    for r in rows {
+        if org.is_within(&parse_org(&r.org_code)?) {
+            let id: Uuid = parse(&r.person_id, "people id")?;
             if !out.contains(&id) {
                 out.push(id);
             }
@@ -258,7 +299,6 @@ pub struct Shift {
 }
 
 pub async fn add_shift(conn: &mut Conn<'_>, s: &Shift) -> Result<(), StoreError> {
-    use crate::schema::duty_roster;
     let insert = diesel::insert_into(duty_roster::table).values((
         duty_roster::county_code.eq(s.county.to_string()),
         duty_roster::person_id.eq(s.person.to_string()),
@@ -275,27 +315,21 @@ pub async fn shifts(
     county: OrgCode,
     from: DateTime<Utc>,
 ) -> Result<Vec<Shift>, StoreError> {
-    use crate::schema::duty_roster;
     let query = duty_roster::table
         .filter(duty_roster::county_code.eq(county.to_string()))
         .filter(duty_roster::ends_at.gt(naive(from)))
-        .order(duty_roster::starts_at)
-        .select((
-            duty_roster::person_id,
-            duty_roster::starts_at,
-            duty_roster::ends_at,
-        ));
-    let rows: Vec<(String, chrono::NaiveDateTime, chrono::NaiveDateTime)> =
-        on_backend!(conn, |c| query.load(c).await)?;
+        .order(duty_roster::starts_at);
+    let rows = on_backend!(conn, |c| query
+        .select(ShiftRecord::as_select())
+        .load(c)
+        .await)?;
     rows.into_iter()
-        .map(|(p, s, e)| {
+        .map(|r| {
             Ok(Shift {
                 county,
-                person: p
-                    .parse()
-                    .map_err(|_| corrupt(format!("duty_roster person {p}")))?,
-                starts_at: utc(s),
-                ends_at: utc(e),
+                person: parse(&r.person_id, "duty_roster person")?,
+                starts_at: utc(r.starts_at),
+                ends_at: utc(r.ends_at),
             })
         })
         .collect()
@@ -335,7 +369,5 @@ pub async fn holders_at(
         .order(role_assignments::id)
         .select(role_assignments::person_id);
     let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.iter()
-        .map(|p| p.parse().map_err(|_| corrupt(format!("people id {p}"))))
-        .collect()
+    rows.iter().map(|p| parse(p, "people id")).collect()
 }
