@@ -1,7 +1,7 @@
 //! The audit log: append-only and hash-chained. Each row's hash covers its content and the
 //! previous row's hash, so changing or deleting a row breaks the chain from there on.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
@@ -79,6 +79,34 @@ pub async fn append(
     Ok(())
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct EntryRecord {
+    seq: i64,
+    at: NaiveDateTime,
+    actor: String,
+    action: String,
+    subject: String,
+    details: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EntryRecord> for Entry {
+    fn from(r: EntryRecord) -> Self {
+        Entry {
+            seq: r.seq,
+            at: utc(r.at),
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject,
+            details: r.details,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
 /// Entries from `after_seq` on, oldest first, at most `limit`.
 pub async fn page(
     conn: &mut Conn<'_>,
@@ -88,43 +116,12 @@ pub async fn page(
     let query = audit_log::table
         .filter(audit_log::seq.gt(after_seq))
         .order(audit_log::seq)
-        .limit(limit)
-        .select((
-            audit_log::seq,
-            audit_log::at,
-            audit_log::actor,
-            audit_log::action,
-            audit_log::subject,
-            audit_log::details,
-            audit_log::prev_hash,
-            audit_log::hash,
-        ));
-    type Row = (
-        i64,
-        chrono::NaiveDateTime,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-    );
-    let rows: Vec<Row> = on_backend!(conn, |c| query.load(c).await)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(seq, at, actor, action, subject, details, prev_hash, hash)| Entry {
-                seq,
-                at: utc(at),
-                actor,
-                action,
-                subject,
-                details,
-                prev_hash,
-                hash,
-            },
-        )
-        .collect())
+        .limit(limit);
+    let rows = on_backend!(conn, |c| query
+        .select(EntryRecord::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().map(Entry::from).collect())
 }
 
 /// Where a walk of the chain found it broken.

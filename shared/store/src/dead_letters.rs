@@ -1,7 +1,7 @@
 //! Dead letters: messages that could not be handled, kept for operators to read and replay.
 //! The same table on both transports, so `jinguo dlq` is plain SQL either way.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::messaging::Envelope;
@@ -21,44 +21,29 @@ pub struct DeadLetter {
     pub replayed_at: Option<DateTime<Utc>>,
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-    Option<chrono::NaiveDateTime>,
-);
-
-fn columns() -> (
-    dead_letters::id,
-    dead_letters::consumer,
-    dead_letters::envelope,
-    dead_letters::error,
-    dead_letters::dead_at,
-    dead_letters::replayed_at,
-) {
-    (
-        dead_letters::id,
-        dead_letters::consumer,
-        dead_letters::envelope,
-        dead_letters::error,
-        dead_letters::dead_at,
-        dead_letters::replayed_at,
-    )
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dead_letters, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct DeadLetterRecord {
+    id: i64,
+    consumer: String,
+    envelope: String,
+    error: String,
+    dead_at: NaiveDateTime,
+    replayed_at: Option<NaiveDateTime>,
 }
 
-fn from_row(
-    (id, consumer, text, error, dead_at, replayed_at): Row,
-) -> Result<DeadLetter, StoreError> {
-    Ok(DeadLetter {
-        id,
-        consumer,
-        envelope: from_text(&text)?,
-        error,
-        dead_at: utc(dead_at),
-        replayed_at: replayed_at.map(utc),
-    })
+impl TryFrom<DeadLetterRecord> for DeadLetter {
+    type Error = StoreError;
+    fn try_from(r: DeadLetterRecord) -> Result<Self, StoreError> {
+        Ok(DeadLetter {
+            id: r.id,
+            consumer: r.consumer,
+            envelope: from_text(&r.envelope)?,
+            error: r.error,
+            dead_at: utc(r.dead_at),
+            replayed_at: r.replayed_at.map(utc),
+        })
+    }
 }
 
 /// Records that `consumer` gave up on `message` because of `error`.
@@ -83,21 +68,25 @@ pub async fn record(
 
 /// Dead letters, newest first; `pending_only` leaves out the ones already replayed.
 pub async fn list(conn: &mut Conn<'_>, pending_only: bool) -> Result<Vec<DeadLetter>, StoreError> {
-    let query = dead_letters::table
-        .order(dead_letters::id.desc())
-        .select(columns());
-    let rows: Vec<Row> = on_backend!(conn, |c| query.load(c).await)?;
+    let query = dead_letters::table.order(dead_letters::id.desc());
+    let rows = on_backend!(conn, |c| query
+        .select(DeadLetterRecord::as_select())
+        .load(c)
+        .await)?;
     // Few rows by nature (each is an incident); filtering here keeps one query for both backends.
     rows.into_iter()
-        .filter(|r| !pending_only || r.5.is_none())
-        .map(from_row)
+        .filter(|r| !pending_only || r.replayed_at.is_none())
+        .map(DeadLetter::try_from)
         .collect()
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<DeadLetter>, StoreError> {
-    let query = dead_letters::table.find(id).select(columns());
-    let row: Option<Row> = locked!(conn, query, |c, q| q.first(c).await.optional())?;
-    row.map(from_row).transpose()
+    let query = dead_letters::table.find(id);
+    let row = locked!(conn, query.select(DeadLetterRecord::as_select()), |c, q| q
+        .first(c)
+        .await
+        .optional())?;
+    row.map(DeadLetter::try_from).transpose()
 }
 
 pub async fn mark_replayed(

@@ -1,11 +1,12 @@
 //! Outgoing mail: composed in the transaction that decides to send it, sent by the mailer,
 //! marked sent in the mailer's own transaction.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::error::parse;
 use crate::json::{naive, utc};
 use crate::schema::outgoing_mail;
 use crate::{Conn, StoreError, on_backend};
@@ -24,60 +25,37 @@ pub struct OutgoingMail {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-type Row = (
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-    Option<chrono::NaiveDateTime>,
-);
-
-fn columns() -> (
-    outgoing_mail::id,
-    outgoing_mail::person_id,
-    outgoing_mail::to_address,
-    outgoing_mail::subject,
-    outgoing_mail::text_body,
-    outgoing_mail::html_body,
-    outgoing_mail::created_at,
-    outgoing_mail::sent_at,
-) {
-    (
-        outgoing_mail::id,
-        outgoing_mail::person_id,
-        outgoing_mail::to_address,
-        outgoing_mail::subject,
-        outgoing_mail::text_body,
-        outgoing_mail::html_body,
-        outgoing_mail::created_at,
-        outgoing_mail::sent_at,
-    )
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outgoing_mail, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct MailRecord {
+    id: String,
+    person_id: Option<String>,
+    to_address: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    created_at: NaiveDateTime,
+    sent_at: Option<NaiveDateTime>,
 }
 
-fn from_row(r: Row) -> Result<OutgoingMail, StoreError> {
-    let bad = |what: &str| {
-        StoreError::Query(diesel::result::Error::DeserializationError(
-            format!("outgoing_mail row {}: bad {what}", r.0).into(),
-        ))
-    };
-    Ok(OutgoingMail {
-        id: r.0.parse().map_err(|_| bad("id"))?,
-        person_id: r
-            .1
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|_| bad("person_id"))?,
-        to_address: r.2,
-        subject: r.3,
-        text_body: r.4,
-        html_body: r.5,
-        created_at: utc(r.6),
-        sent_at: r.7.map(utc),
-    })
+impl TryFrom<MailRecord> for OutgoingMail {
+    type Error = StoreError;
+    fn try_from(r: MailRecord) -> Result<Self, StoreError> {
+        Ok(OutgoingMail {
+            id: parse(&r.id, "outgoing_mail id")?,
+            person_id: r
+                .person_id
+                .as_deref()
+                .map(|p| parse(p, "outgoing_mail person_id"))
+                .transpose()?,
+            to_address: r.to_address,
+            subject: r.subject,
+            text_body: r.text_body,
+            html_body: r.html_body,
+            created_at: utc(r.created_at),
+            sent_at: r.sent_at.map(utc),
+        })
+    }
 }
 
 pub async fn insert(conn: &mut Conn<'_>, mail: &OutgoingMail) -> Result<(), StoreError> {
@@ -95,9 +73,13 @@ pub async fn insert(conn: &mut Conn<'_>, mail: &OutgoingMail) -> Result<(), Stor
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<OutgoingMail>, StoreError> {
-    let query = outgoing_mail::table.find(id.to_string()).select(columns());
-    let row: Option<Row> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(from_row).transpose()
+    let query = outgoing_mail::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(MailRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(OutgoingMail::try_from).transpose()
 }
 
 pub async fn mark_sent(
@@ -115,8 +97,10 @@ pub async fn mark_sent(
 pub async fn recent(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<OutgoingMail>, StoreError> {
     let query = outgoing_mail::table
         .order(outgoing_mail::created_at.desc())
-        .limit(limit)
-        .select(columns());
-    let rows: Vec<Row> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.into_iter().map(from_row).collect()
+        .limit(limit);
+    let rows = on_backend!(conn, |c| query
+        .select(MailRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(OutgoingMail::try_from).collect()
 }

@@ -6,25 +6,32 @@ use diesel_async::RunQueryDsl;
 use jinguo_core::notify::{Channel, Person};
 use uuid::Uuid;
 
+use crate::error::parse;
 use crate::json::naive;
 use crate::schema::people;
 use crate::{Conn, StoreError, on_backend};
 
-type Row = (String, String, String, Option<String>, String);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = people, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct PersonRecord {
+    id: String,
+    display_name: String,
+    email: String,
+    phone: Option<String>,
+    preferred_channel: String,
+}
 
-fn from_row((id, display_name, email, phone, channel): Row) -> Result<Person, StoreError> {
-    let corrupt = |what: &str| {
-        StoreError::Query(diesel::result::Error::DeserializationError(
-            format!("people row {id}: bad {what}").into(),
-        ))
-    };
-    Ok(Person {
-        id: id.parse().map_err(|_| corrupt("id"))?,
-        display_name,
-        email,
-        phone,
-        preferred_channel: channel.parse().map_err(|_| corrupt("preferred_channel"))?,
-    })
+impl TryFrom<PersonRecord> for Person {
+    type Error = StoreError;
+    fn try_from(r: PersonRecord) -> Result<Self, StoreError> {
+        Ok(Person {
+            id: parse(&r.id, "people id")?,
+            display_name: r.display_name,
+            email: r.email,
+            phone: r.phone,
+            preferred_channel: parse(&r.preferred_channel, "preferred_channel")?,
+        })
+    }
 }
 
 /// Adds a person; the email is unique regardless of case.
@@ -46,15 +53,13 @@ pub async fn insert(
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Person>, StoreError> {
-    let query = people::table.find(id.to_string()).select((
-        people::id,
-        people::display_name,
-        people::email,
-        people::phone,
-        people::preferred_channel,
-    ));
-    let row: Option<Row> = on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(from_row).transpose()
+    let query = people::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(PersonRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(Person::try_from).transpose()
 }
 
 /// Changes how a person prefers to be reached.
