@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use crate::ApiError;
 use crate::error::Shaped;
 use crate::extract::code_for;
-use crate::signin::message;
+use crate::page::message;
 
 /// The longest path and query accepted (8 KiB); longer is a 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;

@@ -6,9 +6,11 @@ mod error;
 mod extract;
 mod health;
 mod limits;
+mod links;
 mod nominate;
 mod nominations;
 mod orgs;
+mod page;
 mod pages;
 mod review;
 mod signin;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub calendar: Arc<jinguo_core::calendar::Calendar>,
     /// Built once: seals and opens personal data at rest.
     pub sealer: Arc<jinguo_auth::seal::Sealer>,
+    /// What each purpose of emailed link shows and does.
+    link_actions: Arc<links::LinkActions>,
 }
 
 impl AppState {
@@ -46,10 +50,23 @@ impl AppState {
         Ok(AppState {
             calendar: Arc::new(config.calendar.load()?),
             sealer: Arc::new(jinguo_nominations::sealer_from(&config)?),
+            link_actions: Arc::new(
+                links::LinkActions::default()
+                    .with(SIGN_IN, signin::SignInAction)
+                    .with(jinguo_nominations::REVIEW, review::ReviewAction)
+                    .with(jinguo_nominations::ELIGIBILITY, review::EligibilityAction),
+            ),
             store,
             config,
             limiter: Arc::new(limits::RateLimiter::new()),
         })
+    }
+}
+
+impl AppState {
+    /// What the nominations program needs from configuration, with what was loaded once.
+    pub(crate) fn nominations(&self) -> jinguo_nominations::Links {
+        jinguo_nominations::links_from(&self.config, self.calendar.clone(), self.sealer.clone())
     }
 }
 
@@ -71,10 +88,7 @@ pub fn router(state: AppState) -> Router {
     // Sign-in, action links and public endpoints: limited per client address.
     let limited = Router::new()
         .route("/signin", get(signin::sign_in_form).post(signin::sign_in))
-        .route(
-            "/link/{token}",
-            get(signin::show_link).post(signin::use_link),
-        )
+        .route("/link/{token}", get(links::show_link).post(links::use_link))
         .route(
             "/nominate/{campaign_id}",
             get(nominate::form).post(nominate::submit),

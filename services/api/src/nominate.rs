@@ -15,15 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use jinguo_core::nominations::Channel;
 use jinguo_core::org::OrgCode;
-use jinguo_nominations::{Family, Refusal, Rules, Submission};
-use jinguo_store::nominations as store;
+use jinguo_nominations::{Family, Refusal, Submission};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
-use crate::signin::message;
+use crate::page::message;
 use crate::{ApiError, AppState};
 
 /// What the form holds: empty on first show, what was typed after a refusal.
@@ -83,16 +82,14 @@ async fn form_page(
 ) -> Response {
     let campaign = match state
         .store
-        .read(move |c| Box::pin(store::get_campaign(c, id)))
+        .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
         .await
     {
         Ok(Some(c)) => c,
         Ok(None) => return no_such_campaign(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let categories = serde_json::from_str::<Rules>(&campaign.rules)
-        .map(|r| r.categories)
-        .unwrap_or_default();
+    let categories = campaign.categories;
     let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
     let page = NominatePage {
         campaign: campaign.name,
@@ -196,7 +193,7 @@ pub(crate) async fn submit(
         },
         story: f.story.clone(),
     };
-    let links = crate::nominations::links(&state);
+    let links = state.nominations();
     let result = jinguo_nominations::submit(
         &state.store,
         submission,

@@ -5,10 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{
-    Decision, EligibilityDecision, Links, NewCampaign, Nominator, Refusal, Submission,
+    Decision, EligibilityDecision, NewCampaign, Nominator, Refusal, Submission,
 };
-use jinguo_store::StoreError;
-use jinguo_store::nominations as store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -16,10 +14,6 @@ use uuid::Uuid;
 use crate::auth::{ApiCaller, require};
 use crate::extract::{Json as JsonBody, Path};
 use crate::{ApiError, AppState};
-
-pub(crate) fn links(state: &AppState) -> Links {
-    jinguo_nominations::links_from(&state.config, state.calendar.clone(), state.sealer.clone())
-}
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
@@ -60,7 +54,7 @@ pub(crate) async fn create_campaign(
         ApiError::bad_request("scope_org", "机构代码应为 2–12 位数字的统计用区划代码")
     })?;
     require(&state, person, "campaign.manage", scope).await?;
-    let links = links(&state);
+    let links = state.nominations();
     let id = state
         .store
         .transaction(move |c| {
@@ -88,7 +82,7 @@ pub(crate) async fn submit(
     ApiCaller(person): ApiCaller,
     JsonBody(body): JsonBody<Submission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let links = links(&state);
+    let links = state.nominations();
     let id =
         jinguo_nominations::submit(&state.store, body, Nominator::Staff(person), &links).await?;
     Ok((
@@ -97,45 +91,30 @@ pub(crate) async fn submit(
     ))
 }
 
-/// Whether `person` may see a held nomination for what it is (county case officers).
-async fn reveals(state: &AppState, person: Uuid, village: OrgCode) -> Result<bool, ApiError> {
-    Ok(state
-        .store
-        .read(move |c| {
-            Box::pin(async move {
-                jinguo_nominations::reveals_eligibility(c, person, village, jinguo_bus::now()).await
-            })
-        })
-        .await?)
-}
-
 /// `GET /api/v1/nominations/{id}`: state and history.
 pub(crate) async fn show(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    let (n, history) = state
+    let n = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                Ok::<_, StoreError>((store::get(c, id).await?, store::history(c, id).await?))
+                jinguo_nominations::nomination_detail(c, id, person, jinguo_bus::now()).await
             })
         })
-        .await?;
-    let n = n.ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
-    let village = OrgCode::parse(&n.village_code).map_err(|e| ApiError::internal(&e))?;
-    require(&state, person, "nomination.view", village).await?;
-    let reveal = reveals(&state, person, village).await?;
-    let history = jinguo_nominations::visible_history(history, reveal);
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
+    require(&state, person, "nomination.view", n.village).await?;
     Ok(Json(json!({
         "id": n.id,
         "campaign_id": n.campaign_id,
-        "village": n.village_code,
+        "village": n.village,
         "category": n.category,
         "channel": n.channel,
-        "state": if reveal { n.state } else { n.state.public() },
-        "history": history.iter().map(|h| json!({
+        "state": n.state,
+        "history": n.history.iter().map(|h| json!({
             "at": h.at, "actor": h.actor, "event": h.event, "from": h.from, "to": h.to, "reason": h.reason
         })).collect::<Vec<_>>(),
     })))
@@ -154,22 +133,14 @@ pub(crate) async fn decide(
     Path(task_id): Path<Uuid>,
     JsonBody(body): JsonBody<DecisionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let links = links(&state);
+    let links = state.nominations();
     let to = state
         .store
         .transaction(move |c| {
             Box::pin(async move {
-                let task = store::get_task(c, task_id)
-                    .await?
-                    .ok_or_else(|| Refusal::NotFound(format!("no review task {task_id}")))?;
-                if task.reviewer != person {
-                    return Err(Refusal::Conflict(
-                        "this review task belongs to another reviewer".into(),
-                    ));
-                }
-                jinguo_nominations::decide(
+                jinguo_nominations::decide_task(
                     c,
-                    task.nomination_id,
+                    task_id,
                     person,
                     body.decision,
                     body.reason.as_deref(),
@@ -211,34 +182,26 @@ pub(crate) async fn list(
         .map_err(|e| ApiError::bad_request("org", e.to_string()))?;
     let campaign = state
         .store
-        .read(move |c| Box::pin(store::get_campaign(c, id)))
+        .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
-    let scope = OrgCode::parse(&campaign.scope_org).map_err(|e| ApiError::internal(&e))?;
+    let scope = campaign.scope;
     let area = org.unwrap_or(scope);
     require(&state, person, "nomination.view", area).await?;
-    let reveal = reveals(&state, person, area).await?;
     let rows = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                let mut out = Vec::new();
-                for n in store::list(c, id).await? {
-                    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
-                    let shown = if reveal { n.state } else { n.state.public() };
-                    if !village.is_within(&area) || wanted_state.is_some_and(|s| s != shown) {
-                        continue;
-                    }
-                    let history = store::history(c, n.id).await?;
-                    let stalled = jinguo_nominations::is_stalled(&history);
-                    out.push(json!({
-                        "id": n.id, "village": n.village_code, "category": n.category, "state": shown, "stalled": stalled
-                    }));
-                }
-                Ok::<_, StoreError>(out)
+                jinguo_nominations::campaign_list(c, id, area, person, wanted_state, jinguo_bus::now())
+                    .await
             })
         })
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| json!({
+            "id": r.id, "village": r.village, "category": r.category, "state": r.state, "stalled": r.stalled
+        }))
+        .collect::<Vec<_>>();
     Ok(Json(json!({ "campaign_id": id, "nominations": rows })))
 }
 
@@ -259,7 +222,7 @@ pub(crate) async fn change(
     Path((id, what)): Path<(Uuid, String)>,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let links = links(&state);
+    let links = state.nominations();
     let to = match what.as_str() {
         "resubmit" => {
             state

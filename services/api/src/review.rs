@@ -5,12 +5,15 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use jinguo_auth::Secret;
 use jinguo_core::nominations::State;
-use jinguo_nominations::{Refusal, Rules, family_of};
+use jinguo_nominations::{
+    EligibilityPage as EligibilityPageView, Refusal, ReviewPage as ReviewPageView,
+};
 use jinguo_store::links::ActionLink;
-use jinguo_store::{StoreError, nominations as store, orgs};
+use jinguo_store::{StoreError, orgs};
 use uuid::Uuid;
 
-use crate::signin::message;
+use crate::links::{Acted, LinkAction, LinkForm};
+use crate::page::message;
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
@@ -96,31 +99,7 @@ pub(crate) async fn page(
     .await
 }
 
-/// A nomination with its campaign and its village (code and name), for the pages.
-type WithNames = (
-    store::NominationRow,
-    Option<store::CampaignRow>,
-    Option<jinguo_core::org::OrgCode>,
-    String,
-);
-
-async fn with_names(
-    c: &mut jinguo_store::Conn<'_>,
-    id: Uuid,
-) -> Result<Option<WithNames>, StoreError> {
-    let Some(n) = store::get(c, id).await? else {
-        return Ok(None);
-    };
-    let campaign = store::get_campaign(c, n.campaign_id).await?;
-    let village = jinguo_core::org::OrgCode::parse(&n.village_code).ok();
-    let village_name = match village {
-        Some(v) => orgs::get(c, v).await?.map(|u| u.name).unwrap_or_default(),
-        None => String::new(),
-    };
-    Ok(Some((n, campaign, village, village_name)))
-}
-
-/// The review page for nomination `id`, its form posting to `action`.
+/// The review page for nomination `id` as `reviewer` may see it, its form posting to `action`.
 async fn render(
     state: &AppState,
     id: Uuid,
@@ -128,59 +107,31 @@ async fn render(
     action: String,
     csrf: &str,
 ) -> Response {
+    let sealer = state.sealer.clone();
     let loaded = state
         .store
         .read(move |c| {
+            let sealer = sealer.clone();
             Box::pin(async move {
-                let Some((n, campaign, village, village_name)) = with_names(c, id).await? else {
-                    return Ok::<_, StoreError>(None);
-                };
-                if !jinguo_nominations::may_review(c, reviewer, id, jinguo_bus::now()).await? {
-                    return Ok(Some(Err(n.state)));
-                }
-                let quota = match (n.state.review_level(), &campaign, village) {
-                    (Some(level), Some(camp), Some(v)) => {
-                        let rules: Option<Rules> = serde_json::from_str(&camp.rules).ok();
-                        let unit = jinguo_nominations::unit_for(v, level);
-                        let used =
-                            store::forwarded_count(c, n.campaign_id, level.as_str(), unit.as_str())
-                                .await?;
-                        let quota = rules.map_or(0, |r| match level {
-                            jinguo_core::nominations::Level::Village => r.quotas.village,
-                            jinguo_core::nominations::Level::Township => r.quotas.township,
-                            jinguo_core::nominations::Level::County => r.quotas.county,
-                        });
-                        (
-                            quota,
-                            !jinguo_core::nominations::within_quota(used as u32, quota),
-                        )
-                    }
-                    _ => (0, false),
-                };
-                Ok(Some(Ok((
-                    n,
-                    campaign.map(|c| c.name).unwrap_or_default(),
-                    village_name,
-                    quota,
-                ))))
+                jinguo_nominations::review_page(c, id, reviewer, &sealer, jinguo_bus::now()).await
             })
         })
         .await;
-    let (n, campaign, village, (quota, quota_full)) = match loaded {
-        Ok(Some(Ok(v))) => v,
-        Ok(Some(Err(now_in))) => {
+    let view = match loaded {
+        Ok(ReviewPageView::Open(view)) => view,
+        Ok(ReviewPageView::NotYours { now_in }) => {
             // Not (or no longer) theirs to review: say so without showing the family.
             return message(
                 StatusCode::CONFLICT,
                 "无需您审核",
                 format!(
                     "这项审核已不需要您处理（该推荐现在{}）。",
-                    state_label(now_in.public())
+                    state_label(now_in)
                 ),
                 None,
             );
         }
-        Ok(None) => {
+        Ok(ReviewPageView::Missing) => {
             return message(
                 StatusCode::NOT_FOUND,
                 "链接无效",
@@ -190,27 +141,18 @@ async fn render(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let Some(level) = n.state.review_level() else {
-        return message(
-            StatusCode::CONFLICT,
-            "无需审核",
-            format!("该推荐现在{}，不在审核中。", state_label(n.state.public())),
-            None,
-        );
-    };
-    let family = family_of(&n);
     let page = ReviewPage {
-        level: level.label(),
-        phone: family.phone(n.id, &state.sealer),
-        head_key: family.head_key_masked,
-        address: family.address,
-        family: family.head_name,
-        campaign,
-        category: n.category,
-        village,
-        story: n.story,
-        quota_full,
-        quota,
+        level: view.level.label(),
+        family: view.family,
+        head_key: view.head_key,
+        address: view.address,
+        phone: view.phone,
+        campaign: view.campaign,
+        category: view.category,
+        village: view.village,
+        story: view.story,
+        quota_full: view.quota_full,
+        quota: view.quota,
         action,
         csrf,
     };
@@ -233,7 +175,7 @@ pub(crate) async fn task_page(
     };
     let task = match state
         .store
-        .read(move |c| Box::pin(store::get_task(c, task_id)))
+        .read(move |c| Box::pin(jinguo_nominations::task_view(c, task_id)))
         .await
     {
         Ok(Some(t)) if t.reviewer == session.person => t,
@@ -257,7 +199,7 @@ pub(crate) async fn task_page(
     }
     render(
         &state,
-        task.nomination_id,
+        task.nomination,
         session.person,
         format!("/tasks/{task_id}"),
         &session.csrf,
@@ -305,21 +247,15 @@ pub(crate) async fn decide_task(
             );
         }
     };
-    let links = crate::nominations::links(&state);
+    let links = state.nominations();
     let person = session.person;
     let result = state
         .store
         .transaction(move |c| {
             Box::pin(async move {
-                let task = store::get_task(c, task_id)
-                    .await?
-                    .ok_or_else(|| Refusal::NotFound("no task".into()))?;
-                if task.reviewer != person {
-                    return Err(Refusal::Conflict("not yours".into()));
-                }
-                jinguo_nominations::decide(
+                jinguo_nominations::decide_task(
                     c,
-                    task.nomination_id,
+                    task_id,
                     person,
                     decision,
                     form.reason.as_deref(),
@@ -384,7 +320,7 @@ pub(crate) async fn dashboard(
     };
     let campaign = match state
         .store
-        .read(move |c| Box::pin(store::get_campaign(c, id)))
+        .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
         .await
     {
         Ok(Some(c)) => c,
@@ -402,7 +338,7 @@ pub(crate) async fn dashboard(
         .org
         .as_deref()
         .and_then(|o| jinguo_core::org::OrgCode::parse(o).ok())
-        .or_else(|| jinguo_core::org::OrgCode::parse(&campaign.scope_org).ok());
+        .or(Some(campaign.scope));
     let Some(area) = scope else {
         return message(
             StatusCode::BAD_REQUEST,
@@ -416,7 +352,7 @@ pub(crate) async fn dashboard(
             message(
                 StatusCode::FORBIDDEN,
                 "没有权限",
-                format!("您没有查看 {area} 推荐的权限。"),
+                "您没有查看该地区推荐的权限。".into(),
                 None,
             )
         } else {
@@ -428,29 +364,18 @@ pub(crate) async fn dashboard(
         .store
         .read(move |c| {
             Box::pin(async move {
-                let reveal =
-                    jinguo_nominations::reveals_eligibility(c, viewer, area, jinguo_bus::now())
-                        .await?;
-                let mut rows = Vec::new();
-                for n in store::list(c, id).await? {
-                    let Ok(village) = jinguo_core::org::OrgCode::parse(&n.village_code) else {
-                        continue;
-                    };
-                    if !village.is_within(&area) {
-                        continue;
-                    }
-                    let stalled = jinguo_nominations::is_stalled(&store::history(c, n.id).await?);
-                    rows.push(DashboardRow {
-                        family: family_of(&n).head_name,
-                        village: orgs::get(c, village)
-                            .await?
-                            .map(|u| u.name)
-                            .unwrap_or_default(),
-                        category: n.category,
-                        state: state_label(if reveal { n.state } else { n.state.public() }),
-                        stalled,
-                    });
-                }
+                let now = jinguo_bus::now();
+                let rows = jinguo_nominations::campaign_list(c, id, area, viewer, None, now)
+                    .await?
+                    .into_iter()
+                    .map(|r| DashboardRow {
+                        family: r.family,
+                        village: r.village_name,
+                        category: r.category,
+                        state: state_label(r.state),
+                        stalled: r.stalled,
+                    })
+                    .collect::<Vec<_>>();
                 let org_name = orgs::get(c, area)
                     .await?
                     .map(|u| u.name)
@@ -506,36 +431,26 @@ pub(crate) async fn eligibility_page(
             None,
         );
     };
-    let actor = link.actor;
+    let officer = link.actor;
     let loaded = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                let Some((n, campaign, code, village)) = with_names(c, id).await? else {
-                    return Ok::<_, StoreError>(None);
-                };
-                // Only while the link's person is still a case officer there.
-                let entitled = match code {
-                    Some(code) => {
-                        jinguo_nominations::reveals_eligibility(c, actor, code, jinguo_bus::now())
-                            .await?
-                    }
-                    None => false,
-                };
-                if !entitled {
-                    return Ok(None);
-                }
-                Ok(Some((
-                    n,
-                    campaign.map(|c| c.name).unwrap_or_default(),
-                    village,
-                )))
+                jinguo_nominations::eligibility_page(c, id, officer, jinguo_bus::now()).await
             })
         })
         .await;
-    let (n, campaign, village) = match loaded {
-        Ok(Some(v)) => v,
-        Ok(None) => {
+    let view = match loaded {
+        Ok(EligibilityPageView::Open(view)) => view,
+        Ok(EligibilityPageView::NotHeld { now_in }) => {
+            return message(
+                StatusCode::CONFLICT,
+                "无需核查",
+                format!("该推荐现在{}，不需要资格核查。", state_label(now_in)),
+                None,
+            );
+        }
+        Ok(EligibilityPageView::NotYours) => {
             return message(
                 StatusCode::NOT_FOUND,
                 "链接无效",
@@ -545,20 +460,12 @@ pub(crate) async fn eligibility_page(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if n.state != State::EligibilityReview {
-        return message(
-            StatusCode::CONFLICT,
-            "无需核查",
-            format!("该推荐现在{}，不需要资格核查。", state_label(n.state)),
-            None,
-        );
-    }
     let page = EligibilityPage {
-        family: family_of(&n).head_name,
-        campaign,
-        category: n.category,
-        village,
-        story: n.story,
+        family: view.family,
+        campaign: view.campaign,
+        category: view.category,
+        village: view.village,
+        story: view.story,
         reasons: &jinguo_nominations::CLOSE_REASONS,
         action: format!("/link/{}", secret.expose()),
         csrf,
@@ -566,5 +473,122 @@ pub(crate) async fn eligibility_page(
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The answer once a review or eligibility decision is recorded.
+fn decided(to: State) -> Acted {
+    let page = message(
+        StatusCode::OK,
+        "审核意见已提交",
+        format!("谢谢！该推荐现在的状态：{}。", state_label(to)),
+        None,
+    );
+    (to.to_string(), page)
+}
+
+/// A refusal of the program as the link page says it, or the store's error to roll back.
+fn refused(r: Refusal) -> Result<Result<Acted, String>, StoreError> {
+    match r {
+        Refusal::Store(e) => Err(e),
+        other => Ok(Err(refusal_text(&other))),
+    }
+}
+
+/// Review links (`{nomination}:{level}`): the reviewer's page, and the decision.
+pub(crate) struct ReviewAction;
+
+impl LinkAction for ReviewAction {
+    fn show<'a>(
+        &'a self,
+        state: &'a AppState,
+        link: &'a ActionLink,
+        secret: &'a Secret,
+        csrf: &'a str,
+    ) -> jinguo_store::BoxFuture<'a, Response> {
+        Box::pin(page(state, link, secret, csrf))
+    }
+
+    fn act<'a>(
+        &'a self,
+        state: &'a AppState,
+        conn: &'a mut jinguo_store::Conn<'_>,
+        link: &'a ActionLink,
+        form: &'a LinkForm,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
+        Box::pin(async move {
+            let decision = match form.decision.as_deref() {
+                Some("approve") => jinguo_nominations::Decision::Approve,
+                Some("reject") => jinguo_nominations::Decision::Reject,
+                Some("return") => jinguo_nominations::Decision::Return,
+                _ => return Ok(Err("请选择审核意见。".into())),
+            };
+            let Some(nomination) = link.subject.split(':').next().and_then(|s| s.parse().ok())
+            else {
+                return Ok(Err("这个链接指向的推荐不存在。".into()));
+            };
+            let links = state.nominations();
+            match jinguo_nominations::decide(
+                conn,
+                nomination,
+                link.actor,
+                decision,
+                form.reason.as_deref(),
+                &links,
+                now,
+            )
+            .await
+            {
+                Ok(to) => Ok(Ok(decided(to))),
+                Err(r) => refused(r),
+            }
+        })
+    }
+}
+
+/// Eligibility links (`{nomination}`): the county case officer's page, and the decision.
+pub(crate) struct EligibilityAction;
+
+impl LinkAction for EligibilityAction {
+    fn show<'a>(
+        &'a self,
+        state: &'a AppState,
+        link: &'a ActionLink,
+        secret: &'a Secret,
+        csrf: &'a str,
+    ) -> jinguo_store::BoxFuture<'a, Response> {
+        Box::pin(eligibility_page(state, link, secret, csrf))
+    }
+
+    fn act<'a>(
+        &'a self,
+        state: &'a AppState,
+        conn: &'a mut jinguo_store::Conn<'_>,
+        link: &'a ActionLink,
+        form: &'a LinkForm,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
+        Box::pin(async move {
+            let decision = match form.decision.as_deref() {
+                Some("continue") => jinguo_nominations::EligibilityDecision::Continue,
+                Some("close") => jinguo_nominations::EligibilityDecision::Close {
+                    reason: form.reason.clone().unwrap_or_default(),
+                },
+                _ => return Ok(Err("请选择核查结果。".into())),
+            };
+            let Ok(nomination) = link.subject.parse() else {
+                return Ok(Err("这个链接指向的推荐不存在。".into()));
+            };
+            let links = state.nominations();
+            match jinguo_nominations::decide_eligibility(
+                conn, nomination, link.actor, decision, &links, now,
+            )
+            .await
+            {
+                Ok(to) => Ok(Ok(decided(to))),
+                Err(r) => refused(r),
+            }
+        })
     }
 }

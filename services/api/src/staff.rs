@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::{ApiCaller, SignedIn, require};
 use crate::extract::{Form, Json as JsonBody, Path};
-use crate::signin::{message, role_label};
+use crate::page::{message, role_label};
 use crate::{ApiError, AppState};
 
 fn parse_org(raw: &str, field: &'static str) -> Result<OrgCode, ApiError> {

@@ -1,7 +1,11 @@
-//! The program's messages and the worker that handles them.
+//! The program's messages, as typed jobs, and the worker that handles them.
 
+use chrono::{DateTime, Utc};
+use jinguo_auth::staff::{StaffDisabled, StaffRolesChanged};
+use jinguo_bus::{HandlerError, Handlers, Job};
 use jinguo_core::nominations::{Level, State};
-use jinguo_store::Conn;
+use jinguo_store::{BoxFuture, Conn};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::publicity::{PUBLICITY_ENDED, publicity_ended};
@@ -9,90 +13,155 @@ use crate::refusal::Refusal;
 use crate::review::{REVIEW_REMINDER, hand_over, remind};
 use crate::settings::{Links, links_from, sealer_from};
 
+/// A 公示 of `nomination` ended: its timer fired. `state` is the 公示 it was in when the timer
+/// was set (village or final); a nomination that moved on since is left alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicityEnded {
+    pub nomination: Uuid,
+    pub state: State,
+}
+
+impl Job for PublicityEnded {
+    const KIND: &'static str = PUBLICITY_ENDED;
+}
+
+/// The deadline `due` of `level` is a day away: remind the reviewers with open tasks there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewReminder {
+    pub nomination: Uuid,
+    pub level: Level,
+    pub due: DateTime<Utc>,
+}
+
+impl Job for ReviewReminder {
+    const KIND: &'static str = REVIEW_REMINDER;
+}
+
 /// The nominations service: it ends 公示 periods when their timers fire, reminds reviewers
-/// before deadlines, and hands a disabled reviewer's open tasks on.
+/// before deadlines, and hands a disabled or reassigned reviewer's open tasks on.
 pub struct Nominations {
     pub links: Links,
 }
 
-impl jinguo_bus::Handler for Nominations {
-    fn handle<'a>(
+impl Nominations {
+    fn on_publicity_ended<'a>(
         &'a self,
         conn: &'a mut Conn<'_>,
-        message: &'a jinguo_bus::Envelope,
-    ) -> jinguo_store::BoxFuture<'a, Result<(), jinguo_bus::HandlerError>> {
+        job: PublicityEnded,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            if message.kind == jinguo_auth::staff::DISABLED
-                || message.kind == jinguo_auth::staff::ROLES_CHANGED
-            {
-                let Some(person) = message.payload["person"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                else {
-                    return Err(jinguo_bus::HandlerError::permanent(
-                        "staff message without person",
-                    ));
-                };
-                return match hand_over(conn, person, &self.links, jinguo_bus::now()).await {
-                    Ok(_) => Ok(()),
-                    Err(Refusal::Store(e)) => Err(e.into()),
-                    Err(other) => Err(jinguo_bus::HandlerError::permanent(other.to_string())),
-                };
-            }
-            if message.kind == REVIEW_REMINDER {
-                let id = message.payload["nomination"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok());
-                let level = serde_json::from_value::<Level>(message.payload["level"].clone()).ok();
-                let (Some(id), Some(level)) = (id, level) else {
-                    return Err(jinguo_bus::HandlerError::permanent(
-                        "review_reminder without nomination and level",
-                    ));
-                };
-                return match remind(conn, id, level, &self.links, jinguo_bus::now()).await {
-                    Ok(_) => Ok(()),
-                    Err(Refusal::Store(e)) => Err(e.into()),
-                    Err(other) => Err(jinguo_bus::HandlerError::permanent(other.to_string())),
-                };
-            }
-            if message.kind != PUBLICITY_ENDED {
-                return Ok(());
-            }
-            let id = message.payload["nomination"]
-                .as_str()
-                .and_then(|s| s.parse::<Uuid>().ok());
-            let state = message.payload["state"]
-                .as_str()
-                .and_then(|s| s.parse::<State>().ok());
-            let (Some(id), Some(state)) = (id, state) else {
-                return Err(jinguo_bus::HandlerError::permanent(
-                    "publicity_ended without nomination and state",
-                ));
-            };
-            match publicity_ended(conn, id, state, &self.links, jinguo_bus::now()).await {
-                Ok(_) => Ok(()),
-                Err(Refusal::Store(e)) => Err(e.into()),
-                Err(other) => Err(jinguo_bus::HandlerError::permanent(other.to_string())),
-            }
+            let now = jinguo_bus::now();
+            handled(publicity_ended(conn, job.nomination, job.state, &self.links, now).await)
+        })
+    }
+
+    fn on_review_reminder<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: ReviewReminder,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let now = jinguo_bus::now();
+            handled(remind(conn, job.nomination, job.level, &self.links, now).await)
+        })
+    }
+
+    fn on_staff_disabled<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: StaffDisabled,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            handled(hand_over(conn, job.person, &self.links, jinguo_bus::now()).await)
+        })
+    }
+
+    fn on_roles_changed<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: StaffRolesChanged,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            handled(hand_over(conn, job.person, &self.links, jinguo_bus::now()).await)
         })
     }
 }
 
-/// The nominations service as a consuming worker.
+/// A store failure may pass (retried); any other refusal will not (dead at once).
+fn handled<T>(result: Result<T, Refusal>) -> Result<(), HandlerError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(Refusal::Store(e)) => Err(e.into()),
+        Err(other) => Err(HandlerError::permanent(other.to_string())),
+    }
+}
+
+/// The nominations service as a consuming worker, bound to exactly the jobs it handles.
 pub fn worker(
     config: &jinguo_config::Config,
 ) -> Result<jinguo_bus::Worker, jinguo_config::ConfigError> {
     let calendar = std::sync::Arc::new(config.calendar.load()?);
     let sealer = std::sync::Arc::new(sealer_from(config)?);
-    Ok(jinguo_bus::Worker {
-        name: "nominations".into(),
-        bindings: vec![
-            "nomination.#".into(),
-            jinguo_auth::staff::DISABLED.into(),
-            jinguo_auth::staff::ROLES_CHANGED.into(),
-        ],
-        handler: std::sync::Arc::new(Nominations {
-            links: links_from(config, calendar, sealer),
-        }),
-    })
+    let service = Nominations {
+        links: links_from(config, calendar, sealer),
+    };
+    Ok(Handlers::new(service)
+        .on::<PublicityEnded, _>(Nominations::on_publicity_ended)
+        .on::<ReviewReminder, _>(Nominations::on_review_reminder)
+        .on::<StaffDisabled, _>(Nominations::on_staff_disabled)
+        .on::<StaffRolesChanged, _>(Nominations::on_roles_changed)
+        .worker("nominations"))
+}
+
+#[cfg(test)]
+mod tests {
+    use jinguo_bus::Envelope;
+
+    use super::*;
+
+    /// What timers and outbox rows of earlier releases hold still decodes.
+    #[test]
+    fn stored_payloads_decode() {
+        let id = Uuid::from_u128(7);
+        let at: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let stored = |kind: &str, payload| Envelope::new(kind, payload, Uuid::from_u128(1), at);
+        let ended = stored(
+            "nomination.publicity_ended",
+            serde_json::json!({ "nomination": id, "state": "village_publicity" }),
+        );
+        assert_eq!(
+            PublicityEnded::decode(&ended).unwrap(),
+            PublicityEnded {
+                nomination: id,
+                state: State::VillagePublicity
+            }
+        );
+        let reminder = stored(
+            "nomination.review_reminder",
+            serde_json::json!({ "nomination": id, "level": "township", "due": at }),
+        );
+        assert_eq!(
+            ReviewReminder::decode(&reminder).unwrap(),
+            ReviewReminder {
+                nomination: id,
+                level: Level::Township,
+                due: at
+            }
+        );
+        let disabled = stored("staff.disabled", serde_json::json!({ "person": id }));
+        assert_eq!(StaffDisabled::decode(&disabled).unwrap().person, id);
+        let moved = stored("staff.roles_changed", serde_json::json!({ "person": id }));
+        assert_eq!(StaffRolesChanged::decode(&moved).unwrap().person, id);
+    }
+
+    #[test]
+    fn a_state_that_does_not_exist_is_permanent() {
+        let e = Envelope::new(
+            PUBLICITY_ENDED,
+            serde_json::json!({ "nomination": Uuid::from_u128(7), "state": "limbo" }),
+            Uuid::from_u128(1),
+            Utc::now(),
+        );
+        assert!(PublicityEnded::decode(&e).unwrap_err().permanent);
+    }
 }

@@ -44,12 +44,16 @@ pub use lifecycle::{resubmit, withdraw};
 pub use publicity::{PUBLICITY_ENDED, publicity_ended};
 pub use refusal::Refusal;
 pub use review::{
-    Decision, REVIEW, REVIEW_REMINDER, decide, hand_over, may_review, remind, unit_for,
+    Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind, unit_for,
 };
 pub use rules::{Deadline, Deadlines, DecideRule, NoReviewer, Quotas, Rules};
 pub use settings::{Links, links_from, sealer_from};
 pub use submit::{Nominator, Submission, submit, submit_in};
-pub use views::{is_stalled, visible_history};
+pub use views::{
+    CampaignSummary, Detail, EligibilityPage, EligibilityView, ListRow, OpenTask, ReviewPage,
+    ReviewView, TaskView, campaign_list, campaign_summary, eligibility_page, is_stalled,
+    nomination_detail, open_tasks, review_page, task_view, visible_history,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,14 @@
 //! 公示 periods: their end by timer.
 
 use chrono::{DateTime, Utc};
+use jinguo_bus::Job;
 use jinguo_core::nominations::{self as core, Event, State};
 use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
 use jinguo_store::{Conn, StoreError};
 use uuid::Uuid;
 
+use crate::jobs::PublicityEnded;
 use crate::records::{campaign, locked};
 use crate::refusal::{Refusal, illegal};
 use crate::review::enter_level;
@@ -41,10 +43,11 @@ pub(crate) async fn schedule_publicity_end(
             links.due(&Deadline::WorkingDays(days), village, now)
         })
         .unwrap_or(now);
-    let message = jinguo_bus::message(
-        PUBLICITY_ENDED,
-        serde_json::json!({ "nomination": n.id, "state": to }),
-    );
+    let message = PublicityEnded {
+        nomination: n.id,
+        state: to,
+    }
+    .envelope(now);
     let key = format!("publicity:{}:{to}", n.id);
     jinguo_store::timers::schedule(conn, &key, due, None, &message, now).await?;
     Ok(())

@@ -133,10 +133,12 @@ pub(crate) async fn enter_level(
     if let Some(due) = due {
         // A reminder a day before the deadline (or at once when it is closer than that).
         let at = (due - Duration::days(1)).max(now);
-        let message = jinguo_bus::message(
-            REVIEW_REMINDER,
-            serde_json::json!({ "nomination": n.id, "level": level, "due": due }),
-        );
+        let reminder = crate::jobs::ReviewReminder {
+            nomination: n.id,
+            level,
+            due,
+        };
+        let message = jinguo_bus::Job::envelope(&reminder, now);
         let key = format!("review-reminder:{}:{}", n.id, level.as_str());
         jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
     }
@@ -315,6 +317,38 @@ pub async fn hand_over(
         handed += 1;
     }
     Ok(handed)
+}
+
+/// Decides review task `task` for `reviewer` (the API and the task page): refused unless it is
+/// theirs; then exactly [`decide`].
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_task(
+    conn: &mut Conn<'_>,
+    task: Uuid,
+    reviewer: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<State, Refusal> {
+    let t = store::get_task(conn, task)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("no review task {task}")))?;
+    if t.reviewer != reviewer {
+        return Err(Refusal::Conflict(
+            "this review task belongs to another reviewer".into(),
+        ));
+    }
+    decide(
+        conn,
+        t.nomination_id,
+        reviewer,
+        decision,
+        reason,
+        links,
+        now,
+    )
+    .await
 }
 
 /// A reviewer's decision.

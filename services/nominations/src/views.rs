@@ -1,9 +1,18 @@
 //! Read models: what pages and the API may show of a nomination.
 
-use jinguo_core::nominations::State;
+use chrono::{DateTime, Utc};
+use jinguo_auth::seal::Sealer;
+use jinguo_core::nominations::{self as core, Level, State};
+use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store};
+use jinguo_store::{Conn, StoreError, orgs};
+use serde::Serialize;
+use uuid::Uuid;
 
-use crate::eligibility::is_hidden_event;
+use crate::eligibility::{is_hidden_event, reveals_eligibility};
+use crate::family::family_of;
+use crate::review::{may_review, unit_for};
+use crate::rules::Rules;
 
 /// The history as `reveal`-less eyes may see it: the eligibility hold's own events left out,
 /// its state shown as village review.
@@ -34,4 +43,305 @@ pub fn is_stalled(steps: &[store::Step]) -> bool {
         .rev()
         .find(|h| !is_hidden_event(&h.event))
         .is_some_and(|h| h.event == "no_reviewer")
+}
+
+/// What the reviewer's page shows (behind an emailed link or the task list).
+#[derive(Debug, Clone)]
+pub struct ReviewView {
+    pub level: Level,
+    pub family: String,
+    /// The head's ID number or phone, masked.
+    pub head_key: String,
+    pub address: String,
+    /// The contact phone in full, opened for the reviewer to call the family.
+    pub phone: Option<String>,
+    pub campaign: String,
+    pub category: String,
+    pub village: String,
+    pub story: String,
+    pub quota: u32,
+    pub quota_full: bool,
+}
+
+/// The reviewer's page, or why there is none for them.
+#[derive(Debug, Clone)]
+pub enum ReviewPage {
+    Open(Box<ReviewView>),
+    /// Not (or no longer) theirs to review; the state anyone may see.
+    NotYours {
+        now_in: State,
+    },
+    Missing,
+}
+
+/// The reviewer's page for nomination `id`: shown only to a person who may review it now
+/// ([`may_review`]), with the phone opened by `sealer`.
+pub async fn review_page(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    reviewer: Uuid,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+) -> Result<ReviewPage, StoreError> {
+    let Some(n) = store::get(conn, id).await? else {
+        return Ok(ReviewPage::Missing);
+    };
+    let (Some(level), true) = (
+        n.state.review_level(),
+        may_review(conn, reviewer, id, now).await?,
+    ) else {
+        return Ok(ReviewPage::NotYours {
+            now_in: n.state.public(),
+        });
+    };
+    let (campaign, rules) = match store::get_campaign(conn, n.campaign_id).await? {
+        Some(c) => {
+            let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
+            (c.name, rules)
+        }
+        None => (String::new(), None),
+    };
+    let village = OrgCode::parse(&n.village_code).ok();
+    let (village_name, quota, quota_full) = match village {
+        Some(v) => {
+            let unit = unit_for(v, level);
+            let used =
+                store::forwarded_count(conn, n.campaign_id, level.as_str(), unit.as_str()).await?;
+            let quota = rules.map_or(0, |r| r.quotas.of(level));
+            (
+                unit_name(conn, v).await?,
+                quota,
+                !core::within_quota(u32::try_from(used).unwrap_or(u32::MAX), quota),
+            )
+        }
+        None => (String::new(), 0, false),
+    };
+    let family = family_of(&n);
+    Ok(ReviewPage::Open(Box::new(ReviewView {
+        level,
+        phone: family.phone(n.id, sealer),
+        family: family.head_name,
+        head_key: family.head_key_masked,
+        address: family.address,
+        campaign,
+        category: n.category,
+        village: village_name,
+        story: n.story,
+        quota,
+        quota_full,
+    })))
+}
+
+/// What a county case officer's eligibility page shows.
+#[derive(Debug, Clone)]
+pub struct EligibilityView {
+    pub family: String,
+    pub campaign: String,
+    pub category: String,
+    pub village: String,
+    pub story: String,
+}
+
+/// The eligibility page, or why there is none.
+#[derive(Debug, Clone)]
+pub enum EligibilityPage {
+    Open(EligibilityView),
+    /// Decided already (or withdrawn): the state now.
+    NotHeld {
+        now_in: State,
+    },
+    /// Gone, or the person is no longer a case officer there.
+    NotYours,
+}
+
+/// The held nomination `id` as case officer `officer` may see it.
+pub async fn eligibility_page(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    officer: Uuid,
+    now: DateTime<Utc>,
+) -> Result<EligibilityPage, StoreError> {
+    let Some(n) = store::get(conn, id).await? else {
+        return Ok(EligibilityPage::NotYours);
+    };
+    let Ok(village) = OrgCode::parse(&n.village_code) else {
+        return Ok(EligibilityPage::NotYours);
+    };
+    if !reveals_eligibility(conn, officer, village, now).await? {
+        return Ok(EligibilityPage::NotYours);
+    }
+    if n.state != State::EligibilityReview {
+        return Ok(EligibilityPage::NotHeld { now_in: n.state });
+    }
+    let campaign = store::get_campaign(conn, n.campaign_id)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    Ok(EligibilityPage::Open(EligibilityView {
+        family: family_of(&n).head_name,
+        campaign,
+        category: n.category,
+        village: unit_name(conn, village).await?,
+        story: n.story,
+    }))
+}
+
+/// One nomination as a campaign's list and dashboard show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    pub id: Uuid,
+    /// The village's code (machines) and name (people).
+    pub village: String,
+    pub village_name: String,
+    pub family: String,
+    pub category: String,
+    /// As the viewer may see it.
+    pub state: State,
+    /// The current level has no active reviewer.
+    pub stalled: bool,
+}
+
+/// The nominations of `campaign` in `area` as `viewer` may see them (a held one shows as
+/// village review to all but the county case officers), optionally only those in `only`.
+pub async fn campaign_list(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    area: OrgCode,
+    viewer: Uuid,
+    only: Option<State>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ListRow>, StoreError> {
+    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
+    let mut rows = Vec::new();
+    for n in store::list(conn, campaign).await? {
+        let Ok(village) = OrgCode::parse(&n.village_code) else {
+            continue;
+        };
+        let state = if reveal { n.state } else { n.state.public() };
+        if !village.is_within(&area) || only.is_some_and(|s| s != state) {
+            continue;
+        }
+        rows.push(ListRow {
+            id: n.id,
+            village: n.village_code.clone(),
+            village_name: unit_name(conn, village).await?,
+            family: family_of(&n).head_name,
+            category: n.category.clone(),
+            state,
+            stalled: is_stalled(&store::history(conn, n.id).await?),
+        });
+    }
+    Ok(rows)
+}
+
+/// A nomination with its history, as `viewer` may see it.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub id: Uuid,
+    pub campaign_id: Uuid,
+    pub village: OrgCode,
+    pub category: String,
+    pub channel: String,
+    pub state: State,
+    pub history: Vec<store::Step>,
+}
+
+/// Nomination `id` and its history as `viewer` may see them. Whether the viewer may see the
+/// nomination at all (`nomination.view` at its village) is the caller's to ask first.
+pub async fn nomination_detail(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    viewer: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Detail>, StoreError> {
+    let Some(n) = store::get(conn, id).await? else {
+        return Ok(None);
+    };
+    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let reveal = reveals_eligibility(conn, viewer, village, now).await?;
+    let history = visible_history(store::history(conn, id).await?, reveal);
+    Ok(Some(Detail {
+        id: n.id,
+        campaign_id: n.campaign_id,
+        village,
+        category: n.category,
+        channel: n.channel,
+        state: if reveal { n.state } else { n.state.public() },
+        history,
+    }))
+}
+
+/// A unit's name, empty when unknown.
+async fn unit_name(conn: &mut Conn<'_>, unit: OrgCode) -> Result<String, StoreError> {
+    Ok(orgs::get(conn, unit)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_default())
+}
+
+/// A campaign as pages show it: its name, its area and its categories.
+#[derive(Debug, Clone)]
+pub struct CampaignSummary {
+    pub name: String,
+    pub scope: OrgCode,
+    pub categories: Vec<String>,
+}
+
+pub async fn campaign_summary(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+) -> Result<Option<CampaignSummary>, StoreError> {
+    let Some(c) = store::get_campaign(conn, id).await? else {
+        return Ok(None);
+    };
+    let scope = OrgCode::parse(&c.scope_org).map_err(|e| StoreError::Task(e.to_string()))?;
+    let categories = serde_json::from_str::<Rules>(&c.rules)
+        .map(|r| r.categories)
+        .unwrap_or_default();
+    Ok(Some(CampaignSummary {
+        name: c.name,
+        scope,
+        categories,
+    }))
+}
+
+/// A review task as its page needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskView {
+    pub nomination: Uuid,
+    pub reviewer: Uuid,
+    pub closed: bool,
+}
+
+pub async fn task_view(conn: &mut Conn<'_>, task: Uuid) -> Result<Option<TaskView>, StoreError> {
+    Ok(store::get_task(conn, task).await?.map(|t| TaskView {
+        nomination: t.nomination_id,
+        reviewer: t.reviewer,
+        closed: t.closed,
+    }))
+}
+
+/// One of a reviewer's open tasks, for their task list.
+#[derive(Debug, Clone)]
+pub struct OpenTask {
+    pub task: Uuid,
+    pub family: String,
+    pub category: String,
+    pub level: Option<Level>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// The open tasks of `reviewer`, oldest first.
+pub async fn open_tasks(conn: &mut Conn<'_>, reviewer: Uuid) -> Result<Vec<OpenTask>, StoreError> {
+    Ok(store::open_tasks_for(conn, reviewer)
+        .await?
+        .into_iter()
+        .map(|(t, family, category)| OpenTask {
+            task: t.id,
+            family,
+            category,
+            level: serde_json::from_value(serde_json::json!(t.level)).ok(),
+            due_at: t.due_at,
+        })
+        .collect())
 }
