@@ -33,6 +33,13 @@ pub async fn enqueue(
     Ok(())
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deliveries, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct DeliveryRecord {
+    seq: i64,
+    envelope: String,
+}
+
 /// The next due delivery for `consumer`, held until the transaction ends.
 pub async fn claim_next(
     conn: &mut Conn<'_>,
@@ -43,13 +50,15 @@ pub async fn claim_next(
         .filter(deliveries::consumer.eq(consumer.to_owned()))
         .filter(deliveries::due_at.le(naive(now)))
         .order(deliveries::seq)
-        .limit(1)
-        .select((deliveries::seq, deliveries::envelope));
-    let row: Option<(i64, String)> = claimed!(conn, query, |c, q| q.first(c).await.optional())?;
-    row.map(|(seq, text)| {
+        .limit(1);
+    let row = claimed!(conn, query.select(DeliveryRecord::as_select()), |c, q| q
+        .first(c)
+        .await
+        .optional())?;
+    row.map(|r| {
         Ok(Delivery {
-            seq,
-            envelope: from_text(&text)?,
+            seq: r.seq,
+            envelope: from_text(&r.envelope)?,
         })
     })
     .transpose()

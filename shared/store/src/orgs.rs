@@ -11,8 +11,12 @@ use jinguo_core::org_file::{OrgRow, RowError};
 use crate::schema::orgs;
 use crate::{Conn, StoreError, locked, on_backend};
 
-#[derive(Queryable, Insertable)]
-#[diesel(table_name = orgs, treat_none_as_default_value = false)]
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(
+    table_name = orgs,
+    treat_none_as_default_value = false,
+    check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite)
+)]
 struct OrgRecord {
     code: String,
     parent_code: Option<String>,
@@ -41,11 +45,8 @@ impl OrgRecord {
     /// Rows were validated on the way in; a row that no longer parses means the table was
     /// edited by hand, which is reported rather than guessed around.
     fn into_unit(self) -> Result<OrgUnit, StoreError> {
-        let corrupt = |what: &str| {
-            StoreError::Query(diesel::result::Error::DeserializationError(
-                format!("orgs row {}: bad {what}", self.code).into(),
-            ))
-        };
+        let corrupt =
+            |what: &str| StoreError::corrupt(format!("orgs row {}: bad {what}", self.code));
         let code = OrgCode::parse(&self.code).map_err(|_| corrupt("code"))?;
         let level: OrgLevel = self.level.parse().map_err(|_| corrupt("level"))?;
         let location = match (self.longitude, self.latitude) {
@@ -69,14 +70,21 @@ impl OrgRecord {
 /// One unit, or `None` when the code is not in the tree.
 pub async fn get(conn: &mut Conn<'_>, code: OrgCode) -> Result<Option<OrgUnit>, StoreError> {
     let query = orgs::table.find(code.to_string());
-    let record = on_backend!(conn, |c| query.first::<OrgRecord>(c).await.optional())?;
+    let record = on_backend!(conn, |c| query
+        .select(OrgRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
     record.map(OrgRecord::into_unit).transpose()
 }
 
 /// One unit, locked against concurrent writers until the transaction ends.
 pub async fn lock(conn: &mut Conn<'_>, code: OrgCode) -> Result<Option<OrgUnit>, StoreError> {
     let query = orgs::table.find(code.to_string());
-    let record = locked!(conn, query, |c, q| q.first::<OrgRecord>(c).await.optional())?;
+    let record = locked!(conn, query.select(OrgRecord::as_select()), |c, q| q
+        .first(c)
+        .await
+        .optional())?;
     record.map(OrgRecord::into_unit).transpose()
 }
 
@@ -85,7 +93,7 @@ pub async fn children(conn: &mut Conn<'_>, code: OrgCode) -> Result<Vec<OrgUnit>
     let query = orgs::table
         .filter(orgs::parent_code.eq(code.to_string()))
         .order(orgs::code);
-    let records: Vec<OrgRecord> = on_backend!(conn, |c| query.load(c).await)?;
+    let records = on_backend!(conn, |c| query.select(OrgRecord::as_select()).load(c).await)?;
     records.into_iter().map(OrgRecord::into_unit).collect()
 }
 

@@ -1,7 +1,7 @@
 //! The transactional outbox: messages are recorded in the transaction that causes them and
 //! published by a relay afterwards, so a message exists exactly when its cause committed.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::messaging::Envelope;
@@ -18,6 +18,15 @@ pub struct Pending {
     /// `None`: every consumer bound to the kind; `Some(consumer)`: that consumer only.
     pub target: Option<String>,
     pub publish_attempts: i32,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct PendingRecord {
+    seq: i64,
+    envelope: String,
+    target: Option<String>,
+    publish_attempts: i32,
 }
 
 #[derive(Insertable)]
@@ -85,22 +94,17 @@ pub async fn claim(
         .filter(outbox::sent_at.is_null())
         .filter(outbox::next_attempt_at.le(naive(now)))
         .order(outbox::seq)
-        .limit(limit as i64)
-        .select((
-            outbox::seq,
-            outbox::envelope,
-            outbox::target,
-            outbox::publish_attempts,
-        ));
-    let rows: Vec<(i64, String, Option<String>, i32)> =
-        claimed!(conn, query, |c, q| q.load(c).await)?;
+        .limit(limit as i64);
+    let rows = claimed!(conn, query.select(PendingRecord::as_select()), |c, q| q
+        .load(c)
+        .await)?;
     rows.into_iter()
-        .map(|(seq, text, target, publish_attempts)| {
+        .map(|r| {
             Ok(Pending {
-                seq,
-                envelope: from_text(&text)?,
-                target,
-                publish_attempts,
+                seq: r.seq,
+                envelope: from_text(&r.envelope)?,
+                target: r.target,
+                publish_attempts: r.publish_attempts,
             })
         })
         .collect()
@@ -146,28 +150,33 @@ pub struct Unsent {
     pub next_attempt_at: DateTime<Utc>,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct UnsentRecord {
+    seq: i64,
+    kind: String,
+    publish_attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: NaiveDateTime,
+}
+
 /// Every message not yet published, oldest first.
 pub async fn unsent(conn: &mut Conn<'_>) -> Result<Vec<Unsent>, StoreError> {
     let query = outbox::table
         .filter(outbox::sent_at.is_null())
-        .order(outbox::seq)
-        .select((
-            outbox::seq,
-            outbox::kind,
-            outbox::publish_attempts,
-            outbox::last_error,
-            outbox::next_attempt_at,
-        ));
-    let rows: Vec<(i64, String, i32, Option<String>, chrono::NaiveDateTime)> =
-        on_backend!(conn, |c| query.load(c).await)?;
+        .order(outbox::seq);
+    let rows = on_backend!(conn, |c| query
+        .select(UnsentRecord::as_select())
+        .load(c)
+        .await)?;
     Ok(rows
         .into_iter()
-        .map(|(seq, kind, publish_attempts, last_error, next)| Unsent {
-            seq,
-            kind,
-            publish_attempts,
-            last_error,
-            next_attempt_at: utc(next),
+        .map(|r| Unsent {
+            seq: r.seq,
+            kind: r.kind,
+            publish_attempts: r.publish_attempts,
+            last_error: r.last_error,
+            next_attempt_at: utc(r.next_attempt_at),
         })
         .collect())
 }

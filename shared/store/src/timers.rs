@@ -1,7 +1,7 @@
 //! Timers: every wait of more than a few seconds (deadlines, reminders, long retries). A timer
 //! holds the message it will send; the scheduler turns due timers into outbox rows, once.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::messaging::Envelope;
@@ -17,6 +17,27 @@ pub struct Timer {
     pub due_at: DateTime<Utc>,
     pub target: Option<String>,
     pub envelope: Envelope,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = timers, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct TimerRecord {
+    key: String,
+    due_at: NaiveDateTime,
+    target: Option<String>,
+    envelope: String,
+}
+
+impl TryFrom<TimerRecord> for Timer {
+    type Error = StoreError;
+    fn try_from(r: TimerRecord) -> Result<Self, StoreError> {
+        Ok(Timer {
+            key: r.key,
+            due_at: utc(r.due_at),
+            target: r.target,
+            envelope: from_text(&r.envelope)?,
+        })
+    }
 }
 
 /// Schedules `message` for `due_at` under `key`, in the caller's transaction. Idempotent: when
@@ -67,44 +88,20 @@ pub async fn claim_due(
     let query = timers::table
         .filter(timers::due_at.le(naive(now)))
         .order(timers::due_at)
-        .limit(limit as i64)
-        .select((
-            timers::key,
-            timers::due_at,
-            timers::target,
-            timers::envelope,
-        ));
-    let rows: Vec<(String, chrono::NaiveDateTime, Option<String>, String)> =
-        claimed!(conn, query, |c, q| q.load(c).await)?;
-    rows.into_iter()
-        .map(|(key, due_at, target, text)| {
-            Ok(Timer {
-                key,
-                due_at: utc(due_at),
-                target,
-                envelope: from_text(&text)?,
-            })
-        })
-        .collect()
+        .limit(limit as i64);
+    let rows = claimed!(conn, query.select(TimerRecord::as_select()), |c, q| q
+        .load(c)
+        .await)?;
+    rows.into_iter().map(Timer::try_from).collect()
 }
 
 /// The timer under `key`, if scheduled.
 pub async fn get(conn: &mut Conn<'_>, key: &str) -> Result<Option<Timer>, StoreError> {
-    let query = timers::table.find(key.to_owned()).select((
-        timers::key,
-        timers::due_at,
-        timers::target,
-        timers::envelope,
-    ));
-    let row: Option<(String, chrono::NaiveDateTime, Option<String>, String)> =
-        on_backend!(conn, |c| query.first(c).await.optional())?;
-    row.map(|(key, due_at, target, text)| {
-        Ok(Timer {
-            key,
-            due_at: utc(due_at),
-            target,
-            envelope: from_text(&text)?,
-        })
-    })
-    .transpose()
+    let query = timers::table.find(key.to_owned());
+    let row = on_backend!(conn, |c| query
+        .select(TimerRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(Timer::try_from).transpose()
 }
