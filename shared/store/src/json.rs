@@ -10,11 +10,7 @@ pub(crate) fn to_text(e: &Envelope) -> String {
 }
 
 pub(crate) fn from_text(text: &str) -> Result<Envelope, StoreError> {
-    serde_json::from_str(text).map_err(|e| {
-        StoreError::Query(diesel::result::Error::DeserializationError(
-            format!("stored envelope: {e}").into(),
-        ))
-    })
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(format!("stored envelope: {e}")))
 }
 
 /// Timestamps are stored as UTC without a zone, the one type both backends share.
