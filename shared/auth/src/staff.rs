@@ -3,10 +3,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use jinguo_bus::Job;
 use jinguo_core::auth::{Agency, Assignment, Role, Target};
 use jinguo_core::notify::{Channel, Person};
 use jinguo_core::org::OrgCode;
 use jinguo_store::{Conn, StoreError, orgs, people, staff as store_staff};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One staff member to add, already parsed.
@@ -184,33 +186,57 @@ pub async fn reassign(
         now,
     )
     .await?;
-    announce(conn, ROLES_CHANGED, person, now).await?;
+    announce(conn, &StaffRolesChanged { person }, now).await?;
     Ok(())
 }
 
+/// Tells every program about `person` inside the caller's transaction: the message is sent
+/// exactly when the change commits.
 async fn announce(
     conn: &mut Conn<'_>,
-    kind: &str,
-    person: Uuid,
+    message: &impl Job,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let message = jinguo_core::messaging::Envelope::new(
-        kind,
-        serde_json::json!({ "person": person }),
-        Uuid::new_v4(),
-        now,
-    );
-    jinguo_store::outbox::push(conn, &[message], now).await
+    message.enqueue(conn, now).await.map(|_| ())
 }
 
 /// The message every program hears when a person's roles change: open work they may no longer
 /// do moves on.
-pub const ROLES_CHANGED: &str = "staff.roles_changed";
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffRolesChanged {
+    pub person: Uuid,
+}
+
+impl Job for StaffRolesChanged {
+    const KIND: &'static str = "staff.roles_changed";
+}
 
 /// The message every program hears when a person is disabled: their open work moves on.
-pub const DISABLED: &str = "staff.disabled";
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffDisabled {
+    pub person: Uuid,
+}
+
+impl Job for StaffDisabled {
+    const KIND: &'static str = "staff.disabled";
+}
+
 /// The message every program hears when a person is enabled again.
-pub const ENABLED: &str = "staff.enabled";
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffEnabled {
+    pub person: Uuid,
+}
+
+impl Job for StaffEnabled {
+    const KIND: &'static str = "staff.enabled";
+}
+
+/// The kind of [`StaffRolesChanged`].
+pub const ROLES_CHANGED: &str = StaffRolesChanged::KIND;
+/// The kind of [`StaffDisabled`].
+pub const DISABLED: &str = StaffDisabled::KIND;
+/// The kind of [`StaffEnabled`].
+pub const ENABLED: &str = StaffEnabled::KIND;
 
 /// Disables (`active: false`) or re-enables a person, in the caller's transaction. Disabling
 /// ends their sessions, revokes their API tokens and supersedes their unused links at once;
@@ -228,18 +254,21 @@ pub async fn set_active(
         return Ok(false);
     }
     store_staff::set_active(conn, person, active).await?;
-    let (action, kind, details) = if active {
-        ("staff.enabled", ENABLED, serde_json::json!({}))
+    let (action, details) = if active {
+        ("staff.enabled", serde_json::json!({}))
     } else {
         let r = jinguo_store::links::revoke_all(conn, person, crate::links::REVOKED, now).await?;
         (
             "staff.disabled",
-            DISABLED,
             serde_json::json!({ "sessions": r.sessions, "tokens": r.tokens, "links": r.links }),
         )
     };
     crate::record(conn, actor, action, &person.to_string(), details, now).await?;
-    announce(conn, kind, person, now).await?;
+    if active {
+        announce(conn, &StaffEnabled { person }, now).await?;
+    } else {
+        announce(conn, &StaffDisabled { person }, now).await?;
+    }
     Ok(true)
 }
 

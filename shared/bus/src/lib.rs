@@ -6,10 +6,13 @@
 //! - a message exists exactly when the transaction that caused it committed (the outbox);
 //! - it is handled at least once, and its effects happen once: the inbox row and the handler's
 //!   changes commit in one transaction, and a redelivery finds the row and does nothing;
-//! - a failing message is retried after the configured delays, then kept in `dead_letters`.
+//! - a failing message is retried after the configured delays, then kept in `dead_letters`;
+//! - a message is a typed [`Job`]: a worker built from [`Handlers`] decodes each payload into
+//!   its type, and an unknown kind or an undecodable payload is dead at once.
 
 pub mod dlq;
 mod handle;
+pub mod job;
 pub mod local;
 pub mod rabbit;
 pub mod scheduler;
@@ -23,6 +26,7 @@ use jinguo_store::{BoxFuture, Conn, Store, StoreError};
 use uuid::Uuid;
 
 pub use jinguo_core::messaging::Envelope;
+pub use job::{Handlers, Job};
 pub use tokio_util::sync::CancellationToken;
 
 /// A service's message handler. It runs inside the transaction that also records the message

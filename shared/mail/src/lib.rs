@@ -8,10 +8,11 @@ mod mailer;
 mod templates;
 
 use chrono::{DateTime, Utc};
-use jinguo_bus::Envelope;
+use jinguo_bus::Job;
 use jinguo_core::notify::{self, Channel, Person, Urgency};
 use jinguo_store::mail::OutgoingMail;
 use jinguo_store::{Conn, StoreError, outbox, people};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
@@ -20,8 +21,18 @@ pub use templates::{
     NoReviewerNotice, Rendered, ReviewRequest, SignInLink,
 };
 
+/// The job the mailer handles: send the stored mail `mail_id`. The message id is the mail's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailSend {
+    pub mail_id: Uuid,
+}
+
+impl Job for MailSend {
+    const KIND: &'static str = "mail.send";
+}
+
 /// The message kind the mailer listens to.
-pub const MAIL_SEND: &str = "mail.send";
+pub const MAIL_SEND: &str = MailSend::KIND;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -82,7 +93,23 @@ pub async fn compose(
         },
     )
     .await?;
-    let message = Envelope::new(MAIL_SEND, serde_json::json!({ "mail_id": id }), id, now);
+    let message = MailSend { mail_id: id }.envelope_with_id(id, now);
     outbox::push(conn, &[message], now).await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_send_keeps_its_wire_format() {
+        let id = Uuid::from_u128(7);
+        let at: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let e = MailSend { mail_id: id }.envelope_with_id(id, at);
+        assert_eq!(e.kind, "mail.send");
+        assert_eq!(e.id, id);
+        assert_eq!(e.payload, serde_json::json!({ "mail_id": id }));
+        assert_eq!(MailSend::decode(&e).unwrap().mail_id, id);
+    }
 }

@@ -5,15 +5,16 @@
 //! that commit can send it twice — with the same Message-ID, so clients show it once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use jinguo_bus::{Envelope, Handler, HandlerError, Worker};
+use jinguo_bus::{HandlerError, Handlers, Worker};
 use jinguo_config::Config;
 use jinguo_store::mail::OutgoingMail;
 use jinguo_store::{BoxFuture, Conn};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
+
+use crate::MailSend;
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -131,19 +132,15 @@ impl Mailer {
     }
 }
 
-impl Handler for Mailer {
-    fn handle<'a>(
+impl Mailer {
+    /// Sends the mail of `job`, once: a mail already marked sent is not sent again.
+    pub fn send<'a>(
         &'a self,
         conn: &'a mut Conn<'_>,
-        message: &'a Envelope,
+        job: MailSend,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let id: Uuid = message
-                .payload
-                .get("mail_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| HandlerError::permanent("mail.send without a mail_id"))?;
+            let id = job.mail_id;
             let Some(mail) = jinguo_store::mail::get(conn, id).await? else {
                 return Err(HandlerError::permanent(format!("no mail {id}")));
             };
@@ -163,9 +160,7 @@ impl Handler for Mailer {
 /// The mailer as a consuming service.
 pub fn mailer_worker(config: &Config) -> Result<Worker, String> {
     let mailer = Mailer::new(Transport::from_config(config)?, &config.mail.from)?;
-    Ok(Worker {
-        name: "mailer".into(),
-        bindings: vec![crate::MAIL_SEND.into()],
-        handler: Arc::new(mailer),
-    })
+    Ok(Handlers::new(mailer)
+        .on::<MailSend, _>(Mailer::send)
+        .worker("mailer"))
 }
