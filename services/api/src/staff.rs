@@ -212,7 +212,7 @@ pub(crate) async fn break_glass(
         state.config.calendar.time_zone,
         format!("{}/me", state.config.http.public_url),
     );
-    let county = org_county(org);
+    let county = org.at_level(jinguo_core::org::OrgLevel::County);
     let until = state
         .store
         .transaction(move |c| {
@@ -257,15 +257,6 @@ pub(crate) async fn break_glass(
         StatusCode::CREATED,
         Json(json!({ "case_id": body.case_id.trim(), "expires_at": until })),
     ))
-}
-
-/// The county a unit belongs to (the unit itself at county level and above).
-fn org_county(org: OrgCode) -> OrgCode {
-    let mut unit = org;
-    while unit.level() > jinguo_core::org::OrgLevel::County {
-        unit = unit.parent().unwrap_or(unit);
-    }
-    unit
 }
 
 // --- the county admin page ------------------------------------------------------------------

@@ -177,6 +177,18 @@ impl OrgCode {
         Some(OrgCode(digits))
     }
 
+    /// The unit at `level` that `self` lies in (`self` itself when it is at that level or
+    /// above): a village's township or county, say.
+    pub fn at_level(&self, level: OrgLevel) -> OrgCode {
+        if self.level() <= level {
+            return *self;
+        }
+        let mut digits = [b'0'; 12];
+        let keep = level.prefix_len();
+        digits[..keep].copy_from_slice(&self.0[..keep]);
+        OrgCode(digits)
+    }
+
     /// True when `self` is `other` or lies below it.
     pub fn is_within(&self, other: &OrgCode) -> bool {
         let keep = other.level().prefix_len();
@@ -282,6 +294,16 @@ mod tests {
         // A county segment of 10 is still a county.
         assert_eq!(code("621000000000").level(), OrgLevel::City);
         assert_eq!(code("621010000000").level(), OrgLevel::County);
+    }
+
+    #[test]
+    fn units_at_a_level_cut_the_code_by_segments() {
+        let village = OrgCode::parse("620201100201").unwrap();
+        assert_eq!(village.at_level(OrgLevel::Township).as_str(), "620201100000");
+        assert_eq!(village.at_level(OrgLevel::County).as_str(), "620201000000");
+        assert_eq!(village.at_level(OrgLevel::Province).as_str(), "620000000000");
+        let county = OrgCode::parse("620122").unwrap();
+        assert_eq!(county.at_level(OrgLevel::Village), county, "above the level: itself");
     }
 
     #[test]
