@@ -53,6 +53,20 @@ fn url_without_db(admin: &str) -> String {
     }
 }
 
+/// A column as the database describes it: [`TestDb::columns`].
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub struct DbColumn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub column_name: String,
+    /// As declared (SQLite) or as `information_schema` names it (PostgreSQL).
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub data_type: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub nullable: bool,
+}
+
 /// A database that exists for one test and is removed when dropped.
 pub struct TestDb {
     backend: Backend,
@@ -184,6 +198,49 @@ impl TestDb {
                     bytes.extend_from_slice(&wal);
                 }
                 String::from_utf8_lossy(&bytes).into_owned()
+            }
+        }
+    }
+
+    /// Every column of every table as the database describes it (PostgreSQL:
+    /// `information_schema.columns` of the public base tables; SQLite: `PRAGMA table_info` of
+    /// every table but SQLite's own), for tests that compare the schema with the migrations.
+    /// SQLite's `INTEGER PRIMARY KEY` (the rowid, never NULL) counts as not nullable, though
+    /// the pragma does not say `notnull` for it.
+    pub async fn columns(&self) -> Vec<DbColumn> {
+        match self.backend {
+            Backend::Postgres => {
+                use diesel_async::RunQueryDsl;
+                let mut conn = AsyncPgConnection::establish(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                diesel::sql_query(
+                    "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
+                     c.data_type::text AS data_type, c.is_nullable = 'YES' AS nullable \
+                     FROM information_schema.columns c JOIN information_schema.tables t \
+                     ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                     WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
+                     ORDER BY c.table_name, c.ordinal_position",
+                )
+                .load(&mut conn)
+                .await
+                .expect("list columns")
+            }
+            Backend::Sqlite => {
+                use diesel::{Connection, RunQueryDsl, SqliteConnection};
+                let mut conn =
+                    SqliteConnection::establish(&self.name).expect("open the test database");
+                diesel::sql_query(
+                    "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
+                     p.\"notnull\" = 0 AND NOT (p.pk = 1 AND upper(p.type) = 'INTEGER' \
+                         AND (SELECT count(*) FROM pragma_table_info(m.name) WHERE pk > 0) = 1) \
+                     AS nullable \
+                     FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                     ORDER BY m.name, p.cid",
+                )
+                .load(&mut conn)
+                .expect("list columns")
             }
         }
     }
