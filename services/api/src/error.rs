@@ -116,6 +116,15 @@ pub(crate) struct Shaped {
     pub message: String,
 }
 
+impl From<jinguo_mail::NotifyError> for ApiError {
+    fn from(e: jinguo_mail::NotifyError) -> Self {
+        match e {
+            jinguo_mail::NotifyError::Store(e) => e.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({

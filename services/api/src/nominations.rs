@@ -40,6 +40,8 @@ impl From<Refusal> for ApiError {
                 field: Some("decision"),
             },
             Refusal::Store(e) => ApiError::from(e),
+            Refusal::Mail(e) => ApiError::from(e),
+            e @ Refusal::Corrupt { .. } => ApiError::internal(&e),
         }
     }
 }

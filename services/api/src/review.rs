@@ -65,7 +65,9 @@ pub(crate) fn refusal_text(r: &Refusal) -> String {
         Refusal::Conflict(_) | Refusal::Forbidden(_) => "这项审核已经处理过，或不属于您。".into(),
         Refusal::NotFound(_) => "找不到这份推荐。".into(),
         Refusal::Invalid { message, .. } | Refusal::Ineligible { message, .. } => message.clone(),
-        Refusal::Store(_) => "系统暂时无法处理，请稍后再试。".into(),
+        Refusal::Store(_) | Refusal::Mail(_) | Refusal::Corrupt { .. } => {
+            "系统暂时无法处理，请稍后再试。".into()
+        }
     }
 }
 
@@ -490,7 +492,12 @@ fn decided(to: State) -> Acted {
 /// A refusal of the program as the link page says it, or the store's error to roll back.
 fn refused(r: Refusal) -> Result<Result<Acted, String>, StoreError> {
     match r {
-        Refusal::Store(e) => Err(e),
+        Refusal::Store(e) | Refusal::Mail(jinguo_mail::NotifyError::Store(e)) => Err(e),
+        e @ (Refusal::Mail(_) | Refusal::Corrupt { .. }) => {
+            // Our fault, logged with its chain; the page says to try later.
+            let _ = ApiError::internal(&e);
+            Ok(Err(refusal_text(&e)))
+        }
         other => Ok(Err(refusal_text(&other))),
     }
 }

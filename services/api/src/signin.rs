@@ -109,10 +109,8 @@ pub(crate) async fn sign_in(
                         link: format!("{base}/link/{}", secret.expose()),
                         minutes: ttl.as_secs() / 60,
                     };
-                    jinguo_mail::notify(c, person, &mail, Urgency::Normal, now)
-                        .await
-                        .map_err(|e| StoreError::Task(e.to_string()))?;
-                    Ok::<_, StoreError>(())
+                    jinguo_mail::notify(c, person, &mail, Urgency::Normal, now).await?;
+                    Ok::<_, jinguo_mail::NotifyError>(())
                 })
             })
             .await;

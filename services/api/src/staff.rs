@@ -245,11 +245,9 @@ pub(crate) async fn break_glass(
                         until: when(until),
                         link: link.clone(),
                     };
-                    jinguo_mail::notify(c, supervisor, &notice, Urgency::Urgent, now)
-                        .await
-                        .map_err(|e| StoreError::Task(e.to_string()))?;
+                    jinguo_mail::notify(c, supervisor, &notice, Urgency::Urgent, now).await?;
                 }
-                Ok::<_, StoreError>(until)
+                Ok::<_, jinguo_mail::NotifyError>(until)
             })
         })
         .await?;

@@ -2,14 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use jinguo_core::nominations::{self as core, Event, Level, State, Story};
-use jinguo_core::org::OrgCode;
+use jinguo_store::Conn;
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
-use jinguo_store::{Conn, StoreError};
 use uuid::Uuid;
 
 use crate::access::permit;
 use crate::eligibility::{ELIGIBILITY, hold};
-use crate::records::{campaign, locked};
+use crate::records::{campaign, locked, village_of};
 use crate::refusal::{Refusal, illegal, invalid, reason_text};
 use crate::review::{REVIEW, enter_level, link_subject};
 use crate::settings::Links;
@@ -27,7 +26,7 @@ pub async fn resubmit(
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(&n)?;
     permit(conn, by, "nomination.submit", village, now).await?;
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let to = core::next(n.state, Event::Resubmitted, rules.flow()).map_err(illegal)?;
@@ -82,7 +81,7 @@ pub async fn withdraw(
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(&n)?;
     permit(conn, by, "nomination.withdraw", village, now).await?;
     let reason = reason_text(reason)?;
     let reason = reason.as_deref();

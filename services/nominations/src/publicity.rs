@@ -3,14 +3,13 @@
 use chrono::{DateTime, Utc};
 use jinguo_bus::Job;
 use jinguo_core::nominations::{self as core, Event, State};
-use jinguo_core::org::OrgCode;
+use jinguo_store::Conn;
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
-use jinguo_store::{Conn, StoreError};
 use uuid::Uuid;
 
 use crate::jobs::PublicityEnded;
-use crate::records::{campaign, locked};
-use crate::refusal::{Refusal, illegal};
+use crate::records::{campaign, locked, village_of};
+use crate::refusal::{Refusal, corrupt, illegal};
 use crate::review::enter_level;
 use crate::rules::{Deadline, Rules};
 use crate::settings::Links;
@@ -36,8 +35,8 @@ pub(crate) async fn schedule_publicity_end(
     let Some(length) = length else { return Ok(()) };
     let length = links
         .publicity_length(length)
-        .map_err(|e| StoreError::Task(format!("campaign rules: {}", e.code())))?;
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        .map_err(|e| corrupt("campaign rules", e))?;
+    let village = village_of(n)?;
     let due = length
         .ends_at(now, |days| {
             links.due(&Deadline::WorkingDays(days), village, now)

@@ -2,11 +2,12 @@
 //! nomination, notes in its history.
 
 use chrono::{DateTime, Utc};
+use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Transition};
 use jinguo_store::{Conn, StoreError};
 use uuid::Uuid;
 
-use crate::refusal::Refusal;
+use crate::refusal::{Refusal, corrupt};
 use crate::rules::Rules;
 
 pub(crate) async fn campaign(
@@ -16,8 +17,7 @@ pub(crate) async fn campaign(
     let c = store::get_campaign(conn, id)
         .await?
         .ok_or_else(|| Refusal::NotFound(format!("no campaign {id}")))?;
-    let rules: Rules = serde_json::from_str(&c.rules)
-        .map_err(|e| StoreError::Task(format!("campaign rules: {e}")))?;
+    let rules: Rules = serde_json::from_str(&c.rules).map_err(|e| corrupt("campaign rules", e))?;
     Ok((c, rules))
 }
 
@@ -47,4 +47,9 @@ pub(crate) async fn note(
         reason: Some(reason),
     };
     store::transition(conn, n.id, t, now).await
+}
+
+/// The nomination's village, parsed once from its row.
+pub(crate) fn village_of(n: &NominationRow) -> Result<OrgCode, Refusal> {
+    OrgCode::parse(&n.village_code).map_err(|e| corrupt("village code", e))
 }

@@ -30,8 +30,40 @@ pub enum Refusal {
     Conflict(String),
     #[error("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐")]
     QuotaFull { level: &'static str, quota: u32 },
+    /// Stored data that does not parse (a village code, campaign rules): retrying cannot help,
+    /// the row needs repair.
+    #[error("stored {what} does not parse")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("composing a mail")]
+    Mail(#[from] jinguo_mail::NotifyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Refusal {
+    /// Whether trying again later can help: a database or mail-store failure can pass; a
+    /// refusal, a corrupt row or a broken template will not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Store(_) | Refusal::Mail(jinguo_mail::NotifyError::Store(_))
+        )
+    }
+}
+
+/// Stored data that does not parse, named.
+pub(crate) fn corrupt(
+    what: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> Refusal {
+    Refusal::Corrupt {
+        what,
+        source: Box::new(source),
+    }
 }
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Refusal {

@@ -15,8 +15,8 @@ use crate::access::{may, permit};
 use crate::eligibility::{ELIGIBILITY, ask_case_officers};
 use crate::family::family_of;
 use crate::publicity::schedule_publicity_end;
-use crate::records::{campaign, locked, note};
-use crate::refusal::{Refusal, illegal, invalid, reason_text};
+use crate::records::{campaign, locked, note, village_of};
+use crate::refusal::{Refusal, corrupt, illegal, invalid, reason_text};
 use crate::rules::{DecideRule, NoReviewer, Rules};
 use crate::settings::Links;
 
@@ -58,16 +58,11 @@ pub async fn may_review(
 
 /// The org unit that reviews a nomination at `level`.
 pub fn unit_for(village: OrgCode, level: Level) -> OrgCode {
-    let mut unit = village;
-    let target = match level {
+    village.at_level(match level {
         Level::Village => OrgLevel::Village,
         Level::Township => OrgLevel::Township,
         Level::County => OrgLevel::County,
-    };
-    while unit.level() > target {
-        unit = unit.parent().unwrap_or(unit);
-    }
-    unit
+    })
 }
 
 pub(crate) fn link_subject(nomination: Uuid, level: Level) -> String {
@@ -85,7 +80,7 @@ pub(crate) async fn enter_level(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(n)?;
     let unit = unit_for(village, level);
     let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
     let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
@@ -163,7 +158,7 @@ pub(crate) async fn flag_no_reviewer(
     let family = family_of(n);
     note(conn, n, "no_reviewer", unit.as_str(), now).await?;
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(n)?;
     let county = unit_for(village, Level::County);
     let unit_name = orgs::get(conn, unit)
         .await?
@@ -179,9 +174,7 @@ pub(crate) async fn flag_no_reviewer(
             unit: unit_name.clone(),
             link: format!("{}/admin/staff?org={county}", links.public_url),
         };
-        jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now)
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?;
+        jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now).await?;
     }
     Ok(())
 }
@@ -229,9 +222,7 @@ pub(crate) async fn ask_reviewer(
         link: format!("{}/link/{}", links.public_url, secret.expose()),
         due: due.map(|d| links.in_words(d)).unwrap_or_default(),
     };
-    jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now)
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
+    jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now).await?;
     Ok(())
 }
 
@@ -250,7 +241,7 @@ pub async fn hand_over(
     let open = store::open_tasks_for(conn, person).await?;
     let mut handed = 0;
     for (task, _, _) in open {
-        let unit = OrgCode::parse(&task.org_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        let unit = OrgCode::parse(&task.org_code).map_err(|e| corrupt("task unit", e))?;
         if may(conn, person, "nomination.review", unit, now).await? {
             continue;
         }
@@ -260,7 +251,7 @@ pub async fn hand_over(
         };
         let level: Level = match serde_json::from_value(serde_json::json!(task.level)) {
             Ok(l) => l,
-            Err(e) => return Err(StoreError::Task(format!("task level: {e}")).into()),
+            Err(e) => return Err(corrupt("task level", e)),
         };
         jinguo_store::links::supersede_for(
             conn,
@@ -303,8 +294,7 @@ pub async fn hand_over(
         let Some(n) = store::lock(conn, id).await? else {
             continue;
         };
-        let village =
-            OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+        let village = village_of(&n)?;
         if n.state != State::EligibilityReview
             || may(conn, person, "nomination.eligibility_reason", village, now).await?
         {
@@ -379,7 +369,7 @@ pub async fn decide(
             n.state.public()
         )));
     };
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(&n)?;
     let unit = unit_for(village, level);
     let reason = reason_text(reason)?;
     let reason = reason.as_deref();
@@ -512,9 +502,7 @@ pub async fn remind(
             due: links.in_words(due),
             link: format!("{}/tasks/{}", links.public_url, task.id),
         };
-        jinguo_mail::notify(conn, task.reviewer, &reminder, Urgency::Normal, now)
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?;
+        jinguo_mail::notify(conn, task.reviewer, &reminder, Urgency::Normal, now).await?;
         sent += 1;
     }
     Ok(sent)

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use jinguo_core::nominations::{self as core, Level, State, Story};
 use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
-use jinguo_store::{Conn, StoreError, orgs};
+use jinguo_store::{Conn, orgs};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use crate::access::{may, permit};
 use crate::eligibility::hold;
 use crate::family::{Family, household_hash, parse_family};
 use crate::records::campaign;
-use crate::refusal::{Refusal, invalid};
+use crate::refusal::{Refusal, corrupt, invalid};
 use crate::review::enter_level;
 use crate::settings::Links;
 
@@ -109,8 +109,7 @@ pub async fn submit_in(
     if let Nominator::Staff(person) = nominator {
         permit(conn, person, "nomination.submit", village, now).await?;
     }
-    let scope =
-        OrgCode::parse(&campaign_row.scope_org).map_err(|e| StoreError::Task(e.to_string()))?;
+    let scope = OrgCode::parse(&campaign_row.scope_org).map_err(|e| corrupt("campaign area", e))?;
     if !village.is_within(&scope) || orgs::get(conn, village).await?.is_none() {
         return Err(invalid("village", "所选村（社区）不在本次评选范围内"));
     }

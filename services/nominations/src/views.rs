@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::eligibility::{is_hidden_event, reveals_eligibility};
 use crate::family::family_of;
+use crate::records::village_of;
+use crate::refusal::{Refusal, corrupt};
 use crate::review::{may_review, unit_for};
 use crate::rules::Rules;
 
@@ -253,11 +255,11 @@ pub async fn nomination_detail(
     id: Uuid,
     viewer: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Detail>, StoreError> {
+) -> Result<Option<Detail>, Refusal> {
     let Some(n) = store::get(conn, id).await? else {
         return Ok(None);
     };
-    let village = OrgCode::parse(&n.village_code).map_err(|e| StoreError::Task(e.to_string()))?;
+    let village = village_of(&n)?;
     let reveal = reveals_eligibility(conn, viewer, village, now).await?;
     let history = visible_history(store::history(conn, id).await?, reveal);
     Ok(Some(Detail {
@@ -290,11 +292,11 @@ pub struct CampaignSummary {
 pub async fn campaign_summary(
     conn: &mut Conn<'_>,
     id: Uuid,
-) -> Result<Option<CampaignSummary>, StoreError> {
+) -> Result<Option<CampaignSummary>, Refusal> {
     let Some(c) = store::get_campaign(conn, id).await? else {
         return Ok(None);
     };
-    let scope = OrgCode::parse(&c.scope_org).map_err(|e| StoreError::Task(e.to_string()))?;
+    let scope = OrgCode::parse(&c.scope_org).map_err(|e| corrupt("campaign area", e))?;
     let categories = serde_json::from_str::<Rules>(&c.rules)
         .map(|r| r.categories)
         .unwrap_or_default();

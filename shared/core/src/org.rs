@@ -299,11 +299,21 @@ mod tests {
     #[test]
     fn units_at_a_level_cut_the_code_by_segments() {
         let village = OrgCode::parse("620201100201").unwrap();
-        assert_eq!(village.at_level(OrgLevel::Township).as_str(), "620201100000");
+        assert_eq!(
+            village.at_level(OrgLevel::Township).as_str(),
+            "620201100000"
+        );
         assert_eq!(village.at_level(OrgLevel::County).as_str(), "620201000000");
-        assert_eq!(village.at_level(OrgLevel::Province).as_str(), "620000000000");
+        assert_eq!(
+            village.at_level(OrgLevel::Province).as_str(),
+            "620000000000"
+        );
         let county = OrgCode::parse("620122").unwrap();
-        assert_eq!(county.at_level(OrgLevel::Village), county, "above the level: itself");
+        assert_eq!(
+            county.at_level(OrgLevel::Village),
+            county,
+            "above the level: itself"
+        );
     }
 
     #[test]
