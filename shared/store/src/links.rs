@@ -113,6 +113,27 @@ pub async fn mark_used(
     Ok(())
 }
 
+/// The links for (`purpose`, `subject`) not used and not superseded.
+#[diesel::dsl::auto_type]
+fn unused<'a>(purpose: &'a str, subject: &'a str) -> _ {
+    action_links::purpose
+        .eq(purpose)
+        .and(action_links::subject.eq(subject))
+        .and(action_links::used_at.is_null())
+        .and(action_links::superseded_at.is_null())
+}
+
+/// What superseding a link writes: when, and who decided instead (`by`, for the page).
+#[diesel::dsl::auto_type]
+fn superseded<'a>(by: &'a str, now: DateTime<Utc>) -> _ {
+    let at: Option<NaiveDateTime> = Some(naive(now));
+    let by: Option<&'a str> = Some(by);
+    (
+        action_links::superseded_at.eq(at),
+        action_links::superseded_by.eq(by),
+    )
+}
+
 /// Marks every unused link for (`purpose`, `subject`) superseded: someone else decided.
 pub async fn supersede(
     conn: &mut Conn<'_>,
@@ -121,17 +142,8 @@ pub async fn supersede(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let update = diesel::update(
-        action_links::table
-            .filter(action_links::purpose.eq(purpose.to_owned()))
-            .filter(action_links::subject.eq(subject.to_owned()))
-            .filter(action_links::used_at.is_null())
-            .filter(action_links::superseded_at.is_null()),
-    )
-    .set((
-        action_links::superseded_at.eq(Some(naive(now))),
-        action_links::superseded_by.eq(Some(by)),
-    ));
+    let update = diesel::update(action_links::table.filter(unused(purpose, subject)))
+        .set(superseded(by, now));
     Ok(on_backend!(conn, |c| update.execute(c).await)?)
 }
 
@@ -144,10 +156,7 @@ pub async fn open_actors(
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, StoreError> {
     let query = action_links::table
-        .filter(action_links::purpose.eq(purpose.to_owned()))
-        .filter(action_links::subject.eq(subject.to_owned()))
-        .filter(action_links::used_at.is_null())
-        .filter(action_links::superseded_at.is_null())
+        .filter(unused(purpose, subject))
         .filter(action_links::expires_at.gt(naive(now)))
         .select(action_links::actor);
     let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
@@ -179,16 +188,10 @@ pub async fn supersede_for(
 ) -> Result<usize, StoreError> {
     let update = diesel::update(
         action_links::table
-            .filter(action_links::purpose.eq(purpose.to_owned()))
-            .filter(action_links::subject.eq(subject.to_owned()))
-            .filter(action_links::actor.eq(actor.to_string()))
-            .filter(action_links::used_at.is_null())
-            .filter(action_links::superseded_at.is_null()),
+            .filter(unused(purpose, subject))
+            .filter(action_links::actor.eq(actor.to_string())),
     )
-    .set((
-        action_links::superseded_at.eq(Some(naive(now))),
-        action_links::superseded_by.eq(Some(by)),
-    ));
+    .set(superseded(by, now));
     Ok(on_backend!(conn, |c| update.execute(c).await)?)
 }
 
@@ -343,10 +346,7 @@ pub async fn revoke_all(
             .filter(action_links::used_at.is_null())
             .filter(action_links::superseded_at.is_null()),
     )
-    .set((
-        action_links::superseded_at.eq(Some(naive(now))),
-        action_links::superseded_by.eq(Some(by)),
-    ));
+    .set(superseded(by, now));
     let links = on_backend!(conn, |c| supersede.execute(c).await)?;
     Ok(Revoked {
         sessions,

@@ -263,16 +263,22 @@ pub async fn grant_break_glass(
     Ok(())
 }
 
+/// The assignments of `role` held by active people.
+#[diesel::dsl::auto_type]
+fn active_holders<'a>(role: &'a str) -> _ {
+    role_assignments::table
+        .inner_join(people::table)
+        .filter(role_assignments::role.eq(role))
+        .filter(people::active.eq(true))
+}
+
 /// People holding `role` at `org` or any unit above it (e.g. a village's county supervisors).
 pub async fn holders_above(
     conn: &mut Conn<'_>,
     role: Role,
     org: OrgCode,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let query = role_assignments::table
-        .inner_join(people::table)
-        .filter(role_assignments::role.eq(role.as_str()))
-        .filter(people::active.eq(true));
+    let query = active_holders(role.as_str());
     let rows = on_backend!(conn, |c| query
         .select(AssignmentRecord::as_select())
         .load(c)
@@ -361,11 +367,8 @@ pub async fn holders_at(
     role: Role,
     org: OrgCode,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let query = role_assignments::table
-        .inner_join(people::table)
-        .filter(role_assignments::role.eq(role.as_str()))
+    let query = active_holders(role.as_str())
         .filter(role_assignments::org_code.eq(org.to_string()))
-        .filter(people::active.eq(true))
         .order(role_assignments::id)
         .select(role_assignments::person_id);
     let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
