@@ -19,6 +19,7 @@ use crate::records::{campaign, locked, note, village_of};
 use crate::refusal::{Refusal, corrupt, illegal, invalid, reason_text};
 use crate::rules::{DecideRule, NoReviewer, Rules};
 use crate::settings::Links;
+use crate::views::NO_REVIEWER;
 
 /// The purpose of review links.
 pub const REVIEW: &str = "review";
@@ -156,7 +157,7 @@ pub(crate) async fn flag_no_reviewer(
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     let family = family_of(n);
-    note(conn, n, "no_reviewer", unit.as_str(), now).await?;
+    note(conn, n, NO_REVIEWER, unit.as_str(), now).await?;
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
     let village = village_of(n)?;
     let county = unit_for(village, Level::County);

@@ -37,6 +37,9 @@ pub fn visible_history(steps: Vec<store::Step>, reveal: bool) -> Vec<store::Step
         .collect()
 }
 
+/// The history event of a level that opened without an active reviewer.
+pub(crate) const NO_REVIEWER: &str = "no_reviewer";
+
 /// Whether a nomination's current level has no active reviewer, as its history shows it (the
 /// hold's own events do not count, so a held nomination stalls exactly like any other).
 pub fn is_stalled(steps: &[store::Step]) -> bool {
@@ -44,7 +47,7 @@ pub fn is_stalled(steps: &[store::Step]) -> bool {
         .iter()
         .rev()
         .find(|h| !is_hidden_event(&h.event))
-        .is_some_and(|h| h.event == "no_reviewer")
+        .is_some_and(|h| h.event == NO_REVIEWER)
 }
 
 /// What the reviewer's page shows (behind an emailed link or the task list).
@@ -215,7 +218,9 @@ pub async fn campaign_list(
 ) -> Result<Vec<ListRow>, StoreError> {
     let reveal = reveals_eligibility(conn, viewer, area, now).await?;
     let mut rows = Vec::new();
-    for n in store::list(conn, campaign).await? {
+    // One query, however many nominations: names and the last visible event come with them.
+    for r in store::campaign_rows(conn, campaign).await? {
+        let n = r.nomination;
         let Ok(village) = OrgCode::parse(&n.village_code) else {
             continue;
         };
@@ -225,12 +230,12 @@ pub async fn campaign_list(
         }
         rows.push(ListRow {
             id: n.id,
-            village: n.village_code.clone(),
-            village_name: unit_name(conn, village).await?,
             family: family_of(&n).head_name,
-            category: n.category.clone(),
+            village: n.village_code,
+            village_name: r.village_name.unwrap_or_default(),
+            category: n.category,
             state,
-            stalled: is_stalled(&store::history(conn, n.id).await?),
+            stalled: r.last_visible_event.as_deref() == Some(NO_REVIEWER),
         });
     }
     Ok(rows)
