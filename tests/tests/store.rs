@@ -387,7 +387,7 @@ async fn campaign_rows_bring_village_names_and_the_last_visible_event(backend: B
                     let n = NominationRow {
                         id,
                         campaign_id: campaign,
-                        village_code: code("620102021200").to_string(),
+                        village: code("620102021200"),
                         household_id: household.id,
                         category: "孝老爱亲".into(),
                         channel: "self".into(),

@@ -11,7 +11,7 @@ use jinguo_store::{Conn, StoreError, orgs, people, staff};
 use uuid::Uuid;
 
 use crate::access::{may, permit};
-use crate::records::{campaign, locked, note, village_of};
+use crate::records::{campaign, locked, note};
 use crate::refusal::{Refusal, illegal, invalid};
 use crate::review::{enter_level, flag_no_reviewer, unit_for};
 use crate::rules::{NoReviewer, Rules};
@@ -42,7 +42,7 @@ pub(crate) async fn hold(
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     ask_case_officers(conn, n, c, links, now).await?;
-    let village = village_of(n)?;
+    let village = n.village;
     let flags =
         serde_json::from_str::<Rules>(&c.rules).map_or(true, |r| r.no_reviewer == NoReviewer::Flag);
     if flags
@@ -59,7 +59,7 @@ pub(crate) async fn hold(
 /// and still has nobody to review it there: letting it continue then changes nothing anyone
 /// sees, and nobody is told twice.
 pub(crate) async fn shown_stalled(conn: &mut Conn<'_>, n: &NominationRow) -> Result<bool, Refusal> {
-    let village = village_of(n)?;
+    let village = n.village;
     Ok(is_stalled(&store::history(conn, n.id).await?)
         && staff::holders_at(conn, Role::Reviewer, village)
             .await?
@@ -75,7 +75,7 @@ pub(crate) async fn ask_case_officers(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let village = village_of(n)?;
+    let village = n.village;
     let county = unit_for(village, Level::County);
     let mut officers = staff::holders_at(conn, Role::CaseOfficer, county).await?;
     if officers.is_empty() {
@@ -135,7 +135,7 @@ pub async fn decide_eligibility(
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
-    let village = village_of(&n)?;
+    let village = n.village;
     permit(conn, officer, "nomination.eligibility_reason", village, now).await?;
     if n.state != State::EligibilityReview {
         return Err(Refusal::Conflict(format!(

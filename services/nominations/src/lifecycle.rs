@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::access::permit;
 use crate::eligibility::{ELIGIBILITY, hold};
-use crate::records::{campaign, locked, village_of};
+use crate::records::{campaign, locked};
 use crate::refusal::{Refusal, illegal, invalid, reason_text};
 use crate::review::{REVIEW, enter_level, link_subject};
 use crate::settings::Links;
@@ -26,7 +26,7 @@ pub async fn resubmit(
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
-    let village = village_of(&n)?;
+    let village = n.village;
     permit(conn, by, "nomination.submit", village, now).await?;
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let to = core::next(n.state, Event::Resubmitted, rules.flow()).map_err(illegal)?;
@@ -81,7 +81,7 @@ pub async fn withdraw(
     now: DateTime<Utc>,
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
-    let village = village_of(&n)?;
+    let village = n.village;
     permit(conn, by, "nomination.withdraw", village, now).await?;
     let reason = reason_text(reason)?;
     let reason = reason.as_deref();

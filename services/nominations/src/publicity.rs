@@ -8,7 +8,7 @@ use jinguo_store::nominations::{self as store, NominationRow, Transition};
 use uuid::Uuid;
 
 use crate::jobs::PublicityEnded;
-use crate::records::{campaign, locked, village_of};
+use crate::records::{campaign, locked};
 use crate::refusal::{Refusal, corrupt, illegal};
 use crate::review::enter_level;
 use crate::rules::{Deadline, Rules};
@@ -36,7 +36,7 @@ pub(crate) async fn schedule_publicity_end(
     let length = links
         .publicity_length(length)
         .map_err(|e| corrupt("campaign rules", e))?;
-    let village = village_of(n)?;
+    let village = n.village;
     let due = length
         .ends_at(now, |days| {
             links.due(&Deadline::WorkingDays(days), village, now)

@@ -2,7 +2,6 @@
 //! nomination, notes in its history.
 
 use chrono::{DateTime, Utc};
-use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Transition};
 use jinguo_store::{Conn, StoreError};
 use uuid::Uuid;
@@ -47,9 +46,4 @@ pub(crate) async fn note(
         reason: Some(reason),
     };
     store::transition(conn, n.id, t, now).await
-}
-
-/// The nomination's village, parsed once from its row.
-pub(crate) fn village_of(n: &NominationRow) -> Result<OrgCode, Refusal> {
-    OrgCode::parse(&n.village_code).map_err(|e| corrupt("village code", e))
 }

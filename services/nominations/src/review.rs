@@ -15,8 +15,8 @@ use crate::access::{may, permit};
 use crate::eligibility::{ELIGIBILITY, ask_case_officers};
 use crate::family::family_of;
 use crate::publicity::schedule_publicity_end;
-use crate::records::{campaign, locked, note, village_of};
-use crate::refusal::{Refusal, corrupt, illegal, invalid, reason_text};
+use crate::records::{campaign, locked, note};
+use crate::refusal::{Refusal, illegal, invalid, reason_text};
 use crate::rules::{DecideRule, NoReviewer, Rules};
 use crate::settings::Links;
 use crate::views::NO_REVIEWER;
@@ -39,9 +39,7 @@ pub async fn may_review(
     let Some(level) = n.state.review_level() else {
         return Ok(false);
     };
-    let Ok(village) = OrgCode::parse(&n.village_code) else {
-        return Ok(false);
-    };
+    let village = n.village;
     let has_task = store::tasks(conn, id, level.as_str())
         .await?
         .iter()
@@ -81,7 +79,7 @@ pub(crate) async fn enter_level(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let village = village_of(n)?;
+    let village = n.village;
     let unit = unit_for(village, level);
     let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
     let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
@@ -159,7 +157,7 @@ pub(crate) async fn flag_no_reviewer(
     let family = family_of(n);
     note(conn, n, NO_REVIEWER, unit.as_str(), now).await?;
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
-    let village = village_of(n)?;
+    let village = n.village;
     let county = unit_for(village, Level::County);
     let unit_name = orgs::get(conn, unit)
         .await?
@@ -197,8 +195,8 @@ pub(crate) async fn ask_reviewer(
     let task = Task {
         id: Uuid::new_v4(),
         nomination_id: n.id,
-        level: level.as_str().to_owned(),
-        org_code: unit.to_string(),
+        level,
+        unit,
         reviewer,
         closed: false,
         due_at: due,
@@ -242,7 +240,7 @@ pub async fn hand_over(
     let open = store::open_tasks_for(conn, person).await?;
     let mut handed = 0;
     for (task, _, _) in open {
-        let unit = OrgCode::parse(&task.org_code).map_err(|e| corrupt("task unit", e))?;
+        let unit = task.unit;
         if may(conn, person, "nomination.review", unit, now).await? {
             continue;
         }
@@ -250,10 +248,7 @@ pub async fn hand_over(
         let Some(n) = store::lock(conn, task.nomination_id).await? else {
             continue;
         };
-        let level: Level = match serde_json::from_value(serde_json::json!(task.level)) {
-            Ok(l) => l,
-            Err(e) => return Err(corrupt("task level", e)),
-        };
+        let level = task.level;
         jinguo_store::links::supersede_for(
             conn,
             REVIEW,
@@ -295,7 +290,7 @@ pub async fn hand_over(
         let Some(n) = store::lock(conn, id).await? else {
             continue;
         };
-        let village = village_of(&n)?;
+        let village = n.village;
         if n.state != State::EligibilityReview
             || may(conn, person, "nomination.eligibility_reason", village, now).await?
         {
@@ -370,7 +365,7 @@ pub async fn decide(
             n.state.public()
         )));
     };
-    let village = village_of(&n)?;
+    let village = n.village;
     let unit = unit_for(village, level);
     let reason = reason_text(reason)?;
     let reason = reason.as_deref();

@@ -174,7 +174,7 @@ pub async fn submit_in(
     let row = NominationRow {
         id,
         campaign_id: s.campaign_id,
-        village_code: village.to_string(),
+        village,
         household_id: household,
         category: s.category,
         channel: serde_json::to_value(s.channel)

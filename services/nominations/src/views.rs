@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use crate::eligibility::{is_hidden_event, reveals_eligibility};
 use crate::family::family_of;
-use crate::records::village_of;
 use crate::refusal::{Refusal, corrupt};
 use crate::review::{may_review, unit_for};
 use crate::rules::Rules;
@@ -106,8 +105,7 @@ pub async fn review_page(
         }
         None => (String::new(), None),
     };
-    let village = OrgCode::parse(&n.village_code).ok();
-    let (village_name, quota, quota_full) = match village {
+    let (village_name, quota, quota_full) = match Some(n.village) {
         Some(v) => {
             let unit = unit_for(v, level);
             let used =
@@ -169,9 +167,7 @@ pub async fn eligibility_page(
     let Some(n) = store::get(conn, id).await? else {
         return Ok(EligibilityPage::NotYours);
     };
-    let Ok(village) = OrgCode::parse(&n.village_code) else {
-        return Ok(EligibilityPage::NotYours);
-    };
+    let village = n.village;
     if !reveals_eligibility(conn, officer, village, now).await? {
         return Ok(EligibilityPage::NotYours);
     }
@@ -221,9 +217,7 @@ pub async fn campaign_list(
     // One query, however many nominations: names and the last visible event come with them.
     for r in store::campaign_rows(conn, campaign).await? {
         let n = r.nomination;
-        let Ok(village) = OrgCode::parse(&n.village_code) else {
-            continue;
-        };
+        let village = n.village;
         let state = if reveal { n.state } else { n.state.public() };
         if !village.is_within(&area) || only.is_some_and(|s| s != state) {
             continue;
@@ -231,7 +225,7 @@ pub async fn campaign_list(
         rows.push(ListRow {
             id: n.id,
             family: family_of(&n).head_name,
-            village: n.village_code,
+            village: n.village.to_string(),
             village_name: r.village_name.unwrap_or_default(),
             category: n.category,
             state,
@@ -264,7 +258,7 @@ pub async fn nomination_detail(
     let Some(n) = store::get(conn, id).await? else {
         return Ok(None);
     };
-    let village = village_of(&n)?;
+    let village = n.village;
     let reveal = reveals_eligibility(conn, viewer, village, now).await?;
     let history = visible_history(store::history(conn, id).await?, reveal);
     Ok(Some(Detail {
@@ -345,9 +339,11 @@ pub async fn open_tasks(conn: &mut Conn<'_>, reviewer: Uuid) -> Result<Vec<OpenT
         .into_iter()
         .map(|(t, family, category)| OpenTask {
             task: t.id,
-            family,
+            family: serde_json::from_str::<crate::family::FamilyRecord>(&family)
+                .map(|f| f.head_name)
+                .unwrap_or_default(),
             category,
-            level: serde_json::from_value(serde_json::json!(t.level)).ok(),
+            level: Some(t.level),
             due_at: t.due_at,
         })
         .collect())

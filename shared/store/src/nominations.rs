@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jinguo_core::nominations::State;
+use jinguo_core::nominations::{Level, State};
+use jinguo_core::org::OrgCode;
 use uuid::Uuid;
 
 use crate::error::parse;
@@ -236,7 +237,7 @@ pub async fn household_record(
 pub struct NominationRow {
     pub id: Uuid,
     pub campaign_id: Uuid,
-    pub village_code: String,
+    pub village: OrgCode,
     pub household_id: Uuid,
     pub category: String,
     pub channel: String,
@@ -269,7 +270,7 @@ impl TryFrom<NominationRecord> for NominationRow {
         Ok(NominationRow {
             id: uuid(&r.id)?,
             campaign_id: uuid(&r.campaign_id)?,
-            village_code: r.village_code,
+            village: parse(&r.village_code, "village code")?,
             household_id: uuid(&r.household_id)?,
             category: r.category,
             channel: r.channel,
@@ -287,7 +288,7 @@ impl From<&NominationRow> for NominationRecord {
         NominationRecord {
             id: n.id.to_string(),
             campaign_id: n.campaign_id.to_string(),
-            village_code: n.village_code.clone(),
+            village_code: n.village.to_string(),
             household_id: n.household_id.to_string(),
             category: n.category.clone(),
             channel: n.channel.clone(),
@@ -486,8 +487,9 @@ pub async fn history(conn: &mut Conn<'_>, id: Uuid) -> Result<Vec<Step>, StoreEr
 pub struct Task {
     pub id: Uuid,
     pub nomination_id: Uuid,
-    pub level: String,
-    pub org_code: String,
+    pub level: Level,
+    /// The unit that reviews at this level.
+    pub unit: OrgCode,
     pub reviewer: Uuid,
     pub closed: bool,
     pub due_at: Option<DateTime<Utc>>,
@@ -501,8 +503,8 @@ pub async fn insert_task(
     let insert = diesel::insert_into(review_tasks::table).values((
         review_tasks::id.eq(t.id.to_string()),
         review_tasks::nomination_id.eq(t.nomination_id.to_string()),
-        review_tasks::level.eq(&t.level),
-        review_tasks::org_code.eq(&t.org_code),
+        review_tasks::level.eq(t.level.as_str()),
+        review_tasks::org_code.eq(t.unit.to_string()),
         review_tasks::reviewer.eq(t.reviewer.to_string()),
         review_tasks::created_at.eq(naive(now)),
         review_tasks::due_at.eq(t.due_at.map(naive)),
@@ -529,8 +531,8 @@ impl TryFrom<TaskRecord> for Task {
         Ok(Task {
             id: uuid(&r.id)?,
             nomination_id: uuid(&r.nomination_id)?,
-            level: r.level,
-            org_code: r.org_code,
+            level: parse(&r.level, "task level")?,
+            unit: parse(&r.org_code, "task unit")?,
             reviewer: uuid(&r.reviewer)?,
             closed: r.closed_at.is_some(),
             due_at: r.due_at.map(utc),
@@ -621,7 +623,8 @@ pub async fn tasks(
     rows.into_iter().map(Task::try_from).collect()
 }
 
-/// A reviewer's open tasks, oldest first, with the family's head and the category.
+/// A reviewer's open tasks, oldest first, with the nomination's family (the program's JSON,
+/// read by the program) and category.
 pub async fn open_tasks_for(
     conn: &mut Conn<'_>,
     reviewer: Uuid,
@@ -641,13 +644,7 @@ pub async fn open_tasks_for(
         .load(c)
         .await)?;
     rows.into_iter()
-        .map(|(task, family, category)| {
-            let head = serde_json::from_str::<serde_json::Value>(&family)
-                .ok()
-                .and_then(|f| f["head_name"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            Ok((task.try_into()?, head, category))
-        })
+        .map(|(task, family, category)| Ok((task.try_into()?, family, category)))
         .collect()
 }
 
