@@ -53,8 +53,11 @@ impl AppState {
             link_actions: Arc::new(
                 links::LinkActions::default()
                     .with(SIGN_IN, signin::SignInAction)
-                    .with(jinguo_nominations::REVIEW, review::ReviewAction)
-                    .with(jinguo_nominations::ELIGIBILITY, review::EligibilityAction),
+                    .with(jinguo_nominations::REVIEW, review::NominationLink::Review)
+                    .with(
+                        jinguo_nominations::ELIGIBILITY,
+                        review::NominationLink::Eligibility,
+                    ),
             ),
             store,
             config,

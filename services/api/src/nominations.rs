@@ -122,6 +122,36 @@ pub(crate) async fn show(
     })))
 }
 
+/// Decides review task `task_id` for `person` in its own transaction (the API and the task
+/// page).
+pub(crate) async fn decide_task(
+    state: &AppState,
+    task_id: Uuid,
+    person: Uuid,
+    decision: Decision,
+    reason: Option<String>,
+) -> Result<jinguo_core::nominations::State, Refusal> {
+    let links = state.nominations();
+    state
+        .store
+        .transaction(move |c| {
+            let (links, reason) = (links.clone(), reason.clone());
+            Box::pin(async move {
+                jinguo_nominations::decide_task(
+                    c,
+                    task_id,
+                    person,
+                    decision,
+                    reason.as_deref(),
+                    &links,
+                    jinguo_bus::now(),
+                )
+                .await
+            })
+        })
+        .await
+}
+
 #[derive(Deserialize)]
 pub(crate) struct DecisionBody {
     decision: Decision,
@@ -135,24 +165,7 @@ pub(crate) async fn decide(
     Path(task_id): Path<Uuid>,
     JsonBody(body): JsonBody<DecisionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let links = state.nominations();
-    let to = state
-        .store
-        .transaction(move |c| {
-            Box::pin(async move {
-                jinguo_nominations::decide_task(
-                    c,
-                    task_id,
-                    person,
-                    body.decision,
-                    body.reason.as_deref(),
-                    &links,
-                    jinguo_bus::now(),
-                )
-                .await
-            })
-        })
-        .await?;
+    let to = decide_task(&state, task_id, person, body.decision, body.reason).await?;
     Ok(Json(json!({ "state": to })))
 }
 

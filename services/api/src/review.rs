@@ -84,12 +84,7 @@ pub(crate) async fn page(
         .next()
         .and_then(|s| s.parse::<Uuid>().ok())
     else {
-        return message(
-            StatusCode::NOT_FOUND,
-            "链接无效",
-            "这个链接指向的推荐不存在。".into(),
-            None,
-        );
+        return no_such_nomination();
     };
     render(
         state,
@@ -99,6 +94,16 @@ pub(crate) async fn page(
         csrf,
     )
     .await
+}
+
+/// The page of a link whose nomination is gone (or not the holder's to see).
+fn no_such_nomination() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "链接无效",
+        "这个链接指向的推荐不存在。".into(),
+        None,
+    )
 }
 
 /// The review page for nomination `id` as `reviewer` may see it, its form posting to `action`.
@@ -134,12 +139,7 @@ async fn render(
             );
         }
         Ok(ReviewPageView::Missing) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "链接无效",
-                "这个链接指向的推荐不存在。".into(),
-                None,
-            );
+            return no_such_nomination();
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -249,25 +249,9 @@ pub(crate) async fn decide_task(
             );
         }
     };
-    let links = state.nominations();
-    let person = session.person;
-    let result = state
-        .store
-        .transaction(move |c| {
-            Box::pin(async move {
-                jinguo_nominations::decide_task(
-                    c,
-                    task_id,
-                    person,
-                    decision,
-                    form.reason.as_deref(),
-                    &links,
-                    jinguo_bus::now(),
-                )
-                .await
-            })
-        })
-        .await;
+    let result =
+        crate::nominations::decide_task(&state, task_id, session.person, decision, form.reason)
+            .await;
     match result {
         Ok(to) => message(
             StatusCode::OK,
@@ -426,12 +410,7 @@ pub(crate) async fn eligibility_page(
     csrf: &str,
 ) -> Response {
     let Ok(id) = link.subject.parse::<Uuid>() else {
-        return message(
-            StatusCode::NOT_FOUND,
-            "链接无效",
-            "这个链接指向的推荐不存在。".into(),
-            None,
-        );
+        return no_such_nomination();
     };
     let officer = link.actor;
     let loaded = state
@@ -453,12 +432,7 @@ pub(crate) async fn eligibility_page(
             );
         }
         Ok(EligibilityPageView::NotYours) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "链接无效",
-                "这个链接指向的推荐不存在。".into(),
-                None,
-            );
+            return no_such_nomination();
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -502,62 +476,15 @@ fn refused(r: Refusal) -> Result<Result<Acted, String>, StoreError> {
     }
 }
 
-/// Review links (`{nomination}:{level}`): the reviewer's page, and the decision.
-pub(crate) struct ReviewAction;
-
-impl LinkAction for ReviewAction {
-    fn show<'a>(
-        &'a self,
-        state: &'a AppState,
-        link: &'a ActionLink,
-        secret: &'a Secret,
-        csrf: &'a str,
-    ) -> jinguo_store::BoxFuture<'a, Response> {
-        Box::pin(page(state, link, secret, csrf))
-    }
-
-    fn act<'a>(
-        &'a self,
-        state: &'a AppState,
-        conn: &'a mut jinguo_store::Conn<'_>,
-        link: &'a ActionLink,
-        form: &'a LinkForm,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
-        Box::pin(async move {
-            let decision = match form.decision.as_deref() {
-                Some("approve") => jinguo_nominations::Decision::Approve,
-                Some("reject") => jinguo_nominations::Decision::Reject,
-                Some("return") => jinguo_nominations::Decision::Return,
-                _ => return Ok(Err("请选择审核意见。".into())),
-            };
-            let Some(nomination) = link.subject.split(':').next().and_then(|s| s.parse().ok())
-            else {
-                return Ok(Err("这个链接指向的推荐不存在。".into()));
-            };
-            let links = state.nominations();
-            match jinguo_nominations::decide(
-                conn,
-                nomination,
-                link.actor,
-                decision,
-                form.reason.as_deref(),
-                &links,
-                now,
-            )
-            .await
-            {
-                Ok(to) => Ok(Ok(decided(to))),
-                Err(r) => refused(r),
-            }
-        })
-    }
+/// The nominations program's emailed links: review (`{nomination}:{level}`, the reviewer's
+/// page and decision) and eligibility (`{nomination}`, the county case officer's page and
+/// decision).
+pub(crate) enum NominationLink {
+    Review,
+    Eligibility,
 }
 
-/// Eligibility links (`{nomination}`): the county case officer's page, and the decision.
-pub(crate) struct EligibilityAction;
-
-impl LinkAction for EligibilityAction {
+impl LinkAction for NominationLink {
     fn show<'a>(
         &'a self,
         state: &'a AppState,
@@ -565,7 +492,10 @@ impl LinkAction for EligibilityAction {
         secret: &'a Secret,
         csrf: &'a str,
     ) -> jinguo_store::BoxFuture<'a, Response> {
-        Box::pin(eligibility_page(state, link, secret, csrf))
+        match self {
+            NominationLink::Review => Box::pin(page(state, link, secret, csrf)),
+            NominationLink::Eligibility => Box::pin(eligibility_page(state, link, secret, csrf)),
+        }
     }
 
     fn act<'a>(
@@ -577,22 +507,42 @@ impl LinkAction for EligibilityAction {
         now: chrono::DateTime<chrono::Utc>,
     ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
         Box::pin(async move {
-            let decision = match form.decision.as_deref() {
-                Some("continue") => jinguo_nominations::EligibilityDecision::Continue,
-                Some("close") => jinguo_nominations::EligibilityDecision::Close {
-                    reason: form.reason.clone().unwrap_or_default(),
-                },
-                _ => return Ok(Err("请选择核查结果。".into())),
-            };
-            let Ok(nomination) = link.subject.parse() else {
-                return Ok(Err("这个链接指向的推荐不存在。".into()));
-            };
+            let missing = || Ok(Err("这个链接指向的推荐不存在。".to_owned()));
             let links = state.nominations();
-            match jinguo_nominations::decide_eligibility(
-                conn, nomination, link.actor, decision, &links, now,
-            )
-            .await
-            {
+            let decided_to = match self {
+                NominationLink::Review => {
+                    let decision = match form.decision.as_deref() {
+                        Some("approve") => jinguo_nominations::Decision::Approve,
+                        Some("reject") => jinguo_nominations::Decision::Reject,
+                        Some("return") => jinguo_nominations::Decision::Return,
+                        _ => return Ok(Err("请选择审核意见。".into())),
+                    };
+                    let Some(id) = link.subject.split(':').next().and_then(|s| s.parse().ok())
+                    else {
+                        return missing();
+                    };
+                    let reason = form.reason.as_deref();
+                    jinguo_nominations::decide(conn, id, link.actor, decision, reason, &links, now)
+                        .await
+                }
+                NominationLink::Eligibility => {
+                    let decision = match form.decision.as_deref() {
+                        Some("continue") => jinguo_nominations::EligibilityDecision::Continue,
+                        Some("close") => jinguo_nominations::EligibilityDecision::Close {
+                            reason: form.reason.clone().unwrap_or_default(),
+                        },
+                        _ => return Ok(Err("请选择核查结果。".into())),
+                    };
+                    let Ok(id) = link.subject.parse() else {
+                        return missing();
+                    };
+                    jinguo_nominations::decide_eligibility(
+                        conn, id, link.actor, decision, &links, now,
+                    )
+                    .await
+                }
+            };
+            match decided_to {
                 Ok(to) => Ok(Ok(decided(to))),
                 Err(r) => refused(r),
             }

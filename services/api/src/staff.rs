@@ -390,32 +390,44 @@ fn back(org: &OrgCode) -> Response {
     Redirect::to(&format!("/admin/staff?org={org}")).into_response()
 }
 
+/// What every POST of the admin page checks first: the unit, that the signed-in person manages
+/// staff there, and the form's CSRF value; the page to show otherwise.
+async fn admin_form(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    org: &str,
+    csrf: &str,
+) -> Result<(OrgCode, SignedIn), Response> {
+    let Ok(org) = OrgCode::parse(org) else {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            "缺少机构代码",
+            "请从工作台进入人员管理。".into(),
+            None,
+        ));
+    };
+    let session = admin_of(state, headers, org, "staff.manage").await?;
+    if session.csrf != csrf {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "请从页面操作",
+            "请刷新人员管理页面后重试。".into(),
+            None,
+        ));
+    }
+    Ok((org, session))
+}
+
 /// `POST /admin/staff`: adds a staff member in the admin's subtree.
 pub(crate) async fn admin_add(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Form(f): Form<AdminAddForm>,
 ) -> Response {
-    let Ok(org) = OrgCode::parse(&f.org) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "缺少机构代码",
-            "请从工作台进入人员管理。".into(),
-            None,
-        );
-    };
-    let session = match admin_of(&state, &headers, org, "staff.manage").await {
-        Ok(s) => s,
+    let (org, session) = match admin_form(&state, &headers, &f.org, &f.csrf).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    if session.csrf != f.csrf {
-        return message(
-            StatusCode::FORBIDDEN,
-            "请从页面操作",
-            "请刷新人员管理页面后重试。".into(),
-            None,
-        );
-    }
     let body = NewStaffBody {
         email: f.email,
         name: f.name,
@@ -469,26 +481,10 @@ pub(crate) async fn admin_person(
     Path((id, what)): Path<(Uuid, String)>,
     Form(f): Form<AdminPersonForm>,
 ) -> Response {
-    let Ok(org) = OrgCode::parse(&f.org) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "缺少机构代码",
-            "请从工作台进入人员管理。".into(),
-            None,
-        );
-    };
-    let session = match admin_of(&state, &headers, org, "staff.manage").await {
-        Ok(s) => s,
+    let (org, session) = match admin_form(&state, &headers, &f.org, &f.csrf).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    if session.csrf != f.csrf {
-        return message(
-            StatusCode::FORBIDDEN,
-            "请从页面操作",
-            "请刷新人员管理页面后重试。".into(),
-            None,
-        );
-    }
     let actor = session.person;
     // The one rule for managing a person (their roles all where the admin may grant them).
     let manageable = state

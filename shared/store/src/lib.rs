@@ -265,55 +265,37 @@ impl Store {
         // Set when `f` succeeded: a database error after that came from `COMMIT`.
         let body_ok = AtomicBool::new(false);
         let body_ok = &body_ok;
+        // The same attempt on either backend; only how the transaction begins differs
+        // (`BEGIN IMMEDIATE` on SQLite, so writers queue instead of deadlocking).
+        macro_rules! attempt {
+            ($pool:expr, $conn:ty, $begin:ident, $wrap:path) => {{
+                let mut obj = match $pool.get().await {
+                    Ok(obj) => obj,
+                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
+                };
+                let conn: &mut $conn = &mut obj;
+                let outcome = conn
+                    .$begin(async move |c| {
+                        let result = f(&mut $wrap(c)).await;
+                        body_ok.store(result.is_ok(), Ordering::Relaxed);
+                        result.map_err(TxError::App)
+                    })
+                    .await;
+                let e = match outcome {
+                    Ok(value) => return Attempt::Done(Ok(value)),
+                    Err(e) => e,
+                };
+                let (attempt, alive) =
+                    after_failure(&mut *obj, e, body_ok.load(Ordering::Relaxed)).await;
+                if !alive {
+                    discard(Object::take(obj));
+                }
+                attempt
+            }};
+        }
         match self {
-            Store::Postgres(pool) => {
-                let mut obj = match pool.get().await {
-                    Ok(obj) => obj,
-                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
-                };
-                let conn: &mut AsyncPgConnection = &mut obj;
-                let outcome = conn
-                    .transaction(async move |c| {
-                        let result = f(&mut Conn::Pg(c)).await;
-                        body_ok.store(result.is_ok(), Ordering::Relaxed);
-                        result.map_err(TxError::App)
-                    })
-                    .await;
-                let e = match outcome {
-                    Ok(value) => return Attempt::Done(Ok(value)),
-                    Err(e) => e,
-                };
-                let (attempt, alive) =
-                    after_failure(&mut *obj, e, body_ok.load(Ordering::Relaxed)).await;
-                if !alive {
-                    discard(Object::take(obj));
-                }
-                attempt
-            }
-            Store::Sqlite(pool) => {
-                let mut obj = match pool.get().await {
-                    Ok(obj) => obj,
-                    Err(e) => return Attempt::Lost(StoreError::pool(e)),
-                };
-                let conn: &mut SqliteConn = &mut obj;
-                let outcome = conn
-                    .immediate_transaction(async move |c| {
-                        let result = f(&mut Conn::Sqlite(c)).await;
-                        body_ok.store(result.is_ok(), Ordering::Relaxed);
-                        result.map_err(TxError::App)
-                    })
-                    .await;
-                let e = match outcome {
-                    Ok(value) => return Attempt::Done(Ok(value)),
-                    Err(e) => e,
-                };
-                let (attempt, alive) =
-                    after_failure(&mut *obj, e, body_ok.load(Ordering::Relaxed)).await;
-                if !alive {
-                    discard(Object::take(obj));
-                }
-                attempt
-            }
+            Store::Postgres(pool) => attempt!(pool, AsyncPgConnection, transaction, Conn::Pg),
+            Store::Sqlite(pool) => attempt!(pool, SqliteConn, immediate_transaction, Conn::Sqlite),
         }
     }
 }
