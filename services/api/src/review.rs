@@ -78,12 +78,7 @@ pub(crate) async fn page(
     secret: &Secret,
     csrf: &str,
 ) -> Response {
-    let Some(id) = link
-        .subject
-        .split(':')
-        .next()
-        .and_then(|s| s.parse::<Uuid>().ok())
-    else {
+    let Some(id) = jinguo_nominations::reviewed_nomination(&link.subject) else {
         return no_such_nomination();
     };
     render(
@@ -517,8 +512,7 @@ impl LinkAction for NominationLink {
                         Some("return") => jinguo_nominations::Decision::Return,
                         _ => return Ok(Err("请选择审核意见。".into())),
                     };
-                    let Some(id) = link.subject.split(':').next().and_then(|s| s.parse().ok())
-                    else {
+                    let Some(id) = jinguo_nominations::reviewed_nomination(&link.subject) else {
                         return missing();
                     };
                     let reason = form.reason.as_deref();

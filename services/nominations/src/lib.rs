@@ -44,7 +44,8 @@ pub use lifecycle::{resubmit, withdraw};
 pub use publicity::{PUBLICITY_ENDED, publicity_ended};
 pub use refusal::Refusal;
 pub use review::{
-    Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind, unit_for,
+    Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind,
+    reviewed_nomination, unit_for,
 };
 pub use rules::{Deadline, Deadlines, DecideRule, NoReviewer, Quotas, Rules};
 pub use settings::{Links, links_from, sealer_from};

@@ -64,8 +64,15 @@ pub fn unit_for(village: OrgCode, level: Level) -> OrgCode {
     })
 }
 
+/// What a review link is about: `{nomination}:{level}` (the program owns the format).
 pub(crate) fn link_subject(nomination: Uuid, level: Level) -> String {
     format!("{nomination}:{}", level.as_str())
+}
+
+/// The nomination a review link's subject names; `None` for a subject this program did not
+/// write.
+pub fn reviewed_nomination(subject: &str) -> Option<Uuid> {
+    subject.split(':').next()?.parse().ok()
 }
 
 /// Opens a level: a task, a link and an email for each active reviewer of its unit. A unit
