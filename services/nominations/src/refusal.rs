@@ -45,13 +45,15 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Whether trying again later can help: a database or mail-store failure can pass; a
-    /// refusal, a corrupt row or a broken template will not.
+    /// Whether trying again later can help: a database failure that can pass
+    /// ([`StoreError::is_transient`]); a refusal, a corrupt row or a broken template will not.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Refusal::Store(_) | Refusal::Mail(jinguo_mail::NotifyError::Store(_))
-        )
+        match self {
+            Refusal::Store(e) | Refusal::Mail(jinguo_mail::NotifyError::Store(e)) => {
+                e.is_transient()
+            }
+            _ => false,
+        }
     }
 }
 

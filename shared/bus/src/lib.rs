@@ -64,9 +64,22 @@ impl HandlerError {
     }
 }
 
+/// A store failure is retried only when retrying can help ([`StoreError::is_transient`]);
+/// otherwise the message is a dead letter at once, with the error's whole chain.
 impl From<StoreError> for HandlerError {
     fn from(e: StoreError) -> Self {
-        HandlerError::transient(e.to_string())
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        if e.is_transient() {
+            HandlerError::transient(chain)
+        } else {
+            HandlerError::permanent(chain)
+        }
     }
 }
 

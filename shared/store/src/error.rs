@@ -58,6 +58,34 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether trying the same work again later can succeed: the database link failed (see
+    /// [`StoreError::is_unavailable`]), a lock or serialization conflict (PostgreSQL
+    /// serialization failure, deadlock or lock timeout; SQLite busy), a connection could not
+    /// be opened, or the task running the transaction died. A statement the database refused
+    /// for what it is (a constraint, a bad row) or a failed migration will fail again: a
+    /// handler sends it to the dead letters at once instead of retrying it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => true,
+            StoreError::Query(DieselError::DatabaseError(_, info)) => {
+                let m = info.message();
+                self.is_unavailable()
+                    || m.contains("deadlock detected")
+                    || m.contains("lock timeout")
+                    || m.contains("statement timeout")
+                    || m.contains("database is locked")
+                    || m.contains("database table is locked")
+            }
+            StoreError::Connect(_) | StoreError::Task(_) => true,
+            other => other.is_unavailable(),
+        }
+    }
+}
+
 /// Whether `e` says the connection itself failed (closed, reset, killed by the server) rather
 /// than the statement. diesel-async reports a tokio-postgres error without SQLSTATE (socket
 /// closed or reset, broken pipe) as `UnableToSendCommand`; a backend terminated by the server
@@ -93,4 +121,43 @@ where
 {
     text.parse()
         .map_err(|e| StoreError::corrupt(format!("bad {what} {text:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::Query(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn only_what_can_pass_is_transient() {
+        for passing in [
+            db(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access",
+            ),
+            db(DatabaseErrorKind::Unknown, "deadlock detected"),
+            db(DatabaseErrorKind::Unknown, "database is locked"),
+            db(DatabaseErrorKind::ClosedConnection, "closed"),
+            StoreError::Unavailable { cause: None },
+        ] {
+            assert!(passing.is_transient(), "{passing}");
+        }
+        for lasting in [
+            db(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
+            db(
+                DatabaseErrorKind::ForeignKeyViolation,
+                "violates foreign key",
+            ),
+            StoreError::Query(DieselError::NotFound),
+            StoreError::Migration("bad".into()),
+        ] {
+            assert!(!lasting.is_transient(), "{lasting}");
+        }
+    }
 }
