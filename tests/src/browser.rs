@@ -8,11 +8,39 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub struct Browser {
-    driver: Child,
     base: String,
     session: String,
     client: reqwest::Client,
-    _profile: tempfile::TempDir,
+    // Dropped after the session is closed (fields drop in order): stops what is left.
+    processes: Processes,
+}
+
+/// chromedriver and every Chromium process it started, known by the profile directory only they
+/// use: all of them are stopped when this is dropped — also when a test fails half-way, or
+/// before the browser session even exists.
+struct Processes {
+    driver: Child,
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        // Chromium outlives a killed driver: end every process started with our profile.
+        let marker = self.profile.path().to_string_lossy().into_owned();
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                }
+            }
+        }
+    }
 }
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -25,12 +53,14 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        let profile = tempfile::tempdir().unwrap();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver is installed (scripts/test installs chromium-driver)");
+        let processes = Processes { driver, profile };
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let started = Instant::now();
@@ -46,7 +76,6 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -57,7 +86,7 @@ impl Browser {
             "--disable-sync".to_owned(),
             "--disable-quic".to_owned(),
             "--no-first-run".to_owned(),
-            format!("--user-data-dir={}", profile.path().display()),
+            format!("--user-data-dir={}", processes.profile.path().display()),
         ];
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
@@ -77,11 +106,10 @@ impl Browser {
             .unwrap_or_else(|| panic!("no browser session: {created}"))
             .to_owned();
         let browser = Browser {
-            driver,
             base,
             session,
             client,
-            _profile: profile,
+            processes,
         };
         browser
             .command("window/rect", json!({ "width": 390, "height": 844 }))
@@ -139,8 +167,20 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Closes the browser session (chromedriver then quits Chromium); `Processes` then stops
+    /// the driver and anything left.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
     }
 }
