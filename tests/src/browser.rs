@@ -12,7 +12,7 @@ pub struct Browser {
     session: String,
     client: reqwest::Client,
     // Dropped after the session is closed (fields drop in order): stops what is left.
-    processes: Processes,
+    _processes: Processes,
 }
 
 /// chromedriver and every Chromium process it started, known by the profile directory only they
@@ -109,7 +109,7 @@ impl Browser {
             base,
             session,
             client,
-            processes,
+            _processes: processes,
         };
         browser
             .command("window/rect", json!({ "width": 390, "height": 844 }))
