@@ -56,13 +56,7 @@ impl ApiError {
     /// Logs the whole cause chain and answers 500 with a reference to the log line.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         let reference = reference();
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = jinguo_core::error_chain(cause);
         tracing::error!(reference, error = %chain, "request failed");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,13 +85,7 @@ impl From<jinguo_store::StoreError> for ApiError {
         if !e.is_unavailable() {
             return ApiError::internal(&e);
         }
-        let mut chain = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = jinguo_core::error_chain(&e);
         tracing::warn!(error = %chain, "database unavailable; answering 503");
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -91,21 +91,9 @@ impl Nominations {
 fn handled<T>(result: Result<T, Refusal>) -> Result<(), HandlerError> {
     match result {
         Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => Err(HandlerError::transient(error_chain(&e))),
-        Err(e) => Err(HandlerError::permanent(error_chain(&e))),
+        Err(e) if e.is_transient() => Err(HandlerError::transient(jinguo_core::error_chain(&e))),
+        Err(e) => Err(HandlerError::permanent(jinguo_core::error_chain(&e))),
     }
-}
-
-/// `error: cause: cause…`, for the dead-letter record.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// The nominations service as a consuming worker, bound to exactly the jobs it handles.

@@ -68,13 +68,7 @@ impl HandlerError {
 /// otherwise the message is a dead letter at once, with the error's whole chain.
 impl From<StoreError> for HandlerError {
     fn from(e: StoreError) -> Self {
-        let mut chain = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = jinguo_core::error_chain(&e);
         if e.is_transient() {
             HandlerError::transient(chain)
         } else {

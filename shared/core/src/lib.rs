@@ -14,3 +14,15 @@ pub mod org;
 pub mod org_file;
 pub mod rules;
 pub mod text;
+
+/// `error: cause: cause…` on one line: how every log line and dead letter names a failure.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
+}

@@ -372,7 +372,7 @@ fn discard<C>(conn: C) {
 
 fn retrying(what: &str, first: &StoreError) {
     let cause = match std::error::Error::source(first) {
-        Some(cause) => error_chain(cause),
+        Some(cause) => jinguo_core::error_chain(cause),
         None => "the connection no longer answers".to_owned(),
     };
     // A database that cannot be reached at all is the caller's to report (a 503, or the one
@@ -391,21 +391,9 @@ fn retrying(what: &str, first: &StoreError) {
 /// [`StoreError::Unavailable`], both [`StoreError::is_unavailable`].
 fn unavailable(again: StoreError) -> StoreError {
     if !matches!(again, StoreError::Pool(_)) {
-        tracing::warn!(error = %error_chain(&again), "database unavailable: the connection was lost again");
+        tracing::warn!(error = %jinguo_core::error_chain(&again), "database unavailable: the connection was lost again");
     }
     again
-}
-
-/// `error: cause: cause…` on one line, for logs.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    chain
 }
 
 /// Keeps the caller's error apart from diesel's inside a transaction (diesel needs
