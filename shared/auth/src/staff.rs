@@ -94,14 +94,8 @@ pub async fn may_grant(
     if person == Some(granter) {
         return Err(forbidden("不能给自己授予角色"));
     }
-    // Roles that read referral data are granted with `staff.grant_sensitive` (supervisors),
-    // every other role with `staff.manage` (admins): each where the granter holds it.
-    let action = if is_sensitive(a.role) {
-        "staff.grant_sensitive"
-    } else {
-        "staff.manage"
-    };
-    if !crate::may(conn, granter, action, Target::Org(a.org), now).await? {
+    let granter = Granter::load(conn, granter, now).await?;
+    if !granter.may(a.role, a.org) {
         return Err(forbidden(if is_sensitive(a.role) {
             "个案专员、督导和联动单位联络员只能由该单位的督导授予"
         } else {
@@ -109,12 +103,8 @@ pub async fn may_grant(
         }));
     }
     if let Some(person) = person {
-        let held = store_staff::principal(conn, person, now)
-            .await?
-            .map(|p| p.assignments)
-            .unwrap_or_default();
-        for h in held {
-            if !crate::may(conn, granter, action, Target::Org(h.org), now).await? {
+        for h in roles_of(conn, person, now).await? {
+            if !granter.may(a.role, h.org) {
                 return Err(forbidden(
                     "此人员在您管理范围之外另有任职，不能由您授予角色",
                 ));
@@ -125,8 +115,7 @@ pub async fn may_grant(
 }
 
 /// Whether `by` may manage `person` (disable, enable, reassign): never themselves, and every
-/// role the person holds must lie where `by` holds the permission that grants it
-/// (`staff.grant_sensitive` for roles that read referral data, `staff.manage` otherwise).
+/// role the person holds must lie where `by` holds the permission that grants it.
 pub async fn may_manage(
     conn: &mut Conn<'_>,
     by: Grantor,
@@ -139,21 +128,60 @@ pub async fn may_manage(
     if manager == person {
         return Err(forbidden("不能停用、启用或调整自己的账号"));
     }
-    let held = store_staff::principal(conn, person, now)
-        .await?
-        .map(|p| p.assignments)
-        .unwrap_or_default();
-    for h in held {
-        let action = if is_sensitive(h.role) {
-            "staff.grant_sensitive"
-        } else {
-            "staff.manage"
-        };
-        if !crate::may(conn, manager, action, Target::Org(h.org), now).await? {
+    let manager = Granter::load(conn, manager, now).await?;
+    for h in roles_of(conn, person, now).await? {
+        if !manager.may(h.role, h.org) {
             return Err(forbidden("此人员不在您管理的范围内"));
         }
     }
     Ok(())
+}
+
+/// A staff member who grants or manages, loaded once for all the checks of one request.
+struct Granter {
+    principal: Option<jinguo_core::auth::Principal>,
+    table: Vec<jinguo_core::auth::Permission>,
+    now: DateTime<Utc>,
+}
+
+impl Granter {
+    async fn load(
+        conn: &mut Conn<'_>,
+        person: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Granter, StoreError> {
+        Ok(Granter {
+            principal: store_staff::principal(conn, person, now).await?,
+            table: store_staff::permissions(conn).await?,
+            now,
+        })
+    }
+
+    /// May they grant (or manage someone holding) `role` at `org`? Roles that read referral
+    /// data need `staff.grant_sensitive` (supervisors), every other role `staff.manage`
+    /// (admins), where the granter holds it.
+    fn may(&self, role: Role, org: jinguo_core::org::OrgCode) -> bool {
+        let action = if is_sensitive(role) {
+            "staff.grant_sensitive"
+        } else {
+            "staff.manage"
+        };
+        self.principal.as_ref().is_some_and(|p| {
+            jinguo_core::auth::authorize(p, action, Target::Org(org), &self.table, self.now)
+        })
+    }
+}
+
+/// The roles `person` holds (none for an unknown person).
+async fn roles_of(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Assignment>, StoreError> {
+    Ok(store_staff::principal(conn, person, now)
+        .await?
+        .map(|p| p.assignments)
+        .unwrap_or_default())
 }
 
 /// Replaces every role of `person` with `a` (the admin page's 调整岗位), by the rules of
