@@ -116,15 +116,9 @@ fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
         };
         ApiError::bad_request(f, message)
     })?;
-    let phone = match b.phone.as_deref().map(jinguo_core::identity::clean) {
-        Some(p) if !p.is_empty() => Some(
-            jinguo_core::identity::MobilePhone::parse(&p)
-                .map_err(|e| ApiError::bad_request("phone", e.message()))?
-                .as_str()
-                .to_owned(),
-        ),
-        _ => None,
-    };
+    let phone = jinguo_core::identity::MobilePhone::parse_optional(b.phone.as_deref())
+        .map_err(|e| ApiError::bad_request("phone", e.message()))?
+        .map(|p| p.as_str().to_owned());
     Ok(NewStaff {
         email,
         name,

@@ -94,12 +94,8 @@ pub(crate) fn parse_family(
         .map_err(|e| invalid("family.head_id", e.message()))?;
     let address = text::single_line(&f.address, ADDRESS_MAX)
         .map_err(|e| invalid("family.address", e.message()))?;
-    let phone = match f.phone.as_deref().map(jinguo_core::identity::clean) {
-        Some(p) if !p.is_empty() => {
-            Some(MobilePhone::parse(&p).map_err(|e| invalid("family.phone", e.message()))?)
-        }
-        _ => None,
-    };
+    let phone = MobilePhone::parse_optional(f.phone.as_deref())
+        .map_err(|e| invalid("family.phone", e.message()))?;
     let mut members = Vec::new();
     for m in &f.members {
         members.push(Member {

@@ -190,6 +190,15 @@ impl fmt::Debug for ResidentId {
 pub struct MobilePhone(String);
 
 impl MobilePhone {
+    /// An optional field: nothing (or only invisible characters) is `None`, anything else must
+    /// parse.
+    pub fn parse_optional(raw: Option<&str>) -> Result<Option<MobilePhone>, IdentityError> {
+        match raw {
+            Some(r) if !clean(r).is_empty() => MobilePhone::parse(r).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Parses a mobile number as typed: separators and a leading `+86`, `0086` or `86` (before
     /// 11 digits) are dropped.
     pub fn parse(raw: &str) -> Result<MobilePhone, IdentityError> {
