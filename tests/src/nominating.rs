@@ -86,3 +86,21 @@ pub fn csrf_of(html: &str) -> String {
         + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_owned()
 }
+
+/// The nominations worker on the in-process bus over `app`'s database, started (with the
+/// relay and scheduler); links in its mails point at `app`. Stop it with `stop().await`.
+pub fn nominations_bus(app: &TestApp) -> crate::TestBus {
+    let config = crate::test_config(
+        &app.db,
+        &[("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str())],
+    );
+    let mut bus = crate::TestBus::build(
+        &app.db,
+        None,
+        vec![jinguo_nominations::worker(&config).expect("nominations worker")],
+        app.store.clone(),
+        &[],
+    );
+    bus.start_services();
+    bus
+}

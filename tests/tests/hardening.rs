@@ -347,18 +347,7 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
         w.village.as_str(),
     )
     .await;
-    let config = jinguo_tests::test_config(
-        &w.app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", w.app.base_url.as_str())],
-    );
-    let mut bus = jinguo_tests::TestBus::build(
-        &w.app.db,
-        None,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        store.clone(),
-        &[],
-    );
-    bus.start_services();
+    let mut bus = jinguo_tests::nominating::nominations_bus(&w.app);
     let disable = |person: Uuid| {
         let store = store.clone();
         async move {
@@ -950,18 +939,7 @@ async fn a_disabled_case_officers_holds_pass_to_another(backend: Backend) {
         "620122",
     )
     .await;
-    let config = jinguo_tests::test_config(
-        &w.app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", w.app.base_url.as_str())],
-    );
-    let mut bus = jinguo_tests::TestBus::build(
-        &w.app.db,
-        None,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        store.clone(),
-        &[],
-    );
-    bus.start_services();
+    let mut bus = jinguo_tests::nominating::nominations_bus(&w.app);
     store
         .transaction(move |c| {
             Box::pin(async move {

@@ -837,18 +837,7 @@ async fn with_the_all_rule_every_reviewer_must_approve() {
 #[tokio::test(flavor = "multi_thread")]
 async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
     let s = setup(Backend::Sqlite, 0).await;
-    let config = jinguo_tests::test_config(
-        &s.app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
-    );
-    let mut bus = jinguo_tests::TestBus::build(
-        &s.app.db,
-        None,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        s.app.store.clone(),
-        &[],
-    );
-    bus.start_services();
+    let mut bus = jinguo_tests::nominating::nominations_bus(&s.app);
     let created = create_campaign(&s, json!({ "name": "公示评选", "year": 2026, "scope_org": "620122",
             "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 },
                        "village_publicity": "1s", "publicity": "1s" } })).await;
@@ -940,18 +929,7 @@ async fn publicity_periods_end_by_timer_and_lead_to_the_award() {
 #[tokio::test(flavor = "multi_thread")]
 async fn level_deadlines_are_in_the_mail_and_reminded() {
     let s = setup(Backend::Sqlite, 0).await;
-    let config = jinguo_tests::test_config(
-        &s.app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
-    );
-    let mut bus = jinguo_tests::TestBus::build(
-        &s.app.db,
-        None,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        s.app.store.clone(),
-        &[],
-    );
-    bus.start_services();
+    let mut bus = jinguo_tests::nominating::nominations_bus(&s.app);
     let created = create_campaign(&s, json!({ "name": "限期评选", "year": 2026, "scope_org": "620122",
             "rules": { "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d",
                        "deadlines": { "village": { "working_days": 2 } } } })).await;
@@ -961,6 +939,7 @@ async fn level_deadlines_are_in_the_mail_and_reminded() {
 
     // The due date: two working days from today, on the calendar (tested against the official
     // dates in the core), at the close of office hours.
+    let config = jinguo_tests::test_config(&s.app.db, &[]);
     let calendar = config.calendar.load().unwrap();
     let tz = config.calendar.time_zone;
     let today = jinguo_bus::now().with_timezone(&tz).date_naive();
@@ -1006,18 +985,8 @@ async fn level_deadlines_are_in_the_mail_and_reminded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadline_within_a_day_reminds_the_open_reviewers() {
     let s = setup(Backend::Sqlite, 0).await;
-    let config = jinguo_tests::test_config(
-        &s.app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", s.app.base_url.as_str())],
-    );
-    let mut bus = jinguo_tests::TestBus::build(
-        &s.app.db,
-        None,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        s.app.store.clone(),
-        &[],
-    );
-    bus.start_services();
+    let mut bus = jinguo_tests::nominating::nominations_bus(&s.app);
+    let config = jinguo_tests::test_config(&s.app.db, &[]);
     let today = jinguo_bus::now()
         .with_timezone(&config.calendar.time_zone)
         .date_naive();
