@@ -107,7 +107,7 @@ pub(crate) async fn show(
             })
         })
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no nomination {id}")))?;
+        .ok_or_else(|| ApiError::not_found("没有这份推荐"))?;
     require(&state, person, "nomination.view", n.village).await?;
     Ok(Json(json!({
         "id": n.id,
@@ -188,7 +188,7 @@ pub(crate) async fn list(
         .as_deref()
         .map(|s| s.parse::<jinguo_core::nominations::State>())
         .transpose()
-        .map_err(|m| ApiError::bad_request("state", m))?;
+        .map_err(|_| ApiError::bad_request("state", "没有这个推荐状态"))?;
     let org = q
         .org
         .as_deref()
@@ -199,7 +199,7 @@ pub(crate) async fn list(
         .store
         .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
+        .ok_or_else(|| ApiError::not_found("没有这项评选"))?;
     let scope = campaign.scope;
     let area = org.unwrap_or(scope);
     require(&state, person, "nomination.view", area).await?;
@@ -285,7 +285,7 @@ pub(crate) async fn change(
                 _ => {
                     return Err(ApiError::bad_request(
                         "decision",
-                        "decision must be continue or close",
+                        "请选择 continue（可以参评）或 close（不予参评）",
                     ));
                 }
             };
@@ -307,7 +307,7 @@ pub(crate) async fn change(
                 })
                 .await?
         }
-        _ => return Err(ApiError::not_found("no such endpoint")),
+        _ => return Err(ApiError::not_found("没有这个操作")),
     };
     Ok(Json(json!({ "id": id, "state": to })))
 }

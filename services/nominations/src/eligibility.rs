@@ -138,10 +138,7 @@ pub async fn decide_eligibility(
     let village = n.village;
     permit(conn, officer, "nomination.eligibility_reason", village, now).await?;
     if n.state != State::EligibilityReview {
-        return Err(Refusal::Conflict(format!(
-            "the nomination is {}, not held for eligibility",
-            n.state
-        )));
+        return Err(Refusal::Conflict("该推荐不在资格核查中".into()));
     }
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let actor = officer.to_string();

@@ -15,7 +15,7 @@ pub(crate) async fn campaign(
 ) -> Result<(CampaignRow, Rules), Refusal> {
     let c = store::get_campaign(conn, id)
         .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no campaign {id}")))?;
+        .ok_or_else(|| Refusal::NotFound("没有这项评选".into()))?;
     let rules: Rules = serde_json::from_str(&c.rules).map_err(|e| corrupt("campaign rules", e))?;
     Ok((c, rules))
 }
@@ -27,7 +27,7 @@ pub(crate) async fn locked(
 ) -> Result<NominationRow, Refusal> {
     store::lock(conn, nomination)
         .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no nomination {nomination}")))
+        .ok_or_else(|| Refusal::NotFound("没有这份推荐".into()))
 }
 
 /// Records in the history something the system noticed that leaves the state as it is.

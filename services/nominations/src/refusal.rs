@@ -89,12 +89,8 @@ pub(crate) fn reason_text(raw: Option<&str>) -> Result<Option<String>, Refusal> 
 /// The longest reason a reviewer or nominator may give.
 pub(crate) const REASON_MAX: usize = 500;
 
-/// An event the state does not allow, said of the state everyone may see (a held nomination's
-/// refusals read exactly like village review's).
-pub(crate) fn illegal(e: core::Illegal) -> Refusal {
-    Refusal::Conflict(format!(
-        "{} is not possible while the nomination is {}",
-        e.event,
-        e.state.public()
-    ))
+/// An event the state does not allow, in one sentence for every state (so a held nomination's
+/// refusals read exactly like any other's).
+pub(crate) fn illegal(_: core::Illegal) -> Refusal {
+    Refusal::Conflict("该推荐当前的状态不允许这项操作".into())
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{may, permit};
-use crate::eligibility::{ELIGIBILITY, ask_case_officers};
+use crate::eligibility::{ELIGIBILITY, ask_case_officers, reveals_eligibility};
 use crate::family::family_of;
 use crate::publicity::schedule_publicity_end;
 use crate::records::{campaign, locked, note};
@@ -24,23 +24,20 @@ use crate::views::NO_REVIEWER;
 /// The purpose of review links.
 pub const REVIEW: &str = "review";
 
-/// Whether `person` may look at and decide nomination `id` now: it is under review, they hold
+/// Whether `person` may look at and decide nomination `n` now: it is under review, they hold
 /// an open task at its level, and they review at that unit (active, not moved away since).
 /// The review pages ask it before showing anything (the phone above all).
 pub async fn may_review(
     conn: &mut Conn<'_>,
     person: Uuid,
-    id: Uuid,
+    n: &NominationRow,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let Some(n) = store::get(conn, id).await? else {
-        return Ok(false);
-    };
     let Some(level) = n.state.review_level() else {
         return Ok(false);
     };
     let village = n.village;
-    let has_task = store::tasks(conn, id, level.as_str())
+    let has_task = store::tasks(conn, n.id, level.as_str())
         .await?
         .iter()
         .any(|t| t.reviewer == person && !t.closed);
@@ -299,7 +296,7 @@ pub async fn hand_over(
         };
         let village = n.village;
         if n.state != State::EligibilityReview
-            || may(conn, person, "nomination.eligibility_reason", village, now).await?
+            || reveals_eligibility(conn, person, village, now).await?
         {
             continue;
         }
@@ -326,11 +323,9 @@ pub async fn decide_task(
 ) -> Result<State, Refusal> {
     let t = store::get_task(conn, task)
         .await?
-        .ok_or_else(|| Refusal::NotFound(format!("no review task {task}")))?;
+        .ok_or_else(|| Refusal::NotFound("没有这项审核任务".into()))?;
     if t.reviewer != reviewer {
-        return Err(Refusal::Conflict(
-            "this review task belongs to another reviewer".into(),
-        ));
+        return Err(Refusal::Conflict("这项审核任务属于另一位审核员".into()));
     }
     decide(
         conn,
@@ -367,10 +362,7 @@ pub async fn decide(
 ) -> Result<State, Refusal> {
     let n = locked(conn, nomination).await?;
     let Some(level) = n.state.review_level() else {
-        return Err(Refusal::Conflict(format!(
-            "the nomination is {}, not under review",
-            n.state.public()
-        )));
+        return Err(Refusal::Conflict("该推荐现在不在审核中".into()));
     };
     let village = n.village;
     let unit = unit_for(village, level);
@@ -522,9 +514,5 @@ pub(crate) async fn open_task(
         .into_iter()
         .find(|t| t.reviewer == reviewer && !t.closed)
         .map(|t| t.id)
-        .ok_or_else(|| {
-            Refusal::Conflict(
-                "this review is not open for you (decided already, or not yours)".into(),
-            )
-        })
+        .ok_or_else(|| Refusal::Conflict("这项审核已经处理过，或不属于您".into()))
 }

@@ -9,8 +9,8 @@ use jinguo_store::{Conn, orgs};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::access::{may, permit};
-use crate::eligibility::hold;
+use crate::access::permit;
+use crate::eligibility::{hold, reveals_eligibility};
 use crate::family::{Family, household_hash, parse_family};
 use crate::records::campaign;
 use crate::refusal::{Refusal, corrupt, invalid};
@@ -143,7 +143,7 @@ pub async fn submit_in(
     // County case officers who submit are told why, instead of the hold.
     if admission == core::Admission::Held
         && let Nominator::Staff(person) = nominator
-        && may(conn, person, "nomination.eligibility_reason", village, now).await?
+        && reveals_eligibility(conn, person, village, now).await?
     {
         let no = core::Ineligible::IncidentFlag;
         return Err(Refusal::Ineligible {

@@ -92,7 +92,7 @@ pub async fn review_page(
     };
     let (Some(level), true) = (
         n.state.review_level(),
-        may_review(conn, reviewer, id, now).await?,
+        may_review(conn, reviewer, &n, now).await?,
     ) else {
         return Ok(ReviewPage::NotYours {
             now_in: n.state.public(),
