@@ -435,6 +435,8 @@ async fn enabling_and_disabling_ask_for_confirmation_on_the_command_line(backend
             .success()
     );
     assert!(!active().await);
+    let token = run(&["token", "create", "--email", "v@example.cn"]);
+    assert!(!token.status.success(), "no token for a disabled person");
     let asked = run(&["user", "enable", "--email", "v@example.cn"]);
     assert!(!asked.status.success());
     assert!(!active().await);
@@ -472,6 +474,28 @@ async fn one_household_however_its_number_is_typed(backend: Backend) {
             .contains("校验"),
         "{answer}"
     );
+    // The public form keeps the same rule, beside the field, keeping what was typed.
+    let page = w
+        .app
+        .client
+        .post(format!("{}/nominate/{}", w.app.base_url, w.campaign))
+        .form(&[
+            ("village", w.village.as_str()),
+            ("category", "最美家庭"),
+            ("head_name", "张梅"),
+            ("head_id", "620122198001011235"),
+            ("address", "皋兰县某村"),
+            ("phone", ""),
+            ("story", STORY),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("id=\"head_id-error\""), "{page}");
+    assert!(page.contains("校验"), "{page}");
+    assert!(page.contains("张梅"), "what was typed is kept");
     // Known by its ID number and its phone: the phone alone finds it.
     let mut both = submission(&w, ID_4);
     both["family"]["phone"] = json!(PHONE);
@@ -962,6 +986,103 @@ async fn a_disabled_case_officers_holds_pass_to_another(backend: Backend) {
     bus.stop().await;
 }
 
+/// The officers' decision by API keeps the link's rule: only a county case officer decides, and
+/// anyone else is refused without being told what the nomination is.
+async fn only_case_officers_decide_a_hold_through_the_api(backend: Backend) {
+    let w = world(backend).await;
+    let store = &w.app.store;
+    let officer = add_staff(
+        store,
+        "officer@example.cn",
+        "个案专员",
+        "case_officer",
+        "620122",
+    )
+    .await;
+    let officer_token = api_token(store, officer).await;
+    let (_, created) = submit(&w, &w.admin_token, &submission(&w, ID_2)).await;
+    let first = id_of(&created);
+    post_json(
+        &w,
+        &format!("/api/v1/nominations/{first}/withdraw"),
+        &w.admin_token,
+        &json!({}),
+    )
+    .await;
+    flag_household_of(store, first).await;
+    let (_, created) = submit(&w, &w.admin_token, &submission(&w, ID_2)).await;
+    let held = id_of(&created);
+    let path = format!("/api/v1/nominations/{held}/eligibility");
+    let (status, _) = post_json(
+        &w,
+        &path,
+        &w.admin_token,
+        &json!({ "decision": "continue" }),
+    )
+    .await;
+    assert_eq!(status, 403, "an admin decides nothing here");
+    let (status, refused) = post_json(
+        &w,
+        &path,
+        &officer_token,
+        &json!({ "decision": "close", "reason": "不是列出的理由" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["field"], "reason");
+    let (status, decided) = post_json(
+        &w,
+        &path,
+        &officer_token,
+        &json!({ "decision": "continue" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["state"], "village_review");
+    assert_eq!(
+        open_tasks(store, held).await.len(),
+        1,
+        "the reviewer is asked now"
+    );
+}
+
+/// The admin page keeps the granting rule of the API: no role that reads referral data from
+/// an admin, said beside the form.
+async fn the_admin_page_grants_by_the_same_rule(backend: Backend) {
+    let w = world(backend).await;
+    let (cookie, csrf) = session(&w.app.store, w.admin).await;
+    let page = no_redirects()
+        .post(format!("{}/admin/staff", w.app.base_url))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("org", "620122"),
+            ("name", "个案专员"),
+            ("email", "co@example.cn"),
+            ("role", "case_officer"),
+            ("unit", "620122"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("只能由该单位的督导授予")
+    );
+    let known = w
+        .app
+        .store
+        .read(|c| {
+            Box::pin(async move { jinguo_store::staff::find_by_email(c, "co@example.cn").await })
+        })
+        .await
+        .unwrap();
+    assert!(known.is_none(), "nothing was added");
+}
+
 // --- 4. permissions per action, no self-granting -----------------------------------------------
 
 async fn submitting_withdrawing_and_granting_need_their_own_permission(backend: Backend) {
@@ -1134,6 +1255,8 @@ jinguo_tests::on_both_backends!(
     a_held_nomination_refuses_and_stalls_like_any_other,
     a_reviewer_moved_away_neither_sees_nor_decides,
     a_disabled_case_officers_holds_pass_to_another,
+    only_case_officers_decide_a_hold_through_the_api,
+    the_admin_page_grants_by_the_same_rule,
     submitting_withdrawing_and_granting_need_their_own_permission,
     rules_and_text_out_of_bounds_are_refused_naming_the_field,
 );
