@@ -196,6 +196,28 @@ impl Calendar {
         }
         next.and_time(hours.open)
     }
+
+    /// `t` plus `duration` of working time: the clock runs only inside office hours on working
+    /// days (an escalation on a working-day clock). Local times in, local time out.
+    pub fn add_working_time(
+        &self,
+        t: NaiveDateTime,
+        duration: chrono::Duration,
+        hours: &OfficeHours,
+        org: Option<&OrgCode>,
+    ) -> NaiveDateTime {
+        let mut at = self.next_working_time(t, hours, org);
+        let mut left = duration.max(chrono::Duration::zero());
+        loop {
+            let close = at.date().and_time(hours.close);
+            let today = close - at;
+            if left <= today {
+                return at + left;
+            }
+            left -= today;
+            at = self.next_working_time(close, hours, org);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +236,29 @@ mod tests {
         let mut c = Calendar::default();
         c.add_year("2026.toml", OFFICIAL_2026).unwrap();
         c
+    }
+
+    #[test]
+    fn working_time_runs_only_in_office_hours_on_working_days() {
+        let c = cal();
+        let hours = OfficeHours::parse("09:00-17:00").unwrap();
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let h = chrono::Duration::hours;
+        // Friday 2026-12-04 16:00 + 2 h: one hour on Friday, one on Monday.
+        assert_eq!(
+            c.add_working_time(at("2026-12-04 16:00"), h(2), &hours, None),
+            at("2026-12-07 10:00")
+        );
+        // Saturday night starts on Monday's opening.
+        assert_eq!(
+            c.add_working_time(at("2026-12-05 23:00"), h(1), &hours, None),
+            at("2026-12-07 10:00")
+        );
+        // A whole office day ends at the close, not the next opening.
+        assert_eq!(
+            c.add_working_time(at("2026-12-07 09:00"), h(8), &hours, None),
+            at("2026-12-07 17:00")
+        );
     }
 
     #[test]

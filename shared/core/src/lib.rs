@@ -12,6 +12,7 @@ pub mod nominations;
 pub mod notify;
 pub mod org;
 pub mod org_file;
+pub mod referrals;
 pub mod rules;
 pub mod text;
 

@@ -22,7 +22,7 @@ pub enum OrgLevel {
 }
 
 impl OrgLevel {
-    const ALL: [OrgLevel; 5] = [
+    pub const ALL: [OrgLevel; 5] = [
         OrgLevel::Province,
         OrgLevel::City,
         OrgLevel::County,
