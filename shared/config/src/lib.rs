@@ -42,6 +42,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub nominations: NominationsConfig,
     pub crypto: CryptoConfig,
+    pub audit: AuditConfig,
+    pub referrals: ReferralsConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -226,6 +228,37 @@ impl fmt::Debug for NominationsConfig {
 pub struct CryptoConfig {
     pub data_keys: Vec<(String, String)>,
     pub data_key_current: String,
+}
+
+/// The development data key shipped in config/default.toml: public, so never for real data.
+pub const DEVELOPMENT_DATA_KEY: &str =
+    "6a696e67756f2d646576656c6f706d656e742d646174612d6b65792d30303031";
+
+/// Signed checkpoints of the audit chain's head, kept outside the database.
+#[derive(Clone)]
+pub struct AuditConfig {
+    pub checkpoint_key: String,
+    pub checkpoint_file: PathBuf,
+    pub checkpoint_every: std::time::Duration,
+}
+
+/// The checkpoint key is a secret: never printed.
+impl fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditConfig")
+            .field("checkpoint_file", &self.checkpoint_file)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The referrals program: its policy files (empty: the shipped ones) and limits.
+#[derive(Debug, Clone)]
+pub struct ReferralsConfig {
+    pub questionnaire_file: Option<PathBuf>,
+    pub escalation_file: Option<PathBuf>,
+    pub link_valid_for: std::time::Duration,
+    pub self_referral_per_ip_per_hour: u32,
 }
 
 /// Keys are secrets: only their ids are printed.
@@ -436,10 +469,46 @@ impl Config {
                         Err(format!("{s:?} is not one of the ids in crypto.data_keys"))
                     }
                 })?;
+                let allow_development_key = l.boolean("crypto.allow_development_key")?;
+                if !allow_development_key {
+                    l.parse("crypto.data_keys", |_| {
+                        if data_keys.iter().any(|(_, k)| k == DEVELOPMENT_DATA_KEY) {
+                            Err("holds the development key, which crypto.allow_development_key \
+                                 = false refuses: set keys of your own"
+                                .into())
+                        } else {
+                            Ok(())
+                        }
+                    })?;
+                }
                 CryptoConfig {
                     data_keys,
                     data_key_current,
                 }
+            },
+            audit: AuditConfig {
+                checkpoint_key: l.parse("audit.checkpoint_key", |s| {
+                    if s.len() < 16 {
+                        Err("must be at least 16 characters".into())
+                    } else {
+                        Ok(s.to_owned())
+                    }
+                })?,
+                checkpoint_file: PathBuf::from(l.string("audit.checkpoint_file")?),
+                checkpoint_every: std::time::Duration::from_secs(
+                    l.at_most("audit.checkpoint_seconds", 86_400)?.into(),
+                ),
+            },
+            referrals: ReferralsConfig {
+                questionnaire_file: l.parse("referrals.questionnaire_file", |s| {
+                    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
+                })?,
+                escalation_file: l.parse("referrals.escalation_file", |s| {
+                    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
+                })?,
+                link_valid_for: minutes(60 * u64::from(l.at_most("referrals.link_hours", 720)?)),
+                self_referral_per_ip_per_hour: l
+                    .positive("referrals.self_referral_per_ip_per_hour")?,
             },
             http: HttpConfig {
                 addr: http_addr,

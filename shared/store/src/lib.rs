@@ -29,6 +29,7 @@ pub mod nominations;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
+pub mod referrals;
 mod schema;
 pub mod seed;
 pub mod staff;

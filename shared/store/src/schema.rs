@@ -278,3 +278,95 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(nominations, nomination_history, orgs, review_tasks);
 diesel::joinable!(review_tasks -> nominations (nomination_id));
+
+diesel::table! {
+    referrals (id) {
+        id -> Text,
+        case_number -> Text,
+        county_code -> Text,
+        village_code -> Text,
+        source -> Text,
+        state -> Text,
+        risk_level -> Nullable<Text>,
+        risk_score -> Nullable<Integer>,
+        consent_basis -> Text,
+        assigned_officer -> Nullable<Text>,
+        victim_sealed -> Text,
+        reporter_sealed -> Nullable<Text>,
+        incident_sealed -> Text,
+        outcome -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referral_counters (county_code, year) {
+        county_code -> Text,
+        year -> Integer,
+        last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    referral_tasks (id) {
+        id -> Text,
+        referral_id -> Text,
+        kind -> Text,
+        agency -> Nullable<Text>,
+        owner_unit -> Text,
+        state -> Text,
+        opened_at -> Timestamp,
+        ack_due_at -> Timestamp,
+        act_due_at -> Nullable<Timestamp>,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        settled_at -> Nullable<Timestamp>,
+        escalations -> Integer,
+    }
+}
+
+diesel::table! {
+    referral_events (id) {
+        id -> Text,
+        referral_id -> Text,
+        task_id -> Nullable<Text>,
+        at -> Timestamp,
+        actor -> Text,
+        kind -> Text,
+        details -> Text,
+        note_sealed -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    referral_access (referral_id, person_id) {
+        referral_id -> Text,
+        person_id -> Text,
+        reason -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referral_clocks (id) {
+        id -> Text,
+        referral_id -> Text,
+        kind -> Text,
+        started_at -> Timestamp,
+        due_at -> Timestamp,
+        warn_at -> Timestamp,
+        state -> Text,
+        settled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    referrals,
+    referral_tasks,
+    referral_events,
+    referral_access,
+    referral_clocks
+);
+diesel::joinable!(referral_tasks -> referrals (referral_id));
+diesel::joinable!(referral_access -> referrals (referral_id));
