@@ -146,7 +146,19 @@ fn public_url_defaults_to_the_listen_address() {
 #[test]
 fn shipped_production_example_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/production.toml");
-    let c = Config::from_env(env(&[("JINGUO_CONFIG", path)])).unwrap();
+    // The example refuses the public development key: it starts only with keys of its own.
+    let e = Config::from_env(env(&[("JINGUO_CONFIG", path)])).unwrap_err();
+    assert!(
+        e.to_string().contains("crypto.data_keys") && e.to_string().contains("development"),
+        "{e}"
+    );
+    let own = "prod1:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let c = Config::from_env(env(&[
+        ("JINGUO_CONFIG", path),
+        ("JINGUO_CRYPTO__DATA_KEYS", own),
+        ("JINGUO_CRYPTO__DATA_KEY_CURRENT", "prod1"),
+    ]))
+    .unwrap();
     assert_eq!(c.database.url.backend_name(), "postgres");
     assert!(c.amqp.url.is_some());
     assert_eq!(c.log.format, LogFormat::Json);
