@@ -1,13 +1,11 @@
 //! The family as submitted and as kept: parsed field by field, known by keyed hashes of its
 //! ID number and phone, kept masked (the phone sealed).
 
-use hmac::{Hmac, KeyInit, Mac};
 use jinguo_auth::seal::Sealer;
 use jinguo_core::identity::{HouseholdKey, MobilePhone};
 use jinguo_core::text::{self, ADDRESS_MAX, NAME_MAX};
 use jinguo_store::nominations::NominationRow;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::refusal::{Refusal, invalid};
@@ -151,14 +149,4 @@ impl ParsedFamily {
     }
 }
 
-/// The keyed hash that identifies a household by one of its keys (the canonical ID number or
-/// phone): the same person always gives the same hash, however the number was typed.
-pub(crate) fn household_hash(key: &str, identity: &HouseholdKey) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length works");
-    mac.update(identity.as_str().as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub(crate) use jinguo_auth::household_hash;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
+    ReferralNotice,
     NoReviewerNotice, Rendered, ReviewRequest, SignInLink,
 };
 

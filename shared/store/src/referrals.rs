@@ -550,3 +550,13 @@ pub async fn set_clock_state(
     on_backend!(conn, |c| update.execute(c).await)?;
     Ok(())
 }
+
+pub async fn get_task(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<TaskRow>, StoreError> {
+    let query = referral_tasks::table.find(id.to_string());
+    let row = on_backend!(conn, |c| query
+        .select(TaskRecord::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(TaskRow::try_from).transpose()
+}
