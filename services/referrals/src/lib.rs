@@ -24,6 +24,7 @@
 //! `details`, `records` and `settings` serving them.
 
 mod access;
+mod break_glass;
 mod clocks;
 mod details;
 mod intake;
@@ -38,6 +39,7 @@ mod tasks;
 mod views;
 
 pub use access::{READ, may_read, record_refusal};
+pub use break_glass::{BREAK_GLASS, break_glass};
 pub use clocks::{
     FOLLOW_UP_VISIT, PROTECTION_ORDER_DECISION, PROTECTION_ORDER_EXPIRY, SHELTER_STAY, clock_label,
 };

@@ -20,6 +20,8 @@ pub struct Settings {
     pub calendar: Arc<Calendar>,
     pub time_zone: chrono_tz::Tz,
     pub office_hours: OfficeHours,
+    /// How long emergency access to a case lasts.
+    pub break_glass_for: chrono::Duration,
 }
 
 impl Settings {
@@ -44,6 +46,8 @@ impl Settings {
             calendar,
             time_zone: config.calendar.time_zone,
             office_hours: config.calendar.office_hours,
+            break_glass_for: chrono::Duration::from_std(config.auth.break_glass)
+                .unwrap_or(chrono::Duration::minutes(30)),
         })
     }
 
