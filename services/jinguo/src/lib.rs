@@ -2,6 +2,7 @@
 //! one process; the other subcommands are operator tools.
 
 mod dlq;
+mod keys;
 mod serve;
 mod tour;
 mod users;
@@ -57,6 +58,9 @@ enum Command {
     /// Lecture tours (陇原妇女面对面).
     #[command(subcommand)]
     Tour(tour::Tour),
+    /// Data keys: re-seal personal data with the current key, count what each key seals.
+    #[command(subcommand)]
+    Keys(keys::Keys),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => users::token(config, command).await,
             Command::Audit(command) => users::audit(config, command).await,
             Command::Duty(command) => users::duty(config, command).await,
+            Command::Keys(command) => keys::run(config, command).await,
             Command::Tour(_) => unreachable!("handled before start-up"),
         }
     })
@@ -100,7 +105,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Every consuming service of this deployment. Programs add theirs here as they land.
 pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
     let mailer = jinguo_mail::mailer_worker(config).map_err(anyhow::Error::msg)?;
-    Ok(vec![mailer, jinguo_nominations::worker(config)?])
+    Ok(vec![
+        mailer,
+        jinguo_nominations::worker(config)?,
+        jinguo_referrals::worker(config)?,
+    ])
 }
 
 /// The bus over a migrated store: workers and calendar.

@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod people;
 pub mod referrals;
 mod schema;
+pub mod sealed;
 pub mod seed;
 pub mod staff;
 pub mod timers;
