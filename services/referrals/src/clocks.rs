@@ -76,11 +76,25 @@ pub(crate) async fn start(
     )
     .await?;
     let warn = ClockWarn { clock: id }.envelope(now);
-    timers::schedule(conn, &format!("referral.clock:{id}:warn"), warn_at, None, &warn, now)
-        .await?;
+    timers::schedule(
+        conn,
+        &format!("referral.clock:{id}:warn"),
+        warn_at,
+        None,
+        &warn,
+        now,
+    )
+    .await?;
     let due_message = ClockDue { clock: id }.envelope(now);
-    timers::schedule(conn, &format!("referral.clock:{id}:due"), due, None, &due_message, now)
-        .await?;
+    timers::schedule(
+        conn,
+        &format!("referral.clock:{id}:due"),
+        due,
+        None,
+        &due_message,
+        now,
+    )
+    .await?;
     record(
         conn,
         settings,
@@ -234,8 +248,14 @@ pub async fn due(
 async fn officers(conn: &mut Conn<'_>, r: &ReferralRow) -> Result<Vec<Uuid>, StoreError> {
     match r.assigned_officer {
         Some(p) => Ok(vec![p]),
-        None => staff::holders_at(conn, Role::CaseOfficer, r.village.at_level(OrgLevel::County))
-            .await,
+        None => {
+            staff::holders_at(
+                conn,
+                Role::CaseOfficer,
+                r.village.at_level(OrgLevel::County),
+            )
+            .await
+        }
     }
 }
 

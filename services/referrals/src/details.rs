@@ -89,8 +89,8 @@ impl Victim {
         let phone = MobilePhone::parse_optional(raw.phone.as_deref())
             .map_err(|e| invalid("victim.phone", e.message()))?
             .map(|p| p.as_str().to_owned());
-        let address = optional_line(&raw.address, ADDRESS_MAX)
-            .map_err(|e| invalid("victim.address", e))?;
+        let address =
+            optional_line(&raw.address, ADDRESS_MAX).map_err(|e| invalid("victim.address", e))?;
         let id_number = match raw.id_number.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(id) => Some(
@@ -100,8 +100,8 @@ impl Victim {
                     .to_owned(),
             ),
         };
-        let safe_contact = optional_text(&raw.safe_contact, 500)
-            .map_err(|e| invalid("victim.safe_contact", e))?;
+        let safe_contact =
+            optional_text(&raw.safe_contact, 500).map_err(|e| invalid("victim.safe_contact", e))?;
         Ok(Victim {
             name,
             sex,

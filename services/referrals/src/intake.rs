@@ -228,10 +228,18 @@ async fn flag_household(
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     let mut keys = Vec::new();
-    if let Some(id) = victim.id_number.as_deref().and_then(|i| ResidentId::parse(i, today).ok()) {
+    if let Some(id) = victim
+        .id_number
+        .as_deref()
+        .and_then(|i| ResidentId::parse(i, today).ok())
+    {
         keys.push(HouseholdKey::Id(id));
     }
-    if let Some(phone) = victim.phone.as_deref().and_then(|p| MobilePhone::parse(p).ok()) {
+    if let Some(phone) = victim
+        .phone
+        .as_deref()
+        .and_then(|p| MobilePhone::parse(p).ok())
+    {
         keys.push(HouseholdKey::Phone(phone));
     }
     if keys.is_empty() {

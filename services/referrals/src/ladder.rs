@@ -73,9 +73,9 @@ async fn reached(
     let mut out = Vec::new();
     for p in holders {
         let of_agency = staff::principal(conn, p, now).await?.is_some_and(|who| {
-            who.assignments.iter().any(|a| {
-                a.role == Role::AgencyLiaison && a.org == unit && a.agency == Some(agency)
-            })
+            who.assignments
+                .iter()
+                .any(|a| a.role == Role::AgencyLiaison && a.org == unit && a.agency == Some(agency))
         });
         if of_agency {
             out.push(p);

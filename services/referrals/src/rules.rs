@@ -252,7 +252,10 @@ mod tests {
     fn bad_files_are_named() {
         let broken = ESCALATION.replace("clock = \"wall\"", "clock = \"sundial\"");
         let e = Policy::parse(QUESTIONNAIRE, &broken, ("q", "esc.toml")).unwrap_err();
-        assert!(e.to_string().contains("esc.toml") && e.to_string().contains("sundial"), "{e}");
+        assert!(
+            e.to_string().contains("esc.toml") && e.to_string().contains("sundial"),
+            "{e}"
+        );
         let long = ESCALATION.replace("acknowledge = \"1h\"", "acknowledge = \"30000d\"");
         assert!(Policy::parse(QUESTIONNAIRE, &long, ("q", "e")).is_err());
         let rung = ESCALATION.replace("supervisor@city\"]\nagency", "mayor@city\"]\nagency");

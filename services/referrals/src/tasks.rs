@@ -51,7 +51,15 @@ pub(crate) async fn open_agency(
             c.protection_order_decision
         };
         let due = now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::hours(72));
-        clocks::start(conn, settings, r, clocks::PROTECTION_ORDER_DECISION, due, now).await?;
+        clocks::start(
+            conn,
+            settings,
+            r,
+            clocks::PROTECTION_ORDER_DECISION,
+            due,
+            now,
+        )
+        .await?;
     }
     Ok(task)
 }
@@ -268,8 +276,15 @@ async fn legal_clocks(
     };
     match (agency, step) {
         (Agency::CivilAffairs, _) if was == TaskState::Open => {
-            clocks::start(conn, settings, r, clocks::SHELTER_STAY, after(c.shelter_stay), now)
-                .await?;
+            clocks::start(
+                conn,
+                settings,
+                r,
+                clocks::SHELTER_STAY,
+                after(c.shelter_stay),
+                now,
+            )
+            .await?;
         }
         (Agency::Court, TaskStep::Complete(done)) => {
             clocks::meet(conn, settings, r, clocks::PROTECTION_ORDER_DECISION, now).await?;
@@ -298,8 +313,12 @@ async fn legal_clocks(
                 .await?;
                 // The reminder to apply for an extension comes `notice` before the end.
                 let warn_at = (expires - notice).max(now);
-                jinguo_store::timers::reschedule(conn, &format!("referral.clock:{id}:warn"), warn_at)
-                    .await?;
+                jinguo_store::timers::reschedule(
+                    conn,
+                    &format!("referral.clock:{id}:warn"),
+                    warn_at,
+                )
+                .await?;
             }
         }
         (Agency::Court, TaskStep::Decline { .. }) => {
@@ -307,8 +326,15 @@ async fn legal_clocks(
         }
         (Agency::Police, TaskStep::Complete(_)) => {
             for visit in &c.warning_letter_visits {
-                clocks::start(conn, settings, r, clocks::FOLLOW_UP_VISIT, after(*visit), now)
-                    .await?;
+                clocks::start(
+                    conn,
+                    settings,
+                    r,
+                    clocks::FOLLOW_UP_VISIT,
+                    after(*visit),
+                    now,
+                )
+                .await?;
             }
         }
         _ => {}

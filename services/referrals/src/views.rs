@@ -139,7 +139,12 @@ pub async fn read_case(
         now,
     )
     .await?;
-    let victim: Victim = open(&settings.sealer, &r.victim_sealed, &place::victim(r.id), "victim")?;
+    let victim: Victim = open(
+        &settings.sealer,
+        &r.victim_sealed,
+        &place::victim(r.id),
+        "victim",
+    )?;
     let incident: Incident = open(
         &settings.sealer,
         &r.incident_sealed,
@@ -159,7 +164,14 @@ pub async fn read_case(
     };
     let tasks = store::tasks(conn, r.id).await?;
     let clocks = store::clocks(conn, r.id).await?;
-    let line = line(conn, &r, &tasks, clocks.iter().any(|k| k.state == "breached"), now).await?;
+    let line = line(
+        conn,
+        &r,
+        &tasks,
+        clocks.iter().any(|k| k.state == "breached"),
+        now,
+    )
+    .await?;
     let township = unit_name(conn, r.village.at_level(OrgLevel::Township)).await?;
     let officer = match r.assigned_officer {
         Some(p) => Some(people::display_name(conn, p).await?),
@@ -172,15 +184,12 @@ pub async fn read_case(
             Err(_) => "系统".to_owned(),
         };
         let note = match &e.note_sealed {
-            Some(sealed) => Some(
-                settings
-                    .sealer
-                    .open(sealed, &place::note(e.id))
-                    .map_err(|err| Refusal::Corrupt {
-                        what: "timeline note",
-                        problem: err.to_string(),
-                    })?,
-            ),
+            Some(sealed) => Some(settings.sealer.open(sealed, &place::note(e.id)).map_err(
+                |err| Refusal::Corrupt {
+                    what: "timeline note",
+                    problem: err.to_string(),
+                },
+            )?),
             None => None,
         };
         timeline.push(TimelineLine {
