@@ -244,6 +244,19 @@ pub async fn due(
     tell(conn, settings, &r, &people, &asked, k.due_at, true, now).await
 }
 
+/// Tells the case's officer (the county's case officers when nobody is assigned) that `asked`.
+pub(crate) async fn tell_officers(
+    conn: &mut Conn<'_>,
+    settings: &Settings,
+    r: &ReferralRow,
+    asked: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let people = officers(conn, r).await?;
+    tell(conn, settings, r, &people, asked, due, false, now).await
+}
+
 /// The assigned officer, or the county's case officers when nobody is assigned.
 async fn officers(conn: &mut Conn<'_>, r: &ReferralRow) -> Result<Vec<Uuid>, StoreError> {
     match r.assigned_officer {

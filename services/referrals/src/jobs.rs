@@ -20,6 +20,16 @@ impl Job for Escalate {
     const KIND: &'static str = "referral.escalate";
 }
 
+/// An agency task's time to act ran out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActDue {
+    pub task: Uuid,
+}
+
+impl Job for ActDue {
+    const KIND: &'static str = "referral.act_due";
+}
+
 /// A legal clock's warning time came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockWarn {
@@ -54,6 +64,17 @@ impl Referrals {
         Box::pin(async move {
             let now = jinguo_bus::now();
             handled(crate::ladder::escalate(conn, &self.settings, job.task, job.step, now).await)
+        })
+    }
+
+    fn on_act_due<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: ActDue,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let now = jinguo_bus::now();
+            handled(crate::tasks::act_due(conn, &self.settings, job.task, now).await)
         })
     }
 
@@ -111,6 +132,7 @@ pub fn worker(
     };
     Ok(Handlers::new(service)
         .on::<Escalate, _>(Referrals::on_escalate)
+        .on::<ActDue, _>(Referrals::on_act_due)
         .on::<ClockWarn, _>(Referrals::on_clock_warn)
         .on::<ClockDue, _>(Referrals::on_clock_due)
         .worker("referrals"))

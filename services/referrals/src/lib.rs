@@ -45,7 +45,7 @@ pub use clocks::{
 };
 pub use details::{Consent, Incident, Reporter, Victim};
 pub use intake::{INTAKE, NewReferral, SelfReferral, intake, self_referral};
-pub use jobs::{ClockDue, ClockWarn, Escalate, Referrals, worker};
+pub use jobs::{ActDue, ClockDue, ClockWarn, Escalate, Referrals, worker};
 pub use ladder::{ACKNOWLEDGE, asked, escalate};
 pub use lifecycle::{Assessment, MANAGE, assess, close, follow_up, reopen};
 pub use refusal::Refusal;

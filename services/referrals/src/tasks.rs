@@ -3,17 +3,19 @@
 //! the climbing), started, completed or declined with a reason. Some tasks drive legal clocks.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use jinguo_bus::Job;
 use jinguo_core::auth::{Agency, Role};
 use jinguo_core::org::OrgLevel;
 use jinguo_core::referrals::{self as core, Event, Facts, TaskEvent, TaskState};
 use jinguo_store::referrals::{self as store, ReferralRow, TaskKind, TaskRow};
-use jinguo_store::{Conn, staff};
+use jinguo_store::{Conn, staff, timers};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::{grant, permit_on_case};
 use crate::clocks;
 use crate::details::note;
+use crate::jobs::ActDue;
 use crate::ladder::{self, level_of};
 use crate::records::record;
 use crate::refusal::{Refusal, invalid};
@@ -103,8 +105,50 @@ async fn open(
         now,
     )
     .await?;
+    if let Some(due) = task.act_due_at {
+        let message = ActDue { task: task.id }.envelope(now);
+        timers::schedule(conn, &act_timer(task.id), due, None, &message, now).await?;
+    }
     ladder::notify_step(conn, settings, r, &mut task, 0, now).await?;
     Ok(task)
+}
+
+fn act_timer(task: Uuid) -> String {
+    format!("referral.act_due:{task}")
+}
+
+/// An agency task's time to act ran out with the task still open: recorded, and the case's
+/// officer (the county's case officers when nobody is assigned) is told.
+pub async fn act_due(
+    conn: &mut Conn<'_>,
+    settings: &Settings,
+    task: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let Some(t) = store::lock_task(conn, task).await? else {
+        return Err(Refusal::NotFound("没有这项任务"));
+    };
+    if !t.state.is_open() {
+        return Ok(());
+    }
+    let r = store::get(conn, t.referral)
+        .await?
+        .ok_or(Refusal::NotFound("没有这个案件"))?;
+    record(
+        conn,
+        settings,
+        &r,
+        Some(t.id),
+        None,
+        "task_overdue",
+        serde_json::json!({ "task": t.id, "agency": agency_of(&t) }),
+        None,
+        now,
+    )
+    .await?;
+    let asked = format!("{}——已超过办理期限", ladder::asked(&t));
+    let due = t.act_due_at.unwrap_or(now);
+    clocks::tell_officers(conn, settings, &r, &asked, due, now).await
 }
 
 fn agency_of(task: &TaskRow) -> Option<&'static str> {
@@ -181,6 +225,7 @@ pub async fn act(
     }
     if !t.state.is_open() {
         t.settled_at = Some(now);
+        timers::cancel(conn, &act_timer(t.id)).await?;
     }
     store::update_task(conn, &t).await?;
     record(

@@ -333,6 +333,7 @@ fn event_label(kind: &str, details: &serde_json::Value) -> String {
             }
         }
         "assigned" => "承办人签收案件".to_owned(),
+        "task_overdue" => format!("超过办理期限{agency}"),
         "monitoring" => "联动任务全部办结，转入跟踪回访".to_owned(),
         "follow_up" => "回访记录".to_owned(),
         "closed" => "结案".to_owned(),
