@@ -17,6 +17,7 @@ pub mod nominating;
 mod people;
 mod process;
 mod proxy;
+pub mod referring;
 mod smtp;
 
 use std::sync::Arc;
