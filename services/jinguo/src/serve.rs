@@ -1,5 +1,9 @@
 //! `jinguo serve`: migrate, load the built-in org tree into an empty database, serve HTTP
 //! until Ctrl-C or SIGTERM, then finish what is in flight and exit 0.
+//!
+//! Audit checkpoints go with the scheduler: the process that runs it (`serve`, or `run
+//! reminders`) signs the audit chain's head every `audit.checkpoint_seconds` when the log has
+//! grown, and once more after its services stopped.
 
 use std::sync::Arc;
 
@@ -7,7 +11,11 @@ use anyhow::Context;
 use jinguo_api::AppState;
 use jinguo_bus::CancellationToken;
 use jinguo_config::Config;
+use jinguo_store::Store;
 use tokio::net::TcpListener;
+
+/// The service whose process also writes the audit checkpoints.
+const CHECKPOINTS_WITH: &str = "reminders";
 
 pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     let store = crate::open_store(&config).await?;
@@ -59,7 +67,12 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     let bus = crate::bus(config.clone(), store.clone())?;
     crate::warn_about_calendar_gaps(&bus);
     let services = tokio::spawn(jinguo_bus::services::run_all(bus, shutdown.clone()));
-    let state = AppState::new(store, config.clone())?;
+    let checkpoints = tokio::spawn(audit_checkpoints(
+        config.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+    let state = AppState::new(store.clone(), config.clone())?;
     let stop = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -71,13 +84,15 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
         .context("serving HTTP")?;
     shutdown.cancel();
     services.await.context("stopping services")?;
+    checkpoints.await.context("stopping audit checkpoints")?;
+    audit_checkpoint(&config, &store).await;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// `jinguo run SERVICE`: one service in this process until Ctrl-C or SIGTERM.
 pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Result<()> {
-    let bus = crate::open_bus(config).await?;
+    let bus = crate::open_bus(config.clone()).await?;
     let known = jinguo_bus::services::names(&bus);
     if !known.iter().any(|k| k == service) {
         anyhow::bail!("unknown service {service:?}; known: {}", known.join(", "));
@@ -89,9 +104,57 @@ pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Resul
         shutdown_signal().await;
         stop.cancel();
     });
+    let checkpoints = (service == CHECKPOINTS_WITH).then(|| {
+        tokio::spawn(audit_checkpoints(
+            config.clone(),
+            bus.store.clone(),
+            shutdown.clone(),
+        ))
+    });
+    let store = bus.store.clone();
     jinguo_bus::services::run(bus, service, shutdown).await?;
+    if let Some(checkpoints) = checkpoints {
+        checkpoints.await.context("stopping audit checkpoints")?;
+        audit_checkpoint(&config, &store).await;
+    }
     tracing::info!(service, "stopped");
     Ok(())
+}
+
+/// Signs the audit chain's head every `audit.checkpoint_seconds` (the first at once) when the
+/// log has grown, until `shutdown`. Zero seconds turns the periodic checkpoints off.
+async fn audit_checkpoints(config: Arc<Config>, store: Store, shutdown: CancellationToken) {
+    let every = config.audit.checkpoint_every;
+    if every.is_zero() {
+        tracing::warn!("audit.checkpoint_seconds = 0: no periodic audit checkpoints");
+        return;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => audit_checkpoint(&config, &store).await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// One checkpoint if the log has grown; a failure is logged (a refusal every time until an
+/// operator looks: the checkpoint file no longer matches the log).
+async fn audit_checkpoint(config: &Config, store: &Store) {
+    let written = jinguo_auth::checkpoint::write(
+        store,
+        &config.audit.checkpoint_key,
+        &config.audit.checkpoint_file,
+        jinguo_bus::now(),
+    )
+    .await;
+    if let Err(e) = written {
+        tracing::error!(
+            error = %jinguo_core::error_chain(&e),
+            "audit checkpoint not written"
+        );
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,11 +1,12 @@
-//! `jinguo user …`, `jinguo token create`, `jinguo audit verify`, and the demo staff of the
-//! embedded default's first run.
+//! `jinguo user …`, `jinguo token create`, `jinguo audit verify|checkpoint`, and the demo staff
+//! of the embedded default's first run.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
 use jinguo_auth::Secret;
+use jinguo_auth::checkpoint::{self, Written};
 use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
 use jinguo_config::Config;
 use jinguo_core::org::OrgCode;
@@ -96,8 +97,12 @@ pub(crate) enum Duty {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Audit {
-    /// Walk the hash chain of the audit log and name the first broken row.
+    /// Walk the hash chain of the audit log and name the first broken row, then compare the
+    /// chain with the signed checkpoint in audit.checkpoint_file (rows deleted from the end).
     Verify,
+    /// Sign a checkpoint of the chain's head now, into audit.checkpoint_file and the log (the
+    /// scheduler does this every audit.checkpoint_seconds).
+    Checkpoint,
 }
 
 const CLI: &str = "cli";
@@ -293,14 +298,76 @@ pub(crate) async fn token(config: Arc<Config>, command: Token) -> anyhow::Result
 
 pub(crate) async fn audit(config: Arc<Config>, command: Audit) -> anyhow::Result<()> {
     let store = store(&config).await?;
-    let Audit::Verify = command;
-    match store.read(|c| Box::pin(audit::verify(c))).await? {
-        Ok(n) => {
-            println!("审计日志完整 (audit log intact): {n} rows");
-            Ok(())
-        }
-        Err(b) => anyhow::bail!("audit log broken at row {}: {}", b.seq, b.reason),
+    match command {
+        Audit::Verify => verify_audit(&config, &store).await,
+        Audit::Checkpoint => write_checkpoint(&config, &store).await,
     }
+}
+
+/// The chain first (a changed or removed row), then the checkpoint (rows removed from the end).
+///
+/// Without a checkpoint file (a new deployment, or one whose scheduler never ran) the walk is
+/// still worth its answer: one line on stderr says the end of the log went unchecked, and the
+/// exit is 0. A checkpoint that is there but does not verify, or names a row the chain no longer
+/// holds, fails.
+async fn verify_audit(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let rows = match store.read(|c| Box::pin(audit::verify(c))).await? {
+        Ok(n) => n,
+        Err(b) => anyhow::bail!("audit log broken at row {}: {}", b.seq, b.reason),
+    };
+    let path = &config.audit.checkpoint_file;
+    let Some(signed) = checkpoint::load(path)? else {
+        eprintln!(
+            "no audit checkpoint at {}: rows deleted from the end of the log cannot be detected \
+             (write one with `jinguo audit checkpoint`)",
+            path.display()
+        );
+        println!("审计日志完整 (audit log intact): {rows} rows");
+        return Ok(());
+    };
+    let trusted = signed
+        .open(&config.audit.checkpoint_key)
+        .map_err(|p| anyhow::anyhow!("{p} ({})", path.display()))?
+        .clone();
+    let c = trusted.clone();
+    store
+        .read(move |conn| Box::pin(async move { checkpoint::check(conn, &c).await }))
+        .await?
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    println!(
+        "审计日志完整 (audit log intact): {rows} rows; matches the checkpoint of {} (row {}, {} rows, hash {})",
+        trusted
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        trusted.seq,
+        trusted.count,
+        trusted.hash
+    );
+    Ok(())
+}
+
+async fn write_checkpoint(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let path = &config.audit.checkpoint_file;
+    let written =
+        checkpoint::write(store, &config.audit.checkpoint_key, path, jinguo_bus::now()).await?;
+    match written {
+        Written::New(s) => println!(
+            "已写入审计检查点 (audit checkpoint written): row {}, {} rows, to {}",
+            s.checkpoint.seq,
+            s.checkpoint.count,
+            path.display()
+        ),
+        Written::UpToDate(c) => println!(
+            "审计检查点已是最新 (audit checkpoint up to date): row {}, {} rows, in {}",
+            c.seq,
+            c.count,
+            path.display()
+        ),
+        Written::Empty => {
+            println!("审计日志为空，未写检查点 (audit log empty: no checkpoint written)")
+        }
+    }
+    Ok(())
 }
 
 /// The embedded default's first run: a demo admin for 皋兰县 and reviewers at the county, one

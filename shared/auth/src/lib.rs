@@ -3,6 +3,7 @@
 //!
 //! Every secret is 256 random bits, shown once, stored only as its SHA-256 hash.
 
+pub mod checkpoint;
 pub mod links;
 pub mod rotate;
 pub mod seal;

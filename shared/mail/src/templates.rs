@@ -99,7 +99,8 @@ email!(SignInLink, "sign_in.html", "sign_in.txt", |_m| {
 });
 
 /// Tells a county supervisor that someone used emergency access. A case number only: nothing
-/// about the case itself ever goes into an email.
+/// about the case itself ever goes into an email, nor the reason (free text that may name
+/// people), which is kept with the grant only — not in the audit log — as the mail says.
 #[derive(Debug, Clone)]
 pub struct BreakGlassNotice {
     pub recipient: String,

@@ -1,5 +1,9 @@
 //! The audit log: append-only and hash-chained. Each row's hash covers its content and the
 //! previous row's hash, so changing or deleting a row breaks the chain from there on.
+//!
+//! Deleting the newest rows leaves a shorter chain that is still whole: only a record kept
+//! outside the table can tell. [`Point`] is what such a record names (a signed checkpoint,
+//! `jinguo_auth::checkpoint`), [`point`] finds it again and [`walk`] checks the rows after it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -131,18 +135,54 @@ pub struct Break {
     pub reason: &'static str,
 }
 
-/// Walks the whole chain; `Ok(n)` rows intact, or the first broken row.
-pub async fn verify(conn: &mut Conn<'_>) -> Result<Result<usize, Break>, StoreError> {
-    let mut prev = GENESIS.to_owned();
-    let mut after = 0;
-    let mut count = 0;
+/// A row of the chain as a checkpoint names it: its seq, its hash, and how many rows the chain
+/// holds up to and including it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    pub seq: i64,
+    pub hash: String,
+    pub count: i64,
+}
+
+impl Point {
+    /// Before the first row: where a walk of the whole chain starts.
+    pub fn genesis() -> Point {
+        Point {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+            count: 0,
+        }
+    }
+}
+
+/// The row `seq` as a [`Point`], or `None` when there is no such row.
+pub async fn point(conn: &mut Conn<'_>, seq: i64) -> Result<Option<Point>, StoreError> {
+    let row = audit_log::table
+        .filter(audit_log::seq.eq(seq))
+        .select(audit_log::hash);
+    let Some(hash) = on_backend!(conn, |c| row.first::<String>(c).await.optional())? else {
+        return Ok(None);
+    };
+    let through = audit_log::table.filter(audit_log::seq.le(seq)).count();
+    let count: i64 = on_backend!(conn, |c| through.get_result(c).await)?;
+    Ok(Some(Point { seq, hash, count }))
+}
+
+/// Walks the chain on from `from` (a row already trusted, or [`Point::genesis`]): every later
+/// row must follow the one before it and match its own hash. `Ok(head)` is the last row reached
+/// (`from` itself when nothing follows it), `Err` the first broken row.
+///
+/// That `from` itself is still there, unchanged, is the caller's to check ([`point`]): the walk
+/// starts after it.
+pub async fn walk(conn: &mut Conn<'_>, from: Point) -> Result<Result<Point, Break>, StoreError> {
+    let mut head = from;
     loop {
-        let rows = page(conn, after, 1000).await?;
+        let rows = page(conn, head.seq, 1000).await?;
         if rows.is_empty() {
-            return Ok(Ok(count));
+            return Ok(Ok(head));
         }
         for e in rows {
-            if e.prev_hash != prev {
+            if e.prev_hash != head.hash {
                 return Ok(Err(Break {
                     seq: e.seq,
                     reason: "does not follow the row before it (a row was removed or changed)",
@@ -162,9 +202,18 @@ pub async fn verify(conn: &mut Conn<'_>) -> Result<Result<usize, Break>, StoreEr
                     reason: "its content does not match its hash (the row was changed)",
                 }));
             }
-            prev = e.hash;
-            after = e.seq;
-            count += 1;
+            head = Point {
+                seq: e.seq,
+                hash: e.hash,
+                count: head.count + 1,
+            };
         }
     }
+}
+
+/// Walks the whole chain; `Ok(n)` rows intact, or the first broken row.
+pub async fn verify(conn: &mut Conn<'_>) -> Result<Result<usize, Break>, StoreError> {
+    Ok(walk(conn, Point::genesis())
+        .await?
+        .map(|head| usize::try_from(head.count).unwrap_or(usize::MAX)))
 }
