@@ -198,21 +198,26 @@ pub struct Consent {
     pub note: String,
 }
 
-/// Where each sealed document of a case lives: the associated data binds it to its row.
+/// Where each sealed document of a case lives: the associated data binds it to its row, taken
+/// from the store's one registry of sealed places (which key rotation walks), so writer and
+/// rotation cannot disagree.
 pub(crate) mod place {
+    use jinguo_store::sealed::{
+        REFERRAL_EVENT_NOTE, REFERRAL_INCIDENT, REFERRAL_REPORTER, REFERRAL_VICTIM,
+    };
     use uuid::Uuid;
 
     pub fn victim(id: Uuid) -> String {
-        format!("referral.victim:{id}")
+        REFERRAL_VICTIM.associated_data(&id.to_string())
     }
     pub fn reporter(id: Uuid) -> String {
-        format!("referral.reporter:{id}")
+        REFERRAL_REPORTER.associated_data(&id.to_string())
     }
     pub fn incident(id: Uuid) -> String {
-        format!("referral.incident:{id}")
+        REFERRAL_INCIDENT.associated_data(&id.to_string())
     }
     pub fn note(event: Uuid) -> String {
-        format!("referral_event.note:{event}")
+        REFERRAL_EVENT_NOTE.associated_data(&event.to_string())
     }
 }
 
