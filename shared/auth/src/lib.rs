@@ -87,6 +87,16 @@ pub async fn record(
     audit::append(conn, actor, action, subject, &details, now).await
 }
 
+/// The keyed hash that identifies a household by one of its keys (the canonical ID number or
+/// phone): the same person always gives the same hash, however the number was typed. Both
+/// programs that know households (nominations, referrals) find them through it.
+pub fn household_hash(key: &str, identity: &jinguo_core::identity::HouseholdKey) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length works");
+    mac.update(identity.as_str().as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

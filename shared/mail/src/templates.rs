@@ -111,6 +111,33 @@ pub struct BreakGlassNotice {
     pub link: String,
 }
 
+/// A referral asks something of the recipient (take the case, sign for a task, a clock about
+/// to run out). The case number, what is asked and a link: never a name, a phone, an address
+/// or anything of the incident.
+#[derive(Debug, Clone)]
+pub struct ReferralNotice {
+    pub recipient: String,
+    pub case_number: String,
+    /// What is asked, in words, e.g. "签收联动任务（公安：出具告诫书）".
+    pub asked: String,
+    /// By when, in words; empty when there is no deadline.
+    pub due: String,
+    pub urgent: bool,
+    pub link: String,
+}
+
+email!(
+    ReferralNotice,
+    "referral_notice.html",
+    "referral_notice.txt",
+    |m| format!(
+        "【巾帼】{}案件 {}：{}",
+        if m.urgent { "【紧急】" } else { "" },
+        m.case_number,
+        m.asked
+    )
+);
+
 email!(
     BreakGlassNotice,
     "break_glass.html",
