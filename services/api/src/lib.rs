@@ -12,6 +12,8 @@ mod nominations;
 mod orgs;
 mod page;
 mod pages;
+mod referral_pages;
+mod referrals;
 mod review;
 mod signin;
 mod staff;
@@ -41,15 +43,22 @@ pub struct AppState {
     pub sealer: Arc<jinguo_auth::seal::Sealer>,
     /// What each purpose of emailed link shows and does.
     link_actions: Arc<links::LinkActions>,
+    /// Built once (it loads the referral policy files): what the referrals program needs.
+    referrals: Arc<jinguo_referrals::Settings>,
 }
 
 impl AppState {
     /// Loads the calendar and the data keys once; a bad calendar file or key is a
     /// configuration error.
     pub fn new(store: Store, config: Arc<Config>) -> Result<AppState, jinguo_config::ConfigError> {
+        let calendar = Arc::new(config.calendar.load()?);
+        let sealer = Arc::new(jinguo_nominations::sealer_from(&config)?);
+        let referrals =
+            jinguo_referrals::Settings::from_config(&config, calendar.clone(), sealer.clone())?;
         Ok(AppState {
-            calendar: Arc::new(config.calendar.load()?),
-            sealer: Arc::new(jinguo_nominations::sealer_from(&config)?),
+            calendar,
+            sealer,
+            referrals: Arc::new(referrals),
             link_actions: Arc::new(
                 links::LinkActions::default()
                     .with(SIGN_IN, signin::SignInAction)
@@ -57,7 +66,8 @@ impl AppState {
                     .with(
                         jinguo_nominations::ELIGIBILITY,
                         review::NominationLink::Eligibility,
-                    ),
+                    )
+                    .with(jinguo_referrals::ACKNOWLEDGE, referral_pages::ReferralLink),
             ),
             store,
             config,
@@ -70,6 +80,11 @@ impl AppState {
     /// What the nominations program needs from configuration, with what was loaded once.
     pub(crate) fn nominations(&self) -> jinguo_nominations::Links {
         jinguo_nominations::links_from(&self.config, self.calendar.clone(), self.sealer.clone())
+    }
+
+    /// What the referrals program needs from configuration (built once in [`AppState::new`]).
+    pub(crate) fn referrals(&self) -> &Arc<jinguo_referrals::Settings> {
+        &self.referrals
     }
 }
 
@@ -95,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/nominate/{campaign_id}",
             get(nominate::form).post(nominate::submit),
+        )
+        .route(
+            "/help",
+            get(referral_pages::help_form).post(referral_pages::help_submit),
         )
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
@@ -122,6 +141,48 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(staff::me))
         .route("/api/v1/staff", get(staff::list).post(staff::create))
         .route("/api/v1/break-glass", post(staff::break_glass))
+        .route(
+            "/api/v1/referrals",
+            get(referrals::list).post(referrals::create),
+        )
+        .route("/api/v1/referrals/{id}", get(referrals::show))
+        .route("/api/v1/referrals/{id}/assess", post(referrals::assess))
+        .route(
+            "/api/v1/referrals/{id}/tasks/{task_id}/acknowledge",
+            post(referrals::acknowledge),
+        )
+        .route(
+            "/api/v1/referrals/{id}/tasks/{task_id}/start",
+            post(referrals::start),
+        )
+        .route(
+            "/api/v1/referrals/{id}/tasks/{task_id}/complete",
+            post(referrals::complete),
+        )
+        .route(
+            "/api/v1/referrals/{id}/tasks/{task_id}/decline",
+            post(referrals::decline),
+        )
+        .route(
+            "/api/v1/referrals/{id}/followups",
+            post(referrals::follow_up),
+        )
+        .route("/api/v1/referrals/{id}/close", post(referrals::close))
+        .route("/api/v1/referrals/{id}/reopen", post(referrals::reopen))
+        .route("/referrals", get(referral_pages::list))
+        .route(
+            "/referrals/new",
+            get(referral_pages::intake_form).post(referral_pages::intake_submit),
+        )
+        .route("/referrals/{id}", get(referral_pages::case_page))
+        .route(
+            "/referrals/{id}/{action}",
+            post(referral_pages::case_action),
+        )
+        .route(
+            "/referrals/{id}/tasks/{task_id}/{step}",
+            post(referral_pages::task_action),
+        )
         .route("/api/v1/campaigns", post(nominations::create_campaign))
         .route("/api/v1/campaigns/{id}/nominations", get(nominations::list))
         .route("/api/v1/nominations", post(nominations::submit))
@@ -135,11 +196,16 @@ pub fn router(state: AppState) -> Router {
             post(nominations::decide),
         )
         .route("/static/jinguo.css", get(pages::stylesheet))
+        .route(
+            "/static/quick-exit.js",
+            get(referral_pages::quick_exit_script),
+        )
         .fallback(error::not_found)
         .with_state(state);
     // The edge wraps the whole router, so that it sees every request before routing and every
     // answer as it leaves (a 405's `Allow` included). Outermost last: `shape` sees every
-    // answer; `guard` runs inside the body limit.
+    // answer; `guard` runs inside the body limit. Outside it, the public self-referral page's
+    // policy adds its one script (the quick exit) to the edge's.
     Router::new()
         .fallback_service(routes)
         .layer(axum::middleware::from_fn_with_state(
@@ -148,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(edge::shape))
+        .layer(axum::middleware::from_fn(referral_pages::quick_exit_policy))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.

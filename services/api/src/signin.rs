@@ -196,8 +196,17 @@ struct MePage {
     /// (link, what) for each open review task.
     tasks: Vec<(String, String)>,
     admin_links: Vec<(String, String)>,
+    /// 反家暴联动, for those who work on cases: (open cases, overdue among them).
+    referrals: Option<(usize, usize)>,
     csrf: String,
 }
+
+/// The roles whose holders work on domestic-violence cases and see their tile.
+const CASE_ROLES: [jinguo_core::auth::Role; 3] = [
+    jinguo_core::auth::Role::CaseOfficer,
+    jinguo_core::auth::Role::AgencyLiaison,
+    jinguo_core::auth::Role::Supervisor,
+];
 
 /// The signed-in home page.
 pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -221,11 +230,24 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
                 let p = people::get(c, person).await?;
                 let principal = staff::principal(c, person, now).await?;
                 let tasks = jinguo_nominations::open_tasks(c, person).await?;
-                Ok::<_, StoreError>((p, principal, tasks))
+                let works_on_cases = principal
+                    .as_ref()
+                    .is_some_and(|w| w.assignments.iter().any(|a| CASE_ROLES.contains(&a.role)));
+                let cases = if works_on_cases {
+                    let cases = jinguo_referrals::my_cases(c, person, None, false, now).await?;
+                    let open: Vec<_> = cases
+                        .iter()
+                        .filter(|l| l.state != jinguo_core::referrals::State::Closed)
+                        .collect();
+                    Some((open.len(), open.iter().filter(|l| l.overdue).count()))
+                } else {
+                    None
+                };
+                Ok::<_, StoreError>((p, principal, tasks, cases))
             })
         })
         .await;
-    let (p, principal, open_tasks) = match loaded {
+    let (p, principal, open_tasks, referrals) = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -263,6 +285,7 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
         roles,
         tasks,
         admin_links,
+        referrals,
         csrf: session.csrf,
     };
     match page.render() {

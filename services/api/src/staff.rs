@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
 use jinguo_core::auth::Role;
-use jinguo_core::notify::Urgency;
 use jinguo_core::org::OrgCode;
 use jinguo_store::{StoreError, orgs, people, staff};
 use serde::Deserialize;
@@ -178,76 +177,37 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub(crate) struct BreakGlassBody {
+    /// The case number (`620122-2026-0001`).
     case_id: String,
-    org: String,
     reason: String,
+    // `org`, which older clients still send, is ignored: the case's own village decides.
 }
 
-/// `POST /api/v1/break-glass`: emergency access to one case, for a short time, with a reason;
-/// audited and reported to the county supervisors.
+/// `POST /api/v1/break-glass`: emergency access to one case, for a short time, with a reason
+/// (`jinguo_referrals::break_glass`: the case must exist inside the requester's area, and a
+/// number outside it is refused like one that does not exist; audited without the reason and
+/// reported to the county's supervisors).
 pub(crate) async fn break_glass(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
     JsonBody(body): JsonBody<BreakGlassBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let org = parse_org(&body.org, "org")?;
-    let case = body.case_id.trim().to_owned();
-    if case.is_empty() {
-        return Err(ApiError::bad_request("case_id", "请填写个案编号"));
-    }
-    // Free text that may name people: checked like any text, kept only in the grant row.
-    let reason = jinguo_core::text::multi_line(&body.reason, 10, 1_000)
-        .map_err(|e| ApiError::bad_request("reason", format!("理由{}", e.message())))?;
-    require(&state, person, "break_glass.request", org).await?;
-    let ttl = chrono::Duration::from_std(state.config.auth.break_glass).unwrap_or_default();
-    let (tz, link) = (
-        state.config.calendar.time_zone,
-        format!("{}/me", state.config.http.public_url),
-    );
-    let county = org.at_level(jinguo_core::org::OrgLevel::County);
-    let until = state
-        .store
-        .transaction(move |c| {
+    let (number, until) = crate::referrals::run(
+        &state,
+        person,
+        crate::referrals::On::Request("break_glass"),
+        move |c, s, now| {
             Box::pin(async move {
-                let now = jinguo_bus::now();
-                let until = now + ttl;
-                staff::grant_break_glass(c, person, &case, &reason, now, until).await?;
-                // The reason is free text that may name people: it stays in the grant row, not the log.
-                let details = json!({ "org": org, "until": until });
-                jinguo_auth::record(
-                    c,
-                    &person.to_string(),
-                    "break_glass.granted",
-                    &case,
-                    details,
-                    now,
-                )
-                .await?;
-                let requester = people::display_name(c, person).await?;
-                let when = |t: chrono::DateTime<chrono::Utc>| {
-                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
-                };
-                for supervisor in staff::holders_above(c, Role::Supervisor, county).await? {
-                    let name = people::display_name(c, supervisor).await?;
-                    let notice = jinguo_mail::BreakGlassNotice {
-                        recipient: name,
-                        requester: requester.clone(),
-                        case_number: case.clone(),
-                        at: when(now),
-                        until: when(until),
-                        link: link.clone(),
-                    };
-                    jinguo_mail::notify(c, supervisor, &notice, Urgency::Urgent, now).await?;
-                }
-                Ok::<_, jinguo_mail::NotifyError>(until)
+                jinguo_referrals::break_glass(c, s, person, &body.case_id, &body.reason, now).await
             })
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "case_id": body.case_id.trim(), "expires_at": until })),
+        Json(json!({ "case_id": number.as_str(), "expires_at": until })),
     ))
 }
 
