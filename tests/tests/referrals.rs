@@ -115,6 +115,21 @@ async fn climbs_stops_and_keeps_its_clocks(backend: Backend, transport: Transpor
         })
         .await
         .unwrap();
+    // The others the ladder reached find their links taken by the supervisor.
+    let link = jinguo_tests::nominating::links_mailed_to(&store, cast.township_reviewer, &subject)
+        .await
+        .remove(0);
+    let secret = jinguo_auth::Secret::parse(link.trim_start_matches("/link/")).unwrap();
+    let state = store
+        .read(move |c| {
+            let secret = secret.clone();
+            Box::pin(async move {
+                jinguo_auth::links::inspect(c, &secret, None, jinguo_bus::now()).await
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(state.name(), "superseded", "{state:?}");
     let at_ack = count_mails(&store, cast.city_supervisor, &subject).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(

@@ -222,6 +222,11 @@ pub async fn act(
         t.acknowledged_at = Some(now);
         t.acknowledged_by = Some(person);
         ladder::stop(conn, &t).await?;
+        // Everyone else the ladder reached holds a link to the same task: theirs now say who
+        // took it, instead of refusing a second acknowledgement.
+        let who = jinguo_store::people::display_name(conn, person).await?;
+        jinguo_auth::links::supersede(conn, ladder::ACKNOWLEDGE, &t.id.to_string(), &who, now)
+            .await?;
     }
     if !t.state.is_open() {
         t.settled_at = Some(now);

@@ -473,9 +473,11 @@ impl Config {
                 if !allow_development_key {
                     l.parse("crypto.data_keys", |_| {
                         if data_keys.iter().any(|(_, k)| k == DEVELOPMENT_DATA_KEY) {
-                            Err("holds the development key, which crypto.allow_development_key \
+                            Err(
+                                "holds the development key, which crypto.allow_development_key \
                                  = false refuses: set keys of your own"
-                                .into())
+                                    .into(),
+                            )
                         } else {
                             Ok(())
                         }

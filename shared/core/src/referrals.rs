@@ -471,9 +471,19 @@ mod tests {
     #[test]
     fn questionnaires_are_checked() {
         let dup = "[[questions]]\nid='a'\ntext='x'\nweight=1\n[[questions]]\nid='a'\ntext='y'\nweight=1\n[thresholds]\nmedium=1\nhigh=2\ncritical=3\n";
-        assert!(Questionnaire::parse(dup).unwrap_err().to_string().contains("twice"));
+        assert!(
+            Questionnaire::parse(dup)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         let flat = "[[questions]]\nid='a'\ntext='x'\nweight=1\n[thresholds]\nmedium=2\nhigh=2\ncritical=3\n";
-        assert!(Questionnaire::parse(flat).unwrap_err().to_string().contains("rise"));
+        assert!(
+            Questionnaire::parse(flat)
+                .unwrap_err()
+                .to_string()
+                .contains("rise")
+        );
     }
 
     #[test]
@@ -482,7 +492,10 @@ mod tests {
         let n = CaseNumber::new(county, 2026, 42);
         assert_eq!(n.as_str(), "620122-2026-0042");
         assert_eq!(CaseNumber::parse(" 620122-2026-0042 "), Some(n));
-        assert_eq!(CaseNumber::new(county, 2026, 12345).as_str(), "620122-2026-12345");
+        assert_eq!(
+            CaseNumber::new(county, 2026, 12345).as_str(),
+            "620122-2026-12345"
+        );
         for bad in ["", "620122-2026", "62012-2026-0001", "620122-26-0001", "x"] {
             assert_eq!(CaseNumber::parse(bad), None, "{bad}");
         }
@@ -491,7 +504,10 @@ mod tests {
     #[test]
     fn rungs_parse() {
         let r = Rung::parse("case_officer@county:on_duty").unwrap();
-        assert_eq!((r.role, r.level, r.on_duty), (Role::CaseOfficer, OrgLevel::County, true));
+        assert_eq!(
+            (r.role, r.level, r.on_duty),
+            (Role::CaseOfficer, OrgLevel::County, true)
+        );
         let village = OrgCode::parse("620122100201").unwrap();
         assert_eq!(
             Rung::parse("reviewer@township").unwrap().unit(village),

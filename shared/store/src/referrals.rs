@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jinguo_core::auth::Agency;
 use jinguo_core::org::OrgCode;
-use jinguo_core::referrals::{CaseNumber, ConsentBasis, Outcome, RiskLevel, Source, State, TaskState};
+use jinguo_core::referrals::{
+    CaseNumber, ConsentBasis, Outcome, RiskLevel, Source, State, TaskState,
+};
 use uuid::Uuid;
 
 use crate::error::parse;
