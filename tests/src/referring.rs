@@ -184,13 +184,7 @@ pub fn escalation_env(dir: &std::path::Path) -> (String, String) {
 
 pub fn settings(config: &jinguo_config::Config) -> Settings {
     let calendar = Arc::new(config.calendar.load().unwrap());
-    let sealer = Arc::new(
-        jinguo_auth::seal::Sealer::from_config(
-            &config.crypto.data_keys,
-            &config.crypto.data_key_current,
-        )
-        .unwrap(),
-    );
+    let sealer = Arc::new(jinguo_auth::seal::sealer_from(config).unwrap());
     Settings::from_config(config, calendar, sealer).unwrap()
 }
 

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
-use crate::page::message;
+use crate::page::{Refused, message, refused_above, refused_at};
 use crate::{ApiError, AppState};
 
 /// What the form holds: empty on first show, what was typed after a refusal.
@@ -38,14 +38,6 @@ pub(crate) struct NominateForm {
     story: String,
 }
 
-/// Why the form is shown again: a message beside one of its fields, or above it.
-struct Refused {
-    /// A field of [`NominateForm`], or `None` for the whole form.
-    field: Option<&'static str>,
-    message: String,
-    status: StatusCode,
-}
-
 #[derive(Template)]
 #[template(path = "nominate.html")]
 struct NominatePage {
@@ -59,18 +51,12 @@ struct NominatePage {
 impl NominatePage {
     /// The refusal to show beside `field`.
     fn error_at(&self, field: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field == Some(field))
-            .map(|r| r.message.as_str())
+        refused_at(&self.refused, field)
     }
 
     /// The refusal to show above the form.
     fn general_error(&self) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field.is_none())
-            .map(|r| r.message.as_str())
+        refused_above(&self.refused)
     }
 }
 

@@ -46,3 +46,38 @@ pub(crate) fn role_label(role: jinguo_core::auth::Role) -> &'static str {
         Viewer => "查看者",
     }
 }
+
+/// Why a form is shown again: a sentence beside one of its fields (the field's name in the
+/// form), or above the whole form. Every form page keeps what was typed and shows it with this.
+pub(crate) struct Refused {
+    pub field: Option<&'static str>,
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl Refused {
+    /// A refusal beside `field` (400).
+    pub(crate) fn at(field: &'static str, message: impl Into<String>) -> Refused {
+        Refused {
+            field: Some(field),
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The sentence to show beside `field`, if the refusal is about it (templates call it).
+pub(crate) fn refused_at<'a>(refused: &'a Option<Refused>, field: &str) -> Option<&'a str> {
+    refused
+        .as_ref()
+        .filter(|r| r.field == Some(field))
+        .map(|r| r.message.as_str())
+}
+
+/// The sentence to show above the form, if the refusal is about no one field.
+pub(crate) fn refused_above(refused: &Option<Refused>) -> Option<&str> {
+    refused
+        .as_ref()
+        .filter(|r| r.field.is_none())
+        .map(|r| r.message.as_str())
+}

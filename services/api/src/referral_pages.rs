@@ -30,7 +30,7 @@ use crate::auth::{ClientAddr, SignedIn};
 use crate::extract::{Form, Path};
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
-use crate::page::message;
+use crate::page::{Refused, message, refused_above, refused_at};
 use crate::referrals::{On, read_reason, run};
 use crate::{ApiError, AppState};
 
@@ -74,23 +74,6 @@ impl Typed {
     fn optional(&self, key: &str) -> Option<String> {
         let v = self.get(key);
         (!v.trim().is_empty()).then(|| v.to_owned())
-    }
-}
-
-/// Why a form is shown again: a sentence beside one of its fields, or above it.
-struct Refused {
-    field: Option<&'static str>,
-    message: String,
-    status: StatusCode,
-}
-
-impl Refused {
-    fn at(field: &'static str, message: impl Into<String>) -> Refused {
-        Refused {
-            field: Some(field),
-            message: message.into(),
-            status: StatusCode::BAD_REQUEST,
-        }
     }
 }
 
@@ -400,18 +383,14 @@ struct IntakePage {
 }
 
 impl IntakePage {
+    /// The refusal to show beside `field`.
     fn error_at(&self, field: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field == Some(field))
-            .map(|r| r.message.as_str())
+        refused_at(&self.refused, field)
     }
 
+    /// The refusal to show above the form.
     fn general_error(&self) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field.is_none())
-            .map(|r| r.message.as_str())
+        refused_above(&self.refused)
     }
 }
 
@@ -1209,18 +1188,14 @@ struct HelpPage {
 }
 
 impl HelpPage {
+    /// The refusal to show beside `field`.
     fn error_at(&self, field: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field == Some(field))
-            .map(|r| r.message.as_str())
+        refused_at(&self.refused, field)
     }
 
+    /// The refusal to show above the form.
     fn general_error(&self) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|r| r.field.is_none())
-            .map(|r| r.message.as_str())
+        refused_above(&self.refused)
     }
 }
 

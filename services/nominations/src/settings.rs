@@ -65,15 +65,7 @@ impl Links {
 }
 
 /// The sealer of personal data at rest, from configuration (`crypto.*`); built once at start.
-pub fn sealer_from(config: &jinguo_config::Config) -> Result<Sealer, jinguo_config::ConfigError> {
-    Sealer::from_config(&config.crypto.data_keys, &config.crypto.data_key_current).map_err(|e| {
-        jinguo_config::ConfigError {
-            key: "crypto.data_keys".into(),
-            origin: jinguo_config::Origin::Defaults,
-            problem: e.to_string(),
-        }
-    })
-}
+pub use jinguo_auth::seal::sealer_from;
 
 /// Links from configuration, with the calendar and the sealer made once by the caller.
 pub fn links_from(

@@ -116,17 +116,7 @@ pub fn worker(
     config: &jinguo_config::Config,
 ) -> Result<jinguo_bus::Worker, jinguo_config::ConfigError> {
     let calendar = std::sync::Arc::new(config.calendar.load()?);
-    let sealer = std::sync::Arc::new(
-        jinguo_auth::seal::Sealer::from_config(
-            &config.crypto.data_keys,
-            &config.crypto.data_key_current,
-        )
-        .map_err(|e| jinguo_config::ConfigError {
-            key: "crypto.data_keys".into(),
-            origin: jinguo_config::Origin::Defaults,
-            problem: e.to_string(),
-        })?,
-    );
+    let sealer = std::sync::Arc::new(jinguo_auth::seal::sealer_from(config)?);
     let service = Referrals {
         settings: Settings::from_config(config, calendar, sealer)?,
     };

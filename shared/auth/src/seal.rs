@@ -185,6 +185,18 @@ pub fn parse_key(s: &str) -> Result<[u8; 32], SealError> {
     bytes.try_into().map_err(|_| SealError::BadKey)
 }
 
+/// The sealer of this deployment, from configuration (`crypto.*`): built once at start by
+/// whoever needs it (the API, each program's worker, the CLI).
+pub fn sealer_from(config: &jinguo_config::Config) -> Result<Sealer, jinguo_config::ConfigError> {
+    Sealer::from_config(&config.crypto.data_keys, &config.crypto.data_key_current).map_err(|e| {
+        jinguo_config::ConfigError {
+            key: "crypto.data_keys".into(),
+            origin: jinguo_config::Origin::Defaults,
+            problem: e.to_string(),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
