@@ -241,6 +241,36 @@ async fn climbs_stops_and_keeps_its_clocks(backend: Backend, transport: Transpor
         "{refused:?}"
     );
 
+    // What the case page offers the police liaison is what the program would accept.
+    let (s, police, id) = (settings.clone(), cast.police, case.id);
+    let view = store
+        .transaction(move |c| {
+            let s = s.clone();
+            Box::pin(async move {
+                jinguo_referrals::read_case(c, &s, police, id, "联动任务", jinguo_bus::now()).await
+            })
+        })
+        .await
+        .unwrap();
+    let offered: Vec<(Option<String>, bool)> = view
+        .tasks
+        .iter()
+        .map(|t| (t.agency.clone(), t.may_act))
+        .collect();
+    assert!(
+        offered.contains(&(Some("公安".into()), true)),
+        "{offered:?}"
+    );
+    assert!(
+        offered.contains(&(Some("法院".into()), false)),
+        "{offered:?}"
+    );
+    assert!(!view.may_manage, "a liaison does not manage the case");
+    assert!(
+        view.reporter.is_none(),
+        "only the assigned officer sees the reporter"
+    );
+
     // An officer of the same county who was never on the case cannot read it.
     let (s, other, id) = (settings.clone(), cast.other_officer, case.id);
     let read = store

@@ -19,7 +19,7 @@ use jinguo_core::auth::{Agency, Target, authorize};
 use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_core::referrals::{ConsentBasis, Outcome, Source, State as CaseState, TaskState};
 use jinguo_referrals::{
-    Assessment, CaseView, Completion, Consent, INTAKE, MANAGE, NewReferral, READ_REASONS, Refusal,
+    Assessment, CaseView, Completion, Consent, INTAKE, NewReferral, READ_REASONS, Refusal,
     Reporter, SelfReferral, TaskLine, TaskStep, Victim,
 };
 use jinguo_store::links::ActionLink;
@@ -33,10 +33,6 @@ use crate::links::{Acted, LinkAction, LinkForm};
 use crate::page::{Refused, message, refused_above, refused_at};
 use crate::referrals::{On, read_reason, run};
 use crate::{ApiError, AppState};
-
-/// The permission that acts on a case's tasks (the program's `tasks::ACKNOWLEDGE`; the
-/// acknowledgement links' purpose has the same name).
-const ACT_ON_TASKS: &str = "referral.acknowledge";
 
 /// Where the quick exit leads: a neutral page (a weather search).
 const QUICK_EXIT: &str = "https://www.baidu.com/s?wd=%E5%A4%A9%E6%B0%94";
@@ -740,15 +736,10 @@ async fn show_case(
 ) -> Response {
     let person = session.person;
     let read = run(state, person, On::Case(id), move |c, s, now| {
-        Box::pin(async move {
-            let view = jinguo_referrals::read_case(c, s, person, id, reason, now).await?;
-            let manage = !role_may(c, person, MANAGE, now).await?.is_empty();
-            let tasks = !role_may(c, person, ACT_ON_TASKS, now).await?.is_empty();
-            Ok((view, manage, tasks))
-        })
+        Box::pin(async move { jinguo_referrals::read_case(c, s, person, id, reason, now).await })
     })
     .await;
-    let (view, manage, act_on_tasks) = match read {
+    let view = match read {
         Ok(v) => v,
         Err(r) => {
             return match shown(r) {
@@ -766,16 +757,16 @@ async fn show_case(
         .iter()
         .map(|t| TaskItem {
             key: t.id.to_string(),
-            can_acknowledge: act_on_tasks && t.state == TaskState::Open,
-            can_start: act_on_tasks
+            can_acknowledge: t.may_act && t.state == TaskState::Open,
+            can_start: t.may_act
                 && matches!(t.state, TaskState::Open | TaskState::Acknowledged)
                 && t.agency.is_some(),
-            can_settle: act_on_tasks && t.state.is_open() && t.agency.is_some(),
+            can_settle: t.may_act && t.state.is_open() && t.agency.is_some(),
             court: t.agency.as_deref() == Some(court),
             line: t.clone(),
         })
         .collect();
-    let s = view.line.state;
+    let (s, manage) = (view.line.state, view.may_manage);
     let (status, notice) = match notice {
         Some((n, status)) => (status, Some(n)),
         None => (StatusCode::OK, None),

@@ -12,7 +12,7 @@ use jinguo_store::{Conn, staff, timers};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::access::{grant, permit_on_case};
+use crate::access::grant;
 use crate::clocks;
 use crate::details::note;
 use crate::jobs::ActDue;
@@ -196,10 +196,7 @@ pub async fn act(
         .await?
         .filter(|t| t.referral == referral)
         .ok_or(Refusal::NotFound("没有这项任务"))?;
-    permit_on_case(conn, person, ACKNOWLEDGE, &r, now).await?;
-    if let TaskKind::Agency(agency) = t.kind
-        && !may_act_for(conn, person, &r, agency, now).await?
-    {
+    if !may_act_on(conn, person, &r, &t, now).await? {
         return Err(Refusal::Forbidden(ACKNOWLEDGE));
     }
     let (event, kind, text) = match &step {
@@ -255,6 +252,25 @@ pub async fn act(
     Ok(t)
 }
 
+/// Whether `person` may act on task `t` of case `r`: a reader with the acknowledge permission
+/// on the case, and for an agency's task one of its liaisons or someone else the ladder
+/// reached. The one rule `act` and the case page ask.
+pub(crate) async fn may_act_on(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    r: &ReferralRow,
+    t: &TaskRow,
+    now: DateTime<Utc>,
+) -> Result<bool, jinguo_store::StoreError> {
+    if !crate::access::may_on_case(conn, person, ACKNOWLEDGE, r, now).await? {
+        return Ok(false);
+    }
+    match t.kind {
+        TaskKind::Intake => Ok(true),
+        TaskKind::Agency(agency) => may_act_for(conn, person, r, agency, now).await,
+    }
+}
+
 /// A liaison acts for their own agency only; anyone else the ladder reached (a supervisor)
 /// may act on behalf of it.
 async fn may_act_for(
@@ -263,7 +279,7 @@ async fn may_act_for(
     r: &ReferralRow,
     agency: Agency,
     now: DateTime<Utc>,
-) -> Result<bool, Refusal> {
+) -> Result<bool, jinguo_store::StoreError> {
     let Some(who) = staff::principal(conn, person, now).await? else {
         return Ok(false);
     };

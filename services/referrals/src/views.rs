@@ -12,11 +12,13 @@ use jinguo_store::{Conn, StoreError, orgs, people};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::access::{READ, may_read};
+use crate::access::{READ, may_on_case, may_read};
 use crate::clocks::{clock_label, clock_state_label};
 use crate::details::{Incident, Reporter, Victim, open, place};
+use crate::lifecycle::MANAGE;
 use crate::refusal::Refusal;
 use crate::settings::Settings;
+use crate::tasks::may_act_on;
 
 /// One case in a list: no personal data.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +47,8 @@ pub struct TaskLine {
     pub act_due: Option<String>,
     pub overdue: bool,
     pub escalations: i32,
+    /// Whether the reader may act on this task now (the rule `act` applies).
+    pub may_act: bool,
 }
 
 /// A legal clock as shown.
@@ -82,6 +86,9 @@ pub struct CaseView {
     pub clocks: Vec<ClockLine>,
     pub timeline: Vec<TimelineLine>,
     pub outcome: Option<&'static str>,
+    /// Whether the reader may manage the case (assess, follow up, close, reopen): the rule
+    /// those steps apply, so a page offers exactly what would be accepted.
+    pub may_manage: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +179,15 @@ pub async fn read_case(
         now,
     )
     .await?;
+    let may_manage = may_on_case(conn, person, MANAGE, &r, now).await?;
+    let mut task_lines = Vec::new();
+    for t in &tasks {
+        let may_act = t.state.is_open() && may_act_on(conn, person, &r, t, now).await?;
+        task_lines.push(TaskLine {
+            may_act,
+            ..task_line(settings, t, now)
+        });
+    }
     let township = unit_name(conn, r.village.at_level(OrgLevel::Township)).await?;
     let officer = match r.assigned_officer {
         Some(p) => Some(people::display_name(conn, p).await?),
@@ -221,7 +237,7 @@ pub async fn read_case(
             children_ages: incident.children_ages,
             consent_note: incident.consent_note,
         },
-        tasks: tasks.iter().map(|t| task_line(settings, t, now)).collect(),
+        tasks: task_lines,
         clocks: clocks
             .iter()
             .map(|k| ClockLine {
@@ -234,6 +250,7 @@ pub async fn read_case(
             .collect(),
         timeline,
         outcome: r.outcome.map(|o| o.label()),
+        may_manage,
     })
 }
 
@@ -270,6 +287,7 @@ fn task_line(settings: &Settings, t: &TaskRow, now: DateTime<Utc>) -> TaskLine {
         act_due: t.act_due_at.map(|d| settings.in_words(d)),
         overdue: task_overdue(t, now),
         escalations: t.escalations,
+        may_act: false,
     }
 }
 
