@@ -150,6 +150,40 @@ impl Browser {
             .await;
     }
 
+    /// Runs `script` in the page (WebDriver "execute/sync") and returns its value.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.command("execute/sync", json!({ "script": script, "args": [] }))
+            .await
+    }
+
+    /// Types `text` into the first element matching a CSS selector.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let found = self
+            .command("element", json!({ "using": "css selector", "value": css }))
+            .await;
+        let id = found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned();
+        self.command(&format!("element/{id}/value"), json!({ "text": text }))
+            .await;
+    }
+
+    /// The current page's address.
+    pub async fn url(&self) -> String {
+        let url = format!("{}/session/{}/url", self.base, self.session);
+        let r: Value = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// The current page's HTML.
     pub async fn source(&self) -> String {
         let url = format!("{}/session/{}/source", self.base, self.session);
