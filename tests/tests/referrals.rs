@@ -143,6 +143,15 @@ async fn climbs_stops_and_keeps_its_clocks(backend: Backend, transport: Transpor
         .filter(|e| e.kind == "escalated")
         .map(|e| e.details["step"].as_u64().unwrap())
         .collect();
+    let opened = events.iter().find(|e| e.kind == "escalated").unwrap().at;
+    let offsets: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind == "escalated")
+        .map(|e| (e.at - opened).num_milliseconds())
+        .collect();
+    // A measurement for the reader, not an assertion: when each step fired after the first
+    // (due every 2 s; the lateness is the scheduler's poll and the relay's hop).
+    eprintln!("ladder steps fired at ms after step 0: {offsets:?}");
     let expected: Vec<u64> = (0..steps.len() as u64).collect();
     assert_eq!(steps, expected, "each step once, in order");
 
