@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
-    NoReviewerNotice, ReferralNotice, Rendered, ReviewRequest, SignInLink,
+    NoReviewerNotice, ReferralNotice, Rendered, ReviewRequest, SignInLink, StaffWelcome,
 };
 
 /// The job the mailer handles: send the stored mail `mail_id`. The message id is the mail's.

@@ -207,6 +207,28 @@ email!(
     |m| format!("【巾帼】{}：一份推荐待资格核查", m.campaign)
 );
 
+/// Welcomes a person just added as staff: which role, at which unit, and how to sign in (the
+/// sign-in page asks for the email and mails a link; there is no password).
+#[derive(Debug, Clone)]
+pub struct StaffWelcome {
+    pub recipient: String,
+    /// The address to enter on the sign-in page.
+    pub email: String,
+    /// The role in Chinese, e.g. "审核员".
+    pub role: String,
+    /// The unit by name, e.g. "皋兰县 什川镇".
+    pub unit: String,
+    /// The sign-in page, `{public_url}/signin`.
+    pub link: String,
+}
+
+email!(
+    StaffWelcome,
+    "staff_welcome.html",
+    "staff_welcome.txt",
+    |m| format!("【巾帼】欢迎加入巾帼平台：{}{}", m.unit, m.role)
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +314,22 @@ mod tests {
         .unwrap();
         insta::assert_snapshot!("review_request_subject", r.subject);
         insta::assert_snapshot!("review_request_text", r.text);
+    }
+
+    #[test]
+    fn staff_welcome_snapshot() {
+        let w = StaffWelcome {
+            recipient: "王芳".into(),
+            email: "wangfang@example.cn".into(),
+            role: "审核员".into(),
+            unit: "皋兰县 什川镇".into(),
+            link: "http://127.0.0.1:8080/signin".into(),
+        }
+        .render()
+        .unwrap();
+        insta::assert_snapshot!("staff_welcome_subject", w.subject);
+        insta::assert_snapshot!("staff_welcome_text", w.text);
+        insta::assert_snapshot!("staff_welcome_html", w.html);
     }
 
     #[test]
