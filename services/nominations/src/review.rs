@@ -175,7 +175,7 @@ pub(crate) async fn flag_no_reviewer(
             family: family.head_name.clone(),
             level: level.label().to_owned(),
             unit: unit_name.clone(),
-            link: format!("{}/admin/staff?org={county}", links.public_url),
+            link: format!("{}/admin/staff?org={county}&unit={unit}", links.public_url),
         };
         jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now).await?;
     }
@@ -216,10 +216,17 @@ pub(crate) async fn ask_reviewer(
     )
     .await?;
     let name = people::display_name(conn, reviewer).await?;
+    let mut place = Vec::new();
+    for code in [n.village.at_level(OrgLevel::Township), n.village] {
+        if let Some(unit) = orgs::get(conn, code).await? {
+            place.push(unit.name);
+        }
+    }
     let mail = jinguo_mail::ReviewRequest {
         recipient: name,
         campaign: c.name.clone(),
         family: family.head_name.clone(),
+        village: place.join(" "),
         category: n.category.clone(),
         level: level.label().to_owned(),
         link: format!("{}/link/{}", links.public_url, secret.expose()),

@@ -151,6 +151,8 @@ pub struct ReviewRequest {
     pub recipient: String,
     pub campaign: String,
     pub family: String,
+    /// Where the family lives, by name: "什川镇 北庄村委会".
+    pub village: String,
     pub category: String,
     /// 村级 / 乡镇级 / 县级
     pub level: String,
@@ -300,11 +302,29 @@ mod tests {
     }
 
     #[test]
+    fn referral_notice_snapshot() {
+        let r = ReferralNotice {
+            recipient: "周督导".into(),
+            case_number: "620122-2026-0042".into(),
+            asked: "签收联动任务（公安：出具告诫书）".into(),
+            due: "2026年12月1日 17:30".into(),
+            urgent: true,
+            link: "http://127.0.0.1:8080/link/abc".into(),
+        }
+        .render()
+        .unwrap();
+        insta::assert_snapshot!("referral_notice_subject", r.subject);
+        insta::assert_snapshot!("referral_notice_text", r.text);
+        assert!(r.html.contains("http://127.0.0.1:8080/link/abc</p>"), "the URL as text too");
+    }
+
+    #[test]
     fn review_request_snapshot() {
         let r = ReviewRequest {
             recipient: "王芳".into(),
             campaign: "2026年皋兰县最美家庭评选".into(),
             family: "李秀英".into(),
+            village: "什川镇 北庄村委会".into(),
             category: "最美家庭".into(),
             level: "村级".into(),
             link: "http://127.0.0.1:8080/link/abc".into(),
