@@ -1,6 +1,7 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
 mod auth;
+mod dashboard;
 mod edge;
 mod error;
 mod extract;
@@ -127,7 +128,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/me", get(signin::me))
-        .route("/admin/campaigns/{id}", get(review::dashboard))
+        .route("/admin/campaigns/{id}", get(dashboard::page))
+        .route(
+            "/admin/campaigns/{id}/export.xlsx",
+            get(dashboard::export_xlsx),
+        )
+        .route("/admin/campaigns/{id}/export.csv", get(dashboard::export_csv))
         .route(
             "/tasks/{task_id}",
             get(review::task_page).post(review::decide_task),

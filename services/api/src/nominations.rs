@@ -173,10 +173,21 @@ pub(crate) async fn decide(
 pub(crate) struct ListQuery {
     state: Option<String>,
     org: Option<String>,
+    township: Option<String>,
+    overdue: Option<String>,
+    stalled: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
 }
 
-/// `GET /api/v1/campaigns/{id}/nominations?state=…&org=…`: the county's list. `stalled` marks a
-/// nomination whose current level has no active reviewer.
+/// Rows per page of the list unless `per_page` says otherwise, and the most it may say.
+const PER_PAGE: u64 = 50;
+const MAX_PER_PAGE: u64 = 200;
+
+/// `GET /api/v1/campaigns/{id}/nominations?state=…&org=…&township=…&overdue=1&stalled=1&page=…&per_page=…`:
+/// the county's list, newest first, a page at a time (`per_page` 50 by default, at most 200)
+/// with the `total` that matches. `stalled` marks a nomination whose current level has no
+/// active reviewer, `overdue` one whose open review task is past its deadline.
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -195,6 +206,28 @@ pub(crate) async fn list(
         .map(OrgCode::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request("org", e.to_string()))?;
+    let township = q
+        .township
+        .as_deref()
+        .map(OrgCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("township", e.to_string()))?;
+    let number = |v: Option<&str>, field: &'static str, default: u64, max: u64| match v {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(field, format!("应为 1–{max} 的整数"))),
+    };
+    let page = number(q.page.as_deref(), "page", 1, u64::from(u32::MAX))?;
+    let per_page = number(q.per_page.as_deref(), "per_page", PER_PAGE, MAX_PER_PAGE)?;
+    let query = jinguo_nominations::ListQuery {
+        state: wanted_state,
+        township,
+        overdue: crate::dashboard::flag(q.overdue.as_deref()),
+        stalled: crate::dashboard::flag(q.stalled.as_deref()),
+    };
     let campaign = state
         .store
         .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
@@ -203,21 +236,48 @@ pub(crate) async fn list(
     let scope = campaign.scope;
     let area = org.unwrap_or(scope);
     require(&state, person, "nomination.view", area).await?;
-    let rows = state
+    let offset = (page - 1) * per_page;
+    let listed = state
         .store
         .read(move |c| {
+            let query = query.clone();
             Box::pin(async move {
-                jinguo_nominations::campaign_list(c, id, area, person, wanted_state, jinguo_bus::now())
-                    .await
+                jinguo_nominations::campaign_page(
+                    c,
+                    id,
+                    area,
+                    person,
+                    &query,
+                    jinguo_nominations::Window {
+                        offset,
+                        limit: Some(per_page),
+                    },
+                    jinguo_bus::now(),
+                )
+                .await
             })
         })
-        .await?
+        .await?;
+    let rows = listed
+        .rows
         .into_iter()
-        .map(|r| json!({
-            "id": r.id, "village": r.village, "category": r.category, "state": r.state, "stalled": r.stalled
-        }))
+        .map(|r| {
+            json!({
+                "id": r.id, "village": r.village, "village_name": r.village_name,
+                "township": r.township, "township_name": r.township_name,
+                "category": r.category, "channel": r.channel, "state": r.state,
+                "created_at": r.created_at, "due_at": r.due_at,
+                "overdue": r.overdue, "stalled": r.stalled
+            })
+        })
         .collect::<Vec<_>>();
-    Ok(Json(json!({ "campaign_id": id, "nominations": rows })))
+    Ok(Json(json!({
+        "campaign_id": id,
+        "total": listed.total,
+        "page": page,
+        "per_page": per_page,
+        "nominations": rows,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use jinguo_nominations::{
     EligibilityPage as EligibilityPageView, Refusal, ReviewPage as ReviewPageView,
 };
 use jinguo_store::links::ActionLink;
-use jinguo_store::{StoreError, orgs};
+use jinguo_store::StoreError;
 use uuid::Uuid;
 
 use crate::links::{Acted, LinkAction, LinkForm};
@@ -261,124 +261,6 @@ pub(crate) async fn decide_task(
             refusal_text(&r),
             Some("请返回上一页修改后重新提交。"),
         ),
-    }
-}
-
-struct DashboardRow {
-    family: String,
-    village: String,
-    category: String,
-    state: &'static str,
-    stalled: bool,
-}
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-struct Dashboard {
-    campaign: String,
-    org_name: String,
-    rows: Vec<DashboardRow>,
-    stalled: usize,
-}
-
-#[derive(serde::Deserialize)]
-pub(crate) struct DashboardQuery {
-    org: Option<String>,
-}
-
-/// `GET /admin/campaigns/{id}?org=CODE`: the county dashboard of a campaign; stalled
-/// nominations (a level without an active reviewer) are flagged.
-pub(crate) async fn dashboard(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    headers: axum::http::HeaderMap,
-    crate::extract::Path(id): crate::extract::Path<Uuid>,
-    axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
-) -> Response {
-    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
-        Err(e) => return e.into_response(),
-    };
-    let campaign = match state
-        .store
-        .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
-        .await
-    {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "没有这项评选",
-                "请核对链接。".into(),
-                None,
-            );
-        }
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let scope = q
-        .org
-        .as_deref()
-        .and_then(|o| jinguo_core::org::OrgCode::parse(o).ok())
-        .or(Some(campaign.scope));
-    let Some(area) = scope else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "机构代码有误",
-            "请检查 org 参数。".into(),
-            None,
-        );
-    };
-    if let Err(e) = crate::auth::require(&state, session.person, "nomination.view", area).await {
-        return if e.status == StatusCode::FORBIDDEN {
-            message(
-                StatusCode::FORBIDDEN,
-                "没有权限",
-                "您没有查看该地区推荐的权限。".into(),
-                None,
-            )
-        } else {
-            e.into_response()
-        };
-    }
-    let viewer = session.person;
-    let loaded = state
-        .store
-        .read(move |c| {
-            Box::pin(async move {
-                let now = jinguo_bus::now();
-                let rows = jinguo_nominations::campaign_list(c, id, area, viewer, None, now)
-                    .await?
-                    .into_iter()
-                    .map(|r| DashboardRow {
-                        family: r.family,
-                        village: r.village_name,
-                        category: r.category,
-                        state: state_label(r.state),
-                        stalled: r.stalled,
-                    })
-                    .collect::<Vec<_>>();
-                let org_name = orgs::get(c, area)
-                    .await?
-                    .map(|u| u.name)
-                    .unwrap_or_default();
-                Ok::<_, StoreError>((rows, org_name))
-            })
-        })
-        .await;
-    let (rows, org_name) = match loaded {
-        Ok(v) => v,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let stalled = rows.iter().filter(|r| r.stalled).count();
-    let page = Dashboard {
-        campaign: campaign.name,
-        org_name,
-        rows,
-        stalled,
-    };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
     }
 }
 

@@ -55,6 +55,9 @@ pub use views::{
     ReviewView, TaskView, campaign_list, campaign_summary, eligibility_page, is_stalled,
     nomination_detail, open_tasks, review_page, task_view, visible_history,
 };
+pub use views::{
+    ListPage, ListQuery, ListedRow, TownshipCounts, Window, campaign_counts, campaign_page,
+};
 
 #[cfg(test)]
 mod tests;

@@ -348,3 +348,185 @@ pub async fn open_tasks(conn: &mut Conn<'_>, reviewer: Uuid) -> Result<Vec<OpenT
         })
         .collect())
 }
+
+/// What a campaign's dashboard, the list API and the exports ask for, in the words people use.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// The state as the viewer sees it.
+    pub state: Option<State>,
+    /// Only villages of this township.
+    pub township: Option<OrgCode>,
+    /// Only those with an open review task past its deadline.
+    pub overdue: bool,
+    /// Only those whose current level has no active reviewer.
+    pub stalled: bool,
+}
+
+/// One nomination as the dashboard, the list API and the exports show it: names, never
+/// identifiers of the family (its head's name only).
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedRow {
+    pub id: Uuid,
+    pub family: String,
+    pub village: OrgCode,
+    pub village_name: String,
+    pub township: OrgCode,
+    pub township_name: String,
+    pub category: String,
+    /// `self`, `others` or `organization`.
+    pub channel: String,
+    /// As the viewer may see it.
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    /// The earliest deadline of its open review tasks.
+    pub due_at: Option<DateTime<Utc>>,
+    /// An open review task is past its deadline.
+    pub overdue: bool,
+    /// The current level has no active reviewer.
+    pub stalled: bool,
+}
+
+/// Which rows of a list to return: `limit` of them from `offset` (`None`: all, for exports).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+/// One page of a campaign's list: how many match in all, and the rows asked for.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub total: u64,
+    pub rows: Vec<ListedRow>,
+}
+
+/// How many nominations one township holds in each state, as the viewer may see them.
+#[derive(Debug, Clone)]
+pub struct TownshipCounts {
+    pub township: OrgCode,
+    pub name: String,
+    /// Every state with at least one nomination, in the order of [`State::ALL`].
+    pub counts: Vec<(State, u64)>,
+    pub total: u64,
+}
+
+/// The stored-query form of `q` for `viewer` in `area`: a state people see stands for every
+/// stored state shown as it (a held nomination is found under village review by all but the
+/// county case officers, and under nothing else).
+fn list_filter(
+    area: OrgCode,
+    q: &ListQuery,
+    reveal: bool,
+    now: DateTime<Utc>,
+) -> store::ListFilter {
+    let states = q.state.map(|wanted| {
+        State::ALL
+            .into_iter()
+            .filter(|s| {
+                if reveal {
+                    *s == wanted
+                } else {
+                    s.public() == wanted
+                }
+            })
+            .map(|s| s.as_str().to_owned())
+            .collect()
+    });
+    store::ListFilter {
+        within: std::iter::once(area).chain(q.township).collect(),
+        states,
+        stalled: q.stalled,
+        overdue_at: q.overdue.then_some(now),
+    }
+}
+
+/// Counts per state per township of `campaign` in `area`, as `viewer` may see them (a held
+/// nomination counts as village review for all but the county case officers): one grouped
+/// query, then the townships' names.
+pub async fn campaign_counts(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    area: OrgCode,
+    viewer: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<TownshipCounts>, StoreError> {
+    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
+    let mut by_township: std::collections::BTreeMap<OrgCode, Vec<(State, u64)>> =
+        std::collections::BTreeMap::new();
+    for cell in store::village_state_counts(conn, campaign, &area).await? {
+        let township = cell.village.at_level(jinguo_core::org::OrgLevel::Township);
+        let state = if reveal {
+            cell.state
+        } else {
+            cell.state.public()
+        };
+        let counts = by_township.entry(township).or_default();
+        match counts.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += cell.count,
+            None => counts.push((state, cell.count)),
+        }
+    }
+    let mut out = Vec::with_capacity(by_township.len());
+    for (township, mut counts) in by_township {
+        counts.sort_by_key(|(s, _)| State::ALL.iter().position(|a| a == s));
+        out.push(TownshipCounts {
+            township,
+            name: unit_name(conn, township).await?,
+            total: counts.iter().map(|(_, n)| n).sum(),
+            counts,
+        });
+    }
+    Ok(out)
+}
+
+/// The nominations of `campaign` in `area` matching `q`, newest first, as `viewer` may see
+/// them: the rows of `window`, and how many match in all.
+pub async fn campaign_page(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    area: OrgCode,
+    viewer: Uuid,
+    q: &ListQuery,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Result<ListPage, StoreError> {
+    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
+    let filter = list_filter(area, q, reveal, now);
+    let total = store::count_filtered(conn, campaign, &filter).await?;
+    let listed = if window.limit == Some(0) {
+        Vec::new()
+    } else {
+        store::list_filtered(conn, campaign, &filter, window.offset, window.limit).await?
+    };
+    let mut townships: Vec<(OrgCode, String)> = Vec::new();
+    let mut rows = Vec::with_capacity(listed.len());
+    for n in listed {
+        let township = n.village.at_level(jinguo_core::org::OrgLevel::Township);
+        let township_name = match townships.iter().find(|(t, _)| *t == township) {
+            Some((_, name)) => name.clone(),
+            None => {
+                let name = unit_name(conn, township).await?;
+                townships.push((township, name.clone()));
+                name
+            }
+        };
+        rows.push(ListedRow {
+            id: n.id,
+            family: serde_json::from_str::<crate::family::FamilyRecord>(&n.family)
+                .map(|f| f.head_name)
+                .unwrap_or_default(),
+            village: n.village,
+            village_name: n.village_name.unwrap_or_default(),
+            township,
+            township_name,
+            category: n.category,
+            channel: n.channel,
+            state: if reveal { n.state } else { n.state.public() },
+            created_at: n.created_at,
+            overdue: n.due_at.is_some_and(|d| d < now),
+            due_at: n.due_at,
+            stalled: n.last_visible_event.as_deref() == Some(NO_REVIEWER),
+        });
+    }
+    Ok(ListPage { total, rows })
+}

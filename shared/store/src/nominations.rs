@@ -671,3 +671,241 @@ pub async fn set_story(conn: &mut Conn<'_>, id: Uuid, story: &str) -> Result<(),
     on_backend!(conn, |c| update.execute(c).await)?;
     Ok(())
 }
+
+/// Which of a campaign's nominations a dashboard page, the list API or an export asks for; every
+/// part is applied in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only villages within each of these units (the viewer's area, a chosen township).
+    pub within: Vec<OrgCode>,
+    /// Only these stored states (`None`: any; empty: none). The program maps a state people
+    /// see to the stored states shown as it.
+    pub states: Option<Vec<String>>,
+    /// Only those whose current level has no active reviewer.
+    pub stalled: bool,
+    /// Only those with an open review task due before this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// The codes of every unit within `unit`, as an inclusive range of 12-digit strings: a
+/// prefix search that both backends answer from an ordinary index.
+fn code_range(unit: &OrgCode) -> (String, String) {
+    use jinguo_core::org::OrgLevel;
+    let keep = match unit.level() {
+        OrgLevel::Province => 2,
+        OrgLevel::City => 4,
+        OrgLevel::County => 6,
+        OrgLevel::Township => 9,
+        OrgLevel::Village => 12,
+    };
+    let prefix = &unit.as_str()[..keep];
+    (
+        format!("{prefix:0<12}"),
+        format!("{prefix}{}", "9".repeat(12 - keep)),
+    )
+}
+
+/// The newest visible event of the nomination in the outer query (eligibility events do not
+/// count): what `stalled` is read from.
+macro_rules! last_visible_event {
+    () => {
+        nomination_history::table
+            .filter(nomination_history::nomination_id.eq(nominations::id))
+            .filter(
+                nomination_history::event
+                    .not_like("eligibility\\_%")
+                    .escape('\\'),
+            )
+            .order(nomination_history::seq.desc())
+            .select(nomination_history::event)
+            .limit(1)
+            .single_value()
+    };
+}
+
+/// Applies a [`ListFilter`] to a boxed query over `nominations` of `campaign`.
+macro_rules! filtered {
+    ($query:expr, $campaign:expr, $filter:expr) => {{
+        let filter: &ListFilter = $filter;
+        let mut q = $query.filter(nominations::campaign_id.eq($campaign.to_string()));
+        for unit in &filter.within {
+            let (lo, hi) = code_range(unit);
+            q = q.filter(nominations::village_code.between(lo, hi));
+        }
+        if let Some(states) = &filter.states {
+            q = q.filter(nominations::state.eq_any(states.clone()));
+        }
+        if filter.stalled {
+            // Candidates from the partial index of `no_reviewer` events, then the exact test.
+            let ever = nomination_history::table
+                .filter(nomination_history::event.eq(STALLED_EVENT))
+                .select(nomination_history::nomination_id);
+            q = q
+                .filter(nominations::id.eq_any(ever))
+                .filter(last_visible_event!().eq(STALLED_EVENT));
+        }
+        if let Some(at) = filter.overdue_at {
+            let overdue = review_tasks::table
+                .filter(review_tasks::closed_at.is_null())
+                .filter(review_tasks::due_at.lt(naive(at)))
+                .select(review_tasks::nomination_id);
+            q = q.filter(nominations::id.eq_any(overdue));
+        }
+        q
+    }};
+}
+
+/// The history event of a level opened without an active reviewer.
+const STALLED_EVENT: &str = "no_reviewer";
+
+/// How many nominations of `campaign` each village within `area` holds in each stored state:
+/// one grouped query over an index.
+pub async fn village_state_counts(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    area: &OrgCode,
+) -> Result<Vec<VillageStateCount>, StoreError> {
+    let (lo, hi) = code_range(area);
+    let query = nominations::table
+        .filter(nominations::campaign_id.eq(campaign.to_string()))
+        .filter(nominations::village_code.between(lo, hi))
+        .group_by((nominations::village_code, nominations::state))
+        .select((
+            nominations::village_code,
+            nominations::state,
+            diesel::dsl::count_star(),
+        ));
+    let rows: Vec<(String, String, i64)> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter()
+        .map(|(village, state, count)| {
+            Ok(VillageStateCount {
+                village: parse(&village, "village code")?,
+                state: parse(&state, "state")?,
+                count: u64::try_from(count).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// One cell of [`village_state_counts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VillageStateCount {
+    pub village: OrgCode,
+    pub state: State,
+    pub count: u64,
+}
+
+/// How many nominations of `campaign` match `filter`.
+pub async fn count_filtered(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    filter: &ListFilter,
+) -> Result<u64, StoreError> {
+    let n: i64 = on_backend!(conn, |c| {
+        filtered!(nominations::table.into_boxed(), campaign, filter)
+            .count()
+            .get_result(c)
+            .await
+    })?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// One line of a campaign's dashboard, list or export: what the row shows, without the story.
+#[derive(Debug, Clone)]
+pub struct ListedNomination {
+    pub id: Uuid,
+    pub village: OrgCode,
+    /// `None` when the village code is not in the org tree.
+    pub village_name: Option<String>,
+    pub category: String,
+    pub channel: String,
+    /// JSON, read by the nominations program.
+    pub family: String,
+    /// As stored (the program decides what a viewer sees).
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    /// The earliest deadline of the nomination's open review tasks.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The newest history event not written by the eligibility hold.
+    pub last_visible_event: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = nominations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct ListedRecord {
+    id: String,
+    village_code: String,
+    category: String,
+    channel: String,
+    family: String,
+    state: String,
+    created_at: NaiveDateTime,
+}
+
+/// The nominations of `campaign` that match `filter`, newest first (ties by id), skipping
+/// `offset` and at most `limit` of them (`None`: all, for exports): one query, its cost bound
+/// by the page, not the campaign.
+pub async fn list_filtered(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    filter: &ListFilter,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Vec<ListedNomination>, StoreError> {
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    type Line = (
+        ListedRecord,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<String>,
+    );
+    let rows: Vec<Line> = on_backend!(conn, |c| {
+        let due_at = review_tasks::table
+            .filter(review_tasks::nomination_id.eq(nominations::id))
+            .filter(review_tasks::closed_at.is_null())
+            .filter(review_tasks::due_at.is_not_null())
+            .order(review_tasks::due_at.asc())
+            .select(review_tasks::due_at)
+            .limit(1)
+            .single_value();
+        let mut q = filtered!(
+            nominations::table
+                .left_join(orgs::table.on(orgs::code.eq(nominations::village_code)))
+                .into_boxed(),
+            campaign,
+            filter
+        )
+        .order((nominations::created_at.desc(), nominations::id.desc()))
+        .select((
+            ListedRecord::as_select(),
+            orgs::name.nullable(),
+            due_at,
+            last_visible_event!(),
+        ))
+        .offset(offset);
+        if let Some(limit) = limit {
+            q = q.limit(limit);
+        } else if offset > 0 {
+            // SQLite takes an OFFSET only after a LIMIT.
+            q = q.limit(i64::MAX);
+        }
+        q.load(c).await
+    })?;
+    rows.into_iter()
+        .map(|(r, village_name, due_at, last_visible_event)| {
+            Ok(ListedNomination {
+                id: uuid(&r.id)?,
+                village: parse(&r.village_code, "village code")?,
+                village_name,
+                category: r.category,
+                channel: r.channel,
+                family: r.family,
+                state: parse(&r.state, "state")?,
+                created_at: utc(r.created_at),
+                due_at: due_at.map(utc),
+                last_visible_event,
+            })
+        })
+        .collect()
+}

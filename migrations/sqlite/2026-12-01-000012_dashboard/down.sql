@@ -1,0 +1,4 @@
+DROP INDEX review_tasks_open_due;
+DROP INDEX nomination_history_no_reviewer;
+DROP INDEX nominations_campaign_village;
+DROP INDEX nominations_campaign_created;
