@@ -184,6 +184,75 @@ impl Browser {
         r["value"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Signs the browser in: `cookie` is a `name=value` Cookie header (as `session()` gives),
+    /// set for the site of the current page.
+    pub async fn set_cookie(&self, cookie: &str) {
+        let (name, value) = cookie.split_once('=').expect("name=value");
+        self.command(
+            "cookie",
+            json!({ "cookie": { "name": name, "value": value, "path": "/" } }),
+        )
+        .await;
+    }
+
+    /// What is wrong with the current page for a person on a phone: horizontal scrolling at
+    /// this window's width, English leaking into what people read (a run of three or more
+    /// English words in the visible text), and axe-core's WCAG 2.x A/AA violations of impact
+    /// critical or serious. Empty when the page is fine.
+    pub async fn audit_page(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let overflow = self
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            )
+            .await;
+        if overflow.as_i64().unwrap_or(0) > 0 {
+            problems.push(format!("scrolls horizontally by {overflow} px"));
+        }
+        let english = self
+            .execute(
+                "return (document.body.innerText.match(/[A-Za-z]+(?:[ \\t]+[A-Za-z]+){2,}/g) || []);",
+            )
+            .await;
+        for run in english.as_array().into_iter().flatten() {
+            problems.push(format!(
+                "English in the page: {}",
+                run.as_str().unwrap_or_default()
+            ));
+        }
+        static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let axe = AXE.get_or_init(|| {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/node_modules/axe-core/axe.min.js"
+            );
+            std::fs::read_to_string(path).unwrap_or_else(|e| {
+                panic!("{path}: {e} (scripts/test installs axe-core: npm ci --prefix tests)")
+            })
+        });
+        self.execute(&format!("{axe}\nreturn 1;")).await;
+        let violations = self
+            .command(
+                "execute/async",
+                json!({
+                    "script": "const done = arguments[arguments.length - 1]; \
+                        axe.run(document, { runOnly: { type: 'tag', values: \
+                        ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }) \
+                        .then(r => done(r.violations \
+                            .filter(v => v.impact === 'critical' || v.impact === 'serious') \
+                            .map(v => v.id + ': ' + v.help + ' — ' + \
+                                v.nodes.map(n => n.target.join(' ')).join(', ')))) \
+                        .catch(e => done(['axe failed: ' + e]));",
+                    "args": [],
+                }),
+            )
+            .await;
+        for v in violations.as_array().into_iter().flatten() {
+            problems.push(format!("axe: {}", v.as_str().unwrap_or_default()));
+        }
+        problems
+    }
+
     /// The current page's HTML.
     pub async fn source(&self) -> String {
         let url = format!("{}/session/{}/source", self.base, self.session);
