@@ -246,6 +246,8 @@ struct Dashboard {
     lines: Vec<CountLine>,
     totals: Vec<u64>,
     grand_total: u64,
+    /// Nominations in the area whose current level has no active reviewer.
+    stalled_total: u64,
     chart_height: u32,
     chart_width: u32,
     bars: Vec<Bar>,
@@ -366,11 +368,23 @@ pub(crate) async fn page(
                     now,
                 )
                 .await?;
-                Ok::<_, jinguo_store::StoreError>((counts, page))
+                let stalled = ListQuery {
+                    stalled: true,
+                    ..ListQuery::default()
+                };
+                let none = jinguo_nominations::Window {
+                    offset: 0,
+                    limit: Some(0),
+                };
+                let stalled =
+                    jinguo_nominations::campaign_page(c, id, area, viewer, &stalled, none, now)
+                        .await?
+                        .total;
+                Ok::<_, jinguo_store::StoreError>((counts, page, stalled))
             })
         })
         .await;
-    let (counts, list): (Vec<TownshipCounts>, ListPage) = match loaded {
+    let (counts, list, stalled_total): (Vec<TownshipCounts>, ListPage, u64) = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -402,6 +416,7 @@ pub(crate) async fn page(
         area_name: o.area_name.clone(),
         header: present.iter().map(|s| state_label(*s)).collect(),
         grand_total: counts.iter().map(|t| t.total).sum(),
+        stalled_total,
         lines,
         totals,
         chart_height,
