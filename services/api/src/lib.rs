@@ -143,7 +143,12 @@ pub fn router(state: AppState) -> Router {
             "/admin/staff",
             get(staff::admin_page).post(staff::admin_add),
         )
-        .route("/admin/staff/{id}/{action}", post(staff::admin_person))
+        .route("/admin/staff/import", post(staff::admin_import))
+        .route("/admin/staff/template.csv", get(staff::csv_template))
+        .route(
+            "/admin/staff/{id}/{action}",
+            get(staff::admin_person_page).post(staff::admin_person),
+        )
         .route("/api/v1/me", get(staff::me))
         .route("/api/v1/staff", get(staff::list).post(staff::create))
         .route("/api/v1/break-glass", post(staff::break_glass))

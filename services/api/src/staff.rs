@@ -3,19 +3,23 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use std::collections::HashMap;
+
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use jinguo_auth::staff::{Grantor, NewStaff, StaffError, parse_assignment, parse_email};
+use jinguo_auth::staff::{
+    Grantor, NewStaff, StaffError, parse_assignment, parse_email, role_label,
+};
 use jinguo_core::auth::Role;
 use jinguo_core::org::OrgCode;
-use jinguo_store::{StoreError, orgs, people, staff};
+use jinguo_store::{Conn, StoreError, orgs, people, staff};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::{ApiCaller, SignedIn, require};
 use crate::extract::{Form, Json as JsonBody, Path};
-use crate::page::{message, role_label};
+use crate::page::{Refused, message, refused_above, refused_at};
 use crate::{ApiError, AppState};
 
 fn parse_org(raw: &str, field: &'static str) -> Result<OrgCode, ApiError> {
@@ -109,9 +113,9 @@ fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
         .map_err(|e| ApiError::bad_request("name", format!("姓名{}", e.message())))?;
     let assignment = parse_assignment(&b.role, &b.org, b.agency.as_deref()).map_err(|(f, _)| {
         let message = match f {
-            "role" => "请选择角色",
-            "org" => "机构代码应为 2–12 位数字的统计用区划代码",
-            _ => "联动单位联络员需注明所属单位，其他角色不填",
+            "role" => "请选择岗位",
+            "org" => "请选择单位",
+            _ => "联动单位联络员需注明所属单位，其他岗位不填",
         };
         ApiError::bad_request(f, message)
     })?;
@@ -126,28 +130,25 @@ fn new_staff(b: NewStaffBody) -> Result<NewStaff, ApiError> {
     })
 }
 
-/// The staff form's labels, for refusals beside their field.
-fn field_label(field: Option<&str>) -> &'static str {
-    match field {
-        Some("email") => "邮箱",
-        Some("name") => "姓名",
-        Some("role") => "角色",
-        Some("org" | "unit") => "机构代码",
-        Some("phone") => "手机号",
-        _ => "填写内容",
-    }
-}
-
-async fn add_staff(state: &AppState, actor: Uuid, s: NewStaff) -> Result<Uuid, ApiError> {
-    let result = state
+/// Adds `s` as `actor` would and welcomes a new person by mail (`jinguo_auth::staff::onboard`,
+/// the one way every entry point adds staff). The person's id and whether they are new.
+async fn add_staff(state: &AppState, actor: Uuid, s: NewStaff) -> Result<(Uuid, bool), StaffError> {
+    let public_url = state.config.http.public_url.clone();
+    state
         .store
         .transaction(move |c| {
             Box::pin(async move {
-                jinguo_auth::staff::add(c, &s, Grantor::Staff(actor), jinguo_bus::now()).await
+                jinguo_auth::staff::onboard(
+                    c,
+                    &s,
+                    Grantor::Staff(actor),
+                    &public_url,
+                    jinguo_bus::now(),
+                )
+                .await
             })
         })
-        .await;
-    result.map(|(id, _)| id).map_err(staff_refusal)
+        .await
 }
 
 /// A staff refusal in the one error shape.
@@ -161,7 +162,7 @@ fn staff_refusal(e: StaffError) -> ApiError {
             field: None,
         },
         StaffError::Store(e) => e.into(),
-        e @ StaffError::BadRow { .. } => ApiError::internal(&e),
+        e @ (StaffError::BadRow { .. } | StaffError::Mail(_)) => ApiError::internal(&e),
     }
 }
 
@@ -173,7 +174,7 @@ pub(crate) async fn create(
     JsonBody(body): JsonBody<NewStaffBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = new_staff(body)?;
-    let id = add_staff(&state, person, s).await?;
+    let (id, _) = add_staff(&state, person, s).await.map_err(staff_refusal)?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -212,13 +213,43 @@ pub(crate) async fn break_glass(
 }
 
 // --- the county admin page ------------------------------------------------------------------
+//
+// A card per person (name, email, roles by unit name, 在岗/已停用, and what the admin may do:
+// 调整岗位, 停用 or 启用 — never for themselves); the add form with the role and the unit chosen
+// from lists (the units of the admin's subtree, by name); a confirmation after adding; a CSV
+// import (pasted, all rows or none, by `jinguo_auth::staff::import`, the rules of
+// `jinguo user import`) and its template. Refusals stand beside their field, keep what was
+// typed, and are announced.
 
-struct StaffRow {
+/// A person as the page shows them.
+struct StaffCard {
     id: Uuid,
     name: String,
     email: String,
     active: bool,
+    /// "审核员 · 什川镇", one per role.
     roles: Vec<String>,
+    /// The signed-in admin: no buttons to disable or move themselves.
+    is_self: bool,
+    /// A refusal about this person (posted anyway), shown on their card.
+    error: Option<String>,
+}
+
+/// One group of the unit list: a unit below the admin's and the units under it.
+struct UnitGroup {
+    label: String,
+    /// (code, name)
+    units: Vec<(String, String)>,
+}
+
+/// The add form as typed.
+#[derive(Default)]
+struct AddValues {
+    name: String,
+    email: String,
+    phone: String,
+    role: String,
+    unit: String,
 }
 
 #[derive(Template)]
@@ -226,10 +257,137 @@ struct StaffRow {
 struct AdminPage {
     org: String,
     org_name: String,
-    staff: Vec<StaffRow>,
-    all_roles: Vec<(&'static str, &'static str)>,
+    staff: Vec<StaffCard>,
+    roles: Vec<(&'static str, &'static str)>,
+    units: Vec<UnitGroup>,
     csrf: String,
-    error: Option<String>,
+    values: AddValues,
+    refused: Option<Refused>,
+    /// The pasted CSV, kept when refused.
+    import_text: String,
+    import_error: Option<String>,
+    /// After adding: who was added where, by name.
+    added: Option<String>,
+    /// After an import: how many.
+    imported: Option<String>,
+}
+
+impl AdminPage {
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(&self.refused, field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(&self.refused)
+    }
+
+    /// ` aria-invalid="true" aria-describedby="add-{field}-error"` when the refusal is about
+    /// `field` (a name of ours, never typed; printed with `|safe`).
+    fn aria(&self, field: &str) -> String {
+        invalid_attrs(&self.refused, field, "add")
+    }
+
+    /// The page's title: it says when a submission failed.
+    fn title(&self) -> &'static str {
+        if self.refused.is_some() || self.import_error.is_some() {
+            "提交未成功 · 人员管理"
+        } else {
+            "人员管理"
+        }
+    }
+}
+
+fn invalid_attrs(refused: &Option<Refused>, field: &str, form: &str) -> String {
+    if refused_at(refused, field).is_some() {
+        format!(" aria-invalid=\"true\" aria-describedby=\"{form}-{field}-error\"")
+    } else {
+        String::new()
+    }
+}
+
+/// The roles the page grants (liaisons need an agency: the command line and the API add them).
+fn page_roles() -> Vec<(&'static str, &'static str)> {
+    Role::ALL
+        .iter()
+        .filter(|r| **r != Role::AgencyLiaison)
+        .map(|r| (r.as_str(), role_label(*r)))
+        .collect()
+}
+
+/// The units an admin of `org` picks from: `org` itself, then a group per unit below it with
+/// that unit and the units under it (for a county: its townships, each with its villages).
+async fn unit_groups(conn: &mut Conn<'_>, org: OrgCode) -> Result<Vec<UnitGroup>, StoreError> {
+    let name = orgs::get(conn, org)
+        .await?
+        .map_or_else(|| org.to_string(), |u| u.name);
+    let mut groups = vec![UnitGroup {
+        label: "本级".into(),
+        units: vec![(org.to_string(), name)],
+    }];
+    for child in orgs::children(conn, org).await? {
+        let mut units = vec![(child.code.to_string(), format!("{}（本级）", child.name))];
+        units.extend(
+            orgs::children(conn, child.code)
+                .await?
+                .into_iter()
+                .map(|u| (u.code.to_string(), u.name)),
+        );
+        groups.push(UnitGroup {
+            label: child.name,
+            units,
+        });
+    }
+    Ok(groups)
+}
+
+/// The subtree's staff as cards, their roles by unit name.
+async fn staff_cards(
+    conn: &mut Conn<'_>,
+    org: OrgCode,
+    me: Uuid,
+) -> Result<Vec<StaffCard>, StoreError> {
+    let mut names: HashMap<OrgCode, String> = HashMap::new();
+    let mut cards = Vec::new();
+    for s in staff::list(conn, Some(org)).await? {
+        let mut roles = Vec::new();
+        for a in &s.assignments {
+            let name = match names.get(&a.org) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = orgs::get(conn, a.org)
+                        .await?
+                        .map_or_else(|| a.org.to_string(), |u| u.name);
+                    names.insert(a.org, n.clone());
+                    n
+                }
+            };
+            roles.push(format!("{} · {name}", role_label(a.role)));
+        }
+        cards.push(StaffCard {
+            id: s.id,
+            name: s.display_name,
+            email: s.email,
+            active: s.active,
+            roles,
+            is_self: s.id == me,
+            error: None,
+        });
+    }
+    Ok(cards)
+}
+
+/// What the page shows besides the list: the add form as typed and its refusal, the import as
+/// pasted and its refusal, a refusal on one person's card, and the confirmations.
+#[derive(Default)]
+struct Shown {
+    values: AddValues,
+    refused: Option<Refused>,
+    import_text: String,
+    import_error: Option<String>,
+    card_error: Option<(Uuid, String)>,
+    added: Option<String>,
+    imported: Option<String>,
+    status: Option<StatusCode>,
 }
 
 /// The signed-in admin of `org`, or the page to show instead.
@@ -246,12 +404,21 @@ async fn admin_of(
     };
     match require(state, session.person, action, org).await {
         Ok(()) => Ok(session),
-        Err(e) if e.status == StatusCode::FORBIDDEN => Err(message(
-            StatusCode::FORBIDDEN,
-            "没有权限",
-            format!("您没有管理 {org} 人员的权限。"),
-            None,
-        )),
+        Err(e) if e.status == StatusCode::FORBIDDEN => {
+            let name = state
+                .store
+                .read(move |c| Box::pin(async move { orgs::get(c, org).await }))
+                .await
+                .ok()
+                .flatten()
+                .map_or_else(|| org.to_string(), |u| u.name);
+            Err(message(
+                StatusCode::FORBIDDEN,
+                "没有权限",
+                format!("您没有管理{name}人员的权限。"),
+                None,
+            ))
+        }
         Err(e) => Err(e.into_response()),
     }
 }
@@ -260,49 +427,44 @@ async fn render_admin(
     state: &AppState,
     session: &SignedIn,
     org: OrgCode,
-    error: Option<String>,
+    shown: Shown,
 ) -> Response {
+    let me = session.person;
     let loaded = state
         .store
         .read(move |c| {
             Box::pin(async move {
-                Ok::<_, StoreError>((orgs::get(c, org).await?, staff::list(c, Some(org)).await?))
+                Ok::<_, StoreError>((
+                    orgs::get(c, org).await?,
+                    staff_cards(c, org, me).await?,
+                    unit_groups(c, org).await?,
+                ))
             })
         })
         .await;
-    let (unit, list) = match loaded {
+    let (unit, mut cards, units) = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    if let Some((id, m)) = shown.card_error
+        && let Some(card) = cards.iter_mut().find(|c| c.id == id)
+    {
+        card.error = Some(m);
+    }
+    let status = shown.status.unwrap_or(StatusCode::OK);
     let page = AdminPage {
         org: org.to_string(),
-        org_name: unit.map(|u| u.name).unwrap_or_else(|| org.to_string()),
-        staff: list
-            .into_iter()
-            .map(|s| StaffRow {
-                id: s.id,
-                name: s.display_name,
-                email: s.email,
-                active: s.active,
-                roles: s
-                    .assignments
-                    .iter()
-                    .map(|a| format!("{} · {}", role_label(a.role), a.org))
-                    .collect(),
-            })
-            .collect(),
-        all_roles: Role::ALL
-            .iter()
-            .filter(|r| **r != Role::AgencyLiaison)
-            .map(|r| (r.as_str(), role_label(*r)))
-            .collect(),
+        org_name: unit.map_or_else(|| org.to_string(), |u| u.name),
+        staff: cards,
+        roles: page_roles(),
+        units,
         csrf: session.csrf.clone(),
-        error,
-    };
-    let status = if page.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+        values: shown.values,
+        refused: shown.refused,
+        import_text: shown.import_text,
+        import_error: shown.import_error,
+        added: shown.added,
+        imported: shown.imported,
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -310,33 +472,117 @@ async fn render_admin(
     }
 }
 
-/// `GET /admin/staff?org=CODE`.
+#[derive(Deserialize)]
+pub(crate) struct AdminQuery {
+    org: Option<String>,
+    /// A unit to preselect in the add form (the no-reviewer mail links here with it).
+    unit: Option<String>,
+    /// The person just added, for the confirmation.
+    added: Option<Uuid>,
+    /// `1` when the person just added is new (and was mailed a welcome).
+    new: Option<u8>,
+    /// After an import: people added and roles given.
+    imported: Option<usize>,
+    roles: Option<usize>,
+}
+
+fn no_org() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "缺少单位",
+        "请从工作台进入人员管理。".into(),
+        None,
+    )
+}
+
+/// `GET /admin/staff?org=CODE[&unit=CODE]`.
 pub(crate) async fn admin_page(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<OrgQuery>,
+    Query(q): Query<AdminQuery>,
 ) -> Response {
     let Some(org) = q.org.as_deref().and_then(|o| OrgCode::parse(o).ok()) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "缺少机构代码",
-            "请从工作台进入人员管理。".into(),
-            None,
-        );
+        return no_org();
     };
-    match admin_of(&state, &headers, org, "staff.view").await {
-        Ok(session) => render_admin(&state, &session, org, None).await,
-        Err(page) => page,
+    let session = match admin_of(&state, &headers, org, "staff.view").await {
+        Ok(session) => session,
+        Err(page) => return page,
+    };
+    let mut shown = Shown::default();
+    if let Some(unit) = q
+        .unit
+        .as_deref()
+        .and_then(|u| OrgCode::parse(u).ok())
+        .filter(|u| u.is_within(&org))
+    {
+        shown.values.unit = unit.to_string();
     }
+    if let Some(id) = q.added {
+        shown.added = added_sentence(&state, org, id, q.new == Some(1)).await;
+    }
+    if let Some(people) = q.imported {
+        shown.imported = Some(format!(
+            "导入完成：新增人员 {people} 名，授予岗位 {} 个。新人员已收到欢迎邮件。",
+            q.roles.unwrap_or(people)
+        ));
+    }
+    render_admin(&state, &session, org, shown).await
+}
+
+/// "已添加王芳（wangfang@example.cn）：审核员 · 什川镇。" for someone in `org`'s subtree.
+async fn added_sentence(state: &AppState, org: OrgCode, id: Uuid, new: bool) -> Option<String> {
+    let cards = state
+        .store
+        .read(move |c| Box::pin(async move { staff_cards(c, org, Uuid::nil()).await }))
+        .await
+        .ok()?;
+    let card = cards.into_iter().find(|c| c.id == id)?;
+    let mut sentence = format!(
+        "已添加{}（{}）：{}。",
+        card.name,
+        card.email,
+        card.roles.join("；")
+    );
+    if new {
+        sentence.push_str("我们已给他/她发送欢迎邮件，说明如何登录。");
+    }
+    Some(sentence)
+}
+
+/// `GET /admin/staff/template.csv[?org=CODE]`: the import template (UTF-8 with BOM, Chinese
+/// header row, one example row at `org`).
+pub(crate) async fn csv_template(Query(q): Query<OrgQuery>) -> Response {
+    let org = q
+        .org
+        .as_deref()
+        .and_then(|o| OrgCode::parse(o).ok())
+        .unwrap_or_else(|| OrgCode::parse("620122100").expect("a valid code"));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"staff-template.csv\"; filename*=UTF-8''%E4%BA%BA%E5%91%98%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.csv",
+            ),
+        ],
+        jinguo_auth::staff::csv_template(org),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
 pub(crate) struct AdminAddForm {
     csrf: String,
     org: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
     role: String,
+    #[serde(default)]
     unit: String,
 }
 
@@ -353,12 +599,7 @@ async fn admin_form(
     csrf: &str,
 ) -> Result<(OrgCode, SignedIn), Response> {
     let Ok(org) = OrgCode::parse(org) else {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            "缺少机构代码",
-            "请从工作台进入人员管理。".into(),
-            None,
-        ));
+        return Err(no_org());
     };
     let session = admin_of(state, headers, org, "staff.manage").await?;
     if session.csrf != csrf {
@@ -372,7 +613,39 @@ async fn admin_form(
     Ok((org, session))
 }
 
-/// `POST /admin/staff`: adds a staff member in the admin's subtree.
+/// The add form's field for a field the rules name (`org` is the form's `unit`).
+fn form_field(field: Option<&'static str>) -> &'static str {
+    match field {
+        Some("org") | None => "unit",
+        Some(f) => f,
+    }
+}
+
+/// The add form checked field by field, in the order of the form.
+fn checked_add(f: &AdminAddForm, org: OrgCode) -> Result<NewStaff, Refused> {
+    if f.role.trim().is_empty() {
+        return Err(Refused::at("role", "请选择岗位"));
+    }
+    if f.unit.trim().is_empty() {
+        return Err(Refused::at("unit", "请选择单位"));
+    }
+    let s = new_staff(NewStaffBody {
+        email: f.email.clone(),
+        name: f.name.clone(),
+        role: f.role.clone(),
+        org: f.unit.clone(),
+        agency: None,
+        phone: Some(f.phone.clone()),
+    })
+    .map_err(|e| Refused::at(form_field(e.field), e.message))?;
+    if !s.assignment.org.is_within(&org) {
+        return Err(Refused::at("unit", "所选单位不在您管理的范围内"));
+    }
+    Ok(s)
+}
+
+/// `POST /admin/staff`: adds a staff member in the admin's subtree and welcomes them by mail;
+/// then the page says who was added where.
 pub(crate) async fn admin_add(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -382,28 +655,121 @@ pub(crate) async fn admin_add(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let body = NewStaffBody {
-        email: f.email,
-        name: f.name,
-        role: f.role,
-        org: f.unit,
-        agency: None,
-        phone: None,
+    let refused = match checked_add(&f, org) {
+        Ok(s) => match add_staff(&state, session.person, s).await {
+            Ok((id, new)) => {
+                return Redirect::to(&format!(
+                    "/admin/staff?org={org}&added={id}&new={}",
+                    u8::from(new)
+                ))
+                .into_response();
+            }
+            Err(StaffError::Invalid { field, message }) => {
+                Refused::at(form_field(Some(field)), message)
+            }
+            // The granting rule: said beside the role chosen.
+            Err(StaffError::Forbidden { message }) => Refused::at("role", message),
+            Err(StaffError::Store(e)) => return ApiError::from(e).into_response(),
+            Err(e) => return ApiError::internal(&e).into_response(),
+        },
+        Err(r) => r,
     };
-    let outcome = match new_staff(body) {
-        Ok(s) if !s.assignment.org.is_within(&org) => {
-            Err(format!("{} 不在 {org} 之内", s.assignment.org))
+    let shown = Shown {
+        status: Some(refused.status),
+        values: AddValues {
+            name: f.name,
+            email: f.email,
+            phone: f.phone,
+            role: f.role,
+            unit: f.unit,
+        },
+        refused: Some(refused),
+        ..Shown::default()
+    };
+    render_admin(&state, &session, org, shown).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AdminImportForm {
+    csrf: String,
+    org: String,
+    #[serde(default)]
+    csv: String,
+}
+
+/// `POST /admin/staff/import`: the pasted CSV, all rows or none, by the rules of
+/// `jinguo user import` (and only units of the admin's subtree); each new person is welcomed.
+pub(crate) async fn admin_import(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<AdminImportForm>,
+) -> Response {
+    let (org, session) = match admin_form(&state, &headers, &f.org, &f.csrf).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let actor = session.person;
+    let public_url = state.config.http.public_url.clone();
+    let text = f.csv.clone();
+    let result = match jinguo_auth::staff::parse_csv(&text) {
+        Ok(rows) if rows.is_empty() => Err(StaffError::BadRow {
+            line: 2,
+            column: None,
+            message: "没有要导入的行：请在表头下每行填写一人".into(),
+        }),
+        Ok(rows) => match rows.iter().find(|(_, s)| !s.assignment.org.is_within(&org)) {
+            Some((line, _)) => Err(StaffError::BadRow {
+                line: *line,
+                column: Some("org"),
+                message: "该单位不在您管理的范围内".into(),
+            }),
+            None => {
+                state
+                    .store
+                    .transaction(move |c| {
+                        Box::pin(async move {
+                            jinguo_auth::staff::import(
+                                c,
+                                &rows,
+                                Grantor::Staff(actor),
+                                &public_url,
+                                jinguo_bus::now(),
+                            )
+                            .await
+                        })
+                    })
+                    .await
+            }
+        },
+        Err(e) => Err(e),
+    };
+    let error = match result {
+        Ok((people, roles)) => {
+            return Redirect::to(&format!(
+                "/admin/staff?org={org}&imported={people}&roles={roles}#import"
+            ))
+            .into_response();
         }
-        Ok(s) => add_staff(&state, session.person, s)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("{}：{}", field_label(e.field), e.message)),
-        Err(e) => Err(format!("{}：{}", field_label(e.field), e.message)),
+        Err(StaffError::BadRow {
+            line,
+            column,
+            message,
+        }) => match column.map(jinguo_auth::staff::column_label) {
+            Some(label) if !label.is_empty() => {
+                format!("第 {line} 行，{label}：{message}。整个文件未导入，请改正后重新提交。")
+            }
+            _ => format!("第 {line} 行：{message}。整个文件未导入，请改正后重新提交。"),
+        },
+        Err(StaffError::Store(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::internal(&e).into_response(),
     };
-    match outcome {
-        Ok(()) => back(&org),
-        Err(error) => render_admin(&state, &session, org, Some(error)).await,
-    }
+    let shown = Shown {
+        status: Some(StatusCode::BAD_REQUEST),
+        import_text: f.csv,
+        import_error: Some(error),
+        ..Shown::default()
+    };
+    render_admin(&state, &session, org, shown).await
 }
 
 #[derive(Deserialize)]
@@ -427,6 +793,178 @@ struct ConfirmPage {
     button: &'static str,
 }
 
+/// The reassign form of one person.
+#[derive(Template)]
+#[template(path = "staff/reassign.html")]
+struct ReassignPage {
+    id: Uuid,
+    org: String,
+    name: String,
+    roles: Vec<(&'static str, &'static str)>,
+    current: Vec<String>,
+    units: Vec<UnitGroup>,
+    csrf: String,
+    role: String,
+    unit: String,
+    refused: Option<Refused>,
+}
+
+impl ReassignPage {
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(&self.refused, field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(&self.refused)
+    }
+
+    fn aria(&self, field: &str) -> String {
+        invalid_attrs(&self.refused, field, "reassign")
+    }
+}
+
+/// The person's name and roles, the unit list, and the page with `role`/`unit` as typed.
+async fn render_reassign(
+    state: &AppState,
+    session: &SignedIn,
+    org: OrgCode,
+    id: Uuid,
+    role: String,
+    unit: String,
+    refused: Option<Refused>,
+) -> Response {
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let cards = staff_cards(c, org, Uuid::nil()).await?;
+                Ok::<_, StoreError>((
+                    cards.into_iter().find(|c| c.id == id),
+                    unit_groups(c, org).await?,
+                    staff::principal(c, id, jinguo_bus::now()).await?,
+                ))
+            })
+        })
+        .await;
+    let (card, units, principal) = match loaded {
+        Ok(v) => v,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(card) = card else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "没有这个人员",
+            "此人员不在您管理的范围内。".into(),
+            None,
+        );
+    };
+    // Without a choice typed yet, the unit list starts at the person's current unit.
+    let unit = if unit.is_empty() {
+        principal
+            .and_then(|p| p.assignments.first().map(|a| a.org))
+            .filter(|u| u.is_within(&org))
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    } else {
+        unit
+    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let page = ReassignPage {
+        id,
+        org: org.to_string(),
+        name: card.name,
+        roles: page_roles(),
+        current: card.roles,
+        units,
+        csrf: session.csrf.clone(),
+        role,
+        unit,
+        refused,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// Whether the signed-in admin may manage `id`: never themselves (said on their card), and
+/// every role of the person where the admin may grant it. The page to show otherwise.
+async fn manageable(
+    state: &AppState,
+    session: &SignedIn,
+    org: OrgCode,
+    id: Uuid,
+) -> Result<(), Response> {
+    let actor = session.person;
+    if actor == id {
+        let shown = Shown {
+            status: Some(StatusCode::FORBIDDEN),
+            card_error: Some((
+                id,
+                "不能停用、启用或调整自己的账号，请联系上级管理员。".into(),
+            )),
+            ..Shown::default()
+        };
+        return Err(render_admin(state, session, org, shown).await);
+    }
+    let checked = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                jinguo_auth::staff::may_manage(c, Grantor::Staff(actor), id, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await;
+    match checked {
+        Ok(()) => Ok(()),
+        Err(StaffError::Store(e)) => Err(ApiError::from(e).into_response()),
+        Err(_) => Err(message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            "此人员不在您管理的范围内。".into(),
+            None,
+        )),
+    }
+}
+
+/// `GET /admin/staff/{id}/reassign?org=CODE`: the form to move a person to another role.
+pub(crate) async fn admin_person_page(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path((id, what)): Path<(Uuid, String)>,
+    Query(q): Query<OrgQuery>,
+) -> Response {
+    if what != "reassign" {
+        return message(
+            StatusCode::NOT_FOUND,
+            "页面不存在",
+            "没有这个页面。".into(),
+            None,
+        );
+    }
+    let Some(org) = q.org.as_deref().and_then(|o| OrgCode::parse(o).ok()) else {
+        return no_org();
+    };
+    let session = match admin_of(&state, &headers, org, "staff.manage").await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    if let Err(page) = manageable(&state, &session, org, id).await {
+        return page;
+    }
+    render_reassign(
+        &state,
+        &session,
+        org,
+        id,
+        String::new(),
+        String::new(),
+        None,
+    )
+    .await
+}
+
 /// `POST /admin/staff/{id}/disable`, `/enable` (each after a confirmation page) and
 /// `/reassign`.
 pub(crate) async fn admin_person(
@@ -439,106 +977,93 @@ pub(crate) async fn admin_person(
         Ok(v) => v,
         Err(page) => return page,
     };
+    if !matches!(what.as_str(), "disable" | "enable" | "reassign") {
+        return message(
+            StatusCode::NOT_FOUND,
+            "页面不存在",
+            "没有这个操作。".into(),
+            None,
+        );
+    }
+    // The one rule for managing a person (never oneself; their roles all where the admin may
+    // grant them).
+    if let Err(page) = manageable(&state, &session, org, id).await {
+        return page;
+    }
     let actor = session.person;
-    // The one rule for managing a person (their roles all where the admin may grant them).
-    let manageable = state
-        .store
-        .read(move |c| {
-            Box::pin(async move {
-                jinguo_auth::staff::may_manage(c, Grantor::Staff(actor), id, jinguo_bus::now())
+    if what == "reassign" {
+        let (role, unit) = (f.role.unwrap_or_default(), f.unit.unwrap_or_default());
+        let again = |refused: Refused| {
+            render_reassign(
+                &state,
+                &session,
+                org,
+                id,
+                role.clone(),
+                unit.clone(),
+                Some(refused),
+            )
+        };
+        if role.trim().is_empty() {
+            return again(Refused::at("role", "请选择岗位")).await;
+        }
+        let a = match parse_assignment(&role, &unit, None) {
+            Ok(a) if a.org.is_within(&org) => a,
+            Ok(_) => return again(Refused::at("unit", "所选单位不在您管理的范围内")).await,
+            Err(("role", _)) => return again(Refused::at("role", "请选择岗位")).await,
+            Err(_) => return again(Refused::at("unit", "请选择单位")).await,
+        };
+        let result = state
+            .store
+            .transaction(move |c| {
+                Box::pin(async move {
+                    jinguo_auth::staff::reassign(
+                        c,
+                        Grantor::Staff(actor),
+                        id,
+                        &a,
+                        jinguo_bus::now(),
+                    )
                     .await
+                })
+            })
+            .await;
+        return match result {
+            Ok(()) => back(&org),
+            Err(StaffError::Invalid { field, message }) => {
+                again(Refused::at(form_field(Some(field)), message)).await
+            }
+            Err(StaffError::Forbidden { message }) => again(Refused::at("role", message)).await,
+            Err(StaffError::Store(e)) => ApiError::from(e).into_response(),
+            Err(e) => ApiError::internal(&e).into_response(),
+        };
+    }
+    let active = what == "enable";
+    if f.confirm.as_deref() != Some("yes") {
+        return confirm_page(&state, &session, org, id, active).await;
+    }
+    let result = state
+        .store
+        .transaction(move |c| {
+            Box::pin(async move {
+                jinguo_auth::staff::set_active(c, id, active, &actor.to_string(), jinguo_bus::now())
+                    .await
+                    .map(|_| ())
             })
         })
         .await;
-    match manageable {
-        Ok(()) => {}
-        Err(StaffError::Store(e)) => return ApiError::from(e).into_response(),
-        Err(_) => {
-            return message(
-                StatusCode::FORBIDDEN,
-                "没有权限",
-                "此人员不在您管理的范围内。".into(),
-                None,
-            );
-        }
-    }
-    let result = match what.as_str() {
-        "disable" | "enable" => {
-            let active = what == "enable";
-            if f.confirm.as_deref() != Some("yes") {
-                return confirm_page(&state, &session, org, id, active).await;
-            }
-            state
-                .store
-                .transaction(move |c| {
-                    Box::pin(async move {
-                        jinguo_auth::staff::set_active(
-                            c,
-                            id,
-                            active,
-                            &actor.to_string(),
-                            jinguo_bus::now(),
-                        )
-                        .await
-                        .map(|_| ())
-                    })
-                })
-                .await
-        }
-        "reassign" => {
-            let parsed = parse_assignment(
-                f.role.as_deref().unwrap_or(""),
-                f.unit.as_deref().unwrap_or(""),
-                None,
-            );
-            let a = match parsed {
-                Ok(a) if a.org.is_within(&org) => a,
-                Ok(_) => {
-                    return render_admin(
-                        &state,
-                        &session,
-                        org,
-                        Some("所选单位不在您管理的范围内".into()),
-                    )
-                    .await;
-                }
-                Err((field, _)) => {
-                    let m = format!("{}：请检查后重新填写", field_label(Some(field)));
-                    return render_admin(&state, &session, org, Some(m)).await;
-                }
-            };
-            state
-                .store
-                .transaction(move |c| {
-                    Box::pin(async move {
-                        jinguo_auth::staff::reassign(
-                            c,
-                            Grantor::Staff(actor),
-                            id,
-                            &a,
-                            jinguo_bus::now(),
-                        )
-                        .await
-                    })
-                })
-                .await
-        }
-        _ => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "页面不存在",
-                "没有这个操作。".into(),
-                None,
-            );
-        }
-    };
     match result {
         Ok(()) => back(&org),
         Err(StaffError::Store(e)) => ApiError::from(e).into_response(),
         Err(StaffError::Invalid { message, .. } | StaffError::Forbidden { message }) => {
-            render_admin(&state, &session, org, Some(message)).await
+            let shown = Shown {
+                status: Some(StatusCode::BAD_REQUEST),
+                card_error: Some((id, message)),
+                ..Shown::default()
+            };
+            render_admin(&state, &session, org, shown).await
         }
-        Err(e @ StaffError::BadRow { .. }) => ApiError::internal(&e).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
     }
 }
 
@@ -572,7 +1097,7 @@ async fn confirm_page(
         ConfirmPage {
             title: "确认停用",
             message: format!(
-                "停用后，{name}将立即退出登录，已发出的链接和接口令牌全部失效，未完成的审核任务转交本单位其他在岗审核员。"
+                "停用后，{name}将立即退出登录，已发出的链接和接口令牌全部失效，未完成的审核任务转交本单位其他在岗审核员。停用后可随时在人员管理页面点“启用”恢复。"
             ),
             action: format!("/admin/staff/{id}/disable"),
             csrf: session.csrf.clone(),

@@ -15,7 +15,7 @@ use jinguo_store::{Store, StoreError, audit, links, orgs, staff};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum User {
-    /// Add a staff member, or another role for a known email.
+    /// Add a staff member (mailed a welcome), or another role for a known email.
     Add {
         #[arg(long)]
         email: String,
@@ -56,7 +56,8 @@ pub(crate) enum User {
         #[arg(long)]
         yes: bool,
     },
-    /// Import staff from CSV (email,name,role,org[,agency,phone]): all rows or none.
+    /// Import staff from CSV (email,name,role,org[,agency,phone], or the admin page's Chinese
+    /// template): all rows or none; each new person is mailed a welcome.
     Import { file: std::path::PathBuf },
 }
 
@@ -137,10 +138,18 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
                 phone,
                 assignment,
             };
+            let public_url = config.http.public_url.clone();
             let (_, new) = store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        jinguo_auth::staff::add(c, &s, Grantor::Operator, jinguo_bus::now()).await
+                        jinguo_auth::staff::onboard(
+                            c,
+                            &s,
+                            Grantor::Operator,
+                            &public_url,
+                            jinguo_bus::now(),
+                        )
+                        .await
                     })
                 })
                 .await
@@ -189,11 +198,18 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
             let rows = jinguo_auth::staff::parse_csv(&text)
                 .map_err(staff_error)
                 .with_context(|| format!("importing {}", file.display()))?;
+            let public_url = config.http.public_url.clone();
             let (people, roles) = store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        jinguo_auth::staff::import(c, &rows, Grantor::Operator, jinguo_bus::now())
-                            .await
+                        jinguo_auth::staff::import(
+                            c,
+                            &rows,
+                            Grantor::Operator,
+                            &public_url,
+                            jinguo_bus::now(),
+                        )
+                        .await
                     })
                 })
                 .await

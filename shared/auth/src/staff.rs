@@ -1,7 +1,5 @@
 //! Onboarding staff: one at a time or a whole CSV, all or nothing.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use jinguo_bus::Job;
 use jinguo_core::auth::{Agency, Assignment, Role, Target};
@@ -22,8 +20,15 @@ pub struct NewStaff {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
-    #[error("line {line}: {message}")]
-    BadRow { line: u64, message: String },
+    /// A line of an import is refused: `column` names the CSV column at fault (`email`, `name`,
+    /// `role`, `org`, `agency`, `phone`), `None` for the header or the CSV itself; `message` is
+    /// for people, in Chinese.
+    #[error("line {line}: {}{message}", column_prefix(*.column))]
+    BadRow {
+        line: u64,
+        column: Option<&'static str>,
+        message: String,
+    },
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -34,6 +39,34 @@ pub enum StaffError {
     Forbidden { message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The welcome mail of a new person could not be composed (the add is rolled back with it).
+    #[error("composing the welcome mail")]
+    Mail(#[source] jinguo_mail::NotifyError),
+}
+
+fn column_prefix(column: Option<&'static str>) -> String {
+    column.map(|c| format!("{c}: ")).unwrap_or_default()
+}
+
+/// The Chinese name of a role, for pages and mails.
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "管理员",
+        Role::Reviewer => "审核员",
+        Role::Coordinator => "宣讲协调员",
+        Role::CaseOfficer => "个案专员",
+        Role::AgencyLiaison => "联动单位联络员",
+        Role::Supervisor => "督导",
+        Role::Viewer => "查看者",
+    }
+}
+
+/// A role by its code (`reviewer`) or its Chinese name (`审核员`).
+fn parse_role(raw: &str) -> Option<Role> {
+    let raw = raw.trim();
+    raw.parse()
+        .ok()
+        .or_else(|| Role::ALL.iter().copied().find(|r| role_label(*r) == raw))
 }
 
 /// Who grants a role: an operator at the server's command line (trusted like the database
@@ -321,7 +354,7 @@ pub fn parse_assignment(
     org: &str,
     agency: Option<&str>,
 ) -> Result<Assignment, (&'static str, String)> {
-    let role: Role = role.trim().parse().map_err(|e| ("role", e))?;
+    let role = parse_role(role).ok_or_else(|| ("role", format!("{role:?} is not a role")))?;
     let org = OrgCode::parse(org).map_err(|e| ("org", format!("{org:?}: {e}")))?;
     let agency = match agency.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => Some(a.parse::<Agency>().map_err(|e| ("agency", e))?),
@@ -376,56 +409,167 @@ pub async fn add(
     Ok((id, new))
 }
 
-/// Parses a staff CSV (`email,name,role,org[,agency,phone]`), all rows or none.
+/// Adds a staff member as [`add`] does and, when the person is new, welcomes them by mail
+/// ([`jinguo_mail::StaffWelcome`]: their role and unit by name and how to sign in at
+/// `{public_url}/signin`), in the same transaction. Every entry point that onboards people —
+/// the admin page, `POST /api/v1/staff`, `jinguo user add` and [`import`] — calls this, so all
+/// welcome the same way.
+pub async fn onboard(
+    conn: &mut Conn<'_>,
+    s: &NewStaff,
+    by: Grantor,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, bool), StaffError> {
+    let (id, new) = add(conn, s, by, now).await?;
+    if new {
+        let mail = jinguo_mail::StaffWelcome {
+            recipient: s.name.clone(),
+            email: s.email.clone(),
+            role: role_label(s.assignment.role).to_owned(),
+            unit: unit_name(conn, s.assignment.org).await?,
+            link: format!("{}/signin", public_url.trim_end_matches('/')),
+        };
+        jinguo_mail::notify(conn, id, &mail, jinguo_core::notify::Urgency::Normal, now)
+            .await
+            .map_err(StaffError::Mail)?;
+    }
+    Ok((id, new))
+}
+
+/// A unit by name as people say it: from its county down (`皋兰县 什川镇 北庄村委会`); a unit
+/// above a county by its own name.
+pub async fn unit_name(conn: &mut Conn<'_>, org: OrgCode) -> Result<String, StoreError> {
+    let mut names = Vec::new();
+    let mut at = Some(org);
+    while let Some(code) = at {
+        names.push(
+            orgs::get(conn, code)
+                .await?
+                .map_or_else(|| code.to_string(), |u| u.name),
+        );
+        if code.level() <= jinguo_core::org::OrgLevel::County {
+            break;
+        }
+        at = code.parent();
+    }
+    names.reverse();
+    Ok(names.join(" "))
+}
+
+/// The CSV columns an import reads: the code (the command line's header) and the Chinese
+/// header of the page's template, either accepted.
+const COLUMNS: [(&str, &str); 6] = [
+    ("email", "邮箱"),
+    ("name", "姓名"),
+    ("role", "岗位"),
+    ("org", "单位代码"),
+    ("agency", "联动单位"),
+    ("phone", "手机号"),
+];
+
+/// The Chinese name of an import column, for pages.
+pub fn column_label(column: &str) -> &'static str {
+    COLUMNS
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map_or("", |(_, l)| l)
+}
+
+/// The template the admin page offers for download: UTF-8 with a byte-order mark (so Excel
+/// opens it as UTF-8), the Chinese header row, and one example row at `example_org`.
+pub fn csv_template(example_org: OrgCode) -> String {
+    let header: Vec<&str> = COLUMNS.iter().map(|(_, l)| *l).collect();
+    format!(
+        "\u{feff}{}\r\nwangfang@example.cn,王芳,审核员,{},,13800138000\r\n",
+        header.join(","),
+        example_org.as_str()
+    )
+}
+
+/// Parses a staff CSV (`email,name,role,org[,agency,phone]`, or the Chinese header of
+/// [`csv_template`]; roles by code or Chinese name), all rows or none; refusals name the line
+/// and column, in Chinese.
 pub fn parse_csv(text: &str) -> Result<Vec<(u64, NewStaff)>, StaffError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let header = reader
         .headers()
-        .map_err(|e| StaffError::BadRow {
+        .map_err(|_| StaffError::BadRow {
             line: 1,
-            message: format!("unreadable header: {e}"),
+            column: None,
+            message: "表头无法读取，请使用下载的模板".into(),
         })?
         .clone();
     let col = |n: &str| {
-        header
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == n)
+        let label = column_label(n);
+        header.iter().position(|h| h == n || h == label)
     };
     let (Some(email), Some(name), Some(role), Some(org)) =
         (col("email"), col("name"), col("role"), col("org"))
     else {
         return Err(StaffError::BadRow {
             line: 1,
-            message: "header must name the columns email, name, role and org (agency and phone are optional)".into(),
+            column: None,
+            message: "表头应包含 邮箱、姓名、岗位、单位代码 四列（联动单位、手机号可不填），或 email,name,role,org".into(),
         });
     };
     let (agency, phone) = (col("agency"), col("phone"));
     let mut rows = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = std::collections::HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| StaffError::BadRow {
             line: e.position().map_or(0, |p| p.line()),
-            message: format!("not valid CSV: {e}"),
+            column: None,
+            message: "不是有效的 CSV 行（列数或引号不对）".into(),
         })?;
         let line = record.position().map_or(0, |p| p.line());
-        let bad = |message: String| StaffError::BadRow { line, message };
+        let bad = |column: &'static str, message: String| StaffError::BadRow {
+            line,
+            column: Some(column),
+            message,
+        };
         let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("");
-        let email = parse_email(field(Some(email))).map_err(|m| bad(format!("email: {m}")))?;
-        let name = field(Some(name)).to_owned();
-        if name.is_empty() {
-            return Err(bad("name is empty".into()));
-        }
+        let email = parse_email(field(Some(email)))
+            .map_err(|_| bad("email", "邮箱格式不正确，例如 wangfang@example.cn".into()))?;
+        let name = jinguo_core::text::single_line(field(Some(name)), jinguo_core::text::NAME_MAX)
+            .map_err(|e| bad("name", format!("姓名{}", e.message())))?;
         let a = parse_assignment(field(Some(role)), field(Some(org)), Some(field(agency)))
-            .map_err(|(f, m)| bad(format!("{f}: {m}")))?;
-        if !seen.insert((email.clone(), a.role, a.org)) {
-            return Err(bad(format!(
-                "{email} already has role {} at {} earlier in the file",
-                a.role, a.org
-            )));
+            .map_err(|(f, _)| match f {
+                "role" => bad(
+                    "role",
+                    format!(
+                        "岗位应为以下之一：{}",
+                        Role::ALL
+                            .iter()
+                            .map(|r| role_label(*r))
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                ),
+                "org" => bad("org", "单位代码应为 2–12 位数字的统计用区划代码".into()),
+                _ => bad(
+                    "agency",
+                    format!(
+                        "联动单位联络员需填写联动单位（{}），其他岗位不填",
+                        Agency::ALL
+                            .iter()
+                            .map(|a| a.as_str())
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                ),
+            })?;
+        if let Some(earlier) = seen.insert((email.clone(), a.role, a.org), line) {
+            return Err(bad(
+                "email",
+                format!("与第 {earlier} 行重复：同一人在同一单位的同一岗位"),
+            ));
         }
-        let phone = Some(field(phone).to_owned()).filter(|p| !p.is_empty());
+        let phone = jinguo_core::identity::MobilePhone::parse_optional(Some(field(phone)))
+            .map_err(|e| bad("phone", e.message().to_owned()))?
+            .map(|p| p.as_str().to_owned());
         rows.push((
             line,
             NewStaff {
@@ -439,17 +583,19 @@ pub fn parse_csv(text: &str) -> Result<Vec<(u64, NewStaff)>, StaffError> {
     Ok(rows)
 }
 
-/// Adds every row in the caller's transaction; an org unit missing from the tree fails the
+/// Onboards every row in the caller's transaction (a welcome mail to each new person); a row
+/// refused (an org unit missing from the tree, a role the granter may not give) fails the
 /// whole file with that row's line.
 pub async fn import(
     conn: &mut Conn<'_>,
     rows: &[(u64, NewStaff)],
     by: Grantor,
+    public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), StaffError> {
     let (mut people_added, mut roles) = (0, 0);
     for (line, s) in rows {
-        match add(conn, s, by, now).await {
+        match onboard(conn, s, by, public_url, now).await {
             Ok((_, new)) => {
                 people_added += usize::from(new);
                 roles += 1;
@@ -457,7 +603,15 @@ pub async fn import(
             Err(StaffError::Invalid { field, message }) => {
                 return Err(StaffError::BadRow {
                     line: *line,
-                    message: format!("{field}: {message}"),
+                    column: Some(field),
+                    message,
+                });
+            }
+            Err(StaffError::Forbidden { message }) => {
+                return Err(StaffError::BadRow {
+                    line: *line,
+                    column: Some("role"),
+                    message,
                 });
             }
             Err(e) => return Err(e),
@@ -564,11 +718,25 @@ mod tests {
         assert_eq!(parse_csv(ok).unwrap().len(), 2);
         let bad = "email,name,role,org\na@x.cn,甲,reviewer,620122\nb@x.cn,乙,boss,620122\n";
         match parse_csv(bad) {
-            Err(StaffError::BadRow { line, message }) => {
-                assert_eq!(line, 3);
-                assert!(message.starts_with("role:"), "{message}");
+            Err(StaffError::BadRow {
+                line,
+                column,
+                message,
+            }) => {
+                assert_eq!((line, column), (3, Some("role")));
+                assert!(message.starts_with("岗位应为"), "{message}");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_template_imports_as_it_is_downloaded() {
+        let t = csv_template(OrgCode::parse("620122100").unwrap());
+        assert!(t.starts_with('\u{feff}'));
+        let rows = parse_csv(&t).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1.assignment.role, Role::Reviewer);
+        assert_eq!(rows[0].1.assignment.org.to_string(), "620122100000");
     }
 }
