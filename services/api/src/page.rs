@@ -34,18 +34,7 @@ pub(crate) fn message(
 }
 
 /// Chinese names of roles, for pages.
-pub(crate) fn role_label(role: jinguo_core::auth::Role) -> &'static str {
-    use jinguo_core::auth::Role::*;
-    match role {
-        Admin => "管理员",
-        Reviewer => "审核员",
-        Coordinator => "宣讲协调员",
-        CaseOfficer => "个案专员",
-        AgencyLiaison => "联动单位联络员",
-        Supervisor => "督导",
-        Viewer => "查看者",
-    }
-}
+pub(crate) use jinguo_auth::staff::role_label;
 
 /// Why a form is shown again: a sentence beside one of its fields (the field's name in the
 /// form), or above the whole form. Every form page keeps what was typed and shows it with this.
