@@ -133,7 +133,10 @@ pub fn router(state: AppState) -> Router {
             "/admin/campaigns/{id}/export.xlsx",
             get(dashboard::export_xlsx),
         )
-        .route("/admin/campaigns/{id}/export.csv", get(dashboard::export_csv))
+        .route(
+            "/admin/campaigns/{id}/export.csv",
+            get(dashboard::export_csv),
+        )
         .route(
             "/tasks/{task_id}",
             get(review::task_page).post(review::decide_task),

@@ -8,8 +8,8 @@ use jinguo_core::nominations::State;
 use jinguo_nominations::{
     EligibilityPage as EligibilityPageView, Refusal, ReviewPage as ReviewPageView,
 };
-use jinguo_store::links::ActionLink;
 use jinguo_store::StoreError;
+use jinguo_store::links::ActionLink;
 use uuid::Uuid;
 
 use crate::links::{Acted, LinkAction, LinkForm};

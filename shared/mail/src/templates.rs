@@ -315,7 +315,10 @@ mod tests {
         .unwrap();
         insta::assert_snapshot!("referral_notice_subject", r.subject);
         insta::assert_snapshot!("referral_notice_text", r.text);
-        assert!(r.html.contains("http://127.0.0.1:8080/link/abc</p>"), "the URL as text too");
+        assert!(
+            r.html.contains("http://127.0.0.1:8080/link/abc</p>"),
+            "the URL as text too"
+        );
     }
 
     #[test]
