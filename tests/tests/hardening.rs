@@ -485,7 +485,7 @@ async fn one_household_however_its_number_is_typed(backend: Backend) {
             ("head_name", "张梅"),
             ("head_id", "620122198001011235"),
             ("address", "皋兰县某村"),
-            ("phone", ""),
+            ("phone", "13900001111"),
             ("story", STORY),
         ])
         .send()
@@ -580,9 +580,22 @@ fn without_ids(text: &str) -> String {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         let candidate = rest.get(..36).filter(|s| s.parse::<Uuid>().is_ok());
+        // A readable reference (`620122-2026-0042`): the next number, whoever submits.
+        let reference = rest.get(..16).filter(|s| {
+            s.bytes().enumerate().all(|(i, b)| {
+                if i == 6 || i == 11 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+        });
         if let Some(id) = candidate {
             out.push_str("<id>");
             rest = &rest[id.len()..];
+        } else if let Some(r) = reference {
+            out.push_str("<reference>");
+            rest = &rest[r.len()..];
         } else {
             out.push(c);
             rest = &rest[c.len_utf8()..];
@@ -633,7 +646,8 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
     let held = id_of(&flagged);
 
     // The public form: the same status and the same page.
-    let form = |head_id: &'static str| {
+    // The public form needs a phone: each family its own.
+    let form = |head_id: &'static str, phone: &'static str| {
         let w = &w;
         async move {
             let r = w
@@ -646,7 +660,7 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
                     ("head_name", "张梅"),
                     ("head_id", head_id),
                     ("address", "皋兰县某村"),
-                    ("phone", ""),
+                    ("phone", phone),
                     ("story", STORY),
                 ])
                 .send()
@@ -655,8 +669,8 @@ async fn a_flagged_household_is_accepted_exactly_like_any_other(backend: Backend
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
-    let (form_flagged_status, form_flagged) = form(ID_3).await;
-    let (form_plain_status, form_plain) = form(ID_4).await;
+    let (form_flagged_status, form_flagged) = form(ID_3, "13900003333").await;
+    let (form_plain_status, form_plain) = form(ID_4, "13900004444").await;
     assert_eq!(form_flagged_status, form_plain_status);
     assert!(form_flagged_status < 300, "{form_flagged}");
     assert_eq!(without_ids(&form_flagged), without_ids(&form_plain));

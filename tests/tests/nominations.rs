@@ -751,6 +751,7 @@ async fn the_public_self_nomination_form_submits_and_names_what_is_wrong() {
             ("head_name", "李秀英".to_owned()),
             ("head_id", "13800001111".to_owned()),
             ("address", "某村".to_owned()),
+            ("phone", "13800001111".to_owned()),
             ("story", story.to_owned()),
         ]
     };

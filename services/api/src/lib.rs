@@ -9,10 +9,12 @@ mod health;
 mod limits;
 mod links;
 mod nominate;
+mod nomination_pages;
 mod nominations;
 mod orgs;
 mod page;
 mod pages;
+mod picker;
 mod referral_pages;
 mod referrals;
 mod review;
@@ -197,6 +199,12 @@ pub fn router(state: AppState) -> Router {
             "/referrals/{id}/tasks/{task_id}/{step}",
             post(referral_pages::task_action),
         )
+        .route(
+            "/campaigns/{id}/nominate",
+            get(nomination_pages::nominate_form).post(nomination_pages::nominate_submit),
+        )
+        .route("/nominations/{id}", get(nomination_pages::show))
+        .route("/nominations/{id}/{action}", post(nomination_pages::act))
         .route("/api/v1/campaigns", post(nominations::create_campaign))
         .route("/api/v1/campaigns/{id}/nominations", get(nominations::list))
         .route("/api/v1/nominations", post(nominations::submit))

@@ -1,5 +1,10 @@
 //! The public self-nomination form (本人自荐): no account needed.
 //!
+//! The village is chosen by name with the no-JavaScript picker ([`crate::picker`]), starting at
+//! the campaign's area; a posted village code is still accepted. The phone is required: the
+//! village federation tells the family the result. The confirmation gives the nomination's
+//! short readable reference (`620122-2026-0042`), never its id.
+//!
 //! Limits on accepted submissions (configurable under `[nominations]`): per client address per
 //! hour, per campaign per hour, and per campaign and village per day. They are checked before a
 //! submission and counted when one is accepted, so mistakes corrected and resent do not use them
@@ -16,27 +21,14 @@ use axum::response::{Html, IntoResponse, Response};
 use jinguo_core::nominations::Channel;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{Family, Refusal, Submission};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
 use crate::page::{Refused, message, refused_above, refused_at};
+use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
 use crate::{ApiError, AppState};
-
-/// What the form holds: empty on first show, what was typed after a refusal.
-#[derive(Deserialize, Default)]
-pub(crate) struct NominateForm {
-    village: String,
-    category: String,
-    head_name: String,
-    head_id: String,
-    address: String,
-    #[serde(default)]
-    phone: String,
-    story: String,
-}
 
 #[derive(Template)]
 #[template(path = "nominate.html")]
@@ -44,7 +36,8 @@ struct NominatePage {
     campaign: String,
     campaign_id: Uuid,
     categories: Vec<String>,
-    values: NominateForm,
+    picker: Picker,
+    values: Typed,
     refused: Option<Refused>,
 }
 
@@ -58,12 +51,31 @@ impl NominatePage {
     fn general_error(&self) -> Option<&str> {
         refused_above(&self.refused)
     }
+
+    /// The attributes tying `field` to its refusal.
+    fn aria(&self, field: &str) -> String {
+        aria_invalid(&self.refused, field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "nominate_done.html")]
+struct DonePage {
+    campaign: String,
+    reference: Option<String>,
+}
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
 }
 
 async fn form_page(
     state: &AppState,
     id: Uuid,
-    values: NominateForm,
+    values: Typed,
     refused: Option<Refused>,
 ) -> Response {
     let campaign = match state
@@ -75,40 +87,47 @@ async fn form_page(
         Ok(None) => return no_such_campaign(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let categories = campaign.categories;
+    let root = campaign.scope;
+    let area = picked_area(root, &values);
+    let picker = match state
+        .store
+        .read(move |c| Box::pin(picker(c, root, area)))
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
     let page = NominatePage {
         campaign: campaign.name,
         campaign_id: id,
-        categories,
+        categories: campaign.categories,
+        picker,
         values,
         refused,
     };
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
+    render(status, &page)
 }
 
 fn no_such_campaign() -> Response {
     message(
         StatusCode::NOT_FOUND,
         "没有这项评选",
-        "请核对评选链接。".into(),
-        None,
+        "没有找到这项评选，请核对评选链接或二维码。".into(),
+        Some("如有疑问，请联系所在村（社区）妇联。"),
     )
 }
 
 /// `GET /nominate/{campaign_id}`.
 pub(crate) async fn form(State(state): State<AppState>, Path(id): Path<Uuid>) -> Response {
-    form_page(&state, id, NominateForm::default(), None).await
+    form_page(&state, id, Typed::default(), None).await
 }
 
 /// The form's field for a refusal's `field` (`family.head_name` is the form's `head_name`),
 /// and its label.
 fn form_field(field: &str) -> Option<(&'static str, &'static str)> {
     Some(match field.strip_prefix("family.").unwrap_or(field) {
-        "village" => ("village", "所在村/社区代码"),
+        "village" => ("village", "所在村（社区）"),
         "category" => ("category", "推荐类别"),
         "story" => ("story", "家庭事迹"),
         "head_name" => ("head_name", "户主姓名"),
@@ -117,6 +136,19 @@ fn form_field(field: &str) -> Option<(&'static str, &'static str)> {
         "phone" => ("phone", "联系电话"),
         _ => return None,
     })
+}
+
+/// A program's refusal of a nomination form as the page shows it: beside its field when the
+/// form has it, with the field's Chinese name. `None`: the refusal needs a page of its own.
+pub(crate) fn refused_field(field: &str, message: String) -> Refused {
+    match form_field(field) {
+        Some((field, label)) => Refused::at(field, format!("{label}：{message}")),
+        None => Refused {
+            field: None,
+            message,
+            status: StatusCode::BAD_REQUEST,
+        },
+    }
 }
 
 /// The limits on accepted submissions from `client` to campaign `id` for `village`.
@@ -142,14 +174,19 @@ fn limits(state: &AppState, id: Uuid, village: &str, client: &ClientAddr) -> [Li
     ]
 }
 
-/// `POST /nominate/{campaign_id}`.
+/// `POST /nominate/{campaign_id}`: a picker step (the form again, nothing taken in), or the
+/// self-nomination.
 pub(crate) async fn submit(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     client: ClientAddr,
-    Form(f): Form<NominateForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let limits = limits(&state, id, f.village.trim(), &client);
+    let typed = Typed(pairs);
+    if typed.is_picker_step() {
+        return form_page(&state, id, typed, None).await;
+    }
+    let limits = limits(&state, id, typed.get("village").trim(), &client);
     if let Err(wait) = state.limiter.check(&limits) {
         let refused = Refused {
             field: None,
@@ -159,25 +196,33 @@ pub(crate) async fn submit(
             ),
             status: StatusCode::TOO_MANY_REQUESTS,
         };
-        let mut page = form_page(&state, id, f, Some(refused)).await;
+        let mut page = form_page(&state, id, typed, Some(refused)).await;
         if page.status() == StatusCode::TOO_MANY_REQUESTS {
             crate::edge::set_retry_after(&mut page, wait);
         }
         return page;
     }
+    // The village federation tells the family the result: a phone is needed to reach them.
+    let Some(phone) = typed.optional("phone") else {
+        let refused = Refused::at(
+            "phone",
+            "联系电话：请填写，村妇联会通过这个电话告知审核结果",
+        );
+        return form_page(&state, id, typed, Some(refused)).await;
+    };
     let submission = Submission {
         campaign_id: id,
-        village: f.village.trim().to_owned(),
-        category: f.category.clone(),
+        village: typed.get("village").trim().to_owned(),
+        category: typed.get("category").to_owned(),
         channel: Channel::SelfNominated,
         family: Family {
-            head_name: f.head_name.trim().to_owned(),
-            head_id: f.head_id.clone(),
-            address: f.address.clone(),
-            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
+            head_name: typed.get("head_name").trim().to_owned(),
+            head_id: typed.get("head_id").to_owned(),
+            address: typed.get("address").to_owned(),
+            phone: Some(phone),
             members: Vec::new(),
         },
-        story: f.story.clone(),
+        story: typed.get("story").to_owned(),
     };
     let links = state.nominations();
     let result = jinguo_nominations::submit(
@@ -188,29 +233,11 @@ pub(crate) async fn submit(
     )
     .await;
     let refused = match result {
-        Ok(_) => {
+        Ok(nomination) => {
             state.limiter.record(&limits);
-            // No number: a UUID means nothing to a family, and the village federation tells
-            // them the outcome.
-            return message(
-                StatusCode::CREATED,
-                "自荐已提交",
-                "谢谢！您的自荐已提交村级审核。".into(),
-                Some("审核结果将由村妇联告知。"),
-            );
+            return confirmation(&state, id, nomination).await;
         }
-        Err(Refusal::Invalid { field, message }) => match form_field(field) {
-            Some((field, label)) => Refused {
-                field: Some(field),
-                message: format!("{label}：{message}"),
-                status: StatusCode::BAD_REQUEST,
-            },
-            None => Refused {
-                field: None,
-                message,
-                status: StatusCode::BAD_REQUEST,
-            },
-        },
+        Err(Refusal::Invalid { field, message }) => refused_field(field, message),
         Err(Refusal::Ineligible { message, .. }) => Refused {
             field: None,
             message,
@@ -224,5 +251,29 @@ pub(crate) async fn submit(
             status: StatusCode::CONFLICT,
         },
     };
-    form_page(&state, id, f, Some(refused)).await
+    form_page(&state, id, typed, Some(refused)).await
+}
+
+/// What the family sees once their nomination is in: the reference to quote, no id.
+async fn confirmation(state: &AppState, campaign_id: Uuid, nomination: Uuid) -> Response {
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let campaign = jinguo_nominations::campaign_summary(c, campaign_id).await?;
+                let reference = jinguo_nominations::reference_of(c, nomination).await?;
+                Ok::<_, Refusal>((campaign.map(|c| c.name).unwrap_or_default(), reference))
+            })
+        })
+        .await;
+    match loaded {
+        Ok((campaign, reference)) => render(
+            StatusCode::CREATED,
+            &DonePage {
+                campaign,
+                reference,
+            },
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }

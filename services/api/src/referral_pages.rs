@@ -16,14 +16,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jinguo_auth::Secret;
 use jinguo_core::auth::{Agency, Target, authorize};
-use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::org::OrgCode;
 use jinguo_core::referrals::{ConsentBasis, Outcome, Source, State as CaseState, TaskState};
 use jinguo_referrals::{
     Assessment, CaseView, Completion, Consent, INTAKE, NewReferral, READ_REASONS, Refusal,
     Reporter, SelfReferral, TaskLine, TaskStep, Victim,
 };
 use jinguo_store::links::ActionLink;
-use jinguo_store::{BoxFuture, Conn, StoreError, orgs, staff};
+use jinguo_store::{BoxFuture, Conn, StoreError, staff};
 use uuid::Uuid;
 
 use crate::auth::{ClientAddr, SignedIn};
@@ -31,6 +31,7 @@ use crate::extract::{Form, Path};
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
 use crate::page::{Refused, message, refused_above, refused_at};
+use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::referrals::{On, read_reason, run};
 use crate::{ApiError, AppState};
 
@@ -38,40 +39,6 @@ use crate::{ApiError, AppState};
 const QUICK_EXIT: &str = "https://www.baidu.com/s?wd=%E5%A4%A9%E6%B0%94";
 
 // --- what every page here shares -------------------------------------------------------------
-
-/// A form as it was posted: every field in order, repeated ones (checkboxes) included, so that
-/// a refused form is shown again with exactly what was typed.
-#[derive(Clone, Default)]
-struct Typed(Vec<(String, String)>);
-
-impl Typed {
-    /// The first value of `key`, or "".
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// Every value of `key`.
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Whether `key` was sent with `value` (a ticked checkbox).
-    fn has(&self, key: &str, value: &str) -> bool {
-        self.all(key).any(|v| v == value)
-    }
-
-    /// `key` as an optional text: `None` when blank.
-    fn optional(&self, key: &str) -> Option<String> {
-        let v = self.get(key);
-        (!v.trim().is_empty()).then(|| v.to_owned())
-    }
-}
 
 /// The Chinese name of a field the program names in a refusal.
 fn field_label(field: &str) -> &'static str {
@@ -224,68 +191,6 @@ async fn role_may(
             authorize(&who, action, target, &table, now)
         })
         .collect())
-}
-
-// --- the village picker ----------------------------------------------------------------------
-
-/// A village picker that works without JavaScript: a select of the units under `area`; the
-/// "下一级" button posts the form back to list the units under the one chosen, "返回上一级"
-/// those one level up (never above where the picker starts). The form keeps everything typed.
-struct Picker {
-    area: String,
-    /// The names from where the picker starts down to `area`.
-    trail: Vec<String>,
-    /// (code, name) of the units to choose from.
-    options: Vec<(String, String)>,
-    /// The options are villages: the choice is final.
-    at_villages: bool,
-    can_go_up: bool,
-}
-
-/// The area the picker lists after a post: `step` is `pick` (down to the unit chosen in
-/// `village`), `up`, or anything else (stay). Never outside `root`.
-fn picked_area(root: OrgCode, typed: &Typed) -> OrgCode {
-    let area = OrgCode::parse(typed.get("area"))
-        .ok()
-        .filter(|a| a.is_within(&root))
-        .unwrap_or(root);
-    match typed.get("step") {
-        "pick" => OrgCode::parse(typed.get("village"))
-            .ok()
-            .filter(|v| v.is_within(&area) && v.level() != OrgLevel::Village)
-            .unwrap_or(area),
-        "up" => area.parent().filter(|p| p.is_within(&root)).unwrap_or(root),
-        _ => area,
-    }
-}
-
-async fn picker(conn: &mut Conn<'_>, root: OrgCode, area: OrgCode) -> Result<Picker, StoreError> {
-    let mut trail = Vec::new();
-    let mut at = Some(area);
-    while let Some(code) = at.filter(|c| c.is_within(&root)) {
-        trail.push(
-            orgs::get(conn, code)
-                .await?
-                .map_or_else(|| code.to_string(), |u| u.name),
-        );
-        at = code.parent();
-    }
-    trail.reverse();
-    let units = if area.level() == OrgLevel::Village {
-        orgs::get(conn, area).await?.into_iter().collect()
-    } else {
-        orgs::children(conn, area).await?
-    };
-    Ok(Picker {
-        area: area.to_string(),
-        trail,
-        at_villages: !units.is_empty() && units.iter().all(|u| u.level == OrgLevel::Village),
-        options: units
-            .into_iter()
-            .map(|u| (u.code.to_string(), u.name))
-            .collect(),
-        can_go_up: area != root,
-    })
 }
 
 // --- /referrals: my cases --------------------------------------------------------------------
@@ -555,7 +460,7 @@ pub(crate) async fn intake_submit(
         Ok(r) => r,
         Err(page) => return page,
     };
-    if matches!(typed.get("step"), "pick" | "up") {
+    if typed.is_picker_step() {
         return intake_page(&state, &session, root, typed, None).await;
     }
     let input = match new_referral(&typed) {
@@ -1257,7 +1162,7 @@ pub(crate) async fn help_submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let typed = Typed(pairs);
-    if matches!(typed.get("step"), "pick" | "up") {
+    if typed.is_picker_step() {
         return help_page(&state, typed, None).await;
     }
     let limits = [Limit::new(

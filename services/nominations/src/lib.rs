@@ -52,8 +52,9 @@ pub use settings::{Links, links_from, sealer_from};
 pub use submit::{Nominator, Submission, submit, submit_in};
 pub use views::{
     CampaignSummary, Detail, EligibilityPage, EligibilityView, ListRow, OpenTask, ReviewPage,
-    ReviewView, TaskView, campaign_list, campaign_summary, eligibility_page, is_stalled,
-    nomination_detail, open_tasks, review_page, task_view, visible_history,
+    ReviewView, ShownFamily, TaskView, campaign_list, campaign_summary, eligibility_page,
+    is_stalled, nomination_detail, open_tasks, reference_of, review_page, task_view,
+    visible_history,
 };
 pub use views::{
     ListPage, ListQuery, ListedRow, TownshipCounts, Window, campaign_counts, campaign_page,

@@ -89,6 +89,12 @@ pub async fn submit(
     result
 }
 
+/// A nomination's readable reference, told to the family instead of its id: the county's six
+/// digits, the campaign's year and the county's sequence in that year (`620122-2026-0042`).
+fn reference(county: &str, year: i32, seq: u32) -> String {
+    format!("{county}-{year:04}-{seq:04}")
+}
+
 /// Submits a nomination in the caller's transaction: validates, checks eligibility, records it
 /// and asks the village's reviewers. A household with an incident flag is accepted exactly
 /// like any other but held in `eligibility_review` for the county case officers; only they, when
@@ -189,6 +195,9 @@ pub async fn submit_in(
         created_at: now,
     };
     store::insert(conn, &row).await?;
+    let county = &village.as_str()[..6];
+    let seq = store::next_reference_seq(conn, county, campaign_row.year).await?;
+    store::set_reference(conn, id, &reference(county, campaign_row.year, seq)).await?;
     let t = Transition {
         from: state,
         to: state,

@@ -245,6 +245,33 @@ pub struct Detail {
     pub channel: String,
     pub state: State,
     pub history: Vec<store::Step>,
+    /// The readable reference (`620122-2026-0042`); none for nominations made before
+    /// references existed.
+    pub reference: Option<String>,
+    pub campaign: String,
+    pub village_name: String,
+    pub township_name: String,
+    /// The family as kept, with its identifiers masked only (the sealed phone left out).
+    pub family: ShownFamily,
+    pub story: String,
+    /// The display name of each person among the history's actors (by id).
+    pub actor_names: Vec<(String, String)>,
+}
+
+/// What pages may show of a family: names, address and masked identifiers.
+#[derive(Debug, Clone, Default)]
+pub struct ShownFamily {
+    pub head_name: String,
+    /// The head's ID number or phone, masked (`6201**********1234`).
+    pub head_key_masked: String,
+    pub address: String,
+    pub phone_masked: Option<String>,
+    pub members: Vec<crate::family::Member>,
+}
+
+/// The readable reference of nomination `id` (the public form's confirmation).
+pub async fn reference_of(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<String>, StoreError> {
+    store::reference(conn, id).await
 }
 
 /// Nomination `id` and its history as `viewer` may see them. Whether the viewer may see the
@@ -261,6 +288,24 @@ pub async fn nomination_detail(
     let village = n.village;
     let reveal = reveals_eligibility(conn, viewer, village, now).await?;
     let history = visible_history(store::history(conn, id).await?, reveal);
+    let mut actor_names: Vec<(String, String)> = Vec::new();
+    for h in &history {
+        if let Ok(person) = h.actor.parse::<Uuid>()
+            && !actor_names.iter().any(|(a, _)| *a == h.actor)
+        {
+            let name = jinguo_store::people::display_name(conn, person).await?;
+            actor_names.push((h.actor.clone(), name));
+        }
+    }
+    let campaign = store::get_campaign(conn, n.campaign_id)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let township_name = match village.parent() {
+        Some(t) => unit_name(conn, t).await?,
+        None => String::new(),
+    };
+    let f = family_of(&n);
     Ok(Some(Detail {
         id: n.id,
         campaign_id: n.campaign_id,
@@ -269,6 +314,19 @@ pub async fn nomination_detail(
         channel: n.channel,
         state: if reveal { n.state } else { n.state.public() },
         history,
+        reference: store::reference(conn, id).await?,
+        campaign,
+        village_name: unit_name(conn, village).await?,
+        township_name,
+        family: ShownFamily {
+            head_name: f.head_name,
+            head_key_masked: f.head_key_masked,
+            address: f.address,
+            phone_masked: f.phone_masked,
+            members: f.members,
+        },
+        story: n.story,
+        actor_names,
     }))
 }
 

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::error::parse;
 use crate::json::{naive, utc};
 use crate::schema::{
-    campaigns, forwarded, household_keys, households, nomination_history, nominations, orgs,
-    review_tasks,
+    campaigns, forwarded, household_keys, households, nomination_counters, nomination_history,
+    nominations, orgs, review_tasks,
 };
 use crate::{Conn, StoreError, locked, on_backend};
 
@@ -908,4 +908,51 @@ pub async fn list_filtered(
             })
         })
         .collect()
+}
+
+/// The next sequence number of nominations in `county` for campaign year `year`, inside the
+/// caller's transaction (the counter row is updated, so concurrent submissions queue on it and
+/// never share a number).
+pub async fn next_reference_seq(
+    conn: &mut Conn<'_>,
+    county: &str,
+    year: i32,
+) -> Result<u32, StoreError> {
+    let seed = diesel::insert_into(nomination_counters::table)
+        .values((
+            nomination_counters::county_code.eq(county),
+            nomination_counters::year.eq(year),
+            nomination_counters::last_seq.eq(0),
+        ))
+        .on_conflict_do_nothing();
+    on_backend!(conn, |c| seed.execute(c).await)?;
+    let bump = diesel::update(nomination_counters::table.find((county, year)))
+        .set(nomination_counters::last_seq.eq(nomination_counters::last_seq + 1));
+    on_backend!(conn, |c| bump.execute(c).await)?;
+    let read = nomination_counters::table
+        .find((county, year))
+        .select(nomination_counters::last_seq);
+    let seq: i32 = on_backend!(conn, |c| read.first(c).await)?;
+    u32::try_from(seq).map_err(|_| StoreError::corrupt("negative nomination counter"))
+}
+
+/// Gives nomination `id` its readable reference (unique).
+pub async fn set_reference(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    reference: &str,
+) -> Result<(), StoreError> {
+    let update = diesel::update(nominations::table.find(id.to_string()))
+        .set(nominations::reference.eq(reference));
+    on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
+
+/// The readable reference of nomination `id`, if it has one.
+pub async fn reference(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<String>, StoreError> {
+    let query = nominations::table
+        .find(id.to_string())
+        .select(nominations::reference);
+    let found: Option<Option<String>> = on_backend!(conn, |c| query.first(c).await.optional())?;
+    Ok(found.flatten())
 }

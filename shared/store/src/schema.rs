@@ -236,6 +236,15 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reference -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    nomination_counters (county_code, year) {
+        county_code -> Text,
+        year -> Integer,
+        last_seq -> Integer,
     }
 }
 

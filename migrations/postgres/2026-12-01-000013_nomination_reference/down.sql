@@ -1,0 +1,3 @@
+DROP INDEX nominations_reference;
+ALTER TABLE nominations DROP COLUMN reference;
+DROP TABLE nomination_counters;

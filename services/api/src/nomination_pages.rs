@@ -1,0 +1,588 @@
+//! 最美家庭 pages for signed-in staff: nominating a family as the organisation
+//! (`/campaigns/{id}/nominate`, 组织推荐) and one nomination's page (`/nominations/{id}`) with its
+//! timeline and the steps its reader may take (withdraw with a reason, edit and resubmit a
+//! returned one).
+//!
+//! Every step goes through the program's one function (`submit`, `withdraw`, `resubmit`), so
+//! every rule of the API holds here; the page reads the program's read model
+//! (`nomination_detail`: masked identifiers only, a held nomination shown as village review to
+//! all but the county case officers) and asks the same permission as `GET
+//! /api/v1/nominations/{id}` (`nomination.view` at the village). A refusal is shown beside its
+//! field with everything typed.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use jinguo_core::auth::Target;
+use jinguo_core::nominations::{Channel, State as NominationState};
+use jinguo_core::org::OrgCode;
+use jinguo_nominations::{Detail, Family, Member, Nominator, Refusal, Submission};
+use jinguo_store::{Conn, StoreError, staff};
+use uuid::Uuid;
+
+use crate::auth::SignedIn;
+use crate::extract::{Form, Path};
+use crate::nominate::refused_field;
+use crate::page::{Refused, message, refused_above, refused_at};
+use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
+use crate::review::{refusal_text, state_label};
+use crate::{ApiError, AppState};
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The signed-in person, or the sign-in page to go to.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
+    match SignedIn::from_headers(state, headers).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Redirect::to("/signin").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn stale_form() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "请从页面操作",
+        "页面已过期，请刷新页面后重试。".into(),
+        None,
+    )
+}
+
+fn no_such_campaign() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "没有这项评选",
+        "没有找到这项评选，请从评选活动列表进入。".into(),
+        None,
+    )
+}
+
+fn no_such_nomination() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "没有这份推荐",
+        "没有找到这份推荐，请核对链接。".into(),
+        None,
+    )
+}
+
+/// 本人自荐 / 他人推荐 / 组织推荐.
+fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "self" => "本人自荐",
+        "others" => "他人推荐",
+        "organization" => "组织推荐",
+        _ => "其他",
+    }
+}
+
+// --- /campaigns/{id}/nominate: 组织推荐 -------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "nominations/new.html")]
+struct NominatePage {
+    campaign: String,
+    campaign_id: Uuid,
+    categories: Vec<String>,
+    csrf: String,
+    picker: Picker,
+    values: Typed,
+    refused: Option<Refused>,
+}
+
+impl NominatePage {
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(&self.refused, field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(&self.refused)
+    }
+
+    fn aria(&self, field: &str) -> String {
+        aria_invalid(&self.refused, field)
+    }
+}
+
+/// Where `person` may nominate in a campaign over `scope`: the deepest of the campaign's area
+/// and the first of their units where they hold `nomination.submit` that overlaps it.
+async fn nominating_root(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    scope: OrgCode,
+    now: DateTime<Utc>,
+) -> Result<Option<OrgCode>, StoreError> {
+    let Some(who) = staff::principal(conn, person, now).await? else {
+        return Ok(None);
+    };
+    for a in &who.assignments {
+        let root = if a.org.is_within(&scope) {
+            a.org
+        } else if scope.is_within(&a.org) {
+            scope
+        } else {
+            continue;
+        };
+        if jinguo_auth::may(conn, person, "nomination.submit", Target::Org(root), now).await? {
+            return Ok(Some(root));
+        }
+    }
+    Ok(None)
+}
+
+async fn nominate_page(
+    state: &AppState,
+    session: &SignedIn,
+    id: Uuid,
+    values: Typed,
+    refused: Option<Refused>,
+) -> Response {
+    let person = session.person;
+    let area_of = values.clone();
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let Some(campaign) = jinguo_nominations::campaign_summary(c, id).await? else {
+                    return Ok(None);
+                };
+                let root = nominating_root(c, person, campaign.scope, jinguo_bus::now()).await?;
+                let picker = match root {
+                    Some(root) => Some(picker(c, root, picked_area(root, &area_of)).await?),
+                    None => None,
+                };
+                Ok::<_, Refusal>(Some((campaign, picker)))
+            })
+        })
+        .await;
+    let (campaign, picker) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => return no_such_campaign(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(picker) = picker else {
+        return message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            format!("您在“{}”的范围内没有推荐家庭的权限。", campaign.name),
+            Some("组织推荐由评选范围内的管理员、审核员办理；如需开通，请联系所在县区妇联管理员。"),
+        );
+    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    render(
+        status,
+        &NominatePage {
+            campaign: campaign.name,
+            campaign_id: id,
+            categories: campaign.categories,
+            csrf: session.csrf.clone(),
+            picker,
+            values,
+            refused,
+        },
+    )
+}
+
+/// `GET /campaigns/{id}/nominate`: the form.
+pub(crate) async fn nominate_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    nominate_page(&state, &session, id, Typed::default(), None).await
+}
+
+/// The members textarea: one person a line, the name and the relation separated by a space or
+/// a comma (`王芳 妻子`).
+fn members(raw: &str) -> Result<Vec<Member>, Refused> {
+    raw.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let parts: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | '、'))
+                .filter(|p| !p.is_empty())
+                .collect();
+            match parts.as_slice() {
+                [name, relation] => Ok(Member {
+                    name: (*name).to_owned(),
+                    relation: (*relation).to_owned(),
+                }),
+                _ => Err(Refused::at(
+                    "members",
+                    format!("家庭成员：“{line}”这一行应写姓名和关系，中间空一格，如“王芳 妻子”"),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// `POST /campaigns/{id}/nominate`: a picker step, or the nomination through the program's
+/// one submission (channel 组织推荐); on success the nomination's page.
+pub(crate) async fn nominate_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let typed = Typed(pairs);
+    if typed.get("csrf") != session.csrf {
+        return stale_form();
+    }
+    if typed.is_picker_step() {
+        return nominate_page(&state, &session, id, typed, None).await;
+    }
+    let members = match members(typed.get("members")) {
+        Ok(m) => m,
+        Err(refused) => return nominate_page(&state, &session, id, typed, Some(refused)).await,
+    };
+    let submission = Submission {
+        campaign_id: id,
+        village: typed.get("village").trim().to_owned(),
+        category: typed.get("category").to_owned(),
+        channel: Channel::Organization,
+        family: Family {
+            head_name: typed.get("head_name").trim().to_owned(),
+            head_id: typed.get("head_id").to_owned(),
+            address: typed.get("address").to_owned(),
+            phone: typed.optional("phone"),
+            members,
+        },
+        story: typed.get("story").to_owned(),
+    };
+    let links = state.nominations();
+    let person = session.person;
+    let result =
+        jinguo_nominations::submit(&state.store, submission, Nominator::Staff(person), &links)
+            .await;
+    let refused = match result {
+        Ok(nomination) => {
+            return Redirect::to(&format!("/nominations/{nomination}")).into_response();
+        }
+        Err(Refusal::Invalid { field, message }) if field.starts_with("family.members") => {
+            Refused::at("members", format!("家庭成员：{message}"))
+        }
+        Err(Refusal::Invalid { field, message }) => refused_field(field, message),
+        Err(Refusal::Forbidden(_)) => Refused {
+            field: Some("village"),
+            message: "所在村（社区）：您不能在这个村（社区）推荐家庭".into(),
+            status: StatusCode::FORBIDDEN,
+        },
+        Err(Refusal::Ineligible { message, .. }) => Refused {
+            field: None,
+            message,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        },
+        Err(Refusal::NotFound(_)) => return no_such_campaign(),
+        Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
+        Err(other) => Refused {
+            field: None,
+            message: refusal_text(&other),
+            status: StatusCode::CONFLICT,
+        },
+    };
+    nominate_page(&state, &session, id, typed, Some(refused)).await
+}
+
+// --- /nominations/{id}: the nomination and its timeline ----------------------------------------
+
+/// One step of the timeline.
+struct Step {
+    at: String,
+    who: String,
+    what: String,
+    reason: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "nominations/show.html")]
+struct NominationPage {
+    detail: Detail,
+    channel: &'static str,
+    state: &'static str,
+    timeline: Vec<Step>,
+    csrf: String,
+    may_withdraw: bool,
+    may_resubmit: bool,
+    values: Typed,
+    refused: Option<Refused>,
+}
+
+impl NominationPage {
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(&self.refused, field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(&self.refused)
+    }
+
+    fn aria(&self, field: &str) -> String {
+        aria_invalid(&self.refused, field)
+    }
+
+    /// What the resubmit form's story holds: what was typed after a refusal, else the story.
+    fn story_typed(&self) -> &str {
+        if self.refused.is_some() && self.values.0.iter().any(|(k, _)| k == "story") {
+            self.values.get("story")
+        } else {
+            &self.detail.story
+        }
+    }
+
+    fn members(&self) -> String {
+        self.detail
+            .family
+            .members
+            .iter()
+            .map(|m| format!("{}（{}）", m.name, m.relation))
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+}
+
+/// What a history event means, in Chinese.
+fn event_label(event: &str, to: &str) -> String {
+    use jinguo_core::nominations::Level;
+    let level = |l: &str| match l {
+        "village" => Some(Level::Village),
+        "township" => Some(Level::Township),
+        "county" => Some(Level::County),
+        _ => None,
+    };
+    match event {
+        "submitted" => return "提交推荐".into(),
+        "resubmitted" => return "修改后重新提交".into(),
+        "withdrawn" => return "撤回推荐".into(),
+        "no_reviewer" => return "暂无审核员，已通知县级管理员安排".into(),
+        "village_publicity_ended" => return "村级公示期满".into(),
+        "publicity_ended" => return "公示期满，获评".into(),
+        _ => {}
+    }
+    if let Some((l, what)) = event.split_once('_')
+        && let Some(l) = level(l)
+    {
+        let label = l.label();
+        match what {
+            "approve" if l == Level::County => return "县级审核：通过，进入公示".into(),
+            "approve" => return format!("{label}审核：通过"),
+            "return" => return format!("{label}审核：退回推荐人"),
+            "reject" => return format!("{label}审核：不通过"),
+            "approval" => return format!("{label}审核：同意（待其他审核员）"),
+            "skipped" => return format!("{label}无审核员，跳过"),
+            _ => {}
+        }
+    }
+    to.parse::<NominationState>()
+        .map_or_else(|_| "状态变更".to_owned(), |s| state_label(s).to_owned())
+}
+
+async fn nomination_page(
+    state: &AppState,
+    session: &SignedIn,
+    id: Uuid,
+    values: Typed,
+    refused: Option<Refused>,
+) -> Response {
+    let person = session.person;
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                let Some(d) = jinguo_nominations::nomination_detail(c, id, person, now).await?
+                else {
+                    return Ok(None);
+                };
+                let at = Target::Org(d.village);
+                let view = jinguo_auth::may(c, person, "nomination.view", at, now).await?;
+                let withdraw = jinguo_auth::may(c, person, "nomination.withdraw", at, now).await?;
+                let submit = jinguo_auth::may(c, person, "nomination.submit", at, now).await?;
+                Ok::<_, Refusal>(Some((d, view, withdraw, submit)))
+            })
+        })
+        .await;
+    let (detail, may_view, may_withdraw, may_submit) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => return no_such_nomination(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !may_view {
+        return message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            format!(
+                "这份推荐属于{}{}，不在您负责的范围内。",
+                detail.township_name, detail.village_name
+            ),
+            Some("如需查看，请联系所在县区妇联管理员。"),
+        );
+    }
+    let tz = state.nominations().time_zone;
+    let timeline = detail
+        .history
+        .iter()
+        .map(|h| Step {
+            at: h.at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+            who: match h.actor.as_str() {
+                "public" => "本人（自荐）".to_owned(),
+                "system" => "系统".to_owned(),
+                actor => detail
+                    .actor_names
+                    .iter()
+                    .find(|(a, _)| a == actor)
+                    .map_or_else(|| "工作人员".to_owned(), |(_, n)| n.clone()),
+            },
+            what: event_label(&h.event, &h.to),
+            reason: h.reason.clone(),
+        })
+        .collect();
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let s = detail.state;
+    render(
+        status,
+        &NominationPage {
+            channel: channel_label(&detail.channel),
+            state: state_label(s),
+            timeline,
+            csrf: session.csrf.clone(),
+            may_withdraw: may_withdraw && s.is_open(),
+            may_resubmit: may_submit && s == NominationState::Returned,
+            detail,
+            values,
+            refused,
+        },
+    )
+}
+
+/// `GET /nominations/{id}`: the nomination as its reader may see it, its timeline, and the
+/// steps they may take.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    nomination_page(&state, &session, id, Typed::default(), None).await
+}
+
+/// `POST /nominations/{id}/withdraw` (a reason) or `/resubmit` (the story, revised or not):
+/// through the program's step; back to the page on success, the page with the refusal beside
+/// the field otherwise.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(Uuid, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let typed = Typed(pairs);
+    if typed.get("csrf") != session.csrf {
+        return stale_form();
+    }
+    let person = session.person;
+    let result = match action.as_str() {
+        "withdraw" => {
+            let Some(reason) = typed.optional("reason") else {
+                let refused = Refused::at("reason", "撤回原因：请填写撤回的原因");
+                return nomination_page(&state, &session, id, typed, Some(refused)).await;
+            };
+            state
+                .store
+                .transaction(move |c| {
+                    let reason = reason.clone();
+                    Box::pin(async move {
+                        jinguo_nominations::withdraw(
+                            c,
+                            id,
+                            person,
+                            Some(&reason),
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await
+        }
+        "resubmit" => {
+            let story = typed.optional("story");
+            let links = state.nominations();
+            state
+                .store
+                .transaction(move |c| {
+                    let (story, links) = (story.clone(), links.clone());
+                    Box::pin(async move {
+                        jinguo_nominations::resubmit(
+                            c,
+                            id,
+                            person,
+                            story.as_deref(),
+                            &links,
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await
+        }
+        _ => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "页面不存在",
+                "没有这个操作。".into(),
+                None,
+            );
+        }
+    };
+    let refused = match result {
+        Ok(_) => return Redirect::to(&format!("/nominations/{id}")).into_response(),
+        Err(Refusal::Invalid {
+            field: "reason",
+            message,
+        }) => Refused::at("reason", format!("撤回原因：{message}")),
+        Err(Refusal::Invalid {
+            field: "story",
+            message,
+        }) => Refused::at("story", format!("家庭事迹：{message}")),
+        Err(Refusal::NotFound(_)) => return no_such_nomination(),
+        Err(Refusal::Forbidden(_)) => {
+            return message(
+                StatusCode::FORBIDDEN,
+                "没有权限",
+                "您没有办理这项操作的权限。".into(),
+                Some("撤回由管理员办理；修改后重新提交由推荐单位办理。"),
+            );
+        }
+        Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
+        Err(other) => Refused {
+            field: None,
+            message: match other {
+                Refusal::Conflict(m) => format!("{m}。"),
+                other => refusal_text(&other),
+            },
+            status: StatusCode::CONFLICT,
+        },
+    };
+    nomination_page(&state, &session, id, typed, Some(refused)).await
+}
