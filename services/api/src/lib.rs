@@ -1,6 +1,7 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
 mod auth;
+mod campaign_pages;
 mod dashboard;
 mod edge;
 mod error;
@@ -139,6 +140,13 @@ pub fn router(state: AppState) -> Router {
             "/admin/campaigns/{id}/export.csv",
             get(dashboard::export_csv),
         )
+        .route("/admin/status", get(pages::admin_status))
+        .route("/campaigns", get(campaign_pages::list))
+        .route(
+            "/campaigns/new",
+            get(campaign_pages::new_form).post(campaign_pages::create),
+        )
+        .route("/campaigns/{id}", get(campaign_pages::show))
         .route(
             "/tasks/{task_id}",
             get(review::task_page).post(review::decide_task),

@@ -3,17 +3,58 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use jinguo_config::DatabaseUrl;
-use jinguo_core::org::OrgLevel;
-use jinguo_store::orgs;
+use jinguo_core::auth::Role;
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_store::{orgs, staff};
 
-use crate::auth::ClientAddr;
+use crate::auth::{ClientAddr, SignedIn};
+use crate::page::message;
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
 #[template(path = "start.html")]
 struct StartPage {
+    /// (id, name, area) of this year's and later campaigns, for self-nomination.
+    campaigns: Vec<(uuid::Uuid, String, String)>,
+}
+
+/// The start page: what the platform is, sign-in, and the public pages (self-nomination in
+/// this year's campaigns, 咨询服务). Nothing technical: that is on [`admin_status`].
+pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let this_year: i32 = jinguo_bus::now()
+        .with_timezone(&state.config.calendar.time_zone)
+        .format("%Y")
+        .to_string()
+        .parse()
+        .unwrap_or(0);
+    let campaigns = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let gansu = OrgCode::parse("62").expect("the province's code");
+                let mut out = Vec::new();
+                for k in jinguo_nominations::campaigns_overlapping(c, &[gansu]).await? {
+                    if k.year >= this_year {
+                        let area = crate::campaign_pages::unit_name(c, k.scope).await?;
+                        out.push((k.id, k.name, area));
+                    }
+                }
+                Ok::<_, jinguo_nominations::Refusal>(out)
+            })
+        })
+        .await?;
+    let html = StartPage { campaigns }
+        .render()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Html(html))
+}
+
+#[derive(Template)]
+#[template(path = "admin_status.html")]
+struct StatusPage {
     version: &'static str,
     database: &'static str,
     bus: &'static str,
@@ -21,15 +62,42 @@ struct StartPage {
     counts: Vec<(&'static str, i64)>,
 }
 
-/// The start page: what is running here and where to go next.
-pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let by_level = state
+/// `/admin/status`: what is running here (version, database, bus, mail, the org tree's size),
+/// for signed-in admins; anyone else signed in gets a 403 page.
+pub(crate) async fn admin_status(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match SignedIn::from_headers(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/signin").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let person = session.person;
+    let loaded = state
         .store
-        .read(|c| Box::pin(orgs::count_by_level(c)))
-        .await?;
+        .read(move |c| {
+            Box::pin(async move {
+                let admin = staff::principal(c, person, jinguo_bus::now())
+                    .await?
+                    .is_some_and(|p| p.assignments.iter().any(|a| a.role == Role::Admin));
+                let by_level = orgs::count_by_level(c).await?;
+                Ok::<_, jinguo_store::StoreError>((admin, by_level))
+            })
+        })
+        .await;
+    let (admin, by_level) = match loaded {
+        Ok(v) => v,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !admin {
+        return message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            "运行状态只有管理员可以查看。".into(),
+            Some("可以回到工作台继续工作。"),
+        );
+    }
     let count = |l: OrgLevel| by_level.get(&l).copied().unwrap_or(0);
     let config = &state.config;
-    let page = StartPage {
+    let page = StatusPage {
         version: env!("CARGO_PKG_VERSION"),
         database: match config.database.url {
             DatabaseUrl::Sqlite(_) => "SQLite（内嵌，无需服务器）",
@@ -52,8 +120,10 @@ pub(crate) async fn start(State(state): State<AppState>) -> Result<Html<String>,
             ("村/社区（新时代文明实践站）", count(OrgLevel::Village)),
         ],
     };
-    let html = page.render().map_err(|e| ApiError::internal(&e))?;
-    Ok(Html(html))
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
 }
 
 /// `/static/jinguo.css`: the one stylesheet (the content security policy allows no inline

@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use jinguo_auth::Secret;
 use jinguo_auth::links;
 use jinguo_core::notify::Urgency;
+use jinguo_nominations::Refusal;
 use jinguo_store::links::ActionLink;
 use jinguo_store::{BoxFuture, Conn, StoreError, links as store_links, people, staff};
 use serde::Deserialize;
@@ -192,12 +193,21 @@ impl LinkAction for SignInAction {
 #[template(path = "me.html")]
 struct MePage {
     name: String,
+    /// "role · unit name" of each assignment.
     roles: Vec<String>,
     /// (link, what) for each open review task.
     tasks: Vec<(String, String)>,
-    admin_links: Vec<(String, String)>,
+    /// 评选活动: the names of the units whose campaigns the person sees, if any.
+    campaigns_in: Option<String>,
+    /// 推荐家庭, for those who may nominate as the organisation: (units by name, (link, name)
+    /// of each campaign they take part in).
+    nominate: Option<(String, Vec<(String, String)>)>,
+    /// 人员管理: (link, unit name) of each unit whose staff the person manages.
+    staff_links: Vec<(String, String)>,
     /// 反家暴联动, for those who work on cases: (open cases, overdue among them).
     referrals: Option<(usize, usize)>,
+    /// 运行状态, for admins.
+    admin: bool,
     csrf: String,
 }
 
@@ -208,7 +218,83 @@ const CASE_ROLES: [jinguo_core::auth::Role; 3] = [
     jinguo_core::auth::Role::Supervisor,
 ];
 
-/// The signed-in home page.
+/// What the workbench loads in one read.
+struct Workbench {
+    person: Option<jinguo_core::notify::Person>,
+    principal: Option<jinguo_core::auth::Principal>,
+    tasks: Vec<jinguo_nominations::OpenTask>,
+    cases: Option<(usize, usize)>,
+    roles: Vec<String>,
+    campaigns_in: Option<String>,
+    nominate: Option<(String, Vec<(String, String)>)>,
+    staff_links: Vec<(String, String)>,
+}
+
+async fn workbench(conn: &mut Conn<'_>, person: uuid::Uuid) -> Result<Workbench, Refusal> {
+    use crate::campaign_pages::{unit_name, unit_names, units_where};
+    let now = jinguo_bus::now();
+    let p = people::get(conn, person).await?;
+    let principal = staff::principal(conn, person, now).await?;
+    let tasks = jinguo_nominations::open_tasks(conn, person).await?;
+    let works_on_cases = principal
+        .as_ref()
+        .is_some_and(|w| w.assignments.iter().any(|a| CASE_ROLES.contains(&a.role)));
+    let cases = if works_on_cases {
+        let cases = jinguo_referrals::my_cases(conn, person, None, false, now).await?;
+        let open: Vec<_> = cases
+            .iter()
+            .filter(|l| l.state != jinguo_core::referrals::State::Closed)
+            .collect();
+        Some((open.len(), open.iter().filter(|l| l.overdue).count()))
+    } else {
+        None
+    };
+    let mut roles = Vec::new();
+    for a in principal.iter().flat_map(|w| &w.assignments) {
+        roles.push(format!(
+            "{} · {}",
+            role_label(a.role),
+            unit_name(conn, a.org).await?
+        ));
+    }
+    let viewing = units_where(conn, person, &["nomination.view", "campaign.manage"], now).await?;
+    let campaigns_in = if viewing.is_empty() {
+        None
+    } else {
+        Some(unit_names(conn, &viewing).await?)
+    };
+    let submitting = units_where(conn, person, &["nomination.submit"], now).await?;
+    let nominate = if submitting.is_empty() {
+        None
+    } else {
+        let campaigns = jinguo_nominations::campaigns_overlapping(conn, &submitting)
+            .await?
+            .into_iter()
+            .map(|k| (format!("/campaigns/{}", k.id), k.name))
+            .collect();
+        Some((unit_names(conn, &submitting).await?, campaigns))
+    };
+    let mut staff_links = Vec::new();
+    for unit in units_where(conn, person, &["staff.manage"], now).await? {
+        staff_links.push((
+            format!("/admin/staff?org={unit}"),
+            unit_name(conn, unit).await?,
+        ));
+    }
+    Ok(Workbench {
+        person: p,
+        principal,
+        tasks,
+        cases,
+        roles,
+        campaigns_in,
+        nominate,
+        staff_links,
+    })
+}
+
+/// The signed-in home page, the 工作台: a tile for each kind of work the person's roles carry,
+/// each naming the units it covers (by name, never by code).
 pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = match SignedIn::from_headers(&state, &headers).await {
         Ok(Some(s)) => s,
@@ -224,34 +310,13 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
     let person = session.person;
     let loaded = state
         .store
-        .read(move |c| {
-            Box::pin(async move {
-                let now = jinguo_bus::now();
-                let p = people::get(c, person).await?;
-                let principal = staff::principal(c, person, now).await?;
-                let tasks = jinguo_nominations::open_tasks(c, person).await?;
-                let works_on_cases = principal
-                    .as_ref()
-                    .is_some_and(|w| w.assignments.iter().any(|a| CASE_ROLES.contains(&a.role)));
-                let cases = if works_on_cases {
-                    let cases = jinguo_referrals::my_cases(c, person, None, false, now).await?;
-                    let open: Vec<_> = cases
-                        .iter()
-                        .filter(|l| l.state != jinguo_core::referrals::State::Closed)
-                        .collect();
-                    Some((open.len(), open.iter().filter(|l| l.overdue).count()))
-                } else {
-                    None
-                };
-                Ok::<_, StoreError>((p, principal, tasks, cases))
-            })
-        })
+        .read(move |c| Box::pin(workbench(c, person)))
         .await;
-    let (p, principal, open_tasks, referrals) = match loaded {
+    let w = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (Some(p), Some(principal)) = (p, principal) else {
+    let (Some(p), Some(principal)) = (w.person, w.principal) else {
         return message(
             StatusCode::FORBIDDEN,
             "账号不可用",
@@ -259,18 +324,8 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
             None,
         );
     };
-    let mut roles = Vec::new();
-    let mut admin_links = Vec::new();
-    for a in &principal.assignments {
-        roles.push(format!("{} · {}", role_label(a.role), a.org));
-        if a.role == jinguo_core::auth::Role::Admin {
-            admin_links.push((
-                format!("/admin/staff?org={}", a.org),
-                format!("管理 {} 的人员", a.org),
-            ));
-        }
-    }
-    let tasks = open_tasks
+    let tasks = w
+        .tasks
         .into_iter()
         .map(|t| {
             let level = t.level.map_or("", |l| l.label());
@@ -282,10 +337,16 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
         .collect();
     let page = MePage {
         name: p.display_name,
-        roles,
+        roles: w.roles,
         tasks,
-        admin_links,
-        referrals,
+        campaigns_in: w.campaigns_in,
+        nominate: w.nominate,
+        staff_links: w.staff_links,
+        referrals: w.cases,
+        admin: principal
+            .assignments
+            .iter()
+            .any(|a| a.role == jinguo_core::auth::Role::Admin),
         csrf: session.csrf,
     };
     match page.render() {

@@ -8,7 +8,7 @@ use jinguo_store::{Conn, orgs};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::refusal::{Refusal, invalid};
+use crate::refusal::{Refusal, corrupt, invalid};
 use crate::rules::Rules;
 use crate::settings::Links;
 
@@ -67,4 +67,55 @@ pub async fn create_campaign(
     )
     .await?;
     Ok(id)
+}
+
+/// A campaign as its pages show it: the rules parsed, the area a code.
+#[derive(Debug, Clone)]
+pub struct CampaignView {
+    pub id: Uuid,
+    pub name: String,
+    pub year: i32,
+    pub scope: OrgCode,
+    pub rules: Rules,
+}
+
+impl TryFrom<CampaignRow> for CampaignView {
+    type Error = Refusal;
+
+    fn try_from(c: CampaignRow) -> Result<CampaignView, Refusal> {
+        Ok(CampaignView {
+            id: c.id,
+            scope: OrgCode::parse(&c.scope_org).map_err(|e| corrupt("campaign area", e))?,
+            rules: serde_json::from_str(&c.rules).map_err(|e| corrupt("campaign rules", e))?,
+            name: c.name,
+            year: c.year,
+        })
+    }
+}
+
+/// One campaign with its rules, if it exists.
+pub async fn campaign_view(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<CampaignView>, Refusal> {
+    store::get_campaign(conn, id)
+        .await?
+        .map(CampaignView::try_from)
+        .transpose()
+}
+
+/// The campaigns whose area overlaps one of `areas` (lies within it, or holds it: a village's
+/// reviewer takes part in the county's campaign), newest year first.
+pub async fn campaigns_overlapping(
+    conn: &mut Conn<'_>,
+    areas: &[OrgCode],
+) -> Result<Vec<CampaignView>, Refusal> {
+    let mut out = Vec::new();
+    for row in store::all_campaigns(conn).await? {
+        let c = CampaignView::try_from(row)?;
+        if areas
+            .iter()
+            .any(|a| c.scope.is_within(a) || a.is_within(&c.scope))
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }

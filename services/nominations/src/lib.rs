@@ -34,7 +34,9 @@ mod settings;
 mod submit;
 mod views;
 
-pub use campaign::{NewCampaign, create_campaign};
+pub use campaign::{
+    CampaignView, NewCampaign, campaign_view, campaigns_overlapping, create_campaign,
+};
 pub use eligibility::{
     CLOSE_REASONS, ELIGIBILITY, EligibilityDecision, decide_eligibility, reveals_eligibility,
 };

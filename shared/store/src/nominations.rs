@@ -85,6 +85,17 @@ pub async fn get_campaign(
     row.map(CampaignRow::try_from).transpose()
 }
 
+/// Every campaign, newest year first, then by name (there are tens, not thousands: pages
+/// filter them by area).
+pub async fn all_campaigns(conn: &mut Conn<'_>) -> Result<Vec<CampaignRow>, StoreError> {
+    let query = campaigns::table.order((campaigns::year.desc(), campaigns::name.asc()));
+    let rows = on_backend!(conn, |c| query
+        .select(CampaignRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(CampaignRow::try_from).collect()
+}
+
 /// The household any of `keys` (keyed hashes of its ID number and phone) identifies, created
 /// under the first key when none does.
 pub async fn household(

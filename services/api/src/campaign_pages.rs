@@ -1,0 +1,795 @@
+//! 最美家庭 campaigns in the browser: the list within the person's areas (`/campaigns`), the
+//! create form (`/campaigns/new`) and a campaign's page (`/campaigns/{id}`) with its rules in
+//! Chinese, its public self-nomination link and that link's QR code (inline SVG, for posters).
+//!
+//! A campaign is created by `jinguo_nominations::create_campaign`, the function behind
+//! `POST /api/v1/campaigns`, after the same `campaign.manage` check: the rules and their bounds
+//! are the program's, and its refusals are shown beside the field they name. The area is chosen
+//! with a picker that works without JavaScript (the approach of the referral pages' village
+//! picker): province → city → county, each step a post of the form that keeps what was typed.
+//!
+//! Editing a campaign is not offered: the program has no update step yet.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use jinguo_core::auth::{Target, authorize};
+use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::rules::DeadlineRule;
+use jinguo_nominations::{
+    CampaignView, Deadlines, DecideRule, NewCampaign, NoReviewer, Quotas, Refusal, Rules,
+};
+use jinguo_store::{Conn, StoreError, orgs, staff};
+use uuid::Uuid;
+
+use crate::auth::SignedIn;
+use crate::extract::{Form, Path};
+use crate::page::{Refused, message, refused_above, refused_at};
+use crate::{ApiError, AppState};
+
+// --- who may see and do what -----------------------------------------------------------------
+
+/// Who may see a campaign: a role that views nominations (or manages campaigns) at its unit.
+const SEE: [&str; 2] = ["nomination.view", "campaign.manage"];
+/// Who creates campaigns.
+const MANAGE: &str = "campaign.manage";
+
+/// The units of `person`'s assignments whose role carries one of `actions` there, in the order
+/// of the assignments, without repeats.
+pub(crate) async fn units_where(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    actions: &[&str],
+    now: DateTime<Utc>,
+) -> Result<Vec<OrgCode>, StoreError> {
+    let Some(who) = staff::principal(conn, person, now).await? else {
+        return Ok(Vec::new());
+    };
+    let table = staff::permissions(conn).await?;
+    let mut out: Vec<OrgCode> = Vec::new();
+    for a in &who.assignments {
+        let may = actions
+            .iter()
+            .any(|action| authorize(&who, action, Target::Org(a.org), &table, now));
+        if may && !out.contains(&a.org) {
+            out.push(a.org);
+        }
+    }
+    Ok(out)
+}
+
+/// The name of a unit (its code only if the tree does not know it).
+pub(crate) async fn unit_name(conn: &mut Conn<'_>, code: OrgCode) -> Result<String, StoreError> {
+    Ok(orgs::get(conn, code)
+        .await?
+        .map_or_else(|| code.to_string(), |u| u.name))
+}
+
+/// The names of `units`, joined with 、.
+pub(crate) async fn unit_names(
+    conn: &mut Conn<'_>,
+    units: &[OrgCode],
+) -> Result<String, StoreError> {
+    let mut names = Vec::new();
+    for u in units {
+        names.push(unit_name(conn, *u).await?);
+    }
+    Ok(names.join("、"))
+}
+
+// --- what every page here shares -------------------------------------------------------------
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
+    match SignedIn::from_headers(state, headers).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Redirect::to("/signin").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn store_failed(e: impl Into<ApiError>) -> Response {
+    e.into().into_response()
+}
+
+/// A form as it was posted, in order, so that a refused form is shown again as typed.
+#[derive(Clone, Default)]
+struct Typed(Vec<(String, String)>);
+
+impl Typed {
+    /// The first value of `key`, or "".
+    fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+// --- /campaigns ------------------------------------------------------------------------------
+
+struct Line {
+    id: Uuid,
+    name: String,
+    year: i32,
+    scope: String,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/list.html")]
+struct ListPage {
+    campaigns: Vec<Line>,
+    units: String,
+    may_create: bool,
+}
+
+/// `GET /campaigns`: the campaigns over or within the person's units.
+pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let person = session.person;
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                let areas = units_where(c, person, &SEE, now).await?;
+                let manage = units_where(c, person, &[MANAGE], now).await?;
+                let campaigns = jinguo_nominations::campaigns_overlapping(c, &areas).await?;
+                let mut lines = Vec::new();
+                for k in campaigns {
+                    lines.push(Line {
+                        id: k.id,
+                        scope: unit_name(c, k.scope).await?,
+                        name: k.name,
+                        year: k.year,
+                    });
+                }
+                let units = unit_names(c, &areas).await?;
+                let may_create = manage.iter().any(|u| u.level() <= OrgLevel::County);
+                Ok::<_, Refusal>((areas, lines, units, may_create))
+            })
+        })
+        .await;
+    let (areas, campaigns, units, may_create) = match loaded {
+        Ok(v) => v,
+        Err(e) => return store_failed(e),
+    };
+    if areas.is_empty() {
+        return message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            "您的岗位不参与最美家庭评选。".into(),
+            Some("如需开通，请联系所在县区妇联管理员。"),
+        );
+    }
+    render(
+        StatusCode::OK,
+        &ListPage {
+            campaigns,
+            units,
+            may_create,
+        },
+    )
+}
+
+// --- the area picker -------------------------------------------------------------------------
+
+/// An area picker that works without JavaScript: a select of the unit being looked at and the
+/// cities or counties under it; "下一级" posts the form back to list the units under the one
+/// chosen, "返回上一级" those one level up (never above where the picker starts).
+struct Picker {
+    area: String,
+    /// The names from where the picker starts down to `area`.
+    trail: Vec<String>,
+    /// (code, label) of the areas to choose from.
+    options: Vec<(String, String)>,
+    /// Some option lies above counties: "下一级" can go further down.
+    can_go_down: bool,
+    can_go_up: bool,
+}
+
+/// The area the picker lists after a post: `step` is `pick` (down to the unit chosen in
+/// `scope`), `up`, or anything else (stay). Never outside `root`, never below a county.
+fn picked_area(root: OrgCode, typed: &Typed) -> OrgCode {
+    let area = OrgCode::parse(typed.get("area"))
+        .ok()
+        .filter(|a| a.is_within(&root) && a.level() <= OrgLevel::County)
+        .unwrap_or(root);
+    match typed.get("step") {
+        "pick" => OrgCode::parse(typed.get("scope"))
+            .ok()
+            .filter(|s| s.is_within(&area) && s.level() < OrgLevel::County)
+            .unwrap_or(area),
+        "up" => area.parent().filter(|p| p.is_within(&root)).unwrap_or(root),
+        _ => area,
+    }
+}
+
+async fn picker(conn: &mut Conn<'_>, root: OrgCode, area: OrgCode) -> Result<Picker, StoreError> {
+    let mut trail = Vec::new();
+    let mut at = Some(area);
+    while let Some(code) = at.filter(|c| c.is_within(&root)) {
+        trail.push(unit_name(conn, code).await?);
+        at = code.parent();
+    }
+    trail.reverse();
+    let here = unit_name(conn, area).await?;
+    let whole = match area.level() {
+        OrgLevel::Province => format!("{here}（全省）"),
+        OrgLevel::City => format!("{here}（全市州）"),
+        _ => here,
+    };
+    let mut options = vec![(area.to_string(), whole)];
+    if area.level() < OrgLevel::County {
+        for u in orgs::children(conn, area).await? {
+            if u.level <= OrgLevel::County {
+                options.push((u.code.to_string(), u.name));
+            }
+        }
+    }
+    Ok(Picker {
+        area: area.to_string(),
+        trail,
+        can_go_down: options.len() > 1 && area.level() < OrgLevel::City,
+        options,
+        can_go_up: area != root,
+    })
+}
+
+// --- /campaigns/new --------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "campaigns/new.html")]
+struct NewPage {
+    csrf: String,
+    picker: Picker,
+    values: Typed,
+    refused: Option<Refused>,
+    decide_rules: [(&'static str, &'static str); 2],
+    no_reviewer_rules: [(&'static str, &'static str); 2],
+}
+
+impl NewPage {
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(&self.refused, field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(&self.refused)
+    }
+
+    /// The first field refused, for the title and the link to it.
+    fn failed(&self) -> bool {
+        self.refused.is_some()
+    }
+}
+
+/// The campaign area's root for `person`: the first unit where they may create campaigns
+/// (a county or above), or the page to show instead.
+async fn manage_root(state: &AppState, person: Uuid) -> Result<OrgCode, Response> {
+    let units = state
+        .store
+        .read(move |c| {
+            Box::pin(async move { units_where(c, person, &[MANAGE], jinguo_bus::now()).await })
+        })
+        .await;
+    match units {
+        Ok(units) => units
+            .into_iter()
+            .find(|u| u.level() <= OrgLevel::County)
+            .ok_or_else(|| {
+                message(
+                    StatusCode::FORBIDDEN,
+                    "没有权限",
+                    "创建评选活动需要县（市、区）及以上妇联的管理员岗位。".into(),
+                    Some("如需开通，请联系上级妇联管理员。"),
+                )
+            }),
+        Err(e) => Err(store_failed(e)),
+    }
+}
+
+async fn new_page(
+    state: &AppState,
+    session: &SignedIn,
+    root: OrgCode,
+    values: Typed,
+    refused: Option<Refused>,
+) -> Response {
+    let area = picked_area(root, &values);
+    let loaded = state
+        .store
+        .read(move |c| Box::pin(picker(c, root, area)))
+        .await;
+    let picker = match loaded {
+        Ok(p) => p,
+        Err(e) => return store_failed(e),
+    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    render(
+        status,
+        &NewPage {
+            csrf: session.csrf.clone(),
+            picker,
+            values,
+            refused,
+            decide_rules: [
+                ("any", decide_label(DecideRule::Any)),
+                ("all", decide_label(DecideRule::All)),
+            ],
+            no_reviewer_rules: [
+                ("flag", no_reviewer_label(NoReviewer::Flag)),
+                ("skip", no_reviewer_label(NoReviewer::Skip)),
+            ],
+        },
+    )
+}
+
+/// `GET /campaigns/new`: the create form.
+pub(crate) async fn new_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let root = match manage_root(&state, session.person).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let year = jinguo_bus::now()
+        .with_timezone(&state.config.calendar.time_zone)
+        .format("%Y")
+        .to_string();
+    let values = Typed(vec![
+        ("year".into(), year),
+        ("scope".into(), root.to_string()),
+        ("rules.quotas.village".into(), "0".into()),
+        ("rules.quotas.township".into(), "0".into()),
+        ("rules.quotas.county".into(), "0".into()),
+        ("rules.publicity".into(), "5wd".into()),
+        ("rules.decide".into(), "any".into()),
+        ("rules.no_reviewer".into(), "flag".into()),
+    ]);
+    new_page(&state, &session, root, values, None).await
+}
+
+/// A quota as typed: blank is 0 (no limit).
+fn quota(typed: &Typed, field: &'static str) -> Result<u32, Refused> {
+    let raw = typed.get(field).trim();
+    if raw.is_empty() {
+        return Ok(0);
+    }
+    raw.parse()
+        .map_err(|_| Refused::at(field, "名额：请填写 0 到 100000 之间的整数（0 表示不限）"))
+}
+
+/// A deadline as typed: blank is none.
+fn deadline(
+    typed: &Typed,
+    field: &'static str,
+    today: chrono::NaiveDate,
+) -> Result<Option<DeadlineRule>, Refused> {
+    let raw = typed.get(field).trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    DeadlineRule::parse(raw, today)
+        .map(Some)
+        .map_err(|e| Refused::at(field, format!("审核截止：{}", e.message())))
+}
+
+/// The form as the program's input; what cannot even be read is refused beside its field.
+fn new_campaign(typed: &Typed, today: chrono::NaiveDate) -> Result<NewCampaign, Refused> {
+    let year = typed
+        .get("year")
+        .trim()
+        .parse()
+        .map_err(|_| Refused::at("year", "年份：请填写四位数字的年份，如 2026"))?;
+    let categories = typed
+        .get("rules.categories")
+        .split(['\n', '、', ',', '，', ';', '；'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let quotas = Quotas {
+        village: quota(typed, "rules.quotas.village")?,
+        township: quota(typed, "rules.quotas.township")?,
+        county: quota(typed, "rules.quotas.county")?,
+    };
+    let village_publicity = Some(typed.get("rules.village_publicity").trim())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let decide = match typed.get("rules.decide") {
+        "all" => DecideRule::All,
+        "any" => DecideRule::Any,
+        _ => return Err(Refused::at("rules.decide", "决定方式：请选择")),
+    };
+    let no_reviewer = match typed.get("rules.no_reviewer") {
+        "flag" => NoReviewer::Flag,
+        "skip" => NoReviewer::Skip,
+        _ => return Err(Refused::at("rules.no_reviewer", "无审核员时：请选择")),
+    };
+    Ok(NewCampaign {
+        name: typed.get("name").to_owned(),
+        year,
+        scope_org: typed.get("scope").to_owned(),
+        rules: Rules {
+            categories,
+            quotas,
+            village_publicity,
+            publicity: typed.get("rules.publicity").trim().to_owned(),
+            decide,
+            deadlines: Deadlines {
+                village: deadline(typed, "rules.deadlines.village", today)?,
+                township: deadline(typed, "rules.deadlines.township", today)?,
+                county: deadline(typed, "rules.deadlines.county", today)?,
+            },
+            no_reviewer,
+        },
+    })
+}
+
+/// The Chinese name of a field the program names in a refusal.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "name" => "名称",
+        "year" => "年份",
+        "scope_org" | "scope" => "评选范围",
+        "rules.categories" => "评选类别",
+        "rules.quotas.village" | "rules.quotas.township" | "rules.quotas.county" => "名额",
+        "rules.village_publicity" => "村级公示期",
+        "rules.publicity" => "县级公示期",
+        f if f.starts_with("rules.deadlines.") => "审核截止",
+        _ => "填写内容",
+    }
+}
+
+/// The form field where a refusal of the program is shown (the area's select is `scope`).
+fn form_field(field: &'static str) -> &'static str {
+    match field {
+        "scope_org" => "scope",
+        f => f,
+    }
+}
+
+/// `POST /campaigns/new`: a picker step (`step=pick`/`up`: the form again, nothing taken in),
+/// or the campaign; on success its page.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let typed = Typed(pairs);
+    if typed.get("csrf") != session.csrf {
+        return message(
+            StatusCode::FORBIDDEN,
+            "请从页面操作",
+            "请刷新页面后重试。".into(),
+            None,
+        );
+    }
+    let root = match manage_root(&state, session.person).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    if matches!(typed.get("step"), "pick" | "up") {
+        return new_page(&state, &session, root, typed, None).await;
+    }
+    let today = jinguo_bus::now()
+        .with_timezone(&state.config.calendar.time_zone)
+        .date_naive();
+    let input = match new_campaign(&typed, today) {
+        Ok(i) => i,
+        Err(refused) => return new_page(&state, &session, root, typed, Some(refused)).await,
+    };
+    let person = session.person;
+    let links = state.nominations();
+    let created = state
+        .store
+        .transaction(move |c| {
+            let (input, links) = (input.clone(), links.clone());
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                // The check of `POST /api/v1/campaigns`, at the area chosen.
+                if let Ok(scope) = OrgCode::parse(&input.scope_org)
+                    && !jinguo_auth::may(c, person, MANAGE, Target::Org(scope), now).await?
+                {
+                    return Err(Refusal::Forbidden(MANAGE));
+                }
+                jinguo_nominations::create_campaign(c, input, &person.to_string(), &links, now)
+                    .await
+            })
+        })
+        .await;
+    let refused = match created {
+        Ok(id) => return Redirect::to(&format!("/campaigns/{id}")).into_response(),
+        Err(Refusal::Forbidden(_)) => Refused {
+            field: Some("scope"),
+            message: "评选范围：您不能在这个范围创建评选活动".into(),
+            status: StatusCode::FORBIDDEN,
+        },
+        Err(Refusal::Invalid { field, message }) => Refused::at(
+            form_field(field),
+            format!("{}：{}", field_label(field), for_people(&message)),
+        ),
+        Err(other) => return ApiError::from(other).into_response(),
+    };
+    new_page(&state, &session, root, typed, Some(refused)).await
+}
+
+/// A message for a page: the program's sentence when it is Chinese, a general one otherwise.
+fn for_people(message: &str) -> String {
+    if message.is_empty() || message.chars().any(|c| c.is_ascii_alphabetic()) {
+        "请检查后重新填写".to_owned()
+    } else {
+        message.to_owned()
+    }
+}
+
+// --- /campaigns/{id} -------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "campaigns/show.html")]
+struct ShowPage {
+    id: Uuid,
+    name: String,
+    year: i32,
+    scope: String,
+    /// (what, rule) in Chinese.
+    rules: Vec<(&'static str, String)>,
+    categories: Vec<String>,
+    /// The public link, in pieces that may break after each `/` on a phone.
+    link_parts: Vec<String>,
+    link: String,
+    qr_svg: String,
+}
+
+/// `GET /campaigns/{id}`: the campaign's rules, public link and QR code, for people whose
+/// units take part in it; anyone else gets a 403 naming the campaign's area.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let person = session.person;
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let Some(k) = jinguo_nominations::campaign_view(c, id).await? else {
+                    return Ok(None);
+                };
+                let areas = units_where(c, person, &SEE, jinguo_bus::now()).await?;
+                let takes_part = areas
+                    .iter()
+                    .any(|a| k.scope.is_within(a) || a.is_within(&k.scope));
+                let scope = unit_name(c, k.scope).await?;
+                Ok::<_, Refusal>(Some((k, scope, takes_part)))
+            })
+        })
+        .await;
+    let (k, scope, takes_part) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "没有这项评选",
+                "没有找到这个评选活动，请核对链接。".into(),
+                Some("可以回到工作台查看评选活动列表。"),
+            );
+        }
+        Err(e) => return store_failed(e),
+    };
+    if !takes_part {
+        return message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            format!("这个评选活动的范围是{scope}，您的岗位不在其中，不能查看。"),
+            Some("如需查看，请联系该单位的妇联管理员。"),
+        );
+    }
+    let link = format!("{}/nominate/{}", state.config.http.public_url, k.id);
+    let qr_svg = match qr_svg(&link) {
+        Ok(svg) => svg,
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let page = ShowPage {
+        id: k.id,
+        rules: rules_in_chinese(&k),
+        categories: k.rules.categories.clone(),
+        name: k.name,
+        year: k.year,
+        scope,
+        link_parts: break_after_slashes(&link),
+        link,
+        qr_svg,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `link` cut after each `/` and `-`, so that a phone may wrap it there.
+fn break_after_slashes(link: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    for ch in link.chars() {
+        current.push(ch);
+        if ch == '/' || ch == '-' {
+            parts.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// The QR code of `link` as an SVG element to place in a page (no XML prologue), named for
+/// screen readers.
+fn qr_svg(link: &str) -> Result<String, qrcode::types::QrError> {
+    let code = qrcode::QrCode::new(link.as_bytes())?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .max_dimensions(300, 300)
+        .build();
+    let start = svg.find("<svg").unwrap_or(0);
+    Ok(svg[start..].replacen(
+        "<svg",
+        "<svg role=\"img\" aria-label=\"自荐链接的二维码\"",
+        1,
+    ))
+}
+
+fn decide_label(d: DecideRule) -> &'static str {
+    match d {
+        DecideRule::Any => "任一审核员决定即可",
+        DecideRule::All => "须该级全部审核员同意（任一退回或不通过即决定）",
+    }
+}
+
+fn no_reviewer_label(n: NoReviewer) -> &'static str {
+    match n {
+        NoReviewer::Flag => "标记为待指派，并通知县级妇联管理员指派审核员",
+        NoReviewer::Skip => "跳过该级，直接进入下一级审核",
+    }
+}
+
+/// A 公示 length as people say it: `3d` 3天, `72h` 72小时, `3wd` 3个工作日.
+fn length_label(s: &str) -> String {
+    let s = s.trim();
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |at| s.split_at(at));
+    let unit = match unit {
+        "wd" => "个工作日",
+        "d" => "天",
+        "h" => "小时",
+        "m" => "分钟",
+        "s" => "秒",
+        _ => return s.to_owned(),
+    };
+    format!("{n}{unit}")
+}
+
+fn quota_label(n: u32) -> String {
+    if n == 0 {
+        "不限".to_owned()
+    } else {
+        format!("{n} 户")
+    }
+}
+
+fn deadline_label(d: Option<&DeadlineRule>) -> String {
+    match d {
+        None => "不设".to_owned(),
+        Some(DeadlineRule::Date(d)) => format!("{} 前", d.format("%Y年%m月%d日")),
+        Some(DeadlineRule::WorkingDays(n)) => format!("该级开始后 {n} 个工作日内"),
+    }
+}
+
+/// Every rule of a campaign, in Chinese.
+fn rules_in_chinese(k: &CampaignView) -> Vec<(&'static str, String)> {
+    let r = &k.rules;
+    vec![
+        ("村级推荐名额", quota_label(r.quotas.village)),
+        ("乡镇（街道）推荐名额", quota_label(r.quotas.township)),
+        ("县级推荐名额", quota_label(r.quotas.county)),
+        (
+            "村级公示期",
+            r.village_publicity
+                .as_deref()
+                .map_or_else(|| "不设".to_owned(), length_label),
+        ),
+        ("县级公示期", length_label(&r.publicity)),
+        ("村级审核截止", deadline_label(r.deadlines.village.as_ref())),
+        (
+            "乡镇（街道）审核截止",
+            deadline_label(r.deadlines.township.as_ref()),
+        ),
+        ("县级审核截止", deadline_label(r.deadlines.county.as_ref())),
+        ("决定方式", decide_label(r.decide).to_owned()),
+        (
+            "某级没有审核员时",
+            no_reviewer_label(r.no_reviewer).to_owned(),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_said_in_chinese() {
+        assert_eq!(length_label("3wd"), "3个工作日");
+        assert_eq!(length_label("7d"), "7天");
+        assert_eq!(length_label("72h"), "72小时");
+        assert_eq!(length_label("odd"), "odd");
+    }
+
+    #[test]
+    fn a_link_breaks_after_its_slashes() {
+        assert_eq!(
+            break_after_slashes("http://a/b-c"),
+            ["http:/", "/", "a/", "b-", "c"]
+        );
+    }
+
+    #[test]
+    fn the_qr_code_is_an_inline_svg() {
+        let svg =
+            qr_svg("http://127.0.0.1:8080/nominate/00000000-0000-0000-0000-000000000001").unwrap();
+        assert!(svg.starts_with("<svg role=\"img\""), "{svg}");
+        assert!(!svg.contains("<?xml"));
+    }
+
+    #[test]
+    fn the_picker_never_leaves_its_root_nor_goes_below_a_county() {
+        let root = OrgCode::parse("62").unwrap();
+        let typed = |pairs: &[(&str, &str)]| {
+            Typed(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let city = OrgCode::parse("6201").unwrap();
+        assert_eq!(
+            picked_area(root, &typed(&[("step", "pick"), ("scope", "6201")])),
+            city
+        );
+        // A county is chosen, not drilled into.
+        assert_eq!(
+            picked_area(
+                root,
+                &typed(&[("area", "6201"), ("step", "pick"), ("scope", "620122")])
+            ),
+            city
+        );
+        let county_root = OrgCode::parse("620122").unwrap();
+        assert_eq!(
+            picked_area(county_root, &typed(&[("area", "62"), ("step", "up")])),
+            county_root
+        );
+    }
+}
