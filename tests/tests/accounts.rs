@@ -263,7 +263,10 @@ async fn action_link_get_changes_nothing_and_acts_once_on_post() {
     let session = cookie.split(';').next().unwrap().to_owned();
     let (status, me) = get_page(&client, &format!("{}/me", app.base_url), Some(&session)).await;
     assert_eq!(status, 200);
-    assert!(me.contains("审核员 · 皋兰县"), "units by name, never by code: {me}");
+    assert!(
+        me.contains("审核员 · 皋兰县"),
+        "units by name, never by code: {me}"
+    );
 
     let second = client
         .post(&url)
