@@ -354,7 +354,16 @@ pub fn parse_assignment(
     org: &str,
     agency: Option<&str>,
 ) -> Result<Assignment, (&'static str, String)> {
-    let role = parse_role(role).ok_or_else(|| ("role", format!("{role:?} is not a role")))?;
+    let role = parse_role(role).ok_or_else(|| {
+        let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        (
+            "role",
+            format!(
+                "{role:?} is not one of: {} (or their Chinese names)",
+                known.join(", ")
+            ),
+        )
+    })?;
     let org = OrgCode::parse(org).map_err(|e| ("org", format!("{org:?}: {e}")))?;
     let agency = match agency.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => Some(a.parse::<Agency>().map_err(|e| ("agency", e))?),
