@@ -13,7 +13,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jinguo_core::auth::{Target, authorize};
 use jinguo_core::org::{OrgCode, OrgLevel};
@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
+use crate::page::render;
 use crate::page::{Refused, message, refused_above, refused_at};
 use crate::{ApiError, AppState};
 
@@ -80,13 +81,6 @@ pub(crate) async fn unit_names(
 }
 
 // --- what every page here shares -------------------------------------------------------------
-
-fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
-}
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
     match SignedIn::from_headers(state, headers).await {

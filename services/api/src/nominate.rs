@@ -17,7 +17,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use jinguo_core::nominations::Channel;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{Family, Refusal, Submission};
@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
+use crate::page::render;
 use crate::page::{Refused, message, refused_above, refused_at};
 use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
 use crate::{ApiError, AppState};
@@ -63,13 +64,6 @@ impl NominatePage {
 struct DonePage {
     campaign: String,
     reference: Option<String>,
-}
-
-fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
 }
 
 async fn form_page(

@@ -13,7 +13,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jinguo_core::auth::Target;
 use jinguo_core::nominations::{Channel, State as NominationState};
@@ -26,25 +26,10 @@ use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
 use crate::nominate::refused_field;
 use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{render, signed_in};
 use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
 use crate::review::{refusal_text, state_label};
 use crate::{ApiError, AppState};
-
-fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
-}
-
-/// The signed-in person, or the sign-in page to go to.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
-    match SignedIn::from_headers(state, headers).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Redirect::to("/signin").into_response()),
-        Err(e) => Err(e.into_response()),
-    }
-}
 
 fn stale_form() -> Response {
     message(

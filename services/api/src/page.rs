@@ -70,3 +70,23 @@ pub(crate) fn refused_above(refused: &Option<Refused>) -> Option<&str> {
         .filter(|r| r.field.is_none())
         .map(|r| r.message.as_str())
 }
+
+/// A page template rendered with `status` (a template error is a 500 with a reference).
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The signed-in person, or the sign-in page to go to.
+pub(crate) async fn signed_in(
+    state: &crate::AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<crate::auth::SignedIn, Response> {
+    match crate::auth::SignedIn::from_headers(state, headers).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(axum::response::Redirect::to("/signin").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}

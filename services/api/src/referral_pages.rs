@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jinguo_auth::Secret;
 use jinguo_core::auth::{Agency, Target, authorize};
@@ -31,6 +31,7 @@ use crate::extract::{Form, Path};
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
 use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{render, signed_in};
 use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::referrals::{On, read_reason, run};
 use crate::{ApiError, AppState};
@@ -120,22 +121,6 @@ fn no_such_case() -> Response {
         "没有找到这个案件，请核对链接。".into(),
         None,
     )
-}
-
-fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
-}
-
-/// The signed-in person, or the sign-in page to go to.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
-    match SignedIn::from_headers(state, headers).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Redirect::to("/signin").into_response()),
-        Err(e) => Err(e.into_response()),
-    }
 }
 
 fn stale_form() -> Response {
