@@ -118,9 +118,14 @@ impl Browser {
     }
 
     async fn command(&self, path: &str, body: Value) -> Value {
+        let r = self.try_command(path, body).await;
+        assert!(r["value"].get("error").is_none(), "{path}: {r}");
+        r["value"].clone()
+    }
+
+    async fn try_command(&self, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}/{path}", self.base, self.session);
-        let r: Value = self
-            .client
+        self.client
             .post(url)
             .json(&body)
             .send()
@@ -128,9 +133,37 @@ impl Browser {
             .unwrap()
             .json()
             .await
-            .unwrap();
-        assert!(r["value"].get("error").is_none(), "{path}: {r}");
-        r["value"].clone()
+            .unwrap()
+    }
+
+    /// Finds the first element matching a CSS selector and sends it `action` (`click`,
+    /// `value`). A click that submits a form returns before the next page has replaced the
+    /// old one, so an element found in that moment may go stale or be missing: the pair is
+    /// tried again until the new page answers (up to 10 s).
+    async fn on_element(&self, css: &str, action: &str, body: Value) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found = self
+                .try_command("element", json!({ "using": "css selector", "value": css }))
+                .await;
+            let r = match found["value"][ELEMENT].as_str() {
+                Some(id) => {
+                    self.try_command(&format!("element/{id}/{action}"), body.clone())
+                        .await
+                }
+                None => found,
+            };
+            let error = r["value"]["error"].as_str().unwrap_or_default();
+            let passing = matches!(error, "stale element reference" | "no such element");
+            if error.is_empty() {
+                return;
+            }
+            assert!(
+                passing && std::time::Instant::now() < deadline,
+                "{action} {css}: {r}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -139,15 +172,25 @@ impl Browser {
 
     /// Clicks the first element matching a CSS selector.
     pub async fn click(&self, css: &str) {
-        let found = self
-            .command("element", json!({ "using": "css selector", "value": css }))
-            .await;
-        let id = found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_owned();
-        self.command(&format!("element/{id}/click"), json!({}))
-            .await;
+        self.on_element(css, "click", json!({})).await;
+    }
+
+    /// Waits (up to 10 s) until an element matching a CSS selector is on the page: after a
+    /// click that submits, this is how a test knows the next page is the one it reads.
+    pub async fn wait_for(&self, css: &str) {
+        let script = format!(
+            "return document.querySelector({}) !== null;",
+            serde_json::to_string(css).unwrap()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .try_command("execute/sync", json!({ "script": script, "args": [] }))
+            .await["value"]
+            != Value::Bool(true)
+        {
+            assert!(std::time::Instant::now() < deadline, "no element {css}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Runs `script` in the page (WebDriver "execute/sync") and returns its value.
@@ -158,15 +201,7 @@ impl Browser {
 
     /// Types `text` into the first element matching a CSS selector.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let found = self
-            .command("element", json!({ "using": "css selector", "value": css }))
-            .await;
-        let id = found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_owned();
-        self.command(&format!("element/{id}/value"), json!({ "text": text }))
-            .await;
+        self.on_element(css, "value", json!({ "text": text })).await;
     }
 
     /// The current page's address.

@@ -28,15 +28,24 @@ async fn the_public_page_works_on_a_phone_and_its_quick_exit_leaves_no_way_back(
         "no horizontal scrolling: {width}"
     );
 
-    // Drill down 甘肃省 → 兰州市 → 皋兰县 → 什川镇 before anything else is typed (the picker's
+    // Drill down 甘肃省 → 兰州市 → 皋兰县 → 石洞镇 before anything else is typed (the picker's
     // buttons do not ask for the required fields), then choose the last village listed.
-    for code in ["620100000000", "620122000000", "620122100000"] {
+    // Each step waits for the next level's first choice before it picks again.
+    let steps = [
+        ("620100000000", "620122000000"),
+        ("620122000000", "620122100000"),
+        ("620122100000", "620122100001"),
+    ];
+    for (code, next) in steps {
         browser
             .execute(&format!(
                 "document.querySelector('select[name=village]').value = '{code}'; return 1;"
             ))
             .await;
         browser.click("button[name=step][value=pick]").await;
+        browser
+            .wait_for(&format!("select[name=village] option[value='{next}']"))
+            .await;
     }
     browser
         .execute(
