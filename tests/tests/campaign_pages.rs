@@ -94,7 +94,7 @@ async fn a_county_admin_creates_a_campaign_from_the_form(backend: Backend) {
 
     let (status, form) = page(&app, &cookie, "/campaigns/new").await;
     assert_eq!(status, 200, "{form}");
-    assert!(form.contains("<main>") && form.contains("皋兰县"), "{form}");
+    assert!(form.contains("<main id=\"main\">") && form.contains("皋兰县"), "{form}");
     assert!(
         form.contains("<label for=\"rules.quotas.village\">"),
         "{form}"
@@ -255,7 +255,7 @@ async fn the_start_page_is_for_people_and_the_status_page_for_admins(backend: Ba
     let (status, start) = page(&app, "", "/").await;
     assert_eq!(status, 200);
     assert!(
-        start.contains("<main>") && start.contains("href=\"/signin\""),
+        start.contains("<main id=\"main\">") && start.contains("href=\"/signin\""),
         "{start}"
     );
     assert!(

@@ -145,7 +145,7 @@ async fn the_organisation_nominates_through_the_form_and_its_page_shows_the_time
     // The picker starts at the admin's county (the campaign's area) and lists its townships.
     let (status, page) = w.get(&path, &cookie).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("<main>"));
+    assert!(page.contains("<main id=\"main\">"));
     assert!(page.contains(&w.town_name), "townships by name");
     assert_eq!(csrf_of(&page), csrf);
 
@@ -218,7 +218,7 @@ async fn the_organisation_nominates_through_the_form_and_its_page_shows_the_time
     // Names, not codes; the identifiers masked only.
     let (status, page) = w.get(&location, &cookie).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("<main>"));
+    assert!(page.contains("<main id=\"main\">"));
     assert!(page.contains(&w.village_name) && page.contains(&w.town_name));
     assert!(!page.contains(&village), "no village code");
     assert!(page.contains("组织推荐") && page.contains("村级审核中"));
@@ -326,7 +326,7 @@ async fn the_public_form_picks_the_village_by_name_and_keeps_what_was_typed(back
     let path = format!("/nominate/{}", w.campaign);
     let (status, page) = w.get(&path, "").await;
     assert_eq!(status, 200);
-    assert!(page.contains("<main>") && page.contains(&w.town_name));
+    assert!(page.contains("<main id=\"main\">") && page.contains(&w.town_name));
     assert!(!page.contains("12位"), "no code to type");
 
     // Down to the township, before anything else is typed.
