@@ -94,7 +94,10 @@ async fn a_county_admin_creates_a_campaign_from_the_form(backend: Backend) {
 
     let (status, form) = page(&app, &cookie, "/campaigns/new").await;
     assert_eq!(status, 200, "{form}");
-    assert!(form.contains("<main id=\"main\">") && form.contains("皋兰县"), "{form}");
+    assert!(
+        form.contains("<main id=\"main\">") && form.contains("皋兰县"),
+        "{form}"
+    );
     assert!(
         form.contains("<label for=\"rules.quotas.village\">"),
         "{form}"

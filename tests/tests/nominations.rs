@@ -147,6 +147,22 @@ fn submission(s: &Setup, head: &str, head_id: &str) -> Value {
     })
 }
 
+/// Nomination `id`'s state as the county admin reads it over the API.
+async fn state_of(s: &Setup, id: &str) -> String {
+    let shown: Value = s
+        .app
+        .client
+        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    shown["state"].as_str().unwrap().to_owned()
+}
+
 async fn submit(s: &Setup, body: &Value) -> reqwest::Response {
     s.app
         .client
@@ -204,6 +220,28 @@ async fn nomination_reaches_publicity_through_three_emailed_reviews(backend: Bac
             page.contains("李秀英家庭") && page.contains("事迹"),
             "{page}"
         );
+        // What the reviewer decides from: the family's members, township and village by
+        // name, the channel, and the earlier levels' decisions; at county level approving
+        // says where it leads.
+        assert!(
+            page.contains("王强（丈夫）")
+                && page.contains("组织推荐")
+                && page.contains("<legend>审核意见</legend>"),
+            "{page}"
+        );
+        assert!(
+            !page.contains(s.village.as_str()),
+            "no unit code on the page"
+        );
+        let earlier = ["村级审核：通过", "乡镇级审核：通过"];
+        for (level, said) in earlier.iter().enumerate() {
+            assert_eq!(
+                page.contains(said),
+                level < i,
+                "level {i} shows {said}: {page}"
+            );
+        }
+        assert_eq!(page.contains("通过，进入公示"), i == 2, "{page}");
         assert_eq!(page, page_again);
         let decided = browser
             .post(&url)
@@ -224,6 +262,17 @@ async fn nomination_reaches_publicity_through_three_emailed_reviews(backend: Bac
             .await
             .unwrap();
         assert_eq!(again.status(), 409, "a link decides once");
+        // Opened again, the used link says what was decided, by whom and when.
+        let used = browser.get(&url).send().await.unwrap();
+        assert_eq!(used.status(), 409);
+        let used = used.text().await.unwrap();
+        let who = ["村审核员", "乡镇审核员", "县审核员"][i];
+        assert!(
+            used.contains(&format!("{who}已于"))
+                && used.contains("审核：通过")
+                && !used.contains("登录链接"),
+            "{used}"
+        );
         if i == 0 {
             // The second village reviewer's link now says who decided.
             let other = links_mailed_to(&s.app.store, s.second_village_reviewer).await;
@@ -433,7 +482,68 @@ async fn two_reviewers_released_together_make_one_transition(backend: Backend) {
     assert_eq!(links_mailed_to(&s.app.store, s.reviewers[1]).await.len(), 1);
 }
 
+/// 退回 without a reason, from the emailed link and from the task page: the page comes back
+/// with the refusal beside the reason field (tied to it for screen readers), 退回 still chosen
+/// and what was typed kept; nothing was decided and the link still works.
+async fn a_refused_review_keeps_the_choice_beside_the_field(backend: Backend) {
+    let s = setup(backend, 0).await;
+    let id = submit(&s, &submission(&s, "李秀英", "620122198001011234"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = links_in_mailbox(&s.app, "v@example.cn").await.remove(0);
+    let browser = reqwest::Client::new();
+    let page = browser
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let refused = browser
+        .post(&url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("decision", "return"),
+            ("reason", "  "),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("<title>提交未成功"), "{html}");
+    assert!(
+        html.contains("id=\"reason-error\" role=\"alert\">退回或不通过时请填写理由。")
+            && html.contains("aria-describedby=\"reason-error\""),
+        "{html}"
+    );
+    assert!(html.contains("value=\"return\" checked"), "{html}");
+    assert!(!html.contains("value=\"approve\" checked"), "{html}");
+    assert_eq!(state_of(&s, &id).await, "village_review");
+    // The same link, now with a reason, decides.
+    let decided = browser
+        .post(&url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("decision", "return"),
+            ("reason", "请补充事迹"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    assert_eq!(state_of(&s, &id).await, "returned");
+}
+
 jinguo_tests::on_both_backends!(
+    a_refused_review_keeps_the_choice_beside_the_field,
     nomination_reaches_publicity_through_three_emailed_reviews,
     quota_and_validation_errors_name_the_field_and_rule,
     two_reviewers_released_together_make_one_transition,
@@ -713,6 +823,26 @@ async fn a_signed_in_reviewer_decides_from_the_task_list() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+    // 不通过 without a reason: the task page again, the choice kept and the refusal beside
+    // the field.
+    let refused = browser
+        .post(format!("{}{task_path}", s.app.base_url))
+        .header("cookie", &header)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("decision", "reject"),
+            ("reason", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("value=\"reject\" checked") && html.contains("id=\"reason-error\""),
+        "{html}"
+    );
+    assert!(html.contains(&format!("action=\"{task_path}\"")));
     let decided = browser
         .post(format!("{}{task_path}", s.app.base_url))
         .header("cookie", &header)
@@ -721,18 +851,7 @@ async fn a_signed_in_reviewer_decides_from_the_task_list() {
         .await
         .unwrap();
     assert_eq!(decided.status(), 200);
-    let shown: Value = s
-        .app
-        .client
-        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(shown["state"], "township_review");
+    assert_eq!(state_of(&s, &id).await, "township_review");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1137,22 +1256,8 @@ async fn a_reviewer_decides_in_a_real_browser() {
         page.contains("村级审核：李秀英家庭") && page.contains("提交审核意见"),
         "{page}"
     );
-    let state = async |s: &Setup| -> String {
-        let shown: Value = s
-            .app
-            .client
-            .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-            .bearer_auth(&s.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        shown["state"].as_str().unwrap().to_owned()
-    };
     assert_eq!(
-        state(&s).await,
+        state_of(&s, &id).await,
         "village_review",
         "opening the page decided nothing"
     );
@@ -1170,7 +1275,7 @@ async fn a_reviewer_decides_in_a_real_browser() {
         },
     )
     .await;
-    assert_eq!(state(&s).await, "township_review");
+    assert_eq!(state_of(&s, &id).await, "township_review");
 }
 
 #[tokio::test(flavor = "multi_thread")]

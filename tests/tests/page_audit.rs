@@ -2,7 +2,10 @@
 //! horizontal scrolling, no English in what people read, and no critical or serious WCAG 2.x
 //! A/AA violation that axe-core finds. One test walks the pages so one browser serves them all.
 
-use jinguo_tests::{Backend, Browser, TestApp, add_staff, session};
+use std::time::Duration;
+
+use jinguo_tests::nominating::{campaign, links_mailed_to, units};
+use jinguo_tests::{Backend, Browser, TestApp, add_staff, api_token, eventually, session};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_pass_the_phone_audit() {
@@ -42,10 +45,61 @@ async fn pages_pass_the_phone_audit() {
     for path in ["/", "/signin", "/help", "/no-such-page"] {
         audit(path).await;
     }
+    // Signed out: the reviewer's page behind the emailed link, and the same page refused
+    // (退回 without a reason).
+    let (_, _, village) = units(&app.store).await;
+    let admin = add_staff(&app.store, "admin@t.cn", "县管理员", "admin", "620122").await;
+    let reviewer = add_staff(
+        &app.store,
+        "v@t.cn",
+        "村审核员",
+        "reviewer",
+        village.as_str(),
+    )
+    .await;
+    let token = api_token(&app.store, admin).await;
+    let campaign = campaign(&app, &token, "2026年皋兰县最美家庭评选").await;
+    let submitted = app
+        .client
+        .post(format!("{base}/api/v1/nominations"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "campaign_id": campaign, "village": village.as_str(), "category": "最美家庭",
+            "channel": "organization",
+            "family": { "head_name": "李秀英", "head_id": "620122198001011234", "address": "皋兰县某村",
+                        "members": [{ "name": "王强", "relation": "丈夫" }] },
+            "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院。"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 201);
+    let link = eventually("the review mail", Duration::from_secs(10), || {
+        let store = &app.store;
+        async move {
+            links_mailed_to(store, reviewer, "")
+                .await
+                .into_iter()
+                .next()
+        }
+    })
+    .await;
+    audit(&link).await;
+    browser.click("input[name=decision][value=return]").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for("#reason-error").await;
+    let refused_review = browser.audit_page().await;
+
+    // Signed in as a case officer.
     let (cookie, _) = session(&app.store, officer).await;
     browser.set_cookie(&cookie).await;
     for path in ["/me", "/referrals", "/referrals/new"] {
         audit(path).await;
     }
+    problems.extend(
+        refused_review
+            .iter()
+            .map(|p| format!("the refused review: {p}")),
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -464,7 +464,7 @@ async fn the_public_page_exits_quickly_keeps_nothing_and_confirms_with_the_numbe
     assert!(html.contains("<title>咨询服务"), "{html}");
     assert!(!html.contains("家暴"), "nothing on the page names it");
     let exit = html
-        .find(r#"id="quick-exit" href="https://www.baidu.com/"#)
+        .find(r#"id="quick-exit" class="quick-exit" href="https://www.baidu.com/"#)
         .expect("quick exit");
     assert!(
         exit < html.find("<h1>").unwrap(),

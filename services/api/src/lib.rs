@@ -21,6 +21,7 @@ mod referrals;
 mod review;
 mod signin;
 mod staff;
+mod timeline;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
-use crate::page::message;
+use crate::page::{Refused, message};
 use crate::{ApiError, AppState};
 
 /// What a link POST carries: the link's CSRF value and the fields of its page's form.
@@ -48,7 +48,7 @@ pub(crate) trait LinkAction: Send + Sync + 'static {
     ) -> BoxFuture<'a, Response>;
 
     /// POST, in the transaction that claimed the link: `Ok(Ok(acted))` marks it used,
-    /// `Ok(Err(why))` refuses with a sentence for the page and changes nothing.
+    /// `Ok(Err(why))` refuses (beside a field of the form, or above it) and changes nothing.
     fn act<'a>(
         &'a self,
         state: &'a AppState,
@@ -56,7 +56,52 @@ pub(crate) trait LinkAction: Send + Sync + 'static {
         link: &'a ActionLink,
         form: &'a LinkForm,
         now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Result<Acted, String>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Result<Acted, Refused>, StoreError>>;
+
+    /// The answer to a refused POST: by default a page with the sentence; a link whose page
+    /// is a form shows the form again, the refusal beside its field and the choices kept.
+    fn refused<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _link: &'a ActionLink,
+        _secret: &'a Secret,
+        _csrf: &'a str,
+        _form: &'a LinkForm,
+        refused: Refused,
+    ) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            message(
+                refused.status,
+                "未能提交",
+                refused.message,
+                Some("请返回上一页修改后重新提交。"),
+            )
+        })
+    }
+
+    /// The page of a link used already: by default when; a link that decided something says
+    /// what was decided and by whom.
+    fn used<'a>(&'a self, state: &'a AppState, link: &'a ActionLink) -> BoxFuture<'a, Response> {
+        Box::pin(async move { used_page(link, state.config.calendar.time_zone, None) })
+    }
+}
+
+/// A link's time as the pages print it, in the deployment's time zone.
+pub(crate) fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// "Used on …, once only", with what to do now if there is something.
+pub(crate) fn used_page(link: &ActionLink, tz: chrono_tz::Tz, hint: Option<&str>) -> Response {
+    message(
+        StatusCode::CONFLICT,
+        "链接已使用",
+        format!(
+            "这个链接已于 {} 使用过，每个链接只能使用一次。",
+            link.used_at.map(|t| local_time(t, tz)).unwrap_or_default()
+        ),
+        hint,
+    )
 }
 
 /// The link actions of this deployment, by purpose.
@@ -112,9 +157,7 @@ fn link_csrf(secret: &Secret) -> String {
 }
 
 fn link_state_page(state: &LinkState, tz: chrono_tz::Tz) -> Option<Response> {
-    let when = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
-    };
+    let when = |t: DateTime<Utc>| local_time(t, tz);
     Some(match state {
         LinkState::Valid(_) => return None,
         LinkState::Unknown => message(
@@ -135,15 +178,7 @@ fn link_state_page(state: &LinkState, tz: chrono_tz::Tz) -> Option<Response> {
             format!("这个链接已于 {} 过期。", when(l.expires_at)),
             Some("请重新申请登录链接，或联系发出任务的管理员。"),
         ),
-        LinkState::Used(l) => message(
-            StatusCode::CONFLICT,
-            "链接已使用",
-            format!(
-                "这个链接已于 {} 使用过，每个链接只能使用一次。",
-                l.used_at.map(when).unwrap_or_default()
-            ),
-            Some("如需再次登录，请重新申请登录链接。"),
-        ),
+        LinkState::Used(l) => used_page(l, tz, None),
         LinkState::Revoked(_) => message(
             StatusCode::GONE,
             "链接已失效",
@@ -161,6 +196,17 @@ fn link_state_page(state: &LinkState, tz: chrono_tz::Tz) -> Option<Response> {
             None,
         ),
     })
+}
+
+/// The page of a link that does nothing now: a used one as its purpose tells it.
+async fn not_valid_page(state: &AppState, link_state: &LinkState) -> Response {
+    let tz = state.config.calendar.time_zone;
+    if let LinkState::Used(l) = link_state
+        && let Some(action) = state.link_actions.get(&l.purpose)
+    {
+        return action.used(state, l).await;
+    }
+    link_state_page(link_state, tz).unwrap_or_else(|| unreachable!("only a valid link has no page"))
 }
 
 fn unknown(state: &AppState) -> Response {
@@ -190,10 +236,7 @@ pub(crate) async fn show_link(
         .await;
     let link = match inspected {
         Ok(LinkState::Valid(link)) => link,
-        Ok(other) => {
-            return link_state_page(&other, state.config.calendar.time_zone)
-                .unwrap_or_else(|| unreachable!("only a valid link has no state page"));
-        }
+        Ok(other) => return not_valid_page(&state, &other).await,
         Err(e) => return ApiError::from(e).into_response(),
     };
     match state.link_actions.get(&link.purpose) {
@@ -214,7 +257,8 @@ pub(crate) async fn show_link(
 /// Why a link POST changed nothing.
 enum NotActed {
     Link(LinkState),
-    Refused(String),
+    /// The link's action refused what the form asked (the link stays usable).
+    Refused(ActionLink, Refused),
 }
 
 /// POST: acts once, in the transaction that locks the link.
@@ -224,7 +268,6 @@ pub(crate) async fn use_link(
     headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let tz = state.config.calendar.time_zone;
     let Some(secret) = Secret::parse(&token) else {
         return unknown(&state);
     };
@@ -240,11 +283,11 @@ pub(crate) async fn use_link(
         Ok(s) => s.map(|s| s.person),
         Err(e) => return e.into_response(),
     };
-    let st = state.clone();
+    let (st, s2, f2) = (state.clone(), secret.clone(), form.clone());
     let result = state
         .store
         .transaction(move |c| {
-            let (state, secret, form) = (st.clone(), secret.clone(), form.clone());
+            let (state, secret, form) = (st.clone(), s2.clone(), f2.clone());
             Box::pin(async move {
                 let now = jinguo_bus::now();
                 let link_state = links::claim(c, &secret, signed_in, now).await?;
@@ -259,21 +302,23 @@ pub(crate) async fn use_link(
                         links::used(c, link, &outcome, now).await?;
                         Ok(Ok(answer))
                     }
-                    Err(why) => Ok(Err(NotActed::Refused(why))),
+                    Err(why) => Ok(Err(NotActed::Refused(link.clone(), why))),
                 }
             })
         })
         .await;
     match result {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(Err(NotActed::Link(refused))) => link_state_page(&refused, tz)
-            .unwrap_or_else(|| unreachable!("a refused link has a page")),
-        Ok(Err(NotActed::Refused(why))) => message(
-            StatusCode::CONFLICT,
-            "未能提交",
-            why,
-            Some("请返回上一页修改后重新提交。"),
-        ),
+        Ok(Err(NotActed::Link(refused))) => not_valid_page(&state, &refused).await,
+        Ok(Err(NotActed::Refused(link, why))) => match state.link_actions.get(&link.purpose) {
+            Some(action) => {
+                let csrf = link_csrf(&secret);
+                action
+                    .refused(&state, &link, &secret, &csrf, &form, why)
+                    .await
+            }
+            None => unknown(&state),
+        },
         Ok(Ok(answer)) => answer,
     }
 }

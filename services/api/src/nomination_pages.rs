@@ -25,10 +25,11 @@ use uuid::Uuid;
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
 use crate::nominate::refused_field;
-use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
-use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
+use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::review::{refusal_text, state_label};
+use crate::timeline::{Step, channel_label, timeline};
 use crate::{ApiError, AppState};
 
 fn stale_form() -> Response {
@@ -58,16 +59,6 @@ fn no_such_nomination() -> Response {
     )
 }
 
-/// 本人自荐 / 他人推荐 / 组织推荐.
-fn channel_label(channel: &str) -> &'static str {
-    match channel {
-        "self" => "本人自荐",
-        "others" => "他人推荐",
-        "organization" => "组织推荐",
-        _ => "其他",
-    }
-}
-
 // --- /campaigns/{id}/nominate: 组织推荐 -------------------------------------------------------
 
 #[derive(Template)]
@@ -82,17 +73,9 @@ struct NominatePage {
     refused: Option<Refused>,
 }
 
-impl NominatePage {
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
-    }
-
-    fn aria(&self, field: &str) -> String {
-        aria_invalid(&self.refused, field)
+impl RefusedForm for NominatePage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
     }
 }
 
@@ -286,14 +269,6 @@ pub(crate) async fn nominate_submit(
 
 // --- /nominations/{id}: the nomination and its timeline ----------------------------------------
 
-/// One step of the timeline.
-struct Step {
-    at: String,
-    who: String,
-    what: String,
-    reason: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "nominations/show.html")]
 struct NominationPage {
@@ -308,19 +283,13 @@ struct NominationPage {
     refused: Option<Refused>,
 }
 
+impl RefusedForm for NominationPage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
+    }
+}
+
 impl NominationPage {
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
-    }
-
-    fn aria(&self, field: &str) -> String {
-        aria_invalid(&self.refused, field)
-    }
-
     /// What the resubmit form's story holds: what was typed after a refusal, else the story.
     fn story_typed(&self) -> &str {
         if self.refused.is_some() && self.values.0.iter().any(|(k, _)| k == "story") {
@@ -339,42 +308,6 @@ impl NominationPage {
             .collect::<Vec<_>>()
             .join("、")
     }
-}
-
-/// What a history event means, in Chinese.
-fn event_label(event: &str, to: &str) -> String {
-    use jinguo_core::nominations::Level;
-    let level = |l: &str| match l {
-        "village" => Some(Level::Village),
-        "township" => Some(Level::Township),
-        "county" => Some(Level::County),
-        _ => None,
-    };
-    match event {
-        "submitted" => return "提交推荐".into(),
-        "resubmitted" => return "修改后重新提交".into(),
-        "withdrawn" => return "撤回推荐".into(),
-        "no_reviewer" => return "暂无审核员，已通知县级管理员安排".into(),
-        "village_publicity_ended" => return "村级公示期满".into(),
-        "publicity_ended" => return "公示期满，获评".into(),
-        _ => {}
-    }
-    if let Some((l, what)) = event.split_once('_')
-        && let Some(l) = level(l)
-    {
-        let label = l.label();
-        match what {
-            "approve" if l == Level::County => return "县级审核：通过，进入公示".into(),
-            "approve" => return format!("{label}审核：通过"),
-            "return" => return format!("{label}审核：退回推荐人"),
-            "reject" => return format!("{label}审核：不通过"),
-            "approval" => return format!("{label}审核：同意（待其他审核员）"),
-            "skipped" => return format!("{label}无审核员，跳过"),
-            _ => {}
-        }
-    }
-    to.parse::<NominationState>()
-        .map_or_else(|_| "状态变更".to_owned(), |s| state_label(s).to_owned())
 }
 
 async fn nomination_page(
@@ -418,25 +351,7 @@ async fn nomination_page(
             Some("如需查看，请联系所在县区妇联管理员。"),
         );
     }
-    let tz = state.nominations().time_zone;
-    let timeline = detail
-        .history
-        .iter()
-        .map(|h| Step {
-            at: h.at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
-            who: match h.actor.as_str() {
-                "public" => "本人（自荐）".to_owned(),
-                "system" => "系统".to_owned(),
-                actor => detail
-                    .actor_names
-                    .iter()
-                    .find(|(a, _)| a == actor)
-                    .map_or_else(|| "工作人员".to_owned(), |(_, n)| n.clone()),
-            },
-            what: event_label(&h.event, &h.to),
-            reason: h.reason.clone(),
-        })
-        .collect();
+    let timeline = timeline(&detail, state.nominations().time_zone);
     let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
     let s = detail.state;
     render(

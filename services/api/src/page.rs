@@ -53,6 +53,15 @@ impl Refused {
             status: StatusCode::BAD_REQUEST,
         }
     }
+
+    /// A refusal of the whole request, not of one field (409: it conflicts with how things are).
+    pub(crate) fn above(message: impl Into<String>) -> Refused {
+        Refused {
+            field: None,
+            message: message.into(),
+            status: StatusCode::CONFLICT,
+        }
+    }
 }
 
 /// The sentence to show beside `field`, if the refusal is about it (templates call it).
@@ -69,6 +78,24 @@ pub(crate) fn refused_above(refused: &Option<Refused>) -> Option<&str> {
         .as_ref()
         .filter(|r| r.field.is_none())
         .map(|r| r.message.as_str())
+}
+
+/// A form page that may come back refused: what its template asks of the refusal (the
+/// sentence beside a field, above the form, and the attributes tying a field to it).
+pub(crate) trait RefusedForm {
+    fn refusal(&self) -> &Option<Refused>;
+
+    fn error_at(&self, field: &str) -> Option<&str> {
+        refused_at(self.refusal(), field)
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        refused_above(self.refusal())
+    }
+
+    fn aria(&self, field: &str) -> String {
+        crate::picker::aria_invalid(self.refusal(), field)
+    }
 }
 
 /// A page template rendered with `status` (a template error is a 500 with a reference).

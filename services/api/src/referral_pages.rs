@@ -1003,14 +1003,14 @@ impl LinkAction for ReferralLink {
         link: &'a ActionLink,
         _form: &'a LinkForm,
         now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Result<Acted, Refused>, StoreError>> {
         Box::pin(async move {
             let settings = state.referrals();
             let Ok(task) = link.subject.parse::<Uuid>() else {
-                return Ok(Err("这个链接指向的任务不存在。".to_owned()));
+                return Ok(Err(Refused::above("这个链接指向的任务不存在。".to_owned())));
             };
             let Some(view) = jinguo_referrals::link_view(conn, settings, task).await? else {
-                return Ok(Err("这个链接指向的任务不存在。".to_owned()));
+                return Ok(Err(Refused::above("这个链接指向的任务不存在。".to_owned())));
             };
             let person = link.actor;
             let acted = jinguo_referrals::act(
@@ -1042,15 +1042,19 @@ impl LinkAction for ReferralLink {
                 Err(Refusal::Forbidden(action)) => {
                     jinguo_referrals::record_refusal(conn, person, action, view.referral, now)
                         .await?;
-                    Ok(Err("您现在不能签收这项任务。".to_owned()))
+                    Ok(Err(Refused::above("您现在不能签收这项任务。".to_owned())))
                 }
-                Err(Refusal::Conflict(m)) => Ok(Err(format!("{m}。"))),
-                Err(Refusal::NotFound(_)) => Ok(Err("这个链接指向的任务不存在。".to_owned())),
+                Err(Refusal::Conflict(m)) => Ok(Err(Refused::above(format!("{m}。")))),
+                Err(Refusal::NotFound(_)) => {
+                    Ok(Err(Refused::above("这个链接指向的任务不存在。".to_owned())))
+                }
                 Err(e) => {
                     // Our fault, logged with its chain (no data in it); the page says to
                     // try later.
                     let _ = ApiError::internal(&e);
-                    Ok(Err("系统暂时无法处理，请稍后再试。".to_owned()))
+                    Ok(Err(Refused::above(
+                        "系统暂时无法处理，请稍后再试。".to_owned(),
+                    )))
                 }
             }
         })

@@ -4,36 +4,63 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use jinguo_auth::Secret;
-use jinguo_core::nominations::State;
+use jinguo_core::nominations::{Level, State};
 use jinguo_nominations::{
-    EligibilityPage as EligibilityPageView, Refusal, ReviewPage as ReviewPageView,
+    Detail, EligibilityPage as EligibilityPageView, Refusal, ReviewPage as ReviewPageView,
 };
 use jinguo_store::StoreError;
 use jinguo_store::links::ActionLink;
 use uuid::Uuid;
 
 use crate::links::{Acted, LinkAction, LinkForm};
-use crate::page::message;
+use crate::page::{self, Refused, RefusedForm, message};
+use crate::timeline::{Step, channel_label, event_label, timeline};
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
 #[template(path = "review.html")]
 struct ReviewPage<'a> {
     level: &'static str,
-    family: String,
-    /// The head's ID number or phone, masked.
-    head_key: String,
-    address: String,
+    /// What approving does at this level, in the words of the choice.
+    approve_label: &'static str,
+    detail: Detail,
+    channel: &'static str,
     /// The contact phone in full: the reviewer may need to call the family.
     phone: Option<String>,
-    campaign: String,
-    category: String,
-    village: String,
-    story: String,
+    timeline: Vec<Step>,
     quota_full: bool,
     quota: u32,
     action: String,
     csrf: &'a str,
+    /// The choice and reason as sent, kept when the form comes back refused.
+    decision: String,
+    reason: String,
+    refused: Option<Refused>,
+}
+
+impl RefusedForm for ReviewPage<'_> {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
+    }
+}
+
+impl ReviewPage<'_> {
+    fn members(&self) -> String {
+        self.detail
+            .family
+            .members
+            .iter()
+            .map(|m| format!("{}（{}）", m.name, m.relation))
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+}
+
+/// A review form as sent back: the choice and reason to keep, and why it was refused.
+struct SentBack {
+    decision: String,
+    reason: String,
+    refused: Refused,
 }
 
 pub(crate) fn state_label(s: State) -> &'static str {
@@ -71,6 +98,27 @@ pub(crate) fn refusal_text(r: &Refusal) -> String {
     }
 }
 
+/// A refusal of a review decision where the form shows it: a missing reason beside the
+/// reason field, anything else above the form.
+fn review_refused(r: &Refusal) -> Refused {
+    match r {
+        Refusal::Invalid {
+            field: "reason", ..
+        } => Refused::at("reason", refusal_text(r)),
+        other => Refused::above(refusal_text(other)),
+    }
+}
+
+/// A review decision as the form names it.
+fn decision_of(chosen: Option<&str>) -> Result<jinguo_nominations::Decision, Refused> {
+    match chosen {
+        Some("approve") => Ok(jinguo_nominations::Decision::Approve),
+        Some("reject") => Ok(jinguo_nominations::Decision::Reject),
+        Some("return") => Ok(jinguo_nominations::Decision::Return),
+        _ => Err(Refused::at("decision", "请选择通过、退回或不通过。")),
+    }
+}
+
 /// GET behind an emailed link: the nomination and the decision form; changes nothing.
 pub(crate) async fn page(
     state: &AppState,
@@ -87,6 +135,7 @@ pub(crate) async fn page(
         link.actor,
         format!("/link/{}", secret.expose()),
         csrf,
+        None,
     )
     .await
 }
@@ -101,13 +150,15 @@ fn no_such_nomination() -> Response {
     )
 }
 
-/// The review page for nomination `id` as `reviewer` may see it, its form posting to `action`.
+/// The review page for nomination `id` as `reviewer` may see it, its form posting to `action`;
+/// a form sent back refused shows again with what was chosen and typed.
 async fn render(
     state: &AppState,
     id: Uuid,
     reviewer: Uuid,
     action: String,
     csrf: &str,
+    sent_back: Option<SentBack>,
 ) -> Response {
     let sealer = state.sealer.clone();
     let loaded = state
@@ -138,25 +189,63 @@ async fn render(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let page = ReviewPage {
-        level: view.level.label(),
-        family: view.family,
-        head_key: view.head_key,
-        address: view.address,
-        phone: view.phone,
-        campaign: view.campaign,
-        category: view.category,
-        village: view.village,
-        story: view.story,
-        quota_full: view.quota_full,
-        quota: view.quota,
-        action,
-        csrf,
+    let (decision, reason, refused) = match sent_back {
+        Some(b) => (b.decision, b.reason, Some(b.refused)),
+        None => (String::new(), String::new(), None),
     };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let view = *view;
+    page::render(
+        status,
+        &ReviewPage {
+            level: view.level.label(),
+            approve_label: if view.level == Level::County {
+                "通过，进入公示"
+            } else {
+                "通过，报送上一级审核"
+            },
+            channel: channel_label(&view.detail.channel),
+            timeline: timeline(&view.detail, state.nominations().time_zone),
+            detail: view.detail,
+            phone: view.phone,
+            quota_full: view.quota_full,
+            quota: view.quota,
+            action,
+            csrf,
+            decision,
+            reason,
+            refused,
+        },
+    )
+}
+
+/// The open review task `task_id` of `person`, or the page that says there is none.
+async fn open_task(state: &AppState, task_id: Uuid, person: Uuid) -> Result<Uuid, Response> {
+    let task = match state
+        .store
+        .read(move |c| Box::pin(jinguo_nominations::task_view(c, task_id)))
+        .await
+    {
+        Ok(Some(t)) if t.reviewer == person => t,
+        Ok(_) => {
+            return Err(message(
+                StatusCode::NOT_FOUND,
+                "没有这项任务",
+                "这项审核任务不存在，或不属于您。".into(),
+                None,
+            ));
+        }
+        Err(e) => return Err(ApiError::from(e).into_response()),
+    };
+    if task.closed {
+        return Err(message(
+            StatusCode::CONFLICT,
+            "已处理",
+            "这项审核任务已经处理完毕。".into(),
+            None,
+        ));
     }
+    Ok(task.nomination)
 }
 
 /// `GET /tasks/{task_id}`: the same review page for a signed-in reviewer, from the task list.
@@ -165,41 +254,22 @@ pub(crate) async fn task_page(
     headers: axum::http::HeaderMap,
     crate::extract::Path(task_id): crate::extract::Path<Uuid>,
 ) -> Response {
-    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
-        Err(e) => return e.into_response(),
+    let session = match page::signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
-    let task = match state
-        .store
-        .read(move |c| Box::pin(jinguo_nominations::task_view(c, task_id)))
-        .await
-    {
-        Ok(Some(t)) if t.reviewer == session.person => t,
-        Ok(_) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "没有这项任务",
-                "这项审核任务不存在，或不属于您。".into(),
-                None,
-            );
-        }
-        Err(e) => return ApiError::from(e).into_response(),
+    let nomination = match open_task(&state, task_id, session.person).await {
+        Ok(n) => n,
+        Err(page) => return page,
     };
-    if task.closed {
-        return message(
-            StatusCode::CONFLICT,
-            "已处理",
-            "这项审核任务已经处理完毕。".into(),
-            None,
-        );
-    }
+    let action = format!("/tasks/{task_id}");
     render(
         &state,
-        task.nomination,
+        nomination,
         session.person,
-        format!("/tasks/{task_id}"),
+        action,
         &session.csrf,
+        None,
     )
     .await
 }
@@ -207,21 +277,22 @@ pub(crate) async fn task_page(
 #[derive(serde::Deserialize)]
 pub(crate) struct TaskForm {
     csrf: String,
-    decision: String,
+    #[serde(default)]
+    decision: Option<String>,
     reason: Option<String>,
 }
 
-/// `POST /tasks/{task_id}`: decides from the task list (session + CSRF).
+/// `POST /tasks/{task_id}`: decides from the task list (session + CSRF); a refused decision
+/// shows the page again, the refusal beside its field and the choice and reason kept.
 pub(crate) async fn decide_task(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
     crate::extract::Path(task_id): crate::extract::Path<Uuid>,
     crate::extract::Form(form): crate::extract::Form<TaskForm>,
 ) -> Response {
-    let session = match crate::auth::SignedIn::from_headers(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return axum::response::Redirect::to("/signin").into_response(),
-        Err(e) => return e.into_response(),
+    let session = match page::signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
     if session.csrf != form.csrf {
         return message(
@@ -231,37 +302,38 @@ pub(crate) async fn decide_task(
             None,
         );
     }
-    let decision = match form.decision.as_str() {
-        "approve" => jinguo_nominations::Decision::Approve,
-        "reject" => jinguo_nominations::Decision::Reject,
-        "return" => jinguo_nominations::Decision::Return,
-        _ => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "请选择审核意见",
-                "请选择通过、退回或不通过。".into(),
-                None,
-            );
+    let nomination = match open_task(&state, task_id, session.person).await {
+        Ok(n) => n,
+        Err(page) => return page,
+    };
+    let refused = match decision_of(form.decision.as_deref()) {
+        Err(refused) => refused,
+        Ok(decision) => {
+            let reason = form.reason.clone();
+            match crate::nominations::decide_task(&state, task_id, session.person, decision, reason)
+                .await
+            {
+                Ok(to) => return decided_page(to),
+                Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
+                Err(r) => review_refused(&r),
+            }
         }
     };
-    let result =
-        crate::nominations::decide_task(&state, task_id, session.person, decision, form.reason)
-            .await;
-    match result {
-        Ok(to) => message(
-            StatusCode::OK,
-            "审核意见已提交",
-            format!("谢谢！该推荐现在的状态：{}。", state_label(to)),
-            None,
-        ),
-        Err(Refusal::Store(e)) => ApiError::from(e).into_response(),
-        Err(r) => message(
-            StatusCode::CONFLICT,
-            "未能提交",
-            refusal_text(&r),
-            Some("请返回上一页修改后重新提交。"),
-        ),
-    }
+    let sent_back = SentBack {
+        decision: form.decision.unwrap_or_default(),
+        reason: form.reason.unwrap_or_default(),
+        refused,
+    };
+    let action = format!("/tasks/{task_id}");
+    render(
+        &state,
+        nomination,
+        session.person,
+        action,
+        &session.csrf,
+        Some(sent_back),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -329,28 +401,86 @@ pub(crate) async fn eligibility_page(
     }
 }
 
-/// The answer once a review or eligibility decision is recorded.
-fn decided(to: State) -> Acted {
-    let page = message(
+/// The page once a review or eligibility decision is recorded.
+fn decided_page(to: State) -> Response {
+    message(
         StatusCode::OK,
         "审核意见已提交",
         format!("谢谢！该推荐现在的状态：{}。", state_label(to)),
         None,
-    );
-    (to.to_string(), page)
+    )
+}
+
+/// What a link records with its use once a decision is made, and the answer.
+fn decided(to: State) -> Acted {
+    (to.to_string(), decided_page(to))
 }
 
 /// A refusal of the program as the link page says it, or the store's error to roll back.
-fn refused(r: Refusal) -> Result<Result<Acted, String>, StoreError> {
+fn refused(r: Refusal) -> Result<Result<Acted, Refused>, StoreError> {
     match r {
         Refusal::Store(e) | Refusal::Mail(jinguo_mail::NotifyError::Store(e)) => Err(e),
         e @ (Refusal::Mail(_) | Refusal::Corrupt { .. }) => {
             // Our fault, logged with its chain; the page says to try later.
             let _ = ApiError::internal(&e);
-            Ok(Err(refusal_text(&e)))
+            Ok(Err(Refused::above(refusal_text(&e))))
         }
-        other => Ok(Err(refusal_text(&other))),
+        other => Ok(Err(review_refused(&other))),
     }
+}
+
+/// The page of a used review link: what was decided, by whom and when, read from the
+/// nomination's history (the reviewer's own step at that level).
+async fn used_review_page(state: &AppState, link: &ActionLink) -> Response {
+    let tz = state.config.calendar.time_zone;
+    let Some(id) = jinguo_nominations::reviewed_nomination(&link.subject) else {
+        return crate::links::used_page(link, tz, None);
+    };
+    let reviewer = link.actor;
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                jinguo_nominations::nomination_detail(c, id, reviewer, jinguo_bus::now()).await
+            })
+        })
+        .await;
+    let detail = match loaded {
+        Ok(Some(d)) => d,
+        Ok(None) => return crate::links::used_page(link, tz, None),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let actor = reviewer.to_string();
+    let decision = detail.history.iter().rev().find(|h| {
+        h.actor == actor
+            && ["_approve", "_approval", "_return", "_reject"]
+                .iter()
+                .any(|d| h.event.ends_with(d))
+    });
+    let Some(step) = decision else {
+        return crate::links::used_page(link, tz, None);
+    };
+    let who = detail
+        .actor_names
+        .iter()
+        .find(|(a, _)| *a == actor)
+        .map_or("审核人", |(_, n)| n.as_str());
+    let reason = step
+        .reason
+        .as_deref()
+        .map(|r| format!("理由：{r}。"))
+        .unwrap_or_default();
+    message(
+        StatusCode::CONFLICT,
+        "已审核",
+        format!(
+            "{who}已于 {} 审核了{}家庭的推荐。结果：{}。{reason}",
+            crate::links::local_time(step.at, tz),
+            detail.family.head_name,
+            event_label(&step.event, &step.to),
+        ),
+        Some("每个审核链接只能使用一次。如需查看这份推荐的最新进展，请登录后在工作台查看。"),
+    )
 }
 
 /// The nominations program's emailed links: review (`{nomination}:{level}`, the reviewer's
@@ -382,17 +512,15 @@ impl LinkAction for NominationLink {
         link: &'a ActionLink,
         form: &'a LinkForm,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
+    ) -> jinguo_store::BoxFuture<'a, Result<Result<Acted, Refused>, StoreError>> {
         Box::pin(async move {
-            let missing = || Ok(Err("这个链接指向的推荐不存在。".to_owned()));
+            let missing = || Ok(Err(Refused::above("这个链接指向的推荐不存在。")));
             let links = state.nominations();
             let decided_to = match self {
                 NominationLink::Review => {
-                    let decision = match form.decision.as_deref() {
-                        Some("approve") => jinguo_nominations::Decision::Approve,
-                        Some("reject") => jinguo_nominations::Decision::Reject,
-                        Some("return") => jinguo_nominations::Decision::Return,
-                        _ => return Ok(Err("请选择审核意见。".into())),
+                    let decision = match decision_of(form.decision.as_deref()) {
+                        Ok(d) => d,
+                        Err(refused) => return Ok(Err(refused)),
                     };
                     let Some(id) = jinguo_nominations::reviewed_nomination(&link.subject) else {
                         return missing();
@@ -407,7 +535,7 @@ impl LinkAction for NominationLink {
                         Some("close") => jinguo_nominations::EligibilityDecision::Close {
                             reason: form.reason.clone().unwrap_or_default(),
                         },
-                        _ => return Ok(Err("请选择核查结果。".into())),
+                        _ => return Ok(Err(Refused::above("请选择核查结果。"))),
                     };
                     let Ok(id) = link.subject.parse() else {
                         return missing();
@@ -421,6 +549,50 @@ impl LinkAction for NominationLink {
             match decided_to {
                 Ok(to) => Ok(Ok(decided(to))),
                 Err(r) => refused(r),
+            }
+        })
+    }
+
+    fn refused<'a>(
+        &'a self,
+        state: &'a AppState,
+        link: &'a ActionLink,
+        secret: &'a Secret,
+        csrf: &'a str,
+        form: &'a LinkForm,
+        refused: Refused,
+    ) -> jinguo_store::BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let id = jinguo_nominations::reviewed_nomination(&link.subject);
+            let (NominationLink::Review, Some(id)) = (self, id) else {
+                return message(
+                    refused.status,
+                    "未能提交",
+                    refused.message,
+                    Some("请返回上一页修改后重新提交。"),
+                );
+            };
+            let sent_back = SentBack {
+                decision: form.decision.clone().unwrap_or_default(),
+                reason: form.reason.clone().unwrap_or_default(),
+                refused,
+            };
+            let action = format!("/link/{}", secret.expose());
+            render(state, id, link.actor, action, csrf, Some(sent_back)).await
+        })
+    }
+
+    fn used<'a>(
+        &'a self,
+        state: &'a AppState,
+        link: &'a ActionLink,
+    ) -> jinguo_store::BoxFuture<'a, Response> {
+        Box::pin(async move {
+            match self {
+                NominationLink::Review => used_review_page(state, link).await,
+                NominationLink::Eligibility => {
+                    crate::links::used_page(link, state.config.calendar.time_zone, None)
+                }
             }
         })
     }

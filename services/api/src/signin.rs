@@ -21,7 +21,7 @@ use crate::auth::{ClientAddr, SESSION_COOKIE, SignedIn};
 use crate::extract::Form;
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm, confirm_page};
-use crate::page::{message, role_label};
+use crate::page::{Refused, message, role_label};
 use crate::{ApiError, AppState};
 
 /// The purpose of sign-in links.
@@ -158,7 +158,7 @@ impl LinkAction for SignInAction {
         link: &'a ActionLink,
         _form: &'a LinkForm,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> BoxFuture<'a, Result<Result<Acted, String>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Result<Acted, Refused>, StoreError>> {
         Box::pin(async move {
             let ttl = state.config.auth.session;
             let cookie = Secret::generate();
@@ -185,6 +185,16 @@ impl LinkAction for SignInAction {
                 response.headers_mut().insert(SET_COOKIE, v);
             }
             Ok(Ok(("signed_in".to_owned(), response)))
+        })
+    }
+
+    fn used<'a>(&'a self, state: &'a AppState, link: &'a ActionLink) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            crate::links::used_page(
+                link,
+                state.config.calendar.time_zone,
+                Some("如需再次登录，请重新申请登录链接。"),
+            )
         })
     }
 }

@@ -49,20 +49,15 @@ pub fn is_stalled(steps: &[store::Step]) -> bool {
         .is_some_and(|h| h.event == NO_REVIEWER)
 }
 
-/// What the reviewer's page shows (behind an emailed link or the task list).
+/// What the reviewer's page shows (behind an emailed link or the task list): the nomination
+/// as its detail page shows it (family members, village and township, channel, the earlier
+/// levels' decisions and reasons), the contact phone opened, and the level's quota.
 #[derive(Debug, Clone)]
 pub struct ReviewView {
     pub level: Level,
-    pub family: String,
-    /// The head's ID number or phone, masked.
-    pub head_key: String,
-    pub address: String,
+    pub detail: Detail,
     /// The contact phone in full, opened for the reviewer to call the family.
     pub phone: Option<String>,
-    pub campaign: String,
-    pub category: String,
-    pub village: String,
-    pub story: String,
     pub quota: u32,
     pub quota_full: bool,
 }
@@ -98,40 +93,19 @@ pub async fn review_page(
             now_in: n.state.public(),
         });
     };
-    let (campaign, rules) = match store::get_campaign(conn, n.campaign_id).await? {
-        Some(c) => {
-            let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
-            (c.name, rules)
-        }
-        None => (String::new(), None),
-    };
-    let (village_name, quota, quota_full) = match Some(n.village) {
-        Some(v) => {
-            let unit = unit_for(v, level);
-            let used =
-                store::forwarded_count(conn, n.campaign_id, level.as_str(), unit.as_str()).await?;
-            let quota = rules.map_or(0, |r| r.quotas.of(level));
-            (
-                unit_name(conn, v).await?,
-                quota,
-                !core::within_quota(u32::try_from(used).unwrap_or(u32::MAX), quota),
-            )
-        }
-        None => (String::new(), 0, false),
-    };
-    let family = family_of(&n);
+    let rules: Option<Rules> = store::get_campaign(conn, n.campaign_id)
+        .await?
+        .and_then(|c| serde_json::from_str(&c.rules).ok());
+    let unit = unit_for(n.village, level);
+    let used = store::forwarded_count(conn, n.campaign_id, level.as_str(), unit.as_str()).await?;
+    let quota = rules.map_or(0, |r| r.quotas.of(level));
+    let phone = family_of(&n).phone(n.id, sealer);
     Ok(ReviewPage::Open(Box::new(ReviewView {
         level,
-        phone: family.phone(n.id, sealer),
-        family: family.head_name,
-        head_key: family.head_key_masked,
-        address: family.address,
-        campaign,
-        category: n.category,
-        village: village_name,
-        story: n.story,
+        phone,
         quota,
-        quota_full,
+        quota_full: !core::within_quota(u32::try_from(used).unwrap_or(u32::MAX), quota),
+        detail: detail_of(conn, n, reviewer, now).await?,
     })))
 }
 
@@ -282,9 +256,20 @@ pub async fn nomination_detail(
     viewer: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Detail>, Refusal> {
-    let Some(n) = store::get(conn, id).await? else {
-        return Ok(None);
-    };
+    match store::get(conn, id).await? {
+        Some(n) => Ok(Some(detail_of(conn, n, viewer, now).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Nomination `n` with its history, names and masked family, as `viewer` may see it.
+async fn detail_of(
+    conn: &mut Conn<'_>,
+    n: store::NominationRow,
+    viewer: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Detail, StoreError> {
+    let id = n.id;
     let village = n.village;
     let reveal = reveals_eligibility(conn, viewer, village, now).await?;
     let history = visible_history(store::history(conn, id).await?, reveal);
@@ -306,7 +291,7 @@ pub async fn nomination_detail(
         None => String::new(),
     };
     let f = family_of(&n);
-    Ok(Some(Detail {
+    Ok(Detail {
         id: n.id,
         campaign_id: n.campaign_id,
         village,
@@ -327,7 +312,7 @@ pub async fn nomination_detail(
         },
         story: n.story,
         actor_names,
-    }))
+    })
 }
 
 /// A unit's name, empty when unknown.
