@@ -296,7 +296,9 @@ async fn the_start_page_is_for_people_and_the_status_page_for_admins(backend: Ba
     let (status, refused) = page(&app, &viewer_cookie, "/admin/status").await;
     assert_eq!(status, 403);
     assert!(
-        refused.contains("没有权限") && !refused.contains("17718"),
+        refused.contains("没有权限")
+            && refused.contains("您现在的岗位：皋兰县 查看者")
+            && !refused.contains("17718"),
         "{refused}"
     );
 }

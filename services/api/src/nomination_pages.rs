@@ -467,12 +467,13 @@ pub(crate) async fn act(
         }) => Refused::at("story", format!("家庭事迹：{message}")),
         Err(Refusal::NotFound(_)) => return no_such_nomination(),
         Err(Refusal::Forbidden(_)) => {
-            return message(
-                StatusCode::FORBIDDEN,
-                "没有权限",
-                "您没有办理这项操作的权限。".into(),
+            return crate::page::forbidden(
+                &state,
+                session.person,
+                "您没有办理这项操作的权限",
                 Some("撤回由管理员办理；修改后重新提交由推荐单位办理。"),
-            );
+            )
+            .await;
         }
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
         Err(other) => Refused {

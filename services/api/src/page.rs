@@ -33,6 +33,43 @@ pub(crate) fn message(
     }
 }
 
+/// A 403 page: `cannot` says what the asker may not do, then their own posts by unit and
+/// role ("皋兰县 什川镇 审核员"), which they know already; nothing is said of the thing asked
+/// for, so a refusal reveals nothing the asker may not know.
+pub(crate) async fn forbidden(
+    state: &crate::AppState,
+    person: uuid::Uuid,
+    cannot: &str,
+    hint: Option<&str>,
+) -> Response {
+    let posts = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                let mut posts = Vec::new();
+                let assigned = jinguo_store::staff::principal(c, person, now).await?;
+                for a in assigned.map(|p| p.assignments).unwrap_or_default() {
+                    let unit = jinguo_auth::staff::unit_name(c, a.org).await?;
+                    posts.push(format!("{unit} {}", role_label(a.role)));
+                }
+                Ok::<_, jinguo_store::StoreError>(posts)
+            })
+        })
+        .await;
+    let posts = match posts {
+        Ok(p) if p.is_empty() => "您目前没有在岗的岗位。".to_owned(),
+        Ok(p) => format!("您现在的岗位：{}。", p.join("、")),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    message(
+        StatusCode::FORBIDDEN,
+        "没有权限",
+        format!("{cannot}。{posts}"),
+        hint,
+    )
+}
+
 /// Chinese names of roles, for pages.
 pub(crate) use jinguo_auth::staff::role_label;
 

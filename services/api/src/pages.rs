@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use jinguo_config::DatabaseUrl;
 use jinguo_core::auth::Role;
@@ -11,7 +11,6 @@ use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_store::{orgs, staff};
 
 use crate::auth::{ClientAddr, SignedIn};
-use crate::page::message;
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
@@ -88,12 +87,13 @@ pub(crate) async fn admin_status(State(state): State<AppState>, headers: HeaderM
         Err(e) => return ApiError::from(e).into_response(),
     };
     if !admin {
-        return message(
-            StatusCode::FORBIDDEN,
-            "没有权限",
-            "运行状态只有管理员可以查看。".into(),
+        return crate::page::forbidden(
+            &state,
+            person,
+            "运行状态只有管理员可以查看",
             Some("可以回到工作台继续工作。"),
-        );
+        )
+        .await;
     }
     let count = |l: OrgLevel| by_level.get(&l).copied().unwrap_or(0);
     let config = &state.config;

@@ -87,7 +87,8 @@ enum Shown {
     Page(Response),
 }
 
-fn shown(r: Refusal) -> Shown {
+/// `person` is who asked (their posts are named on a 403); none on the public page.
+async fn shown(state: &AppState, person: Option<Uuid>, r: Refusal) -> Shown {
     match r {
         Refusal::Invalid { field, message } => Shown::Again(Refused::at(
             field,
@@ -98,20 +99,26 @@ fn shown(r: Refusal) -> Shown {
             message: m.to_owned(),
             status: StatusCode::CONFLICT,
         }),
-        Refusal::Forbidden(_) => Shown::Page(forbidden()),
+        Refusal::Forbidden(_) => Shown::Page(forbidden(state, person).await),
         Refusal::NotFound(_) => Shown::Page(no_such_case()),
         other => Shown::Page(ApiError::from(other).into_response()),
     }
 }
 
-/// The page of a refused permission: it says nothing about the case (the attempt is audited).
-fn forbidden() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "没有权限",
-        "您没有进行这项操作的权限。".into(),
-        Some("如需办理，请联系所在县区的个案专员或督导。"),
-    )
+/// The page of a refused permission: it says nothing about the case (the attempt is audited),
+/// only the asker's own posts.
+async fn forbidden(state: &AppState, person: Option<Uuid>) -> Response {
+    let cannot = "您没有进行这项操作的权限";
+    let hint = Some("如需办理，请联系所在县区的个案专员或督导。");
+    match person {
+        Some(person) => crate::page::forbidden(state, person, cannot, hint).await,
+        None => message(
+            StatusCode::FORBIDDEN,
+            "没有权限",
+            format!("{cannot}。"),
+            hint,
+        ),
+    }
 }
 
 fn no_such_case() -> Response {
@@ -300,15 +307,15 @@ async fn intake_root(state: &AppState, person: Uuid) -> Result<OrgCode, Response
             Box::pin(async move { role_may(c, person, INTAKE, jinguo_bus::now()).await })
         })
         .await;
-    match areas {
-        Ok(areas) => areas.into_iter().next().ok_or_else(|| {
-            message(
-                StatusCode::FORBIDDEN,
-                "没有权限",
-                "您的岗位不负责登记反家暴案件。".into(),
-                Some("如需开通，请联系所在县区妇联管理员。"),
-            )
-        }),
+    match areas.map(|a| a.into_iter().next()) {
+        Ok(Some(root)) => Ok(root),
+        Ok(None) => Err(crate::page::forbidden(
+            state,
+            person,
+            "您的岗位不负责登记反家暴案件",
+            Some("如需开通，请联系所在县区妇联管理员。"),
+        )
+        .await),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
 }
@@ -467,7 +474,7 @@ pub(crate) async fn intake_submit(
             message: "村（社区）：您不能在这个村（社区）登记案件".into(),
             status: StatusCode::FORBIDDEN,
         },
-        Err(r) => match shown(r) {
+        Err(r) => match shown(&state, Some(session.person), r).await {
             Shown::Again(refused) => refused,
             Shown::Page(page) => return page,
         },
@@ -632,7 +639,7 @@ async fn show_case(
     let view = match read {
         Ok(v) => v,
         Err(r) => {
-            return match shown(r) {
+            return match shown(state, Some(session.person), r).await {
                 Shown::Page(page) => page,
                 // A read refuses nothing a person typed.
                 Shown::Again(refused) => {
@@ -908,7 +915,7 @@ where
     .await;
     let refused = match result {
         Ok(()) => return Redirect::to(&case_url(id, reason)).into_response(),
-        Err(r) => match shown(r) {
+        Err(r) => match shown(state, Some(session.person), r).await {
             Shown::Again(refused) => refused,
             Shown::Page(page) => return page,
         },
@@ -1204,7 +1211,7 @@ pub(crate) async fn help_submit(
             help_field(field),
             format!("{}：{}", field_label(field), for_people(&message)),
         ),
-        Err(r) => match shown(r) {
+        Err(r) => match shown(&state, None, r).await {
             Shown::Again(refused) => refused,
             Shown::Page(page) => return no_store(page),
         },

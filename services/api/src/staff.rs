@@ -919,12 +919,7 @@ async fn manageable(
     match checked {
         Ok(()) => Ok(()),
         Err(StaffError::Store(e)) => Err(ApiError::from(e).into_response()),
-        Err(_) => Err(message(
-            StatusCode::FORBIDDEN,
-            "没有权限",
-            "此人员不在您管理的范围内。".into(),
-            None,
-        )),
+        Err(_) => Err(crate::page::forbidden(state, actor, "此人员不在您管理的范围内", None).await),
     }
 }
 
