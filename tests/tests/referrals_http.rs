@@ -612,7 +612,14 @@ async fn the_officer_pages_list_take_in_and_show_a_case_with_its_reason(backend:
     let r = post(form("submit", "123")).await.unwrap();
     assert_eq!(r.status(), 400);
     let html = r.text().await.unwrap();
-    assert!(html.contains(r#"id="victim.phone-error""#), "{html}");
+    // The refusal is tied to its field, announced, focused, and the title says it failed.
+    assert!(
+        html.contains(r#"id="victim.phone-error" role="alert""#)
+            && html
+                .contains(r#"aria-invalid="true" aria-describedby="victim.phone-error" autofocus"#)
+            && html.contains("<title>提交未成功"),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(r#"value="{VICTIM_NAME}""#)) && html.contains(r#"value="6，9""#)
     );

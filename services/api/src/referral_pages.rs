@@ -30,7 +30,7 @@ use crate::auth::{ClientAddr, SignedIn};
 use crate::extract::{Form, Path};
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
-use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
 use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::referrals::{On, read_reason, run};
@@ -275,15 +275,9 @@ struct IntakePage {
     refused: Option<Refused>,
 }
 
-impl IntakePage {
-    /// The refusal to show beside `field`.
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    /// The refusal to show above the form.
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
+impl RefusedForm for IntakePage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
     }
 }
 
@@ -1079,15 +1073,9 @@ struct HelpPage {
     refused: Option<Refused>,
 }
 
-impl HelpPage {
-    /// The refusal to show beside `field`.
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    /// The refusal to show above the form.
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
+impl RefusedForm for HelpPage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
     }
 }
 
