@@ -130,9 +130,34 @@ pub(crate) trait RefusedForm {
         refused_above(self.refusal())
     }
 
-    fn aria(&self, field: &str) -> String {
-        crate::picker::aria_invalid(self.refusal(), field)
+    /// What the ids of the form's error messages start with (`add` for `add-name-error`),
+    /// when a page holds more than one form.
+    fn error_ids(&self) -> Option<&'static str> {
+        None
     }
+
+    fn aria(&self, field: &str) -> String {
+        invalid_attrs(self.refusal(), field, self.error_ids())
+    }
+}
+
+/// The attributes that tie a field to its refusal (` aria-invalid="true"
+/// aria-describedby="{prefix-}{field}-error" autofocus`: a page shows one refusal, so its field
+/// is the first error and the focus goes there), or nothing when the refusal is not about it.
+/// Templates print it with `|safe`; `field` and `prefix` are names of ours, never typed.
+pub(crate) fn invalid_attrs(
+    refused: &Option<Refused>,
+    field: &str,
+    prefix: Option<&str>,
+) -> String {
+    if refused_at(refused, field).is_none() {
+        return String::new();
+    }
+    let id = match prefix {
+        Some(p) => format!("{p}-{field}"),
+        None => field.to_owned(),
+    };
+    format!(" aria-invalid=\"true\" aria-describedby=\"{id}-error\" autofocus")
 }
 
 /// A page template rendered with `status` (a template error is a 500 with a reference).

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::auth::{ApiCaller, SignedIn, require};
 use crate::extract::{Form, Json as JsonBody, Path};
-use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{Refused, RefusedForm, message};
 use crate::{ApiError, AppState};
 
 fn parse_org(raw: &str, field: &'static str) -> Result<OrgCode, ApiError> {
@@ -272,21 +272,17 @@ struct AdminPage {
     imported: Option<String>,
 }
 
+impl RefusedForm for AdminPage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
+    }
+
+    fn error_ids(&self) -> Option<&'static str> {
+        Some("add")
+    }
+}
+
 impl AdminPage {
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
-    }
-
-    /// ` aria-invalid="true" aria-describedby="add-{field}-error"` when the refusal is about
-    /// `field` (a name of ours, never typed; printed with `|safe`).
-    fn aria(&self, field: &str) -> String {
-        invalid_attrs(&self.refused, field, "add")
-    }
-
     /// The page's title: it says when a submission failed.
     fn title(&self) -> &'static str {
         if self.refused.is_some() || self.import_error.is_some() {
@@ -294,14 +290,6 @@ impl AdminPage {
         } else {
             "人员管理"
         }
-    }
-}
-
-fn invalid_attrs(refused: &Option<Refused>, field: &str, form: &str) -> String {
-    if refused_at(refused, field).is_some() {
-        format!(" aria-invalid=\"true\" aria-describedby=\"{form}-{field}-error\"")
-    } else {
-        String::new()
     }
 }
 
@@ -809,17 +797,13 @@ struct ReassignPage {
     refused: Option<Refused>,
 }
 
-impl ReassignPage {
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
+impl RefusedForm for ReassignPage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
     }
 
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
-    }
-
-    fn aria(&self, field: &str) -> String {
-        invalid_attrs(&self.refused, field, "reassign")
+    fn error_ids(&self) -> Option<&'static str> {
+        Some("reassign")
     }
 }
 
