@@ -297,8 +297,23 @@ async fn a_coordinator_walks_from_sign_in_to_the_export(backend: Backend) {
     walk.browser
         .type_into("#address", "石洞镇城中社区和谐巷3号")
         .await;
-    walk.browser.type_into("#members", "张丽 妻子").await;
+    // A member without the relation: refused beside the members, the rest kept.
+    walk.browser.type_into("#members", "张丽").await;
     walk.browser.type_into("#story", ORG_STORY).await;
+    walk.browser
+        .click("form button[value=submit]:not(.default-submit)")
+        .await;
+    walk.arrive("提交未成功").await;
+    walk.refused_beside("members", "关系").await;
+    assert_eq!(
+        walk.value_of("#story").await,
+        ORG_STORY,
+        "the story is kept"
+    );
+    assert_eq!(walk.value_of("#head_name").await, ORG_HEAD);
+    // The refused field has the focus, its caret at the start: the line is typed again.
+    walk.browser.clear("#members").await;
+    walk.browser.type_into("#members", "张丽 妻子").await;
     walk.browser
         .click("form button[value=submit]:not(.default-submit)")
         .await;

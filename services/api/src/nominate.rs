@@ -236,7 +236,7 @@ pub(crate) async fn submit(
     let today = jinguo_bus::now()
         .with_timezone(&state.config.calendar.time_zone)
         .date_naive();
-    let refused = family_refusals(&typed, today);
+    let refused = family_refusals(&typed, today, true);
     if !refused.is_empty() {
         return form_page(&state, id, typed, refused).await;
     }
@@ -287,8 +287,14 @@ pub(crate) async fn submit(
 
 /// Every field of the family that the program's submission would refuse, read with the same
 /// parsers and bounds it uses (`jinguo_nominations::submit` → `parse_family`, `Story::parse`),
-/// each beside its field; and the contact phone, which this form requires.
-fn family_refusals(typed: &Typed, today: chrono::NaiveDate) -> Vec<Refused> {
+/// each beside its field (`head_name`, `head_id`, `address`, `phone`, `story`); a blank phone
+/// is refused only when `phone_required` (this public form: the result is told by phone).
+/// The organisation's form can use it too, to name every wrong field at once.
+pub(crate) fn family_refusals(
+    typed: &Typed,
+    today: chrono::NaiveDate,
+    phone_required: bool,
+) -> Vec<Refused> {
     let mut refused = Vec::new();
     if let Err(e) = text::single_line(typed.get("head_name"), NAME_MAX) {
         refused.push(refused_field("head_name", e.message()));
@@ -301,6 +307,7 @@ fn family_refusals(typed: &Typed, today: chrono::NaiveDate) -> Vec<Refused> {
     }
     // The village federation tells the family the result: a phone is needed to reach them.
     match typed.optional("phone") {
+        None if !phone_required => {}
         None => refused.push(Refused::at(
             "phone",
             "联系电话：请填写，村妇联会通过这个电话告知审核结果",
@@ -338,5 +345,51 @@ async fn confirmation(state: &AppState, campaign_id: Uuid, nomination: Uuid) -> 
             },
         ),
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(pairs: &[(&str, &str)]) -> Typed {
+        Typed(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_wrong_field_of_the_family_is_named_at_once() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let form = typed(&[
+            ("head_name", "王秀兰"),
+            ("head_id", "620122198001011234"),
+            ("address", "城中社区幸福路12号"),
+            ("phone", "1391234"),
+            ("story", "太短了"),
+        ]);
+        let fields: Vec<_> = family_refusals(&form, today, true)
+            .iter()
+            .map(|r| r.field)
+            .collect();
+        assert_eq!(fields, [Some("phone"), Some("story")]);
+        let blank_phone = typed(&[("phone", " "), ("story", "太短了")]);
+        let fields: Vec<_> = family_refusals(&blank_phone, today, false)
+            .iter()
+            .map(|r| r.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                Some("head_name"),
+                Some("head_id"),
+                Some("address"),
+                Some("story")
+            ]
+        );
+        assert_eq!(family_refusals(&blank_phone, today, true).len(), 5);
     }
 }
