@@ -141,10 +141,16 @@ impl Browser {
     /// old one, so an element found in that moment may go stale or be missing: the pair is
     /// tried again until the new page answers (up to 10 s).
     async fn on_element(&self, css: &str, action: &str, body: Value) {
+        self.on_element_by("css selector", css, action, body).await;
+    }
+
+    /// [`Browser::on_element`] with any WebDriver locator strategy (`css selector`,
+    /// `partial link text`).
+    async fn on_element_by(&self, using: &str, css: &str, action: &str, body: Value) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let found = self
-                .try_command("element", json!({ "using": "css selector", "value": css }))
+                .try_command("element", json!({ "using": using, "value": css }))
                 .await;
             let r = match found["value"][ELEMENT].as_str() {
                 Some(id) => {
@@ -173,6 +179,67 @@ impl Browser {
     /// Clicks the first element matching a CSS selector.
     pub async fn click(&self, css: &str) {
         self.on_element(css, "click", json!({})).await;
+    }
+
+    /// Follows the first link whose visible text contains `text`: how a person finds their way,
+    /// by the words on the page rather than an address.
+    pub async fn click_link(&self, text: &str) {
+        self.on_element_by("partial link text", text, "click", json!({}))
+            .await;
+    }
+
+    /// Empties the field matching a CSS selector.
+    pub async fn clear(&self, css: &str) {
+        self.on_element(css, "clear", json!({})).await;
+    }
+
+    /// Chooses, in the select matching a CSS selector, the option whose visible text is
+    /// `label` (as a person picks a name, not a code). Panics when there is no such option.
+    pub async fn choose(&self, css: &str, label: &str) {
+        let script = format!(
+            "const s = document.querySelector({}); \
+             const o = s && Array.from(s.options).find(o => o.text.trim() === {}); \
+             if (!o) return false; s.value = o.value; \
+             s.dispatchEvent(new Event('change', {{ bubbles: true }})); return true;",
+            serde_json::to_string(css).unwrap(),
+            serde_json::to_string(label).unwrap()
+        );
+        assert_eq!(
+            self.execute(&script).await,
+            Value::Bool(true),
+            "no option {label} in {css}"
+        );
+    }
+
+    /// The value of the cookie `name` the browser holds for the current site, if any: how a
+    /// test downloads a file the page links to as the signed-in person.
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let url = format!("{}/session/{}/cookie/{name}", self.base, self.session);
+        let r: Value = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"]["value"].as_str().map(str::to_owned)
+    }
+
+    /// Waits (up to 10 s) until `script` (a JavaScript expression) is true in the page: after
+    /// a click that submits, how a test knows the next page has arrived.
+    pub async fn wait_until(&self, script: &str) {
+        let script = format!("try {{ return !!({script}); }} catch (e) {{ return false; }}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .try_command("execute/sync", json!({ "script": script, "args": [] }))
+            .await["value"]
+            != Value::Bool(true)
+        {
+            assert!(std::time::Instant::now() < deadline, "never true: {script}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits (up to 10 s) until an element matching a CSS selector is on the page: after a

@@ -551,6 +551,8 @@ struct ShowPage {
     link_parts: Vec<String>,
     link: String,
     qr_svg: String,
+    /// The person may nominate a family as the organisation somewhere in the campaign's area.
+    may_nominate: bool,
 }
 
 /// `GET /campaigns/{id}`: the campaign's rules, public link and QR code, for people whose
@@ -577,11 +579,16 @@ pub(crate) async fn show(
                     .iter()
                     .any(|a| k.scope.is_within(a) || a.is_within(&k.scope));
                 let scope = unit_name(c, k.scope).await?;
-                Ok::<_, Refusal>(Some((k, scope, takes_part)))
+                let may_nominate =
+                    units_where(c, person, &["nomination.submit"], jinguo_bus::now())
+                        .await?
+                        .iter()
+                        .any(|a| k.scope.is_within(a) || a.is_within(&k.scope));
+                Ok::<_, Refusal>(Some((k, scope, takes_part, may_nominate)))
             })
         })
         .await;
-    let (k, scope, takes_part) = match loaded {
+    let (k, scope, takes_part, may_nominate) = match loaded {
         Ok(Some(v)) => v,
         Ok(None) => {
             return message(
@@ -616,6 +623,7 @@ pub(crate) async fn show(
         link_parts: break_after_slashes(&link),
         link,
         qr_svg,
+        may_nominate,
     };
     render(StatusCode::OK, &page)
 }

@@ -12,14 +12,19 @@
 //! (Submissions in flight at the same moment may pass a limit by their number.)
 //!
 //! A refusal shows the form again with what was typed, and the reason beside the field it is
-//! about (or above the form when it is about no one field).
+//! about (or above the form when it is about no one field). The family's fields are first read
+//! with the very parsers the program's submission uses (name, ID number or phone, address,
+//! contact phone, story), so that every field wrong at once is named at once, each beside
+//! itself; the program then decides as always (village, category, eligibility).
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jinguo_core::nominations::Channel;
+use jinguo_core::identity::{HouseholdKey, MobilePhone};
+use jinguo_core::nominations::{Channel, Story};
 use jinguo_core::org::OrgCode;
+use jinguo_core::text::{self, ADDRESS_MAX, NAME_MAX};
 use jinguo_nominations::{Family, Refusal, Submission};
 use uuid::Uuid;
 
@@ -27,8 +32,8 @@ use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
 use crate::page::render;
-use crate::page::{Refused, message, refused_above, refused_at};
-use crate::picker::{Picker, Typed, aria_invalid, picked_area, picker};
+use crate::page::{Refused, message};
+use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
@@ -39,23 +44,56 @@ struct NominatePage {
     categories: Vec<String>,
     picker: Picker,
     values: Typed,
-    refused: Option<Refused>,
+    /// Every refusal of the last submission (several fields may be wrong at once).
+    refused: Vec<Refused>,
 }
+
+/// The form's fields in the order the page shows them: the first refused one takes the focus.
+const FIELDS: [&str; 7] = [
+    "village",
+    "category",
+    "head_name",
+    "head_id",
+    "address",
+    "phone",
+    "story",
+];
 
 impl NominatePage {
     /// The refusal to show beside `field`.
     fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
+        self.refused
+            .iter()
+            .find(|r| r.field == Some(field))
+            .map(|r| r.message.as_str())
     }
 
     /// The refusal to show above the form.
     fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
+        self.refused
+            .iter()
+            .find(|r| r.field.is_none())
+            .map(|r| r.message.as_str())
     }
 
-    /// The attributes tying `field` to its refusal.
+    /// Whether the last submission was refused.
+    fn failed(&self) -> bool {
+        !self.refused.is_empty()
+    }
+
+    /// The attributes tying `field` to its refusal (` aria-invalid="true"
+    /// aria-describedby="{field}-error"`), with `autofocus` on the first refused field.
     fn aria(&self, field: &str) -> String {
-        aria_invalid(&self.refused, field)
+        if self.error_at(field).is_none() {
+            return String::new();
+        }
+        let first = FIELDS.iter().find(|f| self.error_at(f).is_some());
+        let focus = if first == Some(&field) {
+            " autofocus"
+        } else {
+            ""
+        };
+        format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\"{focus}")
     }
 }
 
@@ -66,12 +104,7 @@ struct DonePage {
     reference: Option<String>,
 }
 
-async fn form_page(
-    state: &AppState,
-    id: Uuid,
-    values: Typed,
-    refused: Option<Refused>,
-) -> Response {
+async fn form_page(state: &AppState, id: Uuid, values: Typed, refused: Vec<Refused>) -> Response {
     let campaign = match state
         .store
         .read(move |c| Box::pin(jinguo_nominations::campaign_summary(c, id)))
@@ -91,7 +124,11 @@ async fn form_page(
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let status = refused
+        .iter()
+        .map(|r| r.status)
+        .max()
+        .unwrap_or(StatusCode::OK);
     let page = NominatePage {
         campaign: campaign.name,
         campaign_id: id,
@@ -114,7 +151,7 @@ fn no_such_campaign() -> Response {
 
 /// `GET /nominate/{campaign_id}`.
 pub(crate) async fn form(State(state): State<AppState>, Path(id): Path<Uuid>) -> Response {
-    form_page(&state, id, Typed::default(), None).await
+    form_page(&state, id, Typed::default(), Vec::new()).await
 }
 
 /// The form's field for a refusal's `field` (`family.head_name` is the form's `head_name`),
@@ -178,7 +215,7 @@ pub(crate) async fn submit(
 ) -> Response {
     let typed = Typed(pairs);
     if typed.is_picker_step() {
-        return form_page(&state, id, typed, None).await;
+        return form_page(&state, id, typed, Vec::new()).await;
     }
     let limits = limits(&state, id, typed.get("village").trim(), &client);
     if let Err(wait) = state.limiter.check(&limits) {
@@ -190,20 +227,20 @@ pub(crate) async fn submit(
             ),
             status: StatusCode::TOO_MANY_REQUESTS,
         };
-        let mut page = form_page(&state, id, typed, Some(refused)).await;
+        let mut page = form_page(&state, id, typed, vec![refused]).await;
         if page.status() == StatusCode::TOO_MANY_REQUESTS {
             crate::edge::set_retry_after(&mut page, wait);
         }
         return page;
     }
-    // The village federation tells the family the result: a phone is needed to reach them.
-    let Some(phone) = typed.optional("phone") else {
-        let refused = Refused::at(
-            "phone",
-            "联系电话：请填写，村妇联会通过这个电话告知审核结果",
-        );
-        return form_page(&state, id, typed, Some(refused)).await;
-    };
+    let today = jinguo_bus::now()
+        .with_timezone(&state.config.calendar.time_zone)
+        .date_naive();
+    let refused = family_refusals(&typed, today, true);
+    if !refused.is_empty() {
+        return form_page(&state, id, typed, refused).await;
+    }
+    let phone = typed.optional("phone");
     let submission = Submission {
         campaign_id: id,
         village: typed.get("village").trim().to_owned(),
@@ -213,7 +250,7 @@ pub(crate) async fn submit(
             head_name: typed.get("head_name").trim().to_owned(),
             head_id: typed.get("head_id").to_owned(),
             address: typed.get("address").to_owned(),
-            phone: Some(phone),
+            phone,
             members: Vec::new(),
         },
         story: typed.get("story").to_owned(),
@@ -245,7 +282,46 @@ pub(crate) async fn submit(
             status: StatusCode::CONFLICT,
         },
     };
-    form_page(&state, id, typed, Some(refused)).await
+    form_page(&state, id, typed, vec![refused]).await
+}
+
+/// Every field of the family that the program's submission would refuse, read with the same
+/// parsers and bounds it uses (`jinguo_nominations::submit` → `parse_family`, `Story::parse`),
+/// each beside its field (`head_name`, `head_id`, `address`, `phone`, `story`); a blank phone
+/// is refused only when `phone_required` (this public form: the result is told by phone).
+/// The organisation's form can use it too, to name every wrong field at once.
+pub(crate) fn family_refusals(
+    typed: &Typed,
+    today: chrono::NaiveDate,
+    phone_required: bool,
+) -> Vec<Refused> {
+    let mut refused = Vec::new();
+    if let Err(e) = text::single_line(typed.get("head_name"), NAME_MAX) {
+        refused.push(refused_field("head_name", e.message()));
+    }
+    if let Err(e) = HouseholdKey::parse(typed.get("head_id"), today) {
+        refused.push(refused_field("head_id", e.message().to_owned()));
+    }
+    if let Err(e) = text::single_line(typed.get("address"), ADDRESS_MAX) {
+        refused.push(refused_field("address", e.message()));
+    }
+    // The village federation tells the family the result: a phone is needed to reach them.
+    match typed.optional("phone") {
+        None if !phone_required => {}
+        None => refused.push(Refused::at(
+            "phone",
+            "联系电话：请填写，村妇联会通过这个电话告知审核结果",
+        )),
+        Some(phone) => {
+            if let Err(e) = MobilePhone::parse(&phone) {
+                refused.push(refused_field("phone", e.message().to_owned()));
+            }
+        }
+    }
+    if let Err(m) = Story::parse(typed.get("story")) {
+        refused.push(refused_field("story", m));
+    }
+    refused
 }
 
 /// What the family sees once their nomination is in: the reference to quote, no id.
@@ -269,5 +345,51 @@ async fn confirmation(state: &AppState, campaign_id: Uuid, nomination: Uuid) -> 
             },
         ),
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(pairs: &[(&str, &str)]) -> Typed {
+        Typed(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_wrong_field_of_the_family_is_named_at_once() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let form = typed(&[
+            ("head_name", "王秀兰"),
+            ("head_id", "620122198001011234"),
+            ("address", "城中社区幸福路12号"),
+            ("phone", "1391234"),
+            ("story", "太短了"),
+        ]);
+        let fields: Vec<_> = family_refusals(&form, today, true)
+            .iter()
+            .map(|r| r.field)
+            .collect();
+        assert_eq!(fields, [Some("phone"), Some("story")]);
+        let blank_phone = typed(&[("phone", " "), ("story", "太短了")]);
+        let fields: Vec<_> = family_refusals(&blank_phone, today, false)
+            .iter()
+            .map(|r| r.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                Some("head_name"),
+                Some("head_id"),
+                Some("address"),
+                Some("story")
+            ]
+        );
+        assert_eq!(family_refusals(&blank_phone, today, true).len(), 5);
     }
 }
