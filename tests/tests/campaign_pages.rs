@@ -75,11 +75,20 @@ fn campaign_form(csrf: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> 
 }
 
 async fn post_form(app: &TestApp, cookie: &str, form: &[(String, String)]) -> reqwest::Response {
+    post_form_to(app, cookie, "/campaigns/new", form).await
+}
+
+async fn post_form_to(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(String, String)],
+) -> reqwest::Response {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .post(format!("{}/campaigns/new", app.base_url))
+        .post(format!("{}{path}", app.base_url))
         .header("cookie", cookie)
         .form(form)
         .send()
@@ -349,7 +358,176 @@ async fn the_workbench_names_units_never_codes(backend: Backend) {
     assert!(!has_digit_run(&text_of(&me), 12), "{me}");
 }
 
+/// The campaign's name and rules change from the edit form (prefilled with what it holds,
+/// year and area shown, not asked) and over `PUT /api/v1/campaigns/{id}`, both through the
+/// program's one update step: a bad value is refused beside its field with the input kept, a
+/// category that nominations hold stays, and someone without `campaign.manage` there is refused
+/// on the page and the API alike.
+async fn a_campaign_is_changed_from_its_edit_form_and_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = add_staff(&app.store, "admin@gl.cn", "马主任", "admin", "620122").await;
+    let (cookie, _) = session(&app.store, admin).await;
+    let csrf = csrf_of(&page(&app, &cookie, "/campaigns/new").await.1);
+    let created = post_form(&app, &cookie, &campaign_form(&csrf, &[])).await;
+    let at = created.headers()["location"].to_str().unwrap().to_owned();
+    let id = at.trim_start_matches("/campaigns/").to_owned();
+
+    let (status, shown) = page(&app, &cookie, &at).await;
+    assert_eq!(status, 200);
+    assert!(shown.contains(&format!("href=\"{at}/edit\"")), "{shown}");
+    let (status, form) = page(&app, &cookie, &format!("{at}/edit")).await;
+    assert_eq!(status, 200, "{form}");
+    assert!(
+        form.contains("修改评选活动")
+            && form.contains("2026年 · 评选范围：皋兰县")
+            && form.contains("value=\"2026年皋兰县最美家庭评选\"")
+            && form.contains("最美家庭\n五好家庭")
+            && form.contains("value=\"10wd\"")
+            && form.contains("value=\"2027-03-31\"")
+            && form.contains("value=\"all\" checked")
+            && form.contains("value=\"skip\" checked"),
+        "{form}"
+    );
+    assert!(
+        !form.contains("name=\"year\""),
+        "the year is not asked again"
+    );
+
+    // A bad 公示 length: beside its field, everything typed kept, nothing saved.
+    let edit = |changes: &[(&str, &str)]| {
+        let mut f = campaign_form(&csrf, changes);
+        f.retain(|(k, _)| !matches!(k.as_str(), "year" | "scope" | "area"));
+        f
+    };
+    let path = format!("{at}/edit");
+    let refused = post_form_to(
+        &app,
+        &cookie,
+        &path,
+        &edit(&[("name", "新名称"), ("rules.publicity", "forever")]),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("id=\"rules.publicity-error\" role=\"alert\"")
+            && html.contains("value=\"新名称\"")
+            && html.contains("value=\"forever\""),
+        "{html}"
+    );
+    let saved = post_form_to(
+        &app,
+        &cookie,
+        &path,
+        &edit(&[
+            ("name", "2026年皋兰县最美家庭评选（修订）"),
+            ("rules.quotas.village", "3"),
+        ]),
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
+    let (_, shown) = page(&app, &cookie, &at).await;
+    assert!(
+        shown.contains("2026年皋兰县最美家庭评选（修订）") && shown.contains("<dd>3 户</dd>"),
+        "{shown}"
+    );
+
+    // A category that a nomination holds stays; over the API, the same rule.
+    let village = jinguo_tests::nominating::units(&app.store).await.2;
+    let token = jinguo_tests::api_token(&app.store, admin).await;
+    let submitted = app
+        .client
+        .post(format!("{}/api/v1/nominations", app.base_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "campaign_id": id, "village": village.as_str(), "category": "五好家庭", "channel": "organization",
+            "family": { "head_name": "李秀英", "head_id": "620122198001011234", "address": "皋兰县某村" },
+            "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院。"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 201);
+    let refused = post_form_to(
+        &app,
+        &cookie,
+        &path,
+        &edit(&[("rules.categories", "最美家庭")]),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("类别“五好家庭”已有推荐，不能删除")
+    );
+    let rules = serde_json::json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" });
+    let put = |token: String, body: serde_json::Value| {
+        app.client
+            .put(format!("{}/api/v1/campaigns/{id}", app.base_url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let r = put(
+        token.clone(),
+        serde_json::json!({ "name": "x", "rules": rules }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["field"],
+        "rules.categories"
+    );
+    let mut kept = rules.clone();
+    kept["categories"] = serde_json::json!(["最美家庭", "五好家庭", "文明家庭"]);
+    let r = put(
+        token.clone(),
+        serde_json::json!({ "name": "API 改名", "rules": kept }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, shown) = page(&app, &cookie, &at).await;
+    assert!(
+        shown.contains("API 改名") && shown.contains("文明家庭"),
+        "{shown}"
+    );
+
+    // A village reviewer sees the campaign but may not change it: no link, a 403 page naming
+    // their post, and a 403 from the API.
+    let reviewer = add_staff(
+        &app.store,
+        "r@gl.cn",
+        "李审核",
+        "reviewer",
+        village.as_str(),
+    )
+    .await;
+    let (r_cookie, _) = session(&app.store, reviewer).await;
+    let (_, shown) = page(&app, &r_cookie, &at).await;
+    assert!(!shown.contains("/edit\""), "{shown}");
+    let (status, html) = page(&app, &r_cookie, &path).await;
+    assert_eq!(status, 403);
+    assert!(
+        html.contains("皋兰县妇联的管理员岗位") && html.contains("您现在的岗位："),
+        "{html}"
+    );
+    let r_token = jinguo_tests::api_token(&app.store, reviewer).await;
+    let r = put(
+        r_token,
+        serde_json::json!({ "name": "越权", "rules": kept }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
 jinguo_tests::on_both_backends!(
+    a_campaign_is_changed_from_its_edit_form_and_the_api,
     a_county_admin_creates_a_campaign_from_the_form,
     a_person_outside_the_area_gets_a_chinese_403_naming_it,
     the_start_page_is_for_people_and_the_status_page_for_admins,

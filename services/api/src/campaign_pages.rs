@@ -247,6 +247,8 @@ async fn picker(conn: &mut Conn<'_>, root: OrgCode, area: OrgCode) -> Result<Pic
 #[template(path = "campaigns/new.html")]
 struct NewPage {
     csrf: String,
+    /// The campaign being changed (its year and area shown, not asked); none when creating.
+    editing: Option<Editing>,
     picker: Picker,
     values: Typed,
     refused: Option<Refused>,
@@ -267,6 +269,37 @@ impl NewPage {
     fn failed(&self) -> bool {
         self.refused.is_some()
     }
+
+    fn heading(&self) -> &'static str {
+        if self.editing.is_some() {
+            "修改评选活动"
+        } else {
+            "创建评选活动"
+        }
+    }
+
+    fn button(&self) -> &'static str {
+        if self.editing.is_some() {
+            "保存修改"
+        } else {
+            "创建评选活动"
+        }
+    }
+
+    fn action(&self) -> String {
+        match &self.editing {
+            Some(e) => format!("/campaigns/{}/edit", e.id),
+            None => "/campaigns/new".into(),
+        }
+    }
+}
+
+/// The campaign an edit form changes: what it shows but does not ask.
+struct Editing {
+    id: Uuid,
+    year: i32,
+    /// The area by name.
+    area: String,
 }
 
 /// The campaign area's root for `person`: the first unit where they may create campaigns
@@ -301,6 +334,18 @@ async fn new_page(
     values: Typed,
     refused: Option<Refused>,
 ) -> Response {
+    form_page(state, session, root, None, values, refused).await
+}
+
+/// The campaign form: creating (with the area picker from `root`) or editing.
+async fn form_page(
+    state: &AppState,
+    session: &SignedIn,
+    root: OrgCode,
+    editing: Option<Editing>,
+    values: Typed,
+    refused: Option<Refused>,
+) -> Response {
     let area = picked_area(root, &values);
     let loaded = state
         .store
@@ -315,6 +360,7 @@ async fn new_page(
         status,
         &NewPage {
             csrf: session.csrf.clone(),
+            editing,
             picker,
             values,
             refused,
@@ -389,6 +435,16 @@ fn new_campaign(typed: &Typed, today: chrono::NaiveDate) -> Result<NewCampaign, 
         .trim()
         .parse()
         .map_err(|_| Refused::at("year", "年份：请填写四位数字的年份，如 2026"))?;
+    Ok(NewCampaign {
+        name: typed.get("name").to_owned(),
+        year,
+        scope_org: typed.get("scope").to_owned(),
+        rules: rules_typed(typed, today)?,
+    })
+}
+
+/// The rules as typed in the form (creating and editing).
+fn rules_typed(typed: &Typed, today: chrono::NaiveDate) -> Result<Rules, Refused> {
     let categories = typed
         .get("rules.categories")
         .split(['\n', '、', ',', '，', ';', '；'])
@@ -414,24 +470,72 @@ fn new_campaign(typed: &Typed, today: chrono::NaiveDate) -> Result<NewCampaign, 
         "skip" => NoReviewer::Skip,
         _ => return Err(Refused::at("rules.no_reviewer", "无审核员时：请选择")),
     };
-    Ok(NewCampaign {
-        name: typed.get("name").to_owned(),
-        year,
-        scope_org: typed.get("scope").to_owned(),
-        rules: Rules {
-            categories,
-            quotas,
-            village_publicity,
-            publicity: typed.get("rules.publicity").trim().to_owned(),
-            decide,
-            deadlines: Deadlines {
-                village: deadline(typed, "rules.deadlines.village", today)?,
-                township: deadline(typed, "rules.deadlines.township", today)?,
-                county: deadline(typed, "rules.deadlines.county", today)?,
-            },
-            no_reviewer,
+    Ok(Rules {
+        categories,
+        quotas,
+        village_publicity,
+        publicity: typed.get("rules.publicity").trim().to_owned(),
+        decide,
+        deadlines: Deadlines {
+            village: deadline(typed, "rules.deadlines.village", today)?,
+            township: deadline(typed, "rules.deadlines.township", today)?,
+            county: deadline(typed, "rules.deadlines.county", today)?,
         },
+        no_reviewer,
     })
+}
+
+/// The form's fields holding a campaign's name and rules as they are (the edit form's start).
+fn typed_rules(k: &CampaignView) -> Typed {
+    let r = &k.rules;
+    let deadline = |d: Option<&DeadlineRule>| match d {
+        None => String::new(),
+        Some(DeadlineRule::Date(d)) => d.format("%Y-%m-%d").to_string(),
+        Some(DeadlineRule::WorkingDays(n)) => format!("{n}wd"),
+    };
+    Typed(vec![
+        ("name".into(), k.name.clone()),
+        ("rules.categories".into(), r.categories.join("\n")),
+        ("rules.quotas.village".into(), r.quotas.village.to_string()),
+        (
+            "rules.quotas.township".into(),
+            r.quotas.township.to_string(),
+        ),
+        ("rules.quotas.county".into(), r.quotas.county.to_string()),
+        (
+            "rules.village_publicity".into(),
+            r.village_publicity.clone().unwrap_or_default(),
+        ),
+        ("rules.publicity".into(), r.publicity.clone()),
+        (
+            "rules.deadlines.village".into(),
+            deadline(r.deadlines.village.as_ref()),
+        ),
+        (
+            "rules.deadlines.township".into(),
+            deadline(r.deadlines.township.as_ref()),
+        ),
+        (
+            "rules.deadlines.county".into(),
+            deadline(r.deadlines.county.as_ref()),
+        ),
+        (
+            "rules.decide".into(),
+            match r.decide {
+                DecideRule::Any => "any",
+                DecideRule::All => "all",
+            }
+            .into(),
+        ),
+        (
+            "rules.no_reviewer".into(),
+            match r.no_reviewer {
+                NoReviewer::Flag => "flag",
+                NoReviewer::Skip => "skip",
+            }
+            .into(),
+        ),
+    ])
 }
 
 /// The Chinese name of a field the program names in a refusal.
@@ -470,12 +574,7 @@ pub(crate) async fn create(
     };
     let typed = Typed(pairs);
     if typed.get("csrf") != session.csrf {
-        return message(
-            StatusCode::FORBIDDEN,
-            "请从页面操作",
-            "请刷新页面后重试。".into(),
-            None,
-        );
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     let root = match manage_root(&state, session.person).await {
         Ok(r) => r,
@@ -553,6 +652,8 @@ struct ShowPage {
     qr_svg: String,
     /// The person may nominate a family as the organisation somewhere in the campaign's area.
     may_nominate: bool,
+    /// The person may change the campaign's name and rules.
+    may_manage: bool,
 }
 
 /// `GET /campaigns/{id}`: the campaign's rules, public link and QR code, for people whose
@@ -584,11 +685,14 @@ pub(crate) async fn show(
                         .await?
                         .iter()
                         .any(|a| k.scope.is_within(a) || a.is_within(&k.scope));
-                Ok::<_, Refusal>(Some((k, scope, takes_part, may_nominate)))
+                let may_manage =
+                    jinguo_auth::may(c, person, MANAGE, Target::Org(k.scope), jinguo_bus::now())
+                        .await?;
+                Ok::<_, Refusal>(Some((k, scope, takes_part, may_nominate, may_manage)))
             })
         })
         .await;
-    let (k, scope, takes_part, may_nominate) = match loaded {
+    let (k, scope, takes_part, may_nominate, may_manage) = match loaded {
         Ok(Some(v)) => v,
         Ok(None) => {
             return message(
@@ -624,8 +728,156 @@ pub(crate) async fn show(
         link,
         qr_svg,
         may_nominate,
+        may_manage,
     };
     render(StatusCode::OK, &page)
+}
+
+// --- /campaigns/{id}/edit ----------------------------------------------------------------------
+
+/// Campaign `id` as the edit form starts from it, with its area's name; the page to show
+/// instead when there is none or `person` may not change it (the program checks again when
+/// saving: the same `campaign.manage` at its area as `PUT /api/v1/campaigns/{id}`).
+async fn editable(
+    state: &AppState,
+    person: Uuid,
+    id: Uuid,
+) -> Result<(CampaignView, Editing), Response> {
+    let loaded = state
+        .store
+        .read(move |c| {
+            Box::pin(async move {
+                let Some(k) = jinguo_nominations::campaign_view(c, id).await? else {
+                    return Ok(None);
+                };
+                let now = jinguo_bus::now();
+                let may = jinguo_auth::may(c, person, MANAGE, Target::Org(k.scope), now).await?;
+                let area = unit_name(c, k.scope).await?;
+                Ok::<_, Refusal>(Some((k, area, may)))
+            })
+        })
+        .await;
+    match loaded {
+        Ok(Some((k, area, true))) => {
+            let editing = Editing {
+                id: k.id,
+                year: k.year,
+                area,
+            };
+            Ok((k, editing))
+        }
+        Ok(Some((_, area, false))) => Err(crate::page::forbidden(
+            state,
+            person,
+            &format!("修改这个评选活动需要{area}妇联的管理员岗位"),
+            Some("如需修改，请联系该单位的妇联管理员。"),
+        )
+        .await),
+        Ok(None) => Err(no_such_campaign()),
+        Err(e) => Err(store_failed(e)),
+    }
+}
+
+fn no_such_campaign() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "没有这项评选",
+        "没有找到这个评选活动，请核对链接。".into(),
+        Some("可以回到工作台查看评选活动列表。"),
+    )
+}
+
+/// `GET /campaigns/{id}/edit`: the campaign's name and rules in the create form's fields.
+pub(crate) async fn edit_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let (k, editing) = match editable(&state, session.person, id).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let values = typed_rules(&k);
+    form_page(&state, &session, k.scope, Some(editing), values, None).await
+}
+
+/// `POST /campaigns/{id}/edit`: saves the name and rules; on success the campaign's page,
+/// else the form again with the refusal beside its field and everything typed kept.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let typed = Typed(pairs);
+    if typed.get("csrf") != session.csrf {
+        return crate::page::stale_form("请刷新页面后重试。");
+    }
+    let (k, editing) = match editable(&state, session.person, id).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let today = jinguo_bus::now()
+        .with_timezone(&state.config.calendar.time_zone)
+        .date_naive();
+    let edit = match rules_typed(&typed, today) {
+        Ok(rules) => jinguo_nominations::CampaignEdit {
+            name: typed.get("name").to_owned(),
+            rules,
+        },
+        Err(refused) => {
+            return form_page(
+                &state,
+                &session,
+                k.scope,
+                Some(editing),
+                typed,
+                Some(refused),
+            )
+            .await;
+        }
+    };
+    let person = session.person;
+    let links = state.nominations();
+    let saved = state
+        .store
+        .transaction(move |c| {
+            let (edit, links) = (edit.clone(), links.clone());
+            Box::pin(async move {
+                jinguo_nominations::update_campaign(c, id, edit, person, &links, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await;
+    let refused = match saved {
+        Ok(()) => return Redirect::to(&format!("/campaigns/{id}")).into_response(),
+        Err(Refusal::Invalid { field, message }) => Refused::at(
+            form_field(field),
+            format!("{}：{}", field_label(field), for_people(&message)),
+        ),
+        Err(Refusal::Forbidden(_)) => {
+            return crate::page::forbidden(&state, person, "您不能修改这个评选活动", None).await;
+        }
+        Err(Refusal::NotFound(_)) => return no_such_campaign(),
+        Err(other) => return ApiError::from(other).into_response(),
+    };
+    form_page(
+        &state,
+        &session,
+        k.scope,
+        Some(editing),
+        typed,
+        Some(refused),
+    )
+    .await
 }
 
 /// `link` cut after each `/` and `-`, so that a phone may wrap it there.

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use jinguo_config::Config;
 use jinguo_store::Store;
 use tokio::net::TcpListener;
@@ -147,6 +147,10 @@ pub fn router(state: AppState) -> Router {
             "/campaigns/new",
             get(campaign_pages::new_form).post(campaign_pages::create),
         )
+        .route(
+            "/campaigns/{id}/edit",
+            get(campaign_pages::edit_form).post(campaign_pages::update),
+        )
         .route("/campaigns/{id}", get(campaign_pages::show))
         .route(
             "/tasks/{task_id}",
@@ -215,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .route("/nominations/{id}", get(nomination_pages::show))
         .route("/nominations/{id}/{action}", post(nomination_pages::act))
         .route("/api/v1/campaigns", post(nominations::create_campaign))
+        .route("/api/v1/campaigns/{id}", put(nominations::update_campaign))
         .route("/api/v1/campaigns/{id}/nominations", get(nominations::list))
         .route("/api/v1/nominations", post(nominations::submit))
         .route("/api/v1/nominations/{id}", get(nominations::show))

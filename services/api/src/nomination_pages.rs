@@ -32,15 +32,6 @@ use crate::review::{refusal_text, state_label};
 use crate::timeline::{Step, channel_label, timeline};
 use crate::{ApiError, AppState};
 
-fn stale_form() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "请从页面操作",
-        "页面已过期，请刷新页面后重试。".into(),
-        None,
-    )
-}
-
 fn no_such_campaign() -> Response {
     message(
         StatusCode::NOT_FOUND,
@@ -210,7 +201,7 @@ pub(crate) async fn nominate_submit(
     };
     let typed = Typed(pairs);
     if typed.get("csrf") != session.csrf {
-        return stale_form();
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     if typed.is_picker_step() {
         return nominate_page(&state, &session, id, typed, None).await;
@@ -399,7 +390,7 @@ pub(crate) async fn act(
     };
     let typed = Typed(pairs);
     if typed.get("csrf") != session.csrf {
-        return stale_form();
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     let person = session.person;
     let result = match action.as_str() {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{
-    Decision, EligibilityDecision, NewCampaign, Nominator, Refusal, Submission,
+    CampaignEdit, Decision, EligibilityDecision, NewCampaign, Nominator, Refusal, Submission,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -74,6 +74,28 @@ pub(crate) async fn create_campaign(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// `PUT /api/v1/campaigns/{id}`: a campaign's name and rules (`campaign.manage` at its area,
+/// checked by the program's one update step, like the page's).
+pub(crate) async fn update_campaign(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(id): Path<Uuid>,
+    JsonBody(body): JsonBody<CampaignEdit>,
+) -> Result<Json<Value>, ApiError> {
+    let links = state.nominations();
+    state
+        .store
+        .transaction(move |c| {
+            let (body, links) = (body.clone(), links.clone());
+            Box::pin(async move {
+                jinguo_nominations::update_campaign(c, id, body, person, &links, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "id": id })))
 }
 
 /// `POST /api/v1/nominations` (`nomination.submit` at the village). A household with an

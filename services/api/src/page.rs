@@ -70,6 +70,17 @@ pub(crate) async fn forbidden(
     )
 }
 
+/// The answer to a form posted without this session's CSRF value: an old page (signed in again
+/// since) or a form from elsewhere. `again` says where to start over.
+pub(crate) fn stale_form(again: &str) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "请从页面操作",
+        format!("页面已过期，{again}"),
+        None,
+    )
+}
+
 /// Chinese names of roles, for pages.
 pub(crate) use jinguo_auth::staff::role_label;
 

@@ -115,15 +115,3 @@ pub(crate) async fn picker(
         can_go_up: area != root,
     })
 }
-
-/// The attributes that tie a field to its refusal (` aria-invalid="true"
-/// aria-describedby="{field}-error" autofocus`: a page shows one refusal, so its field is the
-/// first error and the focus goes there), or nothing when the refusal is not about it.
-/// Templates print it with `|safe`; `field` is a name of ours, never typed.
-pub(crate) fn aria_invalid(refused: &Option<crate::page::Refused>, field: &str) -> String {
-    if crate::page::refused_at(refused, field).is_some() {
-        format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\" autofocus")
-    } else {
-        String::new()
-    }
-}

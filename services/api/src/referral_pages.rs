@@ -130,15 +130,6 @@ fn no_such_case() -> Response {
     )
 }
 
-fn stale_form() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "请从页面操作",
-        "请刷新页面后重试。".into(),
-        None,
-    )
-}
-
 /// A value for a URL's query string (the read reasons are Chinese).
 fn query_value(s: &str) -> String {
     s.bytes()
@@ -440,7 +431,7 @@ pub(crate) async fn intake_submit(
     };
     let typed = Typed(pairs);
     if typed.get("csrf") != session.csrf {
-        return stale_form();
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     let root = match intake_root(&state, session.person).await {
         Ok(r) => r,
@@ -853,7 +844,7 @@ async fn refused_step(
         Err(page) => return page,
     };
     if typed.get("csrf") != session.csrf {
-        return stale_form();
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     let reason =
         read_reason(Some(typed.get("read_reason"))).unwrap_or(jinguo_referrals::DEFAULT_REASON);
@@ -898,7 +889,7 @@ where
         Err(page) => return page,
     };
     if typed.get("csrf") != session.csrf {
-        return stale_form();
+        return crate::page::stale_form("请刷新页面后重试。");
     }
     let reason =
         read_reason(Some(typed.get("read_reason"))).unwrap_or(jinguo_referrals::DEFAULT_REASON);

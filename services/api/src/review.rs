@@ -295,12 +295,7 @@ pub(crate) async fn decide_task(
         Err(page) => return page,
     };
     if session.csrf != form.csrf {
-        return message(
-            StatusCode::FORBIDDEN,
-            "请从页面操作",
-            "请刷新审核页面后重试。".into(),
-            None,
-        );
+        return crate::page::stale_form("请刷新审核页面后重试。");
     }
     let nomination = match open_task(&state, task_id, session.person).await {
         Ok(n) => n,

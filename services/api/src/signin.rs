@@ -378,12 +378,7 @@ pub(crate) async fn sign_out(
 ) -> Response {
     if let Ok(Some(session)) = SignedIn::from_headers(&state, &headers).await {
         if session.csrf != form.csrf {
-            return message(
-                StatusCode::FORBIDDEN,
-                "请从页面操作",
-                "请回到工作台页面点击退出。".into(),
-                None,
-            );
+            return crate::page::stale_form("请回到工作台页面点击退出。");
         }
         let hash = session.token_hash;
         if let Err(e) = state

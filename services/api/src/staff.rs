@@ -591,12 +591,7 @@ async fn admin_form(
     };
     let session = admin_of(state, headers, org, "staff.manage").await?;
     if session.csrf != csrf {
-        return Err(message(
-            StatusCode::FORBIDDEN,
-            "请从页面操作",
-            "请刷新人员管理页面后重试。".into(),
-            None,
-        ));
+        return Err(crate::page::stale_form("请刷新人员管理页面后重试。"));
     }
     Ok((org, session))
 }

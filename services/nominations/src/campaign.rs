@@ -1,4 +1,4 @@
-//! Creating a campaign.
+//! Creating a campaign, and changing it afterwards.
 
 use chrono::{DateTime, Utc};
 use jinguo_core::org::{OrgCode, OrgLevel};
@@ -28,7 +28,7 @@ pub async fn create_campaign(
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<Uuid, Refusal> {
-    let name = text::single_line(&c.name, 100).map_err(|e| invalid("name", e.message()))?;
+    let name = checked_name(&c.name)?;
     let scope = OrgCode::parse(&c.scope_org)
         .map_err(|_| invalid("scope_org", "机构代码应为 2–12 位数字的统计用区划代码"))?;
     if scope.level() > OrgLevel::County {
@@ -40,14 +40,7 @@ pub async fn create_campaign(
     if !(2000..=2100).contains(&c.year) {
         return Err(invalid("year", "年份应在 2000–2100 之间"));
     }
-    if c.rules.categories.is_empty() {
-        return Err(invalid("rules.categories", "请至少填写一个评选类别"));
-    }
-    for category in &c.rules.categories {
-        text::single_line(category, NAME_MAX)
-            .map_err(|e| invalid("rules.categories", e.message()))?;
-    }
-    c.rules.check(links, now)?;
+    check_rules(&c.rules, links, now)?;
     let id = Uuid::new_v4();
     let row = CampaignRow {
         id,
@@ -67,6 +60,71 @@ pub async fn create_campaign(
     )
     .await?;
     Ok(id)
+}
+
+/// A campaign's name, within bounds.
+fn checked_name(name: &str) -> Result<String, Refusal> {
+    text::single_line(name, 100).map_err(|e| invalid("name", e.message()))
+}
+
+/// The bounds every campaign's rules keep, at creation and at every change.
+fn check_rules(rules: &Rules, links: &Links, now: DateTime<Utc>) -> Result<(), Refusal> {
+    if rules.categories.is_empty() {
+        return Err(invalid("rules.categories", "请至少填写一个评选类别"));
+    }
+    for category in &rules.categories {
+        text::single_line(category, NAME_MAX)
+            .map_err(|e| invalid("rules.categories", e.message()))?;
+    }
+    rules.check(links, now)
+}
+
+/// What may change in a campaign once it exists: its name and its rules. Its year and area
+/// stay (nominations, references and reviewers' units hang on them).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CampaignEdit {
+    pub name: String,
+    pub rules: Rules,
+}
+
+/// Changes campaign `id` for `actor`, who must hold `campaign.manage` at its area: the API and
+/// the page both call this, so both keep the rule. The bounds are those of creation, and a
+/// category that nominations already hold stays (their category would lose its meaning).
+/// Changed deadlines, 公示 lengths, quotas and the decide and no-reviewer rules apply to what
+/// starts afterwards: a level or 公示 already running keeps the timers it started with.
+pub async fn update_campaign(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    edit: CampaignEdit,
+    actor: Uuid,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let Some(current) = campaign_view(conn, id).await? else {
+        return Err(Refusal::NotFound("没有这个评选活动".into()));
+    };
+    crate::access::permit(conn, actor, "campaign.manage", current.scope, now).await?;
+    let name = checked_name(&edit.name)?;
+    check_rules(&edit.rules, links, now)?;
+    let in_use = store::categories_in_use(conn, id).await?;
+    if let Some(kept) = in_use.iter().find(|c| !edit.rules.categories.contains(c)) {
+        return Err(invalid(
+            "rules.categories",
+            format!("类别“{kept}”已有推荐，不能删除"),
+        ));
+    }
+    let rules = serde_json::to_string(&edit.rules).expect("rules serialise");
+    store::update_campaign(conn, id, &name, &rules).await?;
+    jinguo_auth::record(
+        conn,
+        &actor.to_string(),
+        "campaign.updated",
+        &id.to_string(),
+        serde_json::json!({ "name_changed": name != current.name }),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// A campaign as its pages show it: the rules parsed, the area a code.

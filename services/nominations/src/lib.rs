@@ -35,7 +35,8 @@ mod submit;
 mod views;
 
 pub use campaign::{
-    CampaignView, NewCampaign, campaign_view, campaigns_overlapping, create_campaign,
+    CampaignEdit, CampaignView, NewCampaign, campaign_view, campaigns_overlapping, create_campaign,
+    update_campaign,
 };
 pub use eligibility::{
     CLOSE_REASONS, ELIGIBILITY, EligibilityDecision, decide_eligibility, reveals_eligibility,

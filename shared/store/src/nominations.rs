@@ -85,6 +85,31 @@ pub async fn get_campaign(
     row.map(CampaignRow::try_from).transpose()
 }
 
+/// Changes a campaign's name and rules (its year and area never change); whether it existed.
+pub async fn update_campaign(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    name: &str,
+    rules: &str,
+) -> Result<bool, StoreError> {
+    let update = diesel::update(campaigns::table.find(id.to_string()))
+        .set((campaigns::name.eq(name), campaigns::rules.eq(rules)));
+    let changed = on_backend!(conn, |c| update.execute(c).await)?;
+    Ok(changed == 1)
+}
+
+/// The categories the nominations of `campaign` hold, each once.
+pub async fn categories_in_use(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+) -> Result<Vec<String>, StoreError> {
+    let query = nominations::table
+        .filter(nominations::campaign_id.eq(campaign.to_string()))
+        .select(nominations::category)
+        .distinct();
+    Ok(on_backend!(conn, |c| query.load::<String>(c).await)?)
+}
+
 /// Every campaign, newest year first, then by name (there are tens, not thousands: pages
 /// filter them by area).
 pub async fn all_campaigns(conn: &mut Conn<'_>) -> Result<Vec<CampaignRow>, StoreError> {
