@@ -79,6 +79,8 @@ async fn the_public_page_works_on_a_phone_and_its_quick_exit_leaves_no_way_back(
     // Quick exit: from a neutral page to /help, out, and Back does not return to /help.
     browser.goto(&format!("{base}/")).await;
     browser.goto(&format!("{base}/help")).await;
+    // The script has taken the link over (a click before it would follow the plain link).
+    browser.wait_for("#quick-exit[data-replaces-history]").await;
     browser.click("#quick-exit").await;
     eventually("the page is left", Duration::from_secs(10), || {
         let browser = &browser;

@@ -14,6 +14,8 @@
     window.location.replace(exit.href);
   };
   exit.addEventListener("click", leave);
+  // Marks the link as handled here (tests wait for it before they click).
+  exit.setAttribute("data-replaces-history", "");
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       leave(event);
