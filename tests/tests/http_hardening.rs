@@ -340,6 +340,22 @@ async fn page_refusals_are_chinese_pages_that_keep_their_headers() {
         .form(&[("mail", "a@example.cn")])
         .send();
     chinese_page(r.await.unwrap(), 400, "missing form field").await;
+    // A malformed address: the form again, the refusal beside the field, what was typed kept.
+    let r = client
+        .post(url("/signin"))
+        .form(&[("email", "wangfang@")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<title>提交未成功")
+            && html.contains(r#"value="wangfang@""#)
+            && html.contains(r#"aria-describedby="email-error" autofocus"#)
+            && html.contains(r#"id="email-error" role="alert">邮箱格式不正确"#),
+        "{html}"
+    );
     let long = format!("/signin?q={}", "x".repeat(jinguo_api::MAX_URI_BYTES));
     chinese_page(
         client.get(url(&long)).send().await.unwrap(),

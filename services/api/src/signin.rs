@@ -21,7 +21,7 @@ use crate::auth::{ClientAddr, SESSION_COOKIE, SignedIn};
 use crate::extract::Form;
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm, confirm_page};
-use crate::page::{Refused, message, role_label};
+use crate::page::{Refused, RefusedForm, message, role_label};
 use crate::{ApiError, AppState};
 
 /// The purpose of sign-in links.
@@ -29,12 +29,24 @@ pub const SIGN_IN: &str = "sign_in";
 
 #[derive(Template)]
 #[template(path = "signin.html")]
-struct SignInPage;
+struct SignInPage {
+    /// The address as typed, kept when refused.
+    email: String,
+    refused: Option<Refused>,
+}
 
-pub(crate) async fn sign_in_form() -> Result<Html<String>, ApiError> {
-    Ok(Html(
-        SignInPage.render().map_err(|e| ApiError::internal(&e))?,
-    ))
+impl RefusedForm for SignInPage {
+    fn refusal(&self) -> &Option<Refused> {
+        &self.refused
+    }
+}
+
+pub(crate) async fn sign_in_form() -> Response {
+    let page = SignInPage {
+        email: String::new(),
+        refused: None,
+    };
+    crate::page::render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -56,12 +68,14 @@ pub(crate) async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let Ok(email) = jinguo_auth::staff::parse_email(&form.email) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "邮箱格式不正确",
-            "请检查输入的邮箱地址后重试。".into(),
-            None,
-        );
+        let page = SignInPage {
+            email: form.email,
+            refused: Some(Refused::at(
+                "email",
+                "邮箱格式不正确，请检查后重新输入（例如 wangfang@example.cn）。",
+            )),
+        };
+        return crate::page::render(StatusCode::BAD_REQUEST, &page);
     };
     let auth = &state.config.auth;
     let limits = [
