@@ -355,6 +355,25 @@ impl Browser {
         problems
     }
 
+    /// Saves what the window shows now (390 × 844) as a PNG at `path`.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine as _;
+        let url = format!("{}/session/{}/screenshot", self.base, self.session);
+        let r: Value = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["value"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("a screenshot that is not base64: {e}"));
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
     /// The current page's HTML.
     pub async fn source(&self) -> String {
         let url = format!("{}/session/{}/source", self.base, self.session);

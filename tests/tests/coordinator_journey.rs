@@ -50,6 +50,17 @@ impl Walk {
         for p in self.browser.audit_page().await {
             self.problems.push(format!("{url} ({title}): {p}"));
         }
+        // `scripts/screenshots` sets this to keep a picture of every page for the docs.
+        if let Some(dir) = std::env::var_os("JINGUO_SCREENSHOTS") {
+            let title = title.as_str().unwrap_or_default();
+            let name = title
+                .split(" · ")
+                .next()
+                .unwrap_or(title)
+                .replace(['/', ' '], "-");
+            let path = std::path::Path::new(&dir).join(format!("{:02}-{name}.png", self.pages));
+            self.browser.screenshot(&path).await;
+        }
     }
 
     async fn value_of(&self, css: &str) -> String {
