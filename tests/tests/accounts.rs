@@ -161,6 +161,10 @@ async fn api_answers_401_without_a_valid_token_and_403_without_the_permission(ba
 }
 
 jinguo_tests::on_both_backends!(
+    action_link_get_changes_nothing_and_acts_once_on_post,
+    unknown_expired_foreign_and_superseded_links_each_get_their_page,
+    sign_in_answers_the_same_for_unknown_emails_and_mails_known_ones,
+    county_admin_page_lists_adds_disables_and_reassigns_within_its_subtree,
     permission_table_drives_every_role,
     api_answers_401_without_a_valid_token_and_403_without_the_permission,
 );
@@ -208,9 +212,8 @@ fn csrf_of(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn action_link_get_changes_nothing_and_acts_once_on_post() {
-    let app = TestApp::spawn_with(Backend::Sqlite, Contents::Gansu, &[]).await;
+async fn action_link_get_changes_nothing_and_acts_once_on_post(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Contents::Gansu, &[]).await;
     let person = add_staff(&app.store, "wangfang@example.cn", "reviewer", "620122").await;
     let secret = issue_link(
         &app.store,
@@ -291,9 +294,8 @@ async fn action_link_get_changes_nothing_and_acts_once_on_post() {
     assert_eq!(status, 303, "signed out: back to the sign-in page");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unknown_expired_foreign_and_superseded_links_each_get_their_page() {
-    let app = TestApp::spawn_with(Backend::Postgres, Contents::Gansu, &[]).await;
+async fn unknown_expired_foreign_and_superseded_links_each_get_their_page(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Contents::Gansu, &[]).await;
     let a = add_staff(&app.store, "a@example.cn", "reviewer", "620122").await;
     let b = add_staff(&app.store, "b@example.cn", "reviewer", "620122").await;
     let client = browser();
@@ -389,15 +391,14 @@ async fn unknown_expired_foreign_and_superseded_links_each_get_their_page() {
     assert!(verified.is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sign_in_answers_the_same_for_unknown_emails_and_mails_known_ones() {
+async fn sign_in_answers_the_same_for_unknown_emails_and_mails_known_ones(backend: Backend) {
     let mail = tempfile::tempdir().unwrap();
     let dir = mail.path().to_str().unwrap().to_owned();
     let env = [
         ("JINGUO_MAIL__DIR", dir.as_str()),
         ("JINGUO_AUTH__SIGN_IN_PER_EMAIL_PER_HOUR", "2"),
     ];
-    let app = TestApp::spawn_with(Backend::Sqlite, Contents::Gansu, &env).await;
+    let app = TestApp::spawn_with(backend, Contents::Gansu, &env).await;
     add_staff(&app.store, "known@example.cn", "reviewer", "620122").await;
     let client = browser();
     let post = |email: &'static str| {
@@ -438,9 +439,8 @@ async fn session_for(store: &Store, person: Uuid) -> String {
     jinguo_tests::session(store, person).await.0
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn county_admin_page_lists_adds_disables_and_reassigns_within_its_subtree() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn county_admin_page_lists_adds_disables_and_reassigns_within_its_subtree(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let admin = add_staff(&app.store, "admin@example.cn", "admin", "620122").await;
     let reviewer = add_staff(&app.store, "reviewer@example.cn", "reviewer", "620122100").await;
     let outsider = add_staff(&app.store, "other@example.cn", "reviewer", "620123").await;

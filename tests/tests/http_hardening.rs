@@ -295,9 +295,8 @@ async fn a_chunked_body_over_the_limit_is_413_in_both_shapes() {
     assert!(answer.contains("请查收邮件"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn page_refusals_are_chinese_pages_that_keep_their_headers() {
-    let app = TestApp::spawn_with(Backend::Sqlite, Contents::Empty, &[]).await;
+async fn page_refusals_are_chinese_pages_that_keep_their_headers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, Contents::Empty, &[]).await;
     let client = client_from(None);
     let url = |p: &str| format!("{}{p}", app.base_url);
 
@@ -869,6 +868,7 @@ async fn a_refused_form_keeps_what_was_typed_and_shows_why_beside_the_field(back
 }
 
 jinguo_tests::on_both_backends!(
+    page_refusals_are_chinese_pages_that_keep_their_headers,
     api_refusals_have_the_one_json_shape,
     api_bodies_of_the_wrong_type_or_without_a_field_are_refused_by_name,
     every_answer_carries_the_security_headers,
