@@ -170,7 +170,8 @@ async fn the_organisation_nominates_through_the_form_and_its_page_shows_the_time
     assert!(page.contains(&w.village_name), "villages by name");
     assert!(page.contains("value=\"王秀兰\""), "what was typed is kept");
 
-    // A story too short: refused beside the story, everything kept.
+    // A bad phone, a member without the relation and a story too short: each refused beside
+    // its field at once, the focus on the first, everything kept.
     let mut form = vec![
         ("csrf", csrf.as_str()),
         ("area", town.as_str()),
@@ -180,13 +181,24 @@ async fn the_organisation_nominates_through_the_form_and_its_page_shows_the_time
         ("head_name", "王秀兰"),
         ("head_id", HEAD_ID),
         ("address", "皋兰县某村三社"),
-        ("phone", "13912345678"),
-        ("members", "李强 丈夫\n李小明 儿子"),
+        ("phone", "1391234"),
+        ("members", "李强\n李小明 儿子"),
         ("story", "太短了"),
     ];
     let (status, _, page) = w.post(&path, &cookie, &form).await;
     assert_eq!(status, 400, "{page}");
+    for field in ["phone", "members", "story"] {
+        refused_beside(&page, field);
+    }
+    assert!(page.contains(r#"aria-describedby="phone-error" autofocus"#));
+    assert!(!page.contains(r#"aria-describedby="story-error" autofocus"#));
+    form.retain(|(k, _)| !matches!(*k, "phone" | "members"));
+    form.push(("phone", "13912345678"));
+    form.push(("members", "李强 丈夫\n李小明 儿子"));
+    let (status, _, page) = w.post(&path, &cookie, &form).await;
+    assert_eq!(status, 400, "{page}");
     refused_beside(&page, "story");
+    assert!(!page.contains(r#"aria-describedby="phone-error""#));
     assert!(page.contains("家庭事迹："), "{page}");
     assert!(page.contains("提交未成功"), "the title says so");
     for kept in [

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
 use crate::page::render;
-use crate::page::{Refused, message, refused_above, refused_at};
+use crate::page::{Refused, RefusedForm, message};
 use crate::{ApiError, AppState};
 
 // --- who may see and do what -----------------------------------------------------------------
@@ -256,20 +256,13 @@ struct NewPage {
     no_reviewer_rules: [(&'static str, &'static str); 2],
 }
 
+impl RefusedForm for NewPage {
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
+    }
+}
+
 impl NewPage {
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(&self.refused, field)
-    }
-
-    fn general_error(&self) -> Option<&str> {
-        refused_above(&self.refused)
-    }
-
-    /// The first field refused, for the title and the link to it.
-    fn failed(&self) -> bool {
-        self.refused.is_some()
-    }
-
     fn heading(&self) -> &'static str {
         if self.editing.is_some() {
             "修改评选活动"

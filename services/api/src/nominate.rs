@@ -32,7 +32,7 @@ use crate::auth::ClientAddr;
 use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
 use crate::page::render;
-use crate::page::{Refused, message};
+use crate::page::{Refused, RefusedForm, message};
 use crate::picker::{Picker, Typed, picked_area, picker};
 use crate::{ApiError, AppState};
 
@@ -48,52 +48,9 @@ struct NominatePage {
     refused: Vec<Refused>,
 }
 
-/// The form's fields in the order the page shows them: the first refused one takes the focus.
-const FIELDS: [&str; 7] = [
-    "village",
-    "category",
-    "head_name",
-    "head_id",
-    "address",
-    "phone",
-    "story",
-];
-
-impl NominatePage {
-    /// The refusal to show beside `field`.
-    fn error_at(&self, field: &str) -> Option<&str> {
-        self.refused
-            .iter()
-            .find(|r| r.field == Some(field))
-            .map(|r| r.message.as_str())
-    }
-
-    /// The refusal to show above the form.
-    fn general_error(&self) -> Option<&str> {
-        self.refused
-            .iter()
-            .find(|r| r.field.is_none())
-            .map(|r| r.message.as_str())
-    }
-
-    /// Whether the last submission was refused.
-    fn failed(&self) -> bool {
-        !self.refused.is_empty()
-    }
-
-    /// The attributes tying `field` to its refusal (` aria-invalid="true"
-    /// aria-describedby="{field}-error"`), with `autofocus` on the first refused field.
-    fn aria(&self, field: &str) -> String {
-        if self.error_at(field).is_none() {
-            return String::new();
-        }
-        let first = FIELDS.iter().find(|f| self.error_at(f).is_some());
-        let focus = if first == Some(&field) {
-            " autofocus"
-        } else {
-            ""
-        };
-        format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\"{focus}")
+impl RefusedForm for NominatePage {
+    fn refusals(&self) -> &[Refused] {
+        &self.refused
     }
 }
 

@@ -61,12 +61,13 @@ struct NominatePage {
     csrf: String,
     picker: Picker,
     values: Typed,
-    refused: Option<Refused>,
+    /// Every refusal of the last submission (several family fields may be wrong at once).
+    refused: Vec<Refused>,
 }
 
 impl RefusedForm for NominatePage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 
@@ -101,7 +102,7 @@ async fn nominate_page(
     session: &SignedIn,
     id: Uuid,
     values: Typed,
-    refused: Option<Refused>,
+    refused: Vec<Refused>,
 ) -> Response {
     let person = session.person;
     let area_of = values.clone();
@@ -134,7 +135,7 @@ async fn nominate_page(
             Some("组织推荐由评选范围内的管理员、审核员办理；如需开通，请联系所在县区妇联管理员。"),
         );
     };
-    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let status = refused.first().map_or(StatusCode::OK, |r| r.status);
     render(
         status,
         &NominatePage {
@@ -159,7 +160,7 @@ pub(crate) async fn nominate_form(
         Ok(s) => s,
         Err(page) => return page,
     };
-    nominate_page(&state, &session, id, Typed::default(), None).await
+    nominate_page(&state, &session, id, Typed::default(), Vec::new()).await
 }
 
 /// The members textarea: one person a line, the name and the relation separated by a space or
@@ -204,12 +205,28 @@ pub(crate) async fn nominate_submit(
         return crate::page::stale_form("请刷新页面后重试。");
     }
     if typed.is_picker_step() {
-        return nominate_page(&state, &session, id, typed, None).await;
+        return nominate_page(&state, &session, id, typed, Vec::new()).await;
     }
+    // Every wrong field of the family at once (the program's own parsers), in the form's order:
+    // the members come after the phone.
+    let today = jinguo_bus::now()
+        .with_timezone(&state.nominations().time_zone)
+        .date_naive();
+    let mut refused = crate::nominate::family_refusals(&typed, today, false);
     let members = match members(typed.get("members")) {
         Ok(m) => m,
-        Err(refused) => return nominate_page(&state, &session, id, typed, Some(refused)).await,
+        Err(r) => {
+            let at = refused
+                .iter()
+                .position(|x| x.field == Some("story"))
+                .unwrap_or(refused.len());
+            refused.insert(at, r);
+            Vec::new()
+        }
     };
+    if !refused.is_empty() {
+        return nominate_page(&state, &session, id, typed, refused).await;
+    }
     let submission = Submission {
         campaign_id: id,
         village: typed.get("village").trim().to_owned(),
@@ -255,7 +272,7 @@ pub(crate) async fn nominate_submit(
             status: StatusCode::CONFLICT,
         },
     };
-    nominate_page(&state, &session, id, typed, Some(refused)).await
+    nominate_page(&state, &session, id, typed, vec![refused]).await
 }
 
 // --- /nominations/{id}: the nomination and its timeline ----------------------------------------
@@ -275,8 +292,8 @@ struct NominationPage {
 }
 
 impl RefusedForm for NominationPage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 

@@ -112,34 +112,12 @@ impl Refused {
     }
 }
 
-/// The sentence to show beside `field`, if the refusal is about it (templates call it).
-pub(crate) fn refused_at<'a>(refused: &'a Option<Refused>, field: &str) -> Option<&'a str> {
-    refused
-        .as_ref()
-        .filter(|r| r.field == Some(field))
-        .map(|r| r.message.as_str())
-}
-
-/// The sentence to show above the form, if the refusal is about no one field.
-pub(crate) fn refused_above(refused: &Option<Refused>) -> Option<&str> {
-    refused
-        .as_ref()
-        .filter(|r| r.field.is_none())
-        .map(|r| r.message.as_str())
-}
-
-/// A form page that may come back refused: what its template asks of the refusal (the
+/// A form page that may come back refused: what its template asks of the refusals (the
 /// sentence beside a field, above the form, and the attributes tying a field to it).
 pub(crate) trait RefusedForm {
-    fn refusal(&self) -> &Option<Refused>;
-
-    fn error_at(&self, field: &str) -> Option<&str> {
-        refused_at(self.refusal(), field)
-    }
-
-    fn general_error(&self) -> Option<&str> {
-        refused_above(self.refusal())
-    }
+    /// The refusals of the last submission, in the order of the form's fields (several fields
+    /// may be wrong at once).
+    fn refusals(&self) -> &[Refused];
 
     /// What the ids of the form's error messages start with (`add` for `add-name-error`),
     /// when a page holds more than one form.
@@ -147,28 +125,41 @@ pub(crate) trait RefusedForm {
         None
     }
 
-    fn aria(&self, field: &str) -> String {
-        invalid_attrs(self.refusal(), field, self.error_ids())
+    fn error_at(&self, field: &str) -> Option<&str> {
+        self.refusals()
+            .iter()
+            .find(|r| r.field == Some(field))
+            .map(|r| r.message.as_str())
     }
-}
 
-/// The attributes that tie a field to its refusal (` aria-invalid="true"
-/// aria-describedby="{prefix-}{field}-error" autofocus`: a page shows one refusal, so its field
-/// is the first error and the focus goes there), or nothing when the refusal is not about it.
-/// Templates print it with `|safe`; `field` and `prefix` are names of ours, never typed.
-pub(crate) fn invalid_attrs(
-    refused: &Option<Refused>,
-    field: &str,
-    prefix: Option<&str>,
-) -> String {
-    if refused_at(refused, field).is_none() {
-        return String::new();
+    fn general_error(&self) -> Option<&str> {
+        self.refusals()
+            .iter()
+            .find(|r| r.field.is_none())
+            .map(|r| r.message.as_str())
     }
-    let id = match prefix {
-        Some(p) => format!("{p}-{field}"),
-        None => field.to_owned(),
-    };
-    format!(" aria-invalid=\"true\" aria-describedby=\"{id}-error\" autofocus")
+
+    /// Whether the last submission was refused (the title says so).
+    fn failed(&self) -> bool {
+        !self.refusals().is_empty()
+    }
+
+    /// The attributes that tie `field` to its refusal (` aria-invalid="true"
+    /// aria-describedby="{prefix-}{field}-error"`, and `autofocus` on the first refused field
+    /// so the focus goes there), or nothing when the refusal is not about it. Templates print
+    /// it with `|safe`; `field` and the prefix are names of ours, never typed.
+    fn aria(&self, field: &str) -> String {
+        if self.error_at(field).is_none() {
+            return String::new();
+        }
+        let id = match self.error_ids() {
+            Some(p) => format!("{p}-{field}"),
+            None => field.to_owned(),
+        };
+        let first = self.refusals().iter().find_map(|r| r.field) == Some(field);
+        let focus = if first { " autofocus" } else { "" };
+        format!(" aria-invalid=\"true\" aria-describedby=\"{id}-error\"{focus}")
+    }
 }
 
 /// A page template rendered with `status` (a template error is a 500 with a reference).

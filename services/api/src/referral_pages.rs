@@ -267,8 +267,8 @@ struct IntakePage {
 }
 
 impl RefusedForm for IntakePage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 
@@ -1065,8 +1065,8 @@ struct HelpPage {
 }
 
 impl RefusedForm for HelpPage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 

@@ -39,8 +39,8 @@ struct ReviewPage<'a> {
 }
 
 impl RefusedForm for ReviewPage<'_> {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 

@@ -36,8 +36,8 @@ struct SignInPage {
 }
 
 impl RefusedForm for SignInPage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 }
 

@@ -273,8 +273,8 @@ struct AdminPage {
 }
 
 impl RefusedForm for AdminPage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 
     fn error_ids(&self) -> Option<&'static str> {
@@ -793,8 +793,8 @@ struct ReassignPage {
 }
 
 impl RefusedForm for ReassignPage {
-    fn refusal(&self) -> &Option<Refused> {
-        &self.refused
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
     }
 
     fn error_ids(&self) -> Option<&'static str> {
