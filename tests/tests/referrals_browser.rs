@@ -75,16 +75,35 @@ async fn the_public_page_works_on_a_phone_and_its_quick_exit_leaves_no_way_back(
         !done.contains("刘桂兰") && !done.contains("13698765432"),
         "{done}"
     );
+}
 
-    // Quick exit: from a neutral page to /help, out, and Back does not return to /help.
+/// Quick exit, in a browser of its own: from a neutral page to /help, out, and Back does not
+/// return to /help. (Entries of /help from earlier in the same tab — the form's own steps —
+/// stay in the history whatever a page does; the page's note tells the person to clear the
+/// history if they worry. After a form had been sent in the same tab, Back from the exit
+/// sometimes landed on /help in Chromium, about one run in five, so this test starts afresh.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quick_exit_leaves_no_way_back() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = Browser::start().await;
+    let base = app.base_url.clone();
+
     browser.goto(&format!("{base}/")).await;
     browser.goto(&format!("{base}/help")).await;
     // The script has taken the link over (a click before it would follow the plain link).
     browser.wait_for("#quick-exit[data-replaces-history]").await;
     browser.click("#quick-exit").await;
+    // Left for the neutral page once it has replaced /help (while that navigation is still on
+    // its way, the address may read as neither, and Back would cancel it instead).
     eventually("the page is left", Duration::from_secs(10), || {
         let browser = &browser;
-        async move { (!browser.url().await.contains("/help")).then_some(()) }
+        async move {
+            browser
+                .url()
+                .await
+                .starts_with("https://www.baidu.com/")
+                .then_some(())
+        }
     })
     .await;
     browser.execute("history.back(); return 1;").await;

@@ -28,6 +28,7 @@ use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
 use crate::page::render;
 use crate::page::{Refused, RefusedForm, message};
+use crate::picker::{Pick, Picker, Typed};
 use crate::{ApiError, AppState};
 
 // --- who may see and do what -----------------------------------------------------------------
@@ -92,20 +93,6 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Re
 
 fn store_failed(e: impl Into<ApiError>) -> Response {
     e.into().into_response()
-}
-
-/// A form as it was posted, in order, so that a refused form is shown again as typed.
-#[derive(Clone, Default)]
-struct Typed(Vec<(String, String)>);
-
-impl Typed {
-    /// The first value of `key`, or "".
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
-    }
 }
 
 // --- /campaigns ------------------------------------------------------------------------------
@@ -175,70 +162,6 @@ pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
             may_create,
         },
     )
-}
-
-// --- the area picker -------------------------------------------------------------------------
-
-/// An area picker that works without JavaScript: a select of the unit being looked at and the
-/// cities or counties under it; "下一级" posts the form back to list the units under the one
-/// chosen, "返回上一级" those one level up (never above where the picker starts).
-struct Picker {
-    area: String,
-    /// The names from where the picker starts down to `area`.
-    trail: Vec<String>,
-    /// (code, label) of the areas to choose from.
-    options: Vec<(String, String)>,
-    /// Some option lies above counties: "下一级" can go further down.
-    can_go_down: bool,
-    can_go_up: bool,
-}
-
-/// The area the picker lists after a post: `step` is `pick` (down to the unit chosen in
-/// `scope`), `up`, or anything else (stay). Never outside `root`, never below a county.
-fn picked_area(root: OrgCode, typed: &Typed) -> OrgCode {
-    let area = OrgCode::parse(typed.get("area"))
-        .ok()
-        .filter(|a| a.is_within(&root) && a.level() <= OrgLevel::County)
-        .unwrap_or(root);
-    match typed.get("step") {
-        "pick" => OrgCode::parse(typed.get("scope"))
-            .ok()
-            .filter(|s| s.is_within(&area) && s.level() < OrgLevel::County)
-            .unwrap_or(area),
-        "up" => area.parent().filter(|p| p.is_within(&root)).unwrap_or(root),
-        _ => area,
-    }
-}
-
-async fn picker(conn: &mut Conn<'_>, root: OrgCode, area: OrgCode) -> Result<Picker, StoreError> {
-    let mut trail = Vec::new();
-    let mut at = Some(area);
-    while let Some(code) = at.filter(|c| c.is_within(&root)) {
-        trail.push(unit_name(conn, code).await?);
-        at = code.parent();
-    }
-    trail.reverse();
-    let here = unit_name(conn, area).await?;
-    let whole = match area.level() {
-        OrgLevel::Province => format!("{here}（全省）"),
-        OrgLevel::City => format!("{here}（全市州）"),
-        _ => here,
-    };
-    let mut options = vec![(area.to_string(), whole)];
-    if area.level() < OrgLevel::County {
-        for u in orgs::children(conn, area).await? {
-            if u.level <= OrgLevel::County {
-                options.push((u.code.to_string(), u.name));
-            }
-        }
-    }
-    Ok(Picker {
-        area: area.to_string(),
-        trail,
-        can_go_down: options.len() > 1 && area.level() < OrgLevel::City,
-        options,
-        can_go_up: area != root,
-    })
 }
 
 // --- /campaigns/new --------------------------------------------------------------------------
@@ -339,10 +262,10 @@ async fn form_page(
     values: Typed,
     refused: Option<Refused>,
 ) -> Response {
-    let area = picked_area(root, &values);
+    let area = Pick::Area.area(root, &values);
     let loaded = state
         .store
-        .read(move |c| Box::pin(picker(c, root, area)))
+        .read(move |c| Box::pin(Pick::Area.picker(c, root, area)))
         .await;
     let picker = match loaded {
         Ok(p) => p,
@@ -1022,12 +945,12 @@ mod tests {
         };
         let city = OrgCode::parse("6201").unwrap();
         assert_eq!(
-            picked_area(root, &typed(&[("step", "pick"), ("scope", "6201")])),
+            Pick::Area.area(root, &typed(&[("step", "pick"), ("scope", "6201")])),
             city
         );
         // A county is chosen, not drilled into.
         assert_eq!(
-            picked_area(
+            Pick::Area.area(
                 root,
                 &typed(&[("area", "6201"), ("step", "pick"), ("scope", "620122")])
             ),
@@ -1035,7 +958,7 @@ mod tests {
         );
         let county_root = OrgCode::parse("620122").unwrap();
         assert_eq!(
-            picked_area(county_root, &typed(&[("area", "62"), ("step", "up")])),
+            Pick::Area.area(county_root, &typed(&[("area", "62"), ("step", "up")])),
             county_root
         );
     }

@@ -33,7 +33,7 @@ use crate::extract::{Form, Path};
 use crate::limits::{DAY, HOUR, Limit};
 use crate::page::render;
 use crate::page::{Refused, RefusedForm, message};
-use crate::picker::{Picker, Typed, picked_area, picker};
+use crate::picker::{Pick, Picker, Typed};
 use crate::{ApiError, AppState};
 
 #[derive(Template)]
@@ -72,10 +72,10 @@ async fn form_page(state: &AppState, id: Uuid, values: Typed, refused: Vec<Refus
         Err(e) => return ApiError::from(e).into_response(),
     };
     let root = campaign.scope;
-    let area = picked_area(root, &values);
+    let area = Pick::Village.area(root, &values);
     let picker = match state
         .store
-        .read(move |c| Box::pin(picker(c, root, area)))
+        .read(move |c| Box::pin(Pick::Village.picker(c, root, area)))
         .await
     {
         Ok(p) => p,

@@ -27,7 +27,7 @@ use crate::extract::{Form, Path};
 use crate::nominate::refused_field;
 use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
-use crate::picker::{Picker, Typed, picked_area, picker};
+use crate::picker::{Pick, Picker, Typed};
 use crate::review::{refusal_text, state_label};
 use crate::timeline::{Step, channel_label, timeline};
 use crate::{ApiError, AppState};
@@ -115,7 +115,11 @@ async fn nominate_page(
                 };
                 let root = nominating_root(c, person, campaign.scope, jinguo_bus::now()).await?;
                 let picker = match root {
-                    Some(root) => Some(picker(c, root, picked_area(root, &area_of)).await?),
+                    Some(root) => Some(
+                        Pick::Village
+                            .picker(c, root, Pick::Village.area(root, &area_of))
+                            .await?,
+                    ),
                     None => None,
                 };
                 Ok::<_, Refusal>(Some((campaign, picker)))

@@ -53,65 +53,116 @@ impl Typed {
     }
 }
 
-/// What `templates/picker.html` shows.
+/// What a picker picks. A village picker (`templates/picker.html`, field `village`) goes down
+/// to villages, and a village is the only final choice; an area picker
+/// (`templates/campaigns/picker.html`, field `scope`) goes down to counties, and the area
+/// being looked at is itself a choice (the whole province, city or county).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    Village,
+    Area,
+}
+
+/// What a picker's template shows.
 pub(crate) struct Picker {
     pub area: String,
     /// The names from where the picker starts down to `area`.
     pub trail: Vec<String>,
     /// (code, name) of the units to choose from.
     pub options: Vec<(String, String)>,
-    /// The options are villages: the choice is final.
-    pub at_villages: bool,
+    /// "下一级" can go further down.
+    pub can_go_down: bool,
     pub can_go_up: bool,
 }
 
-/// The area the picker lists after a post: `step` is `pick` (down to the unit chosen in
-/// `village`), `up`, or anything else (stay). Never outside `root`.
-pub(crate) fn picked_area(root: OrgCode, typed: &Typed) -> OrgCode {
-    let area = OrgCode::parse(typed.get("area"))
-        .ok()
-        .filter(|a| a.is_within(&root))
-        .unwrap_or(root);
-    match typed.get("step") {
-        "pick" => OrgCode::parse(typed.get("village"))
+impl Pick {
+    /// The form field that carries the choice.
+    fn field(self) -> &'static str {
+        match self {
+            Pick::Village => "village",
+            Pick::Area => "scope",
+        }
+    }
+
+    /// Whether the picker may list the units under `unit`.
+    fn opens(self, unit: OrgCode) -> bool {
+        match self {
+            Pick::Village => unit.level() != OrgLevel::Village,
+            Pick::Area => unit.level() < OrgLevel::County,
+        }
+    }
+
+    /// The area the picker lists after a post: `step` is `pick` (down to the unit chosen),
+    /// `up`, or anything else (stay). Never outside `root`, never below what it picks.
+    pub(crate) fn area(self, root: OrgCode, typed: &Typed) -> OrgCode {
+        let area = OrgCode::parse(typed.get("area"))
             .ok()
-            .filter(|v| v.is_within(&area) && v.level() != OrgLevel::Village)
-            .unwrap_or(area),
-        "up" => area.parent().filter(|p| p.is_within(&root)).unwrap_or(root),
-        _ => area,
+            .filter(|a| {
+                a.is_within(&root) && (self == Pick::Village || a.level() <= OrgLevel::County)
+            })
+            .unwrap_or(root);
+        match typed.get("step") {
+            "pick" => OrgCode::parse(typed.get(self.field()))
+                .ok()
+                .filter(|v| v.is_within(&area) && self.opens(*v))
+                .unwrap_or(area),
+            "up" => area.parent().filter(|p| p.is_within(&root)).unwrap_or(root),
+            _ => area,
+        }
+    }
+
+    /// The picker starting at `root`, listing the units under `area`.
+    pub(crate) async fn picker(
+        self,
+        conn: &mut Conn<'_>,
+        root: OrgCode,
+        area: OrgCode,
+    ) -> Result<Picker, StoreError> {
+        let mut trail = Vec::new();
+        let mut at = Some(area);
+        while let Some(code) = at.filter(|c| c.is_within(&root)) {
+            trail.push(name_of(conn, code).await?);
+            at = code.parent();
+        }
+        trail.reverse();
+        let mut options = Vec::new();
+        if self == Pick::Area {
+            let here = name_of(conn, area).await?;
+            let whole = match area.level() {
+                OrgLevel::Province => format!("{here}（全省）"),
+                OrgLevel::City => format!("{here}（全市州）"),
+                _ => here,
+            };
+            options.push((area.to_string(), whole));
+        }
+        let units = if area.level() == OrgLevel::Village {
+            orgs::get(conn, area).await?.into_iter().collect()
+        } else if self.opens(area) {
+            orgs::children(conn, area).await?
+        } else {
+            Vec::new()
+        };
+        let mut deeper = false;
+        for u in units {
+            if self == Pick::Area && u.level > OrgLevel::County {
+                continue;
+            }
+            deeper |= self.opens(u.code);
+            options.push((u.code.to_string(), u.name));
+        }
+        Ok(Picker {
+            area: area.to_string(),
+            trail,
+            can_go_down: deeper,
+            options,
+            can_go_up: area != root,
+        })
     }
 }
 
-/// The picker starting at `root`, listing the units under `area`.
-pub(crate) async fn picker(
-    conn: &mut Conn<'_>,
-    root: OrgCode,
-    area: OrgCode,
-) -> Result<Picker, StoreError> {
-    let mut trail = Vec::new();
-    let mut at = Some(area);
-    while let Some(code) = at.filter(|c| c.is_within(&root)) {
-        trail.push(
-            orgs::get(conn, code)
-                .await?
-                .map_or_else(|| code.to_string(), |u| u.name),
-        );
-        at = code.parent();
-    }
-    trail.reverse();
-    let units = if area.level() == OrgLevel::Village {
-        orgs::get(conn, area).await?.into_iter().collect()
-    } else {
-        orgs::children(conn, area).await?
-    };
-    Ok(Picker {
-        area: area.to_string(),
-        trail,
-        at_villages: !units.is_empty() && units.iter().all(|u| u.level == OrgLevel::Village),
-        options: units
-            .into_iter()
-            .map(|u| (u.code.to_string(), u.name))
-            .collect(),
-        can_go_up: area != root,
-    })
+/// A unit's name (its code when it has none).
+async fn name_of(conn: &mut Conn<'_>, code: OrgCode) -> Result<String, StoreError> {
+    Ok(orgs::get(conn, code)
+        .await?
+        .map_or_else(|| code.to_string(), |u| u.name))
 }

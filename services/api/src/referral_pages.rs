@@ -32,7 +32,7 @@ use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
 use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
-use crate::picker::{Picker, Typed, picked_area, picker};
+use crate::picker::{Pick, Picker, Typed};
 use crate::referrals::{On, read_reason, run};
 use crate::{ApiError, AppState};
 
@@ -312,10 +312,10 @@ async fn intake_page(
     values: Typed,
     refused: Option<Refused>,
 ) -> Response {
-    let area = picked_area(root, &values);
+    let area = Pick::Village.area(root, &values);
     let loaded = state
         .store
-        .read(move |c| Box::pin(picker(c, root, area)))
+        .read(move |c| Box::pin(Pick::Village.picker(c, root, area)))
         .await;
     let picker = match loaded {
         Ok(p) => p,
@@ -1092,10 +1092,10 @@ fn no_store(mut response: Response) -> Response {
 
 async fn help_page(state: &AppState, values: Typed, refused: Option<Refused>) -> Response {
     let root = province();
-    let area = picked_area(root, &values);
+    let area = Pick::Village.area(root, &values);
     let loaded = state
         .store
-        .read(move |c| Box::pin(picker(c, root, area)))
+        .read(move |c| Box::pin(Pick::Village.picker(c, root, area)))
         .await;
     let picker = match loaded {
         Ok(p) => p,
