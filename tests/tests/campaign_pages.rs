@@ -248,8 +248,10 @@ async fn a_person_outside_the_area_gets_a_chinese_403_naming_it(backend: Backend
     .await;
     let (reviewer_cookie, _) = session(&app.store, reviewer).await;
     assert_eq!(page(&app, &reviewer_cookie, &location).await.0, 200);
-    // … but creates nothing.
-    assert_eq!(page(&app, &reviewer_cookie, "/campaigns/new").await.0, 403);
+    // … but creates nothing: the 403 names the post they hold.
+    let (status, refused) = page(&app, &reviewer_cookie, "/campaigns/new").await;
+    assert_eq!(status, 403);
+    assert!(refused.contains("您现在的岗位：皋兰县 "), "{refused}");
 }
 
 async fn the_start_page_is_for_people_and_the_status_page_for_admins(backend: Backend) {

@@ -147,12 +147,13 @@ pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
         Err(e) => return store_failed(e),
     };
     if areas.is_empty() {
-        return message(
-            StatusCode::FORBIDDEN,
-            "没有权限",
-            "您的岗位不参与最美家庭评选。".into(),
+        return crate::page::forbidden(
+            &state,
+            session.person,
+            "您的岗位不参与最美家庭评选",
             Some("如需开通，请联系所在县区妇联管理员。"),
-        );
+        )
+        .await;
     }
     render(
         StatusCode::OK,
@@ -227,18 +228,15 @@ async fn manage_root(state: &AppState, person: Uuid) -> Result<OrgCode, Response
             Box::pin(async move { units_where(c, person, &[MANAGE], jinguo_bus::now()).await })
         })
         .await;
-    match units {
-        Ok(units) => units
-            .into_iter()
-            .find(|u| u.level() <= OrgLevel::County)
-            .ok_or_else(|| {
-                message(
-                    StatusCode::FORBIDDEN,
-                    "没有权限",
-                    "创建评选活动需要县（市、区）及以上妇联的管理员岗位。".into(),
-                    Some("如需开通，请联系上级妇联管理员。"),
-                )
-            }),
+    match units.map(|u| u.into_iter().find(|u| u.level() <= OrgLevel::County)) {
+        Ok(Some(root)) => Ok(root),
+        Ok(None) => Err(crate::page::forbidden(
+            state,
+            person,
+            "创建评选活动需要县（市、区）及以上妇联的管理员岗位",
+            Some("如需开通，请联系上级妇联管理员。"),
+        )
+        .await),
         Err(e) => Err(store_failed(e)),
     }
 }
