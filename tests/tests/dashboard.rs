@@ -347,10 +347,159 @@ async fn someone_outside_the_campaign_gets_the_chinese_403(backend: Backend) {
     }
 }
 
+/// The ids of a list API answer, in its order.
+fn ids(body: &Value) -> Vec<String> {
+    body["nominations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Walks the list API by `after=` cursors, `per_page` at a time: every id, in order, and how
+/// many pages it took.
+async fn walk(w: &World, extra: &str, per_page: u32) -> (Vec<String>, usize) {
+    let (mut walked, mut pages) = (Vec::new(), 0);
+    let mut after: Option<String> = None;
+    loop {
+        let start = after
+            .as_ref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let (status, body) = w.list(&format!("?per_page={per_page}{extra}{start}")).await;
+        assert_eq!(status, 200, "{body}");
+        pages += 1;
+        walked.extend(ids(&body));
+        match body["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => return (walked, pages),
+        }
+        assert!(pages < 100, "the walk never ends");
+    }
+}
+
+/// Every id of the list in one page, newest first.
+async fn all_ids(w: &World, extra: &str) -> Vec<String> {
+    let (_, body) = w.list(&format!("?per_page=200{extra}")).await;
+    assert_eq!(body["next"], Value::Null, "one page holds them all");
+    ids(&body)
+}
+
+async fn keyset_pages_return_each_row_once_in_order(backend: Backend) {
+    let w = filled(backend).await;
+    let everything = all_ids(&w, "").await;
+    assert_eq!(everything.len(), 55);
+    let (walked, pages) = walk(&w, "", 10).await;
+    assert_eq!(
+        walked, everything,
+        "the cursor walk is the list, once, in order"
+    );
+    assert_eq!(pages, 6);
+    // Filters hold across pages too.
+    let town = format!("&township={}", w.other_town.0);
+    let (walked, _) = walk(&w, &town, 2).await;
+    assert_eq!(walked, all_ids(&w, &town).await);
+    assert_eq!(walked.len(), 3);
+
+    // A nomination submitted while someone pages is newer than every cursor: the rest of the
+    // walk neither repeats nor skips a row.
+    let (_, first) = w.list("?per_page=20").await;
+    let next = first["next"].as_str().unwrap().to_owned();
+    w.submit(w.village, "新来", 500).await;
+    let (_, rest) = w.list(&format!("?per_page=200&after={next}")).await;
+    assert_eq!(ids(&rest), everything[20..]);
+
+    // Asking wrongly: a cursor this list never gave, or a cursor and a page number at once.
+    let (status, body) = w.list("?after=yesterday").await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("after"))
+    );
+    let (status, body) = w.list(&format!("?page=2&after={next}")).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("page"))
+    );
+}
+
+async fn keyset_pages_break_ties_of_the_same_instant_by_id(backend: Backend) {
+    let w = filled(backend).await;
+    // Every nomination submitted at the same instant (an import, a clock with coarse ticks).
+    w.app
+        .store
+        .read(|c| {
+            Box::pin(async move {
+                use diesel_async::RunQueryDsl;
+                let q = diesel::sql_query(
+                    "UPDATE nominations SET created_at = (SELECT min(created_at) FROM nominations)",
+                );
+                jinguo_store::on_backend!(c, |c| q.execute(c).await)
+                    .map_err(jinguo_store::StoreError::from)
+            })
+        })
+        .await
+        .unwrap();
+    let everything = all_ids(&w, "").await;
+    assert_eq!(everything.len(), 55);
+    let (walked, _) = walk(&w, "", 7).await;
+    assert_eq!(walked, everything);
+    let mut unique = walked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 55);
+    // The dashboard's pages by number agree with its pages by cursor.
+    let first = w.page("").await;
+    let end = first.find("\" rel=\"next\"").unwrap();
+    let start = first[..end].rfind("href=\"").unwrap() + "href=\"".len();
+    let next = first[start..end]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(
+        next.contains("after=") && next.ends_with("page=2"),
+        "{next}"
+    );
+    let by_cursor = w
+        .page(next.trim_start_matches(&format!("/admin/campaigns/{}", w.campaign)))
+        .await;
+    let by_number = w.page("?page=2").await;
+    let rows = |html: &str| -> Vec<String> {
+        html.split("href=\"/nominations/")
+            .skip(1)
+            .map(|s| s[..36].to_owned())
+            .collect()
+    };
+    assert_eq!(rows(&by_cursor).len(), 5);
+    assert_eq!(rows(&by_cursor), rows(&by_number));
+    assert_eq!(rows(&by_cursor), everything[50..]);
+    assert!(by_cursor.contains("第 2 / 2 页") && !by_cursor.contains("rel=\"next\""));
+}
+
+async fn a_unit_within_the_campaign_area_lists_only_its_own(backend: Backend) {
+    let w = filled(backend).await;
+    let html = w.page(&format!("?org={}", w.other_town.0)).await;
+    assert!(html.contains("共 3 条"), "{html}");
+    assert_eq!(html.matches("href=\"/nominations/").count(), 3);
+    assert!(html.contains("3 份因无在岗审核员而停滞"), "{html}");
+    let (_, listed) = w.list(&format!("?org={}", w.town.0)).await;
+    assert_eq!(listed["total"], 52);
+    assert_eq!(listed["nominations"].as_array().unwrap().len(), 50);
+    assert!(
+        listed["nominations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["township_name"] == w.town.1.as_str() && n["village_name"] != "")
+    );
+}
+
 on_both_backends!(
     dashboard_counts_per_township_with_a_chart_and_pages_of_fifty,
     filters_narrow_the_rows_and_keep_their_values,
     exports_hold_the_filtered_rows_with_chinese_headers,
     a_held_nomination_shows_as_village_review_to_a_county_admin,
     someone_outside_the_campaign_gets_the_chinese_403,
+    keyset_pages_return_each_row_once_in_order,
+    keyset_pages_break_ties_of_the_same_instant_by_id,
+    a_unit_within_the_campaign_area_lists_only_its_own,
 );

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use jinguo_core::nominations::State;
 use jinguo_core::org::{OrgCode, OrgLevel};
-use jinguo_nominations::{CampaignSummary, ListPage, ListQuery, ListedRow, TownshipCounts};
+use jinguo_nominations::{
+    CampaignSummary, Cursor, DashboardView, ListQuery, ListScope, ListedRow, TownshipCounts, Window,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -46,6 +48,9 @@ pub(crate) struct Filters {
     overdue: Option<String>,
     stalled: Option<String>,
     page: Option<String>,
+    /// Where the page starts (the cursor the page before handed out in its 下一页 link);
+    /// `page` then only numbers it.
+    after: Option<String>,
 }
 
 /// What a checkbox or a JSON flag sends for "yes".
@@ -74,11 +79,23 @@ struct Opened {
     area_name: String,
     query: ListQuery,
     page: u64,
+    after: Option<Cursor>,
 }
 
 impl Opened {
-    /// The query string that asks for the same filters (and `page`, when given).
-    fn query_string(&self, page: Option<u64>) -> String {
+    /// Which part of which campaign the list covers, for whom.
+    fn scope(&self, id: Uuid) -> ListScope {
+        ListScope {
+            campaign: id,
+            campaign_area: self.campaign.scope,
+            area: self.area,
+            viewer: self.viewer,
+        }
+    }
+
+    /// The query string that asks for the same filters (and the page, when given: its cursor
+    /// and number).
+    fn query_string(&self, page: Option<(Option<Cursor>, u64)>) -> String {
         let mut parts = Vec::new();
         if let Some(org) = self.org {
             parts.push(format!("org={org}"));
@@ -95,7 +112,10 @@ impl Opened {
         if self.query.stalled {
             parts.push("stalled=1".to_owned());
         }
-        if let Some(p) = page {
+        if let Some((after, p)) = page {
+            if let Some(c) = after {
+                parts.push(format!("after={c}"));
+            }
             parts.push(format!("page={p}"));
         }
         parts.join("&")
@@ -173,6 +193,7 @@ async fn open(
         .and_then(|p| p.parse::<u64>().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1);
+    let after = f.after.as_deref().and_then(|a| a.parse::<Cursor>().ok());
     Ok(Opened {
         viewer: session.person,
         campaign,
@@ -181,6 +202,7 @@ async fn open(
         area_name,
         query,
         page,
+        after,
     })
 }
 
@@ -346,45 +368,32 @@ pub(crate) async fn page(
         Ok(o) => o,
         Err(page) => return page,
     };
-    let (area, viewer, query) = (o.area, o.viewer, o.query.clone());
-    let offset = (o.page - 1).saturating_mul(PER_PAGE);
+    let (scope, query) = (o.scope(id), o.query.clone());
+    // A page reached by its cursor starts there; one asked for by number skips to it.
+    let window = Window {
+        after: o.after,
+        offset: if o.after.is_some() {
+            0
+        } else {
+            (o.page - 1).saturating_mul(PER_PAGE)
+        },
+        limit: Some(PER_PAGE),
+    };
     let loaded = state
         .store
         .read(move |c| {
             let query = query.clone();
             Box::pin(async move {
-                let now = jinguo_bus::now();
-                let counts = jinguo_nominations::campaign_counts(c, id, area, viewer, now).await?;
-                let page = jinguo_nominations::campaign_page(
-                    c,
-                    id,
-                    area,
-                    viewer,
-                    &query,
-                    jinguo_nominations::Window {
-                        offset,
-                        limit: Some(PER_PAGE),
-                    },
-                    now,
-                )
-                .await?;
-                let stalled = ListQuery {
-                    stalled: true,
-                    ..ListQuery::default()
-                };
-                let none = jinguo_nominations::Window {
-                    offset: 0,
-                    limit: Some(0),
-                };
-                let stalled =
-                    jinguo_nominations::campaign_page(c, id, area, viewer, &stalled, none, now)
-                        .await?
-                        .total;
-                Ok::<_, jinguo_store::StoreError>((counts, page, stalled))
+                jinguo_nominations::campaign_dashboard(c, &scope, &query, window, jinguo_bus::now())
+                    .await
             })
         })
         .await;
-    let (counts, list, stalled_total): (Vec<TownshipCounts>, ListPage, u64) = match loaded {
+    let DashboardView {
+        counts,
+        page: list,
+        stalled: stalled_total,
+    } = match loaded {
         Ok(v) => v,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -410,7 +419,12 @@ pub(crate) async fn page(
         .collect();
     let (bars, chart_height) = chart(&counts);
     let pages = list.total.div_ceil(PER_PAGE).max(1);
-    let page_link = |p: u64| format!("/admin/campaigns/{id}?{}", o.query_string(Some(p)));
+    let page_link = |after: Option<Cursor>, p: u64| {
+        format!("/admin/campaigns/{id}?{}", o.query_string(Some((after, p))))
+    };
+    // 下一页 carries the cursor of this page's last row, so the next page costs the same
+    // however deep it is; 上一页 asks by number.
+    let next = list.next.map(|c| page_link(Some(c), o.page + 1));
     let dashboard = Dashboard {
         campaign: o.campaign.name.clone(),
         area_name: o.area_name.clone(),
@@ -473,8 +487,8 @@ pub(crate) async fn page(
         total: list.total,
         page: o.page,
         pages,
-        previous: (o.page > 1).then(|| page_link(o.page - 1)),
-        next: (o.page < pages).then(|| page_link(o.page + 1)),
+        previous: (o.page > 1).then(|| page_link(None, o.page - 1)),
+        next,
         query: o.query_string(None),
         base: format!("/admin/campaigns/{id}"),
     };
@@ -486,7 +500,7 @@ pub(crate) async fn page(
 
 /// The whole filtered list, as the export writes it.
 async fn export_rows(state: &AppState, id: Uuid, o: &Opened) -> Result<Vec<ListedRow>, Response> {
-    let (area, viewer, query) = (o.area, o.viewer, o.query.clone());
+    let (scope, query) = (o.scope(id), o.query.clone());
     state
         .store
         .read(move |c| {
@@ -494,11 +508,9 @@ async fn export_rows(state: &AppState, id: Uuid, o: &Opened) -> Result<Vec<Liste
             Box::pin(async move {
                 jinguo_nominations::campaign_page(
                     c,
-                    id,
-                    area,
-                    viewer,
+                    &scope,
                     &query,
-                    jinguo_nominations::Window::default(),
+                    Window::default(),
                     jinguo_bus::now(),
                 )
                 .await

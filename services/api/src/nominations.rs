@@ -200,6 +200,7 @@ pub(crate) struct ListQuery {
     stalled: Option<String>,
     page: Option<String>,
     per_page: Option<String>,
+    after: Option<String>,
 }
 
 /// Rows per page of the list unless `per_page` says otherwise, and the most it may say.
@@ -209,7 +210,10 @@ const MAX_PER_PAGE: u64 = 200;
 /// `GET /api/v1/campaigns/{id}/nominations?state=…&org=…&township=…&overdue=1&stalled=1&page=…&per_page=…`:
 /// the county's list, newest first, a page at a time (`per_page` 50 by default, at most 200)
 /// with the `total` that matches. `stalled` marks a nomination whose current level has no
-/// active reviewer, `overdue` one whose open review task is past its deadline.
+/// active reviewer, `overdue` one whose open review task is past its deadline. Every answer
+/// carries `next`, the cursor of the page after it (`null` on the last): `after=<next>` instead
+/// of `page` asks for that page, in the same time however deep it is, and neither repeats nor
+/// skips a row when nominations arrive meanwhile.
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -244,6 +248,18 @@ pub(crate) async fn list(
     };
     let page = number(q.page.as_deref(), "page", 1, u64::from(u32::MAX))?;
     let per_page = number(q.per_page.as_deref(), "per_page", PER_PAGE, MAX_PER_PAGE)?;
+    let after = q
+        .after
+        .as_deref()
+        .map(str::parse::<jinguo_nominations::Cursor>)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("after", "不是本列表给出的翻页位置（next）"))?;
+    if after.is_some() && q.page.is_some() {
+        return Err(ApiError::bad_request(
+            "page",
+            "after 已指明从哪里开始，不能同时给 page",
+        ));
+    }
     let query = jinguo_nominations::ListQuery {
         state: wanted_state,
         township,
@@ -258,25 +274,28 @@ pub(crate) async fn list(
     let scope = campaign.scope;
     let area = org.unwrap_or(scope);
     require(&state, person, "nomination.view", area).await?;
-    let offset = (page - 1) * per_page;
+    let scope = jinguo_nominations::ListScope {
+        campaign: id,
+        campaign_area: scope,
+        area,
+        viewer: person,
+    };
+    let window = jinguo_nominations::Window {
+        after,
+        offset: if after.is_some() {
+            0
+        } else {
+            (page - 1) * per_page
+        },
+        limit: Some(per_page),
+    };
     let listed = state
         .store
         .read(move |c| {
             let query = query.clone();
             Box::pin(async move {
-                jinguo_nominations::campaign_page(
-                    c,
-                    id,
-                    area,
-                    person,
-                    &query,
-                    jinguo_nominations::Window {
-                        offset,
-                        limit: Some(per_page),
-                    },
-                    jinguo_bus::now(),
-                )
-                .await
+                jinguo_nominations::campaign_page(c, &scope, &query, window, jinguo_bus::now())
+                    .await
             })
         })
         .await?;
@@ -296,8 +315,9 @@ pub(crate) async fn list(
     Ok(Json(json!({
         "campaign_id": id,
         "total": listed.total,
-        "page": page,
+        "page": if after.is_some() { Value::Null } else { json!(page) },
         "per_page": per_page,
+        "next": listed.next.map(|c| c.to_string()),
         "nominations": rows,
     })))
 }

@@ -54,13 +54,13 @@ pub use rules::{Deadline, Deadlines, DecideRule, NoReviewer, Quotas, Rules};
 pub use settings::{Links, links_from, sealer_from};
 pub use submit::{Nominator, Submission, submit, submit_in};
 pub use views::{
-    CampaignSummary, Detail, EligibilityPage, EligibilityView, ListRow, OpenTask, ReviewPage,
-    ReviewView, ShownFamily, TaskView, campaign_list, campaign_summary, eligibility_page,
-    is_stalled, nomination_detail, open_tasks, reference_of, review_page, task_view,
-    visible_history,
+    BadCursor, Cursor, DashboardView, ListPage, ListQuery, ListScope, ListedRow, TownshipCounts,
+    Window, campaign_dashboard, campaign_page,
 };
 pub use views::{
-    ListPage, ListQuery, ListedRow, TownshipCounts, Window, campaign_counts, campaign_page,
+    CampaignSummary, Detail, EligibilityPage, EligibilityView, OpenTask, ReviewPage, ReviewView,
+    ShownFamily, TaskView, campaign_summary, eligibility_page, is_stalled, nomination_detail,
+    open_tasks, reference_of, review_page, task_view, visible_history,
 };
 
 #[cfg(test)]

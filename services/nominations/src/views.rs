@@ -161,54 +161,6 @@ pub async fn eligibility_page(
     }))
 }
 
-/// One nomination as a campaign's list and dashboard show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListRow {
-    pub id: Uuid,
-    /// The village's code (machines) and name (people).
-    pub village: String,
-    pub village_name: String,
-    pub family: String,
-    pub category: String,
-    /// As the viewer may see it.
-    pub state: State,
-    /// The current level has no active reviewer.
-    pub stalled: bool,
-}
-
-/// The nominations of `campaign` in `area` as `viewer` may see them (a held one shows as
-/// village review to all but the county case officers), optionally only those in `only`.
-pub async fn campaign_list(
-    conn: &mut Conn<'_>,
-    campaign: Uuid,
-    area: OrgCode,
-    viewer: Uuid,
-    only: Option<State>,
-    now: DateTime<Utc>,
-) -> Result<Vec<ListRow>, StoreError> {
-    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
-    let mut rows = Vec::new();
-    // One query, however many nominations: names and the last visible event come with them.
-    for r in store::campaign_rows(conn, campaign).await? {
-        let n = r.nomination;
-        let village = n.village;
-        let state = if reveal { n.state } else { n.state.public() };
-        if !village.is_within(&area) || only.is_some_and(|s| s != state) {
-            continue;
-        }
-        rows.push(ListRow {
-            id: n.id,
-            family: family_of(&n).head_name,
-            village: n.village.to_string(),
-            village_name: r.village_name.unwrap_or_default(),
-            category: n.category,
-            state,
-            stalled: r.last_visible_event.as_deref() == Some(NO_REVIEWER),
-        });
-    }
-    Ok(rows)
-}
-
 /// A nomination with its history, as `viewer` may see it.
 #[derive(Debug, Clone)]
 pub struct Detail {
@@ -392,6 +344,17 @@ pub async fn open_tasks(conn: &mut Conn<'_>, reviewer: Uuid) -> Result<Vec<OpenT
         .collect())
 }
 
+/// Which part of which campaign a list or its counts cover, and whose eyes read it.
+#[derive(Debug, Clone, Copy)]
+pub struct ListScope {
+    pub campaign: Uuid,
+    /// The campaign's own area: every nomination of the campaign lies within it.
+    pub campaign_area: OrgCode,
+    /// The part asked about: the campaign's area or a unit within it.
+    pub area: OrgCode,
+    pub viewer: Uuid,
+}
+
 /// What a campaign's dashboard, the list API and the exports ask for, in the words people use.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -403,6 +366,13 @@ pub struct ListQuery {
     pub overdue: bool,
     /// Only those whose current level has no active reviewer.
     pub stalled: bool,
+}
+
+impl ListQuery {
+    /// Whether anything narrows the list below the whole area.
+    pub fn narrows(&self) -> bool {
+        self.state.is_some() || self.township.is_some() || self.overdue || self.stalled
+    }
 }
 
 /// One nomination as the dashboard, the list API and the exports show it: names, never
@@ -429,18 +399,55 @@ pub struct ListedRow {
     pub stalled: bool,
 }
 
-/// Which rows of a list to return: `limit` of them from `offset` (`None`: all, for exports).
+/// Where a page of the list starts when asked by keyset (`after=`): just after the row this
+/// names. Its text is opaque to clients: the creation time in nanoseconds and the id,
+/// `1761955200000000000_3f2a…` — a page found this way costs the same however deep it is, and
+/// a nomination submitted meanwhile neither repeats nor skips a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(store::ListKey);
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nanos = self.0.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        write!(f, "{nanos}_{}", self.0.id.simple())
+    }
+}
+
+/// A text that is not a cursor this list handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a list cursor")]
+pub struct BadCursor;
+
+impl std::str::FromStr for Cursor {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Cursor, BadCursor> {
+        let (nanos, id) = s.split_once('_').ok_or(BadCursor)?;
+        let nanos = nanos.parse::<i64>().map_err(|_| BadCursor)?;
+        let id = Uuid::try_parse(id).map_err(|_| BadCursor)?;
+        Ok(Cursor(store::ListKey {
+            created_at: DateTime::from_timestamp_nanos(nanos),
+            id,
+        }))
+    }
+}
+
+/// Which rows of a list to return: those after `after` (when given), skipping `offset` of
+/// them, at most `limit` (`None`: all, for exports).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Window {
+    pub after: Option<Cursor>,
     pub offset: u64,
     pub limit: Option<u64>,
 }
 
-/// One page of a campaign's list: how many match in all, and the rows asked for.
+/// One page of a campaign's list: how many match in all, the rows asked for, and where the
+/// next page starts (`None` on the last page).
 #[derive(Debug, Clone)]
 pub struct ListPage {
     pub total: u64,
     pub rows: Vec<ListedRow>,
+    pub next: Option<Cursor>,
 }
 
 /// How many nominations one township holds in each state, as the viewer may see them.
@@ -453,11 +460,20 @@ pub struct TownshipCounts {
     pub total: u64,
 }
 
-/// The stored-query form of `q` for `viewer` in `area`: a state people see stands for every
-/// stored state shown as it (a held nomination is found under village review by all but the
-/// county case officers, and under nothing else).
+/// What a campaign's dashboard shows: counts per township, one page of the list, and how many
+/// nominations in the area have stalled.
+#[derive(Debug, Clone)]
+pub struct DashboardView {
+    pub counts: Vec<TownshipCounts>,
+    pub page: ListPage,
+    pub stalled: u64,
+}
+
+/// The stored-query form of `q` for `scope`: a state people see stands for every stored state
+/// shown as it (a held nomination is found under village review by all but the county case
+/// officers, and under nothing else).
 fn list_filter(
-    area: OrgCode,
+    scope: &ListScope,
     q: &ListQuery,
     reveal: bool,
     now: DateTime<Utc>,
@@ -475,28 +491,27 @@ fn list_filter(
             .map(|s| s.as_str().to_owned())
             .collect()
     });
+    // The campaign's whole area is no filter: every nomination of the campaign lies in it.
+    let area = (!scope.campaign_area.is_within(&scope.area)).then_some(scope.area);
     store::ListFilter {
-        within: std::iter::once(area).chain(q.township).collect(),
+        within: area.into_iter().chain(q.township).collect(),
         states,
         stalled: q.stalled,
         overdue_at: q.overdue.then_some(now),
     }
 }
 
-/// Counts per state per township of `campaign` in `area`, as `viewer` may see them (a held
-/// nomination counts as village review for all but the county case officers): one grouped
-/// query, then the townships' names.
-pub async fn campaign_counts(
+/// Counts per state per township of the campaign in the area, as the viewer may see them (a
+/// held nomination counts as village review for all but the county case officers): one grouped
+/// query, then the townships' names in one more.
+async fn counts_for(
     conn: &mut Conn<'_>,
-    campaign: Uuid,
-    area: OrgCode,
-    viewer: Uuid,
-    now: DateTime<Utc>,
+    scope: &ListScope,
+    reveal: bool,
 ) -> Result<Vec<TownshipCounts>, StoreError> {
-    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
     let mut by_township: std::collections::BTreeMap<OrgCode, Vec<(State, u64)>> =
         std::collections::BTreeMap::new();
-    for cell in store::village_state_counts(conn, campaign, &area).await? {
+    for cell in store::village_state_counts(conn, scope.campaign, &scope.area).await? {
         let township = cell.village.at_level(jinguo_core::org::OrgLevel::Township);
         let state = if reveal {
             cell.state
@@ -509,50 +524,102 @@ pub async fn campaign_counts(
             None => counts.push((state, cell.count)),
         }
     }
-    let mut out = Vec::with_capacity(by_township.len());
-    for (township, mut counts) in by_township {
-        counts.sort_by_key(|(s, _)| State::ALL.iter().position(|a| a == s));
-        out.push(TownshipCounts {
-            township,
-            name: unit_name(conn, township).await?,
-            total: counts.iter().map(|(_, n)| n).sum(),
-            counts,
-        });
-    }
-    Ok(out)
+    let codes: Vec<OrgCode> = by_township.keys().copied().collect();
+    let mut names = orgs::names(conn, &codes).await?;
+    Ok(by_township
+        .into_iter()
+        .map(|(township, mut counts)| {
+            counts.sort_by_key(|(s, _)| State::ALL.iter().position(|a| a == s));
+            TownshipCounts {
+                township,
+                name: names.remove(&township).unwrap_or_default(),
+                total: counts.iter().map(|(_, n)| n).sum(),
+                counts,
+            }
+        })
+        .collect())
 }
 
-/// The nominations of `campaign` in `area` matching `q`, newest first, as `viewer` may see
-/// them: the rows of `window`, and how many match in all.
+/// The nominations of the campaign in the area matching `q`, newest first, as the viewer may
+/// see them: the rows of `window`, how many match in all, and where the next page starts.
 pub async fn campaign_page(
     conn: &mut Conn<'_>,
-    campaign: Uuid,
-    area: OrgCode,
-    viewer: Uuid,
+    scope: &ListScope,
     q: &ListQuery,
     window: Window,
     now: DateTime<Utc>,
 ) -> Result<ListPage, StoreError> {
-    let reveal = reveals_eligibility(conn, viewer, area, now).await?;
-    let filter = list_filter(area, q, reveal, now);
-    let total = store::count_filtered(conn, campaign, &filter).await?;
+    let reveal = reveals_eligibility(conn, scope.viewer, scope.area, now).await?;
+    let filter = list_filter(scope, q, reveal, now);
+    let total = store::count_filtered(conn, scope.campaign, &filter).await?;
+    page_for(conn, scope, &filter, window, total, reveal, now).await
+}
+
+/// The campaign's dashboard in the area for the viewer: the counts, the page of `window` with
+/// `q`, and the stalled count. Whether the viewer sees the eligibility hold is asked once; the
+/// list's total comes from the counts unless `q` narrows it.
+pub async fn campaign_dashboard(
+    conn: &mut Conn<'_>,
+    scope: &ListScope,
+    q: &ListQuery,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Result<DashboardView, StoreError> {
+    let reveal = reveals_eligibility(conn, scope.viewer, scope.area, now).await?;
+    let counts = counts_for(conn, scope, reveal).await?;
+    let filter = list_filter(scope, q, reveal, now);
+    let total = if q.narrows() {
+        store::count_filtered(conn, scope.campaign, &filter).await?
+    } else {
+        counts.iter().map(|t| t.total).sum()
+    };
+    let page = page_for(conn, scope, &filter, window, total, reveal, now).await?;
+    let stalled = if q.stalled && q.state.is_none() && q.township.is_none() && !q.overdue {
+        total
+    } else {
+        let only_stalled = ListQuery {
+            stalled: true,
+            ..ListQuery::default()
+        };
+        let filter = list_filter(scope, &only_stalled, reveal, now);
+        store::count_filtered(conn, scope.campaign, &filter).await?
+    };
+    Ok(DashboardView {
+        counts,
+        page,
+        stalled,
+    })
+}
+
+/// The rows of `window` under `filter`, as the viewer may see them.
+async fn page_for(
+    conn: &mut Conn<'_>,
+    scope: &ListScope,
+    filter: &store::ListFilter,
+    window: Window,
+    total: u64,
+    reveal: bool,
+    now: DateTime<Utc>,
+) -> Result<ListPage, StoreError> {
     let listed = if window.limit == Some(0) {
         Vec::new()
     } else {
-        store::list_filtered(conn, campaign, &filter, window.offset, window.limit).await?
-    };
-    let mut townships: Vec<(OrgCode, String)> = Vec::new();
-    let mut rows = Vec::with_capacity(listed.len());
-    for n in listed {
-        let township = n.village.at_level(jinguo_core::org::OrgLevel::Township);
-        let township_name = match townships.iter().find(|(t, _)| *t == township) {
-            Some((_, name)) => name.clone(),
-            None => {
-                let name = unit_name(conn, township).await?;
-                townships.push((township, name.clone()));
-                name
-            }
+        // One row more than asked: whether there is a next page.
+        let slice = store::Slice {
+            after: window.after.map(|c| c.0),
+            offset: window.offset,
+            limit: window.limit.map(|l| l.saturating_add(1)),
         };
+        store::list_filtered(conn, scope.campaign, filter, slice).await?
+    };
+    let more = window
+        .limit
+        .is_some_and(|l| u64::try_from(listed.len()).unwrap_or(u64::MAX) > l);
+    let mut rows = Vec::with_capacity(listed.len());
+    for n in listed
+        .into_iter()
+        .take(usize::try_from(window.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX))
+    {
         rows.push(ListedRow {
             id: n.id,
             family: serde_json::from_str::<crate::family::FamilyRecord>(&n.family)
@@ -560,8 +627,8 @@ pub async fn campaign_page(
                 .unwrap_or_default(),
             village: n.village,
             village_name: n.village_name.unwrap_or_default(),
-            township,
-            township_name,
+            township: n.village.at_level(jinguo_core::org::OrgLevel::Township),
+            township_name: n.township_name.unwrap_or_default(),
             category: n.category,
             channel: n.channel,
             state: if reveal { n.state } else { n.state.public() },
@@ -571,5 +638,11 @@ pub async fn campaign_page(
             stalled: n.last_visible_event.as_deref() == Some(NO_REVIEWER),
         });
     }
-    Ok(ListPage { total, rows })
+    let next = rows.last().filter(|_| more).map(|r| {
+        Cursor(store::ListKey {
+            created_at: r.created_at,
+            id: r.id,
+        })
+    });
+    Ok(ListPage { total, rows, next })
 }

@@ -712,7 +712,9 @@ pub async fn set_story(conn: &mut Conn<'_>, id: Uuid, story: &str) -> Result<(),
 /// part is applied in SQL.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    /// Only villages within each of these units (the viewer's area, a chosen township).
+    /// Only villages within each of these units (a part of the campaign's area, a chosen
+    /// township). Leave the campaign's own area out: every nomination lies within it, and a
+    /// range on the village code turns the newest-first walk of an index into a sort.
     pub within: Vec<OrgCode>,
     /// Only these stored states (`None`: any; empty: none). The program maps a state people
     /// see to the stored states shown as it.
@@ -721,6 +723,23 @@ pub struct ListFilter {
     pub stalled: bool,
     /// Only those with an open review task due before this instant.
     pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// A row's place in the list's order (newest first, ties by id descending): what a keyset
+/// page starts after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// Which rows of the filtered list to return: those after `after` (keyset paging, when
+/// given), skipping `offset` of them, at most `limit` (`None`: all, for exports).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slice {
+    pub after: Option<ListKey>,
+    pub offset: u64,
+    pub limit: Option<u64>,
 }
 
 /// The codes of every unit within `unit`, as an inclusive range of 12-digit strings: a
@@ -795,7 +814,7 @@ macro_rules! filtered {
 const STALLED_EVENT: &str = "no_reviewer";
 
 /// How many nominations of `campaign` each village within `area` holds in each stored state:
-/// one grouped query over an index.
+/// one grouped query over a covering index.
 pub async fn village_state_counts(
     conn: &mut Conn<'_>,
     campaign: Uuid,
@@ -853,6 +872,9 @@ pub struct ListedNomination {
     pub village: OrgCode,
     /// `None` when the village code is not in the org tree.
     pub village_name: Option<String>,
+    /// The village's township (its parent in the org tree) and its name; `None` when the
+    /// village is not in the tree.
+    pub township_name: Option<String>,
     pub category: String,
     pub channel: String,
     /// JSON, read by the nominations program.
@@ -864,6 +886,16 @@ pub struct ListedNomination {
     pub due_at: Option<DateTime<Utc>>,
     /// The newest history event not written by the eligibility hold.
     pub last_visible_event: Option<String>,
+}
+
+impl ListedNomination {
+    /// Where this row stands in the list's order: the key a next page starts after.
+    pub fn key(&self) -> ListKey {
+        ListKey {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -878,25 +910,47 @@ struct ListedRecord {
     created_at: NaiveDateTime,
 }
 
-/// The nominations of `campaign` that match `filter`, newest first (ties by id), skipping
-/// `offset` and at most `limit` of them (`None`: all, for exports): one query, its cost bound
-/// by the page, not the campaign.
+/// The nominations of `campaign` that match `filter`, newest first (ties by id), the rows of
+/// `slice`: one query. Its inner SELECT finds the page's ids by walking an index that holds
+/// the order and every filtered column (an OFFSET skips index entries, not rows with their
+/// subqueries); the outer one reads only those rows, with their village's and township's
+/// names, earliest open deadline and last visible event.
 pub async fn list_filtered(
     conn: &mut Conn<'_>,
     campaign: Uuid,
     filter: &ListFilter,
-    offset: u64,
-    limit: Option<u64>,
+    slice: Slice,
 ) -> Result<Vec<ListedNomination>, StoreError> {
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    let offset = i64::try_from(slice.offset).unwrap_or(i64::MAX);
+    let limit = slice.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    let after = slice.after.map(|k| (naive(k.created_at), k.id.to_string()));
+    let (village, township) = diesel::alias!(orgs as village_org, orgs as township_org);
     type Line = (
         ListedRecord,
+        Option<String>,
         Option<String>,
         Option<NaiveDateTime>,
         Option<String>,
     );
     let rows: Vec<Line> = on_backend!(conn, |c| {
+        let mut ids = filtered!(nominations::table.into_boxed(), campaign, filter)
+            .order((nominations::created_at.desc(), nominations::id.desc()))
+            .select(nominations::id)
+            .offset(offset);
+        if let Some((at, id)) = after.clone() {
+            // `created_at <= at` first: a range the index can seek to.
+            ids = ids.filter(nominations::created_at.le(at)).filter(
+                nominations::created_at
+                    .lt(at)
+                    .or(nominations::created_at.eq(at).and(nominations::id.lt(id))),
+            );
+        }
+        if let Some(limit) = limit {
+            ids = ids.limit(limit);
+        } else if offset > 0 {
+            // SQLite takes an OFFSET only after a LIMIT.
+            ids = ids.limit(i64::MAX);
+        }
         let due_at = review_tasks::table
             .filter(review_tasks::nomination_id.eq(nominations::id))
             .filter(review_tasks::closed_at.is_null())
@@ -905,44 +959,44 @@ pub async fn list_filtered(
             .select(review_tasks::due_at)
             .limit(1)
             .single_value();
-        let mut q = filtered!(
-            nominations::table
-                .left_join(orgs::table.on(orgs::code.eq(nominations::village_code)))
-                .into_boxed(),
-            campaign,
-            filter
-        )
-        .order((nominations::created_at.desc(), nominations::id.desc()))
-        .select((
-            ListedRecord::as_select(),
-            orgs::name.nullable(),
-            due_at,
-            last_visible_event!(),
-        ))
-        .offset(offset);
-        if let Some(limit) = limit {
-            q = q.limit(limit);
-        } else if offset > 0 {
-            // SQLite takes an OFFSET only after a LIMIT.
-            q = q.limit(i64::MAX);
-        }
-        q.load(c).await
+        nominations::table
+            .left_join(village.on(village.field(orgs::code).eq(nominations::village_code)))
+            .left_join(
+                township.on(township
+                    .field(orgs::code)
+                    .nullable()
+                    .eq(village.field(orgs::parent_code))),
+            )
+            .filter(nominations::id.eq_any(ids))
+            .order((nominations::created_at.desc(), nominations::id.desc()))
+            .select((
+                ListedRecord::as_select(),
+                village.field(orgs::name).nullable(),
+                township.field(orgs::name).nullable(),
+                due_at,
+                last_visible_event!(),
+            ))
+            .load(c)
+            .await
     })?;
     rows.into_iter()
-        .map(|(r, village_name, due_at, last_visible_event)| {
-            Ok(ListedNomination {
-                id: uuid(&r.id)?,
-                village: parse(&r.village_code, "village code")?,
-                village_name,
-                category: r.category,
-                channel: r.channel,
-                family: r.family,
-                state: parse(&r.state, "state")?,
-                created_at: utc(r.created_at),
-                due_at: due_at.map(utc),
-                last_visible_event,
-            })
-        })
+        .map(
+            |(r, village_name, township_name, due_at, last_visible_event)| {
+                Ok(ListedNomination {
+                    id: uuid(&r.id)?,
+                    village: parse(&r.village_code, "village code")?,
+                    village_name,
+                    township_name,
+                    category: r.category,
+                    channel: r.channel,
+                    family: r.family,
+                    state: parse(&r.state, "state")?,
+                    created_at: utc(r.created_at),
+                    due_at: due_at.map(utc),
+                    last_visible_event,
+                })
+            },
+        )
         .collect()
 }
 

@@ -97,6 +97,23 @@ pub async fn children(conn: &mut Conn<'_>, code: OrgCode) -> Result<Vec<OrgUnit>
     records.into_iter().map(OrgRecord::into_unit).collect()
 }
 
+/// The names of `codes` that are in the tree, in one query (a code not in the tree is left out).
+pub async fn names(
+    conn: &mut Conn<'_>,
+    codes: &[OrgCode],
+) -> Result<HashMap<OrgCode, String>, StoreError> {
+    if codes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let query = orgs::table
+        .filter(orgs::code.eq_any(codes.iter().map(OrgCode::to_string).collect::<Vec<_>>()))
+        .select((orgs::code, orgs::name));
+    let rows: Vec<(String, String)> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter()
+        .map(|(code, name)| Ok((crate::error::parse(&code, "org code")?, name)))
+        .collect()
+}
+
 /// How many units each level has.
 pub async fn count_by_level(conn: &mut Conn<'_>) -> Result<BTreeMap<OrgLevel, i64>, StoreError> {
     let query = orgs::table
