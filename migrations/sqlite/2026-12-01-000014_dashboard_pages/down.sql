@@ -1,5 +1,3 @@
-DROP INDEX nominations_campaign_village;
 DROP INDEX nominations_campaign_page;
 CREATE INDEX nominations_campaign ON nominations (campaign_id, state);
-CREATE INDEX nominations_campaign_village ON nominations (campaign_id, village_code, state);
 CREATE INDEX nominations_campaign_created ON nominations (campaign_id, created_at, id);
