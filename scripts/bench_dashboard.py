@@ -149,6 +149,11 @@ cursor = json.loads(data).get("next") if status == 200 else None
 if cursor:
     kinds[f"list API after= (page {deep})"] = ("GET", f"{api}?after={cursor}&per_page=50", auth)
     kinds["dashboard after= (deep)"] = ("GET", f"/admin/campaigns/{campaign}?org=620122&page={deep}&after={cursor}", cookie)
+# The exports (every row of the campaign): timed a few times, not `requests` times.
+exports = {
+    "export.csv (all rows)": ("GET", f"/admin/campaigns/{campaign}/export.csv?org=620122", cookie),
+    "export.xlsx (all rows)": ("GET", f"/admin/campaigns/{campaign}/export.xlsx?org=620122", cookie),
+}
 times = {k: [] for k in kinds}
 sizes = {}
 for _ in range(requests):
@@ -156,6 +161,13 @@ for _ in range(requests):
         ms, status, data = call(m, p, None, h)
         assert status == 200, (k, status, data[:300])
         times[k].append(ms)
+        sizes[k] = len(data)
+
+for _ in range(3):
+    for k, (m, p, h) in exports.items():
+        ms, status, data = call(m, p, None, h)
+        assert status == 200, (k, status, data[:300])
+        times.setdefault(k, []).append(ms)
         sizes[k] = len(data)
 
 # The raw limit: the SELECTs one dashboard page runs, as the service writes them (counts by
