@@ -262,6 +262,8 @@ struct Line {
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
+    /// The campaign's page, for the navigation.
+    campaign_page: String,
     campaign: String,
     area_name: String,
     header: Vec<&'static str>,
@@ -491,6 +493,7 @@ pub(crate) async fn page(
         next,
         query: o.query_string(None),
         base: format!("/admin/campaigns/{id}"),
+        campaign_page: format!("/campaigns/{id}"),
     };
     match dashboard.render() {
         Ok(html) => Html(html).into_response(),
