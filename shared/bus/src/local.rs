@@ -4,7 +4,7 @@
 
 use chrono::Duration as ChronoDuration;
 use jinguo_core::messaging::{AfterFailure, Envelope, topic_matches};
-use jinguo_store::{StoreError, dead_letters, deliveries, outbox};
+use jinguo_store::{Queue, StoreError, dead_letters, deliveries, outbox};
 
 use crate::handle::{self, inbox_then_handler};
 use crate::{Bus, CancellationToken, HandlerError, Worker, now};
@@ -12,24 +12,33 @@ use crate::{Bus, CancellationToken, HandlerError, Worker, now};
 /// Moves outbox rows to the consumers bound to them until `shutdown`.
 pub async fn run_relay(bus: Bus, shutdown: CancellationToken) {
     tracing::info!(transport = "in-process", "relay started");
-    poll_loop(&bus, &shutdown, || relay_batch(&bus)).await;
+    poll_loop(&bus, &shutdown, Queue::Outbox, || relay_batch(&bus)).await;
     tracing::info!("relay stopped");
 }
 
-/// Runs `step` until `shutdown`, straight again while it finds work, else after the poll interval.
-pub(crate) async fn poll_loop<F, Fut>(bus: &Bus, shutdown: &CancellationToken, mut step: F)
-where
+/// Runs `step` until `shutdown`, straight again while it finds work, else when a commit of this
+/// process queues work or after the poll interval.
+pub(crate) async fn poll_loop<F, Fut>(
+    bus: &Bus,
+    shutdown: &CancellationToken,
+    queue: Queue,
+    mut step: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<usize, StoreError>>,
 {
+    let mut woken = jinguo_store::wakeups(queue);
     while !shutdown.is_cancelled() {
         match step().await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "bus step failed; will retry"),
         }
+        // Work queued by a commit of this process wakes the loop at once; the interval is the
+        // backstop (work from another process, a retry falling due).
         tokio::select! {
             () = shutdown.cancelled() => {}
+            _ = woken.changed() => {}
             () = tokio::time::sleep(bus.config.messaging.poll_interval) => {}
         }
     }
@@ -81,7 +90,10 @@ pub(crate) fn unroutable(message: &Envelope, target: Option<&str>) -> String {
 /// Works through `worker`'s deliveries until `shutdown`.
 pub async fn run_worker(bus: Bus, worker: Worker, shutdown: CancellationToken) {
     tracing::info!(consumer = %worker.name, transport = "in-process", "consumer started");
-    poll_loop(&bus, &shutdown, || work_one(&bus, &worker)).await;
+    poll_loop(&bus, &shutdown, Queue::Deliveries, || {
+        work_one(&bus, &worker)
+    })
+    .await;
     tracing::info!(consumer = %worker.name, "consumer stopped");
 }
 

@@ -386,11 +386,14 @@ async fn relay_session(
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
+    let mut woken = jinguo_store::wakeups(jinguo_store::Queue::Outbox);
     while !shutdown.is_cancelled() {
         let published = relay_batch(&bus, &channel).await?;
         if published == 0 {
+            // Woken by a commit of this process that queued messages; else the interval.
             tokio::select! {
                 () = shutdown.cancelled() => {}
+                _ = woken.changed() => {}
                 () = tokio::time::sleep(bus.config.messaging.poll_interval) => {}
             }
         }

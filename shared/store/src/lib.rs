@@ -14,6 +14,8 @@
 //!   [`StoreError::is_unavailable`]. A dead connection never goes back to the pool.
 //! - [`locked!`] takes a row lock (`FOR UPDATE`) on PostgreSQL and nothing on SQLite, where the
 //!   immediate transaction already excludes other writers.
+//! - A transaction that queued work (outbox, deliveries) wakes this process's waiters on commit
+//!   ([`wakeups`]); polling is the backstop.
 
 pub mod audit;
 mod backend;
@@ -35,6 +37,7 @@ pub mod sealed;
 pub mod seed;
 pub mod staff;
 pub mod timers;
+mod wake;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +51,7 @@ use jinguo_config::{DatabaseConfig, DatabaseUrl};
 
 pub use backend::embedded_migrations;
 pub use error::StoreError;
+pub use wake::{Queue, Wakeups, wakeups};
 
 /// The SQLite connection type: diesel's sync connection run on blocking threads.
 pub type SqliteConn = SyncConnectionWrapper<diesel::sqlite::SqliteConnection>;
@@ -240,7 +244,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let store = self.clone();
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(wake::on_commit(async move {
             match store.transaction_once(f.clone()).await {
                 Attempt::Done(result) => result,
                 Attempt::Lost(first) => {
@@ -251,7 +255,7 @@ impl Store {
                     }
                 }
             }
-        });
+        }));
         match task.await {
             Ok(result) => result,
             Err(join) => Err(E::from(StoreError::Task(join.to_string()))),

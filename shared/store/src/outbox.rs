@@ -69,6 +69,7 @@ async fn insert(
     target: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    crate::wake::queued(crate::wake::Queue::Outbox);
     let row = NewRow {
         message_id: m.id.to_string(),
         kind: &m.kind,
