@@ -51,10 +51,20 @@ impl JinguoProcess {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> JinguoProcess {
+        JinguoProcess::start_with(&[], dir, env).await
+    }
+
+    /// Starts `jinguo ARGS…` in `dir` (see [`JinguoProcess::start`]).
+    pub async fn start_with(
+        args: &[&str],
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+    ) -> JinguoProcess {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(dir.path().join("jinguo.log")).expect("log file");
         let child = Command::new(jinguo_bin())
+            .args(args)
             .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -224,8 +224,33 @@ async fn run_names_the_known_services_when_given_an_unknown_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("unknown service \"nosuch\"; known: relay, reminders, dead-letters"),
+        stderr.contains("unknown service \"nosuch\"; known: api, relay, reminders, dead-letters"),
         "{stderr}"
+    );
+}
+
+/// `jinguo run api` serves HTTP and runs no worker: production scales the API apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_api_serves_http_and_runs_no_worker() {
+    let db = TestDb::new(Backend::Postgres, Contents::Gansu).await;
+    let url = db.url();
+    let mut api = JinguoProcess::start_with(
+        &["run", "api"],
+        tempfile::tempdir().unwrap(),
+        &[("JINGUO_DATABASE__URL", &url)],
+    )
+    .await;
+    let r = reqwest::get(format!("{}/api/v1/orgs/620122", api.base_url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status = api.terminate();
+    let log = api.log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("jinguo serving"), "{log}");
+    assert!(
+        !log.contains("relay started") && !log.contains("scheduler"),
+        "no worker in the API process: {log}"
     );
 }
 

@@ -35,7 +35,7 @@ enum Command {
     /// Import data from files.
     #[command(subcommand)]
     Import(Import),
-    /// Run one service: relay, reminders, dead-letters, or a worker.
+    /// Run one service: api (HTTP only), relay, reminders, dead-letters, or a worker.
     Run {
         /// The service to run.
         service: String,

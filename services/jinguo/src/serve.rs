@@ -41,17 +41,7 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
         Vec::new()
     };
 
-    let addr = config.http.addr;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr} (http.addr)"))?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(
-        %local,
-        database = config.database.url.backend_name(),
-        bus = if config.amqp.url.is_some() { "rabbitmq" } else { "in-process" },
-        "jinguo serving"
-    );
+    let (listener, local) = listen(&config).await?;
     println!("巾帼 Jinguo 已启动：http://{local}/");
     if !demo.is_empty() {
         let base = &config.http.public_url;
@@ -90,12 +80,57 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Binds `http.addr` and says where it serves.
+async fn listen(config: &Config) -> anyhow::Result<(TcpListener, std::net::SocketAddr)> {
+    let addr = config.http.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} (http.addr)"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(
+        %local,
+        database = config.database.url.backend_name(),
+        bus = if config.amqp.url.is_some() { "rabbitmq" } else { "in-process" },
+        "jinguo serving"
+    );
+    Ok((listener, local))
+}
+
+/// The service `jinguo run api` names: the HTTP API alone.
+const API: &str = "api";
+
+/// `jinguo run api`: the HTTP API and nothing else — no relay, no worker — so that production
+/// scales it apart from the workers (`jinguo run relay`, `jinguo run <worker>`). It neither
+/// migrates nor loads data: `jinguo migrate` does, once, before.
+async fn api_only(config: Arc<Config>) -> anyhow::Result<()> {
+    let store = crate::open_store(&config).await?;
+    let (listener, _) = listen(&config).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    let state = AppState::new(store, config.clone())?;
+    jinguo_api::serve(listener, state, async move { shutdown.cancelled().await })
+        .await
+        .context("serving HTTP")?;
+    tracing::info!(service = API, "stopped");
+    Ok(())
+}
+
 /// `jinguo run SERVICE`: one service in this process until Ctrl-C or SIGTERM.
 pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Result<()> {
+    if service == API {
+        return api_only(config).await;
+    }
     let bus = crate::open_bus(config.clone()).await?;
     let known = jinguo_bus::services::names(&bus);
     if !known.iter().any(|k| k == service) {
-        anyhow::bail!("unknown service {service:?}; known: {}", known.join(", "));
+        anyhow::bail!(
+            "unknown service {service:?}; known: {API}, {}",
+            known.join(", ")
+        );
     }
     crate::warn_about_calendar_gaps(&bus);
     let shutdown = CancellationToken::new();
