@@ -123,6 +123,19 @@ impl Browser {
         r["value"].clone()
     }
 
+    /// A WebDriver GET under this session (`url`, `source`, `screenshot`, …).
+    async fn get(&self, path: &str) -> Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        self.client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn try_command(&self, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}/{path}", self.base, self.session);
         self.client
@@ -214,16 +227,7 @@ impl Browser {
     /// The value of the cookie `name` the browser holds for the current site, if any: how a
     /// test downloads a file the page links to as the signed-in person.
     pub async fn cookie(&self, name: &str) -> Option<String> {
-        let url = format!("{}/session/{}/cookie/{name}", self.base, self.session);
-        let r: Value = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.get(&format!("cookie/{name}")).await;
         r["value"]["value"].as_str().map(str::to_owned)
     }
 
@@ -273,16 +277,7 @@ impl Browser {
 
     /// The current page's address.
     pub async fn url(&self) -> String {
-        let url = format!("{}/session/{}/url", self.base, self.session);
-        let r: Value = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.get("url").await;
         r["value"].as_str().unwrap_or_default().to_owned()
     }
 
@@ -358,16 +353,7 @@ impl Browser {
     /// Saves what the window shows now (390 × 844) as a PNG at `path`.
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine as _;
-        let url = format!("{}/session/{}/screenshot", self.base, self.session);
-        let r: Value = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.get("screenshot").await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(r["value"].as_str().unwrap_or_default())
             .unwrap_or_else(|e| panic!("a screenshot that is not base64: {e}"));
@@ -376,16 +362,7 @@ impl Browser {
 
     /// The current page's HTML.
     pub async fn source(&self) -> String {
-        let url = format!("{}/session/{}/source", self.base, self.session);
-        let r: Value = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.get("source").await;
         r["value"].as_str().unwrap_or_default().to_owned()
     }
 }

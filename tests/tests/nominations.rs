@@ -147,10 +147,9 @@ fn submission(s: &Setup, head: &str, head_id: &str) -> Value {
     })
 }
 
-/// Nomination `id`'s state as the county admin reads it over the API.
-async fn state_of(s: &Setup, id: &str) -> String {
-    let shown: Value = s
-        .app
+/// Nomination `id` as the county admin reads it over the API.
+async fn shown_of(s: &Setup, id: &str) -> Value {
+    s.app
         .client
         .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
         .bearer_auth(&s.admin_token)
@@ -159,8 +158,12 @@ async fn state_of(s: &Setup, id: &str) -> String {
         .unwrap()
         .json()
         .await
-        .unwrap();
-    shown["state"].as_str().unwrap().to_owned()
+        .unwrap()
+}
+
+/// Nomination `id`'s state as the county admin reads it over the API.
+async fn state_of(s: &Setup, id: &str) -> String {
+    shown_of(s, id).await["state"].as_str().unwrap().to_owned()
 }
 
 async fn submit(s: &Setup, body: &Value) -> reqwest::Response {
@@ -286,17 +289,7 @@ async fn nomination_reaches_publicity_through_three_emailed_reviews(backend: Bac
         }
     }
 
-    let shown: Value = s
-        .app
-        .client
-        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = shown_of(&s, &id).await;
     assert_eq!(shown["state"], "publicity");
     let events: Vec<&str> = shown["history"]
         .as_array()
@@ -617,17 +610,7 @@ async fn production_path_postgres_rabbitmq_smtp() {
             .unwrap();
         assert_eq!(decided.status(), 200, "{level}");
     }
-    let shown: Value = s
-        .app
-        .client
-        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = shown_of(&s, &id).await;
     assert_eq!(shown["state"], "publicity");
     jinguo_tests::settle(&s.app.store).await;
     let review_mails = sink
@@ -1430,17 +1413,7 @@ async fn a_level_without_reviewers_can_be_skipped_by_campaign_rule() {
         .as_str()
         .unwrap()
         .to_owned();
-    let shown: Value = s
-        .app
-        .client
-        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = shown_of(&s, &id).await;
     assert_eq!(shown["state"], "township_review");
     let events: Vec<&str> = shown["history"]
         .as_array()

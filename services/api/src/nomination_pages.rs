@@ -200,14 +200,10 @@ pub(crate) async fn nominate_submit(
     Path(id): Path<Uuid>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
+    let (session, typed) = match crate::page::posted_form(&state, &headers, pairs).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let typed = Typed(pairs);
-    if typed.get("csrf") != session.csrf {
-        return crate::page::stale_form("请刷新页面后重试。");
-    }
     if typed.is_picker_step() {
         return nominate_page(&state, &session, id, typed, Vec::new()).await;
     }
@@ -312,13 +308,7 @@ impl NominationPage {
     }
 
     fn members(&self) -> String {
-        self.detail
-            .family
-            .members
-            .iter()
-            .map(|m| format!("{}（{}）", m.name, m.relation))
-            .collect::<Vec<_>>()
-            .join("、")
+        crate::timeline::members_line(&self.detail.family.members)
     }
 }
 
@@ -405,14 +395,10 @@ pub(crate) async fn act(
     Path((id, action)): Path<(Uuid, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
+    let (session, typed) = match crate::page::posted_form(&state, &headers, pairs).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let typed = Typed(pairs);
-    if typed.get("csrf") != session.csrf {
-        return crate::page::stale_form("请刷新页面后重试。");
-    }
     let person = session.person;
     let result = match action.as_str() {
         "withdraw" => {

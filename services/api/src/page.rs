@@ -70,6 +70,21 @@ pub(crate) async fn forbidden(
     )
 }
 
+/// A form posted by the signed-in person, with this session's CSRF value: the session and the
+/// fields as typed, or the page to show instead (sign-in, or the stale form's).
+pub(crate) async fn posted_form(
+    state: &crate::AppState,
+    headers: &axum::http::HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Result<(crate::auth::SignedIn, crate::picker::Typed), Response> {
+    let session = signed_in(state, headers).await?;
+    let typed = crate::picker::Typed(pairs);
+    if typed.get("csrf") != session.csrf {
+        return Err(stale_form("请刷新页面后重试。"));
+    }
+    Ok((session, typed))
+}
+
 /// The answer to a form posted without this session's CSRF value: an old page (signed in again
 /// since) or a form from elsewhere. `again` says where to start over.
 pub(crate) fn stale_form(again: &str) -> Response {

@@ -425,14 +425,10 @@ pub(crate) async fn intake_submit(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
+    let (session, typed) = match crate::page::posted_form(&state, &headers, pairs).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let typed = Typed(pairs);
-    if typed.get("csrf") != session.csrf {
-        return crate::page::stale_form("请刷新页面后重试。");
-    }
     let root = match intake_root(&state, session.person).await {
         Ok(r) => r,
         Err(page) => return page,

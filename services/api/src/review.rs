@@ -46,13 +46,7 @@ impl RefusedForm for ReviewPage<'_> {
 
 impl ReviewPage<'_> {
     fn members(&self) -> String {
-        self.detail
-            .family
-            .members
-            .iter()
-            .map(|m| format!("{}（{}）", m.name, m.relation))
-            .collect::<Vec<_>>()
-            .join("、")
+        crate::timeline::members_line(&self.detail.family.members)
     }
 }
 

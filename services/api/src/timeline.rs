@@ -59,6 +59,15 @@ pub(crate) fn event_label(event: &str, to: &str) -> String {
         .map_or_else(|_| "状态变更".to_owned(), |s| state_label(s).to_owned())
 }
 
+/// A family's members as one line: 王强（丈夫）、王小明（儿子）.
+pub(crate) fn members_line(members: &[jinguo_nominations::Member]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{}（{}）", m.name, m.relation))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 /// The steps of `detail`'s history, times in `tz`, actors by name.
 pub(crate) fn timeline(detail: &Detail, tz: chrono_tz::Tz) -> Vec<Step> {
     detail
