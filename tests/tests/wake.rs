@@ -1,7 +1,8 @@
 //! Wake-ups on commit (`jinguo_store::wakeups`): a transaction that queued an outbox row or a
 //! delivery wakes this process's waiters when it commits, and only then — not when it rolls
 //! back, not when it queued nothing, and a web request's outbox row wakes the relay's queue
-//! only. In a test binary of its own: the counters are per process.
+//! only. In a test binary of its own: the counters are per process (across processes:
+//! `wake_across.rs`).
 
 use std::time::Duration;
 

@@ -24,6 +24,40 @@ pub async fn run(
     service: &str,
     shutdown: CancellationToken,
 ) -> Result<(), UnknownService> {
+    let listening = tokio::spawn(listen_to_other_processes(bus.clone(), shutdown.clone()));
+    let result = run_service(bus, service, shutdown).await;
+    listening.abort();
+    result
+}
+
+/// On PostgreSQL, wakes this process's relay and consumers when another process commits queued
+/// work (`LISTEN`, reconnecting after a second when the connection fails; polling covers the
+/// gap), until `shutdown`. Nothing to do on SQLite: the embedded default is one process.
+async fn listen_to_other_processes(bus: Bus, shutdown: CancellationToken) {
+    let jinguo_config::DatabaseUrl::Postgres(url) = &bus.config.database.url else {
+        return;
+    };
+    while !shutdown.is_cancelled() {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            result = jinguo_store::listen_for_wakeups(url) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "listening for wake-ups failed; polling until it is back");
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn run_service(
+    bus: Bus,
+    service: &str,
+    shutdown: CancellationToken,
+) -> Result<(), UnknownService> {
     let rabbit = bus.config.amqp.url.is_some();
     match service {
         "relay" if rabbit => rabbit::run_relay(bus, shutdown).await,
@@ -51,7 +85,9 @@ pub async fn run_all(bus: Bus, shutdown: CancellationToken) {
     let mut tasks = tokio::task::JoinSet::new();
     for name in names(&bus) {
         let (bus, shutdown) = (bus.clone(), shutdown.clone());
-        tasks.spawn(async move { run(bus, &name, shutdown).await });
+        tasks.spawn(async move { run_service(bus, &name, shutdown).await });
     }
+    let listening = tokio::spawn(listen_to_other_processes(bus, shutdown));
     while tasks.join_next().await.is_some() {}
+    listening.abort();
 }

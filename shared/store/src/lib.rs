@@ -51,7 +51,7 @@ use jinguo_config::{DatabaseConfig, DatabaseUrl};
 
 pub use backend::embedded_migrations;
 pub use error::StoreError;
-pub use wake::{Queue, Wakeups, wakeups};
+pub use wake::{Queue, Wakeups, listen_for_wakeups, wakeups};
 
 /// The SQLite connection type: diesel's sync connection run on blocking threads.
 pub type SqliteConn = SyncConnectionWrapper<diesel::sqlite::SqliteConnection>;

@@ -9,12 +9,20 @@
 //! that set its flag, so a web request's outbox row wakes the relay and not every consumer.
 //! Waiters hold a [`Wakeups`] receiver: a bump between their last look at the tables and their
 //! wait is not lost (the counter is seen as changed).
+//!
+//! Across processes (PostgreSQL only): triggers on `outbox` and `deliveries` notify the
+//! channels `jinguo_outbox` and `jinguo_deliveries`, which PostgreSQL delivers on commit;
+//! [`listen_for_wakeups`] listens on one connection of its own and bumps the same counters.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::LazyLock;
 
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
 use tokio::sync::watch;
+
+use crate::StoreError;
 
 /// Where work waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +39,18 @@ impl Queue {
             Queue::Outbox => 1,
             Queue::Deliveries => 2,
         }
+    }
+
+    /// The PostgreSQL channel its triggers notify.
+    fn channel(self) -> &'static str {
+        match self {
+            Queue::Outbox => "jinguo_outbox",
+            Queue::Deliveries => "jinguo_deliveries",
+        }
+    }
+
+    fn wake(self) {
+        self.counter().send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn counter(self) -> &'static watch::Sender<u64> {
@@ -69,11 +89,39 @@ pub(crate) async fn on_commit<R, E>(task: impl Future<Output = Result<R, E>>) ->
             if result.is_ok() {
                 for queue in [Queue::Outbox, Queue::Deliveries] {
                     if queued & queue.bit() != 0 {
-                        queue.counter().send_modify(|n| *n = n.wrapping_add(1));
+                        queue.wake();
                     }
                 }
             }
             result
         })
         .await
+}
+
+/// Listens on a connection of its own to PostgreSQL at `url` for the commits of other processes
+/// that queued work, waking this process's waiters for each, until the connection fails (the
+/// caller reconnects; polling covers the gap). Wakes both queues once on connecting, for what
+/// was committed while nobody listened.
+pub async fn listen_for_wakeups(url: &str) -> Result<(), StoreError> {
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .map_err(|e| StoreError::Connect(e.to_string()))?;
+    for queue in [Queue::Outbox, Queue::Deliveries] {
+        diesel::sql_query(format!("LISTEN {}", queue.channel()))
+            .execute(&mut conn)
+            .await?;
+        queue.wake();
+    }
+    let mut notifications = std::pin::pin!(conn.notifications_stream());
+    while let Some(notification) = notifications.next().await {
+        let notification = notification?;
+        for queue in [Queue::Outbox, Queue::Deliveries] {
+            if notification.channel == queue.channel() {
+                queue.wake();
+            }
+        }
+    }
+    Err(StoreError::Connect(
+        "the connection listening for wake-ups closed".into(),
+    ))
 }

@@ -1,0 +1,4 @@
+DROP TRIGGER deliveries_wake ON deliveries;
+DROP TRIGGER outbox_wakes ON outbox;
+DROP FUNCTION jinguo_notify_deliveries();
+DROP FUNCTION jinguo_notify_outbox();
