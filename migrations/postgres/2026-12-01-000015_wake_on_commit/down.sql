@@ -1,4 +1,3 @@
 DROP TRIGGER deliveries_wake ON deliveries;
 DROP TRIGGER outbox_wakes ON outbox;
-DROP FUNCTION jinguo_notify_deliveries();
-DROP FUNCTION jinguo_notify_outbox();
+DROP FUNCTION jinguo_notify();
