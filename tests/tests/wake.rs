@@ -1,7 +1,7 @@
 //! Wake-ups on commit (`jinguo_store::wakeups`): a transaction that queued an outbox row or a
 //! delivery wakes this process's waiters when it commits, and only then — not when it rolls
-//! back, not when it queued nothing, and a web request's outbox row wakes the relay's queue
-//! only. In a test binary of its own: the counters are per process (across processes:
+//! back, not when it queued nothing; an outbox row wakes the relay's queue only, a delivery
+//! its own consumer only. In a test binary of its own: the counters are per process (across processes:
 //! `wake_across.rs`).
 
 use std::time::Duration;
@@ -24,7 +24,8 @@ async fn wakes_its_queue_only(backend: Backend) {
     let db = TestDb::new(backend, Contents::Empty).await;
     let store = db.store().await;
     let mut relay = wakeups(Queue::Outbox);
-    let mut consumers = wakeups(Queue::Deliveries);
+    let mut consumers = wakeups(Queue::Deliveries("someone"));
+    let bystander = wakeups(Queue::Deliveries("someone-else"));
 
     // Rolled back: nobody is woken (the row never existed for anyone to find).
     let rolled_back: Result<(), StoreError> = store
@@ -58,7 +59,7 @@ async fn wakes_its_queue_only(backend: Backend) {
         .unwrap();
     assert!(!consumers.has_changed().unwrap());
 
-    // A delivery: the consumers'.
+    // A delivery: its consumer's, no other's.
     store
         .transaction(|c| {
             Box::pin(async move {
@@ -69,9 +70,13 @@ async fn wakes_its_queue_only(backend: Backend) {
         .unwrap();
     tokio::time::timeout(Duration::from_secs(5), consumers.changed())
         .await
-        .expect("the consumers are woken")
+        .expect("the consumer is woken")
         .unwrap();
     assert!(!relay.has_changed().unwrap());
+    assert!(
+        !bystander.has_changed().unwrap(),
+        "only the consumer it is for"
+    );
 }
 
 /// Both backends, one after the other: the counters are shared by the whole process.

@@ -21,7 +21,7 @@ pub async fn run_relay(bus: Bus, shutdown: CancellationToken) {
 pub(crate) async fn poll_loop<F, Fut>(
     bus: &Bus,
     shutdown: &CancellationToken,
-    queue: Queue,
+    queue: Queue<'_>,
     mut step: F,
 ) where
     F: FnMut() -> Fut,
@@ -90,10 +90,8 @@ pub(crate) fn unroutable(message: &Envelope, target: Option<&str>) -> String {
 /// Works through `worker`'s deliveries until `shutdown`.
 pub async fn run_worker(bus: Bus, worker: Worker, shutdown: CancellationToken) {
     tracing::info!(consumer = %worker.name, transport = "in-process", "consumer started");
-    poll_loop(&bus, &shutdown, Queue::Deliveries, || {
-        work_one(&bus, &worker)
-    })
-    .await;
+    let queue = Queue::Deliveries(&worker.name);
+    poll_loop(&bus, &shutdown, queue, || work_one(&bus, &worker)).await;
     tracing::info!(consumer = %worker.name, "consumer stopped");
 }
 

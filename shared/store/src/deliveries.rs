@@ -23,7 +23,7 @@ pub async fn enqueue(
     message: &Envelope,
     due_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    crate::wake::queued(crate::wake::Queue::Deliveries);
+    crate::wake::queued(crate::wake::Queue::Deliveries(consumer));
     let insert = diesel::insert_into(deliveries::table).values((
         deliveries::consumer.eq(consumer),
         deliveries::message_id.eq(message.id.to_string()),

@@ -1,22 +1,24 @@
 //! Wake-ups on commit. A transaction that queued work — an outbox row, a delivery — wakes the
-//! relay and the in-process consumers of this process the moment it commits, instead of their
-//! next poll: a reviewer's decision reaches the next reviewer's mail without waiting out
-//! `messaging.poll_interval_ms`. Polling stays as the backstop, and is what another process
-//! still waits on.
+//! relay or the consumer it is for the moment it commits, instead of at their next poll: a
+//! reviewer's decision reaches the next reviewer's mail without waiting out
+//! `messaging.poll_interval_ms`. Polling stays as the backstop.
 //!
-//! The transaction's task carries flags ([`queued`] sets them from the repository functions
-//! that queue work); [`crate::Store::transaction`] bumps a counter per [`Queue`] after a commit
-//! that set its flag, so a web request's outbox row wakes the relay and not every consumer.
-//! Waiters hold a [`Wakeups`] receiver: a bump between their last look at the tables and their
-//! wait is not lost (the counter is seen as changed).
+//! The transaction's task carries what it queued ([`queued`] notes it from the repository
+//! functions that queue work); [`crate::Store::transaction`] bumps the counter of each [`Queue`]
+//! it queued into after the commit, so a web request's outbox row wakes the relay, and a
+//! delivery wakes its own consumer, not every consumer. Waiters hold a [`Wakeups`] receiver: a
+//! bump between their last look at the tables and their wait is not lost (the counter is seen
+//! as changed).
 //!
 //! Across processes (PostgreSQL only): triggers on `outbox` and `deliveries` notify the
 //! channels `jinguo_outbox` and `jinguo_deliveries`, which PostgreSQL delivers on commit;
-//! [`listen_for_wakeups`] listens on one connection of its own and bumps the same counters.
+//! [`listen_for_wakeups`] listens on one connection of its own and bumps the same counters (a
+//! delivery notified so wakes every consumer of the process: the channel does not say whose).
 
-use std::cell::Cell;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
@@ -26,71 +28,105 @@ use crate::StoreError;
 
 /// Where work waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Queue {
+pub enum Queue<'a> {
     /// Messages for the relay.
     Outbox,
-    /// Deliveries for the in-process consumers.
-    Deliveries,
+    /// Deliveries for the in-process consumer of this name.
+    Deliveries(&'a str),
 }
 
-impl Queue {
-    fn bit(self) -> u8 {
-        match self {
-            Queue::Outbox => 1,
-            Queue::Deliveries => 2,
-        }
-    }
+/// The PostgreSQL channels the triggers notify.
+const OUTBOX_CHANNEL: &str = "jinguo_outbox";
+const DELIVERIES_CHANNEL: &str = "jinguo_deliveries";
 
-    /// The PostgreSQL channel its triggers notify.
-    fn channel(self) -> &'static str {
-        match self {
-            Queue::Outbox => "jinguo_outbox",
-            Queue::Deliveries => "jinguo_deliveries",
-        }
-    }
+fn outbox_counter() -> &'static watch::Sender<u64> {
+    static OUTBOX: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+    &OUTBOX
+}
 
+/// One counter per consumer, made when first asked for.
+fn consumer_counters() -> std::sync::MutexGuard<'static, HashMap<String, watch::Sender<u64>>> {
+    static CONSUMERS: LazyLock<Mutex<HashMap<String, watch::Sender<u64>>>> =
+        LazyLock::new(Mutex::default);
+    CONSUMERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn bump(counter: &watch::Sender<u64>) {
+    counter.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+impl Queue<'_> {
     fn wake(self) {
-        self.counter().send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    fn counter(self) -> &'static watch::Sender<u64> {
-        static OUTBOX: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
-        static DELIVERIES: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
         match self {
-            Queue::Outbox => &OUTBOX,
-            Queue::Deliveries => &DELIVERIES,
+            Queue::Outbox => bump(outbox_counter()),
+            Queue::Deliveries(consumer) => {
+                if let Some(counter) = consumer_counters().get(consumer) {
+                    bump(counter);
+                }
+            }
         }
     }
+}
+
+/// Wakes every consumer of this process (a notification that does not say whose).
+fn wake_every_consumer() {
+    consumer_counters().values().for_each(bump);
+}
+
+/// What the running transaction queued.
+#[derive(Default)]
+struct Queued {
+    outbox: bool,
+    consumers: Vec<String>,
 }
 
 tokio::task_local! {
-    static QUEUED: Cell<u8>;
+    static QUEUED: RefCell<Queued>;
 }
 
 /// What a polling loop waits on besides its interval.
 pub type Wakeups = watch::Receiver<u64>;
 
 /// A receiver that changes whenever a transaction of this process commits work into `queue`.
-pub fn wakeups(queue: Queue) -> Wakeups {
-    queue.counter().subscribe()
+pub fn wakeups(queue: Queue<'_>) -> Wakeups {
+    match queue {
+        Queue::Outbox => outbox_counter().subscribe(),
+        Queue::Deliveries(consumer) => consumer_counters()
+            .entry(consumer.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe(),
+    }
 }
 
-/// Marks the running transaction as having queued work in `queue` (outside one: nothing).
-pub(crate) fn queued(queue: Queue) {
-    let _ = QUEUED.try_with(|q| q.set(q.get() | queue.bit()));
+/// Notes that the running transaction queued work in `queue` (outside one: nothing).
+pub(crate) fn queued(queue: Queue<'_>) {
+    let _ = QUEUED.try_with(|q| {
+        let mut q = q.borrow_mut();
+        match queue {
+            Queue::Outbox => q.outbox = true,
+            Queue::Deliveries(consumer) => {
+                if !q.consumers.iter().any(|c| c == consumer) {
+                    q.consumers.push(consumer.to_owned());
+                }
+            }
+        }
+    });
 }
 
-/// Runs a transaction's task, and wakes the waiters if it committed queued work.
+/// Runs a transaction's task, and wakes the waiters of what it queued if it committed.
 pub(crate) async fn on_commit<R, E>(task: impl Future<Output = Result<R, E>>) -> Result<R, E> {
     QUEUED
-        .scope(Cell::new(0), async move {
+        .scope(RefCell::default(), async move {
             let result = task.await;
-            let queued = QUEUED.with(Cell::get);
             if result.is_ok() {
-                for queue in [Queue::Outbox, Queue::Deliveries] {
-                    if queued & queue.bit() != 0 {
-                        queue.wake();
-                    }
+                let queued = QUEUED.with(|q| std::mem::take(&mut *q.borrow_mut()));
+                if queued.outbox {
+                    Queue::Outbox.wake();
+                }
+                for consumer in &queued.consumers {
+                    Queue::Deliveries(consumer).wake();
                 }
             }
             result
@@ -100,25 +136,25 @@ pub(crate) async fn on_commit<R, E>(task: impl Future<Output = Result<R, E>>) ->
 
 /// Listens on a connection of its own to PostgreSQL at `url` for the commits of other processes
 /// that queued work, waking this process's waiters for each, until the connection fails (the
-/// caller reconnects; polling covers the gap). Wakes both queues once on connecting, for what
+/// caller reconnects; polling covers the gap). Wakes every waiter once on connecting, for what
 /// was committed while nobody listened.
 pub async fn listen_for_wakeups(url: &str) -> Result<(), StoreError> {
     let mut conn = AsyncPgConnection::establish(url)
         .await
         .map_err(|e| StoreError::Connect(e.to_string()))?;
-    for queue in [Queue::Outbox, Queue::Deliveries] {
-        diesel::sql_query(format!("LISTEN {}", queue.channel()))
+    for channel in [OUTBOX_CHANNEL, DELIVERIES_CHANNEL] {
+        diesel::sql_query(format!("LISTEN {channel}"))
             .execute(&mut conn)
             .await?;
-        queue.wake();
     }
+    Queue::Outbox.wake();
+    wake_every_consumer();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
-        let notification = notification?;
-        for queue in [Queue::Outbox, Queue::Deliveries] {
-            if notification.channel == queue.channel() {
-                queue.wake();
-            }
+        match notification?.channel.as_str() {
+            OUTBOX_CHANNEL => Queue::Outbox.wake(),
+            DELIVERIES_CHANNEL => wake_every_consumer(),
+            _ => {}
         }
     }
     Err(StoreError::Connect(
