@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use jinguo_core::messaging::Envelope;
-use jinguo_store::{deliveries, outbox};
+use jinguo_store::{Queue, deliveries, listen_for_wakeups, outbox, wakeups};
 use jinguo_tests::{Backend, Contents, TestDb};
 use uuid::Uuid;
 
@@ -45,6 +45,19 @@ async fn a_relay_in_another_process_is_woken_by_the_commit() {
     // Past its first look at the outbox: from now on only a wake-up (or a minute) moves it.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
+    // This process listens too: the relay's deliveries for the mailer must wake the mailer
+    // here, and no other consumer. (On connecting the listener wakes every consumer once.)
+    let mut mailer = wakeups(Queue::Deliveries("mailer"));
+    let mut other = wakeups(Queue::Deliveries("nominations"));
+    let url = db.url();
+    let listening = tokio::spawn(async move { listen_for_wakeups(&url).await });
+    for w in [&mut mailer, &mut other] {
+        tokio::time::timeout(Duration::from_secs(10), w.changed())
+            .await
+            .expect("woken once on connecting")
+            .unwrap();
+    }
+
     let mail = Envelope::new(
         "mail.send",
         serde_json::json!({ "mail_id": Uuid::new_v4() }),
@@ -73,4 +86,10 @@ async fn a_relay_in_another_process_is_woken_by_the_commit() {
         },
     )
     .await;
+    tokio::time::timeout(Duration::from_secs(10), mailer.changed())
+        .await
+        .expect("the mailer is woken by the other process's deliveries")
+        .unwrap();
+    assert!(!other.has_changed().unwrap(), "no other consumer is woken");
+    listening.abort();
 }

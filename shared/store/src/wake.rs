@@ -13,7 +13,7 @@
 //! Across processes (PostgreSQL only): triggers on `outbox` and `deliveries` notify the
 //! channels `jinguo_outbox` and `jinguo_deliveries`, which PostgreSQL delivers on commit;
 //! [`listen_for_wakeups`] listens on one connection of its own and bumps the same counters (a
-//! delivery notified so wakes every consumer of the process: the channel does not say whose).
+//! delivery's notification names its consumer).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ impl Queue<'_> {
     }
 }
 
-/// Wakes every consumer of this process (a notification that does not say whose).
+/// Wakes every consumer of this process (on connecting: whatever was missed).
 fn wake_every_consumer() {
     consumer_counters().values().for_each(bump);
 }
@@ -151,9 +151,10 @@ pub async fn listen_for_wakeups(url: &str) -> Result<(), StoreError> {
     wake_every_consumer();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
-        match notification?.channel.as_str() {
+        let notification = notification?;
+        match notification.channel.as_str() {
             OUTBOX_CHANNEL => Queue::Outbox.wake(),
-            DELIVERIES_CHANNEL => wake_every_consumer(),
+            DELIVERIES_CHANNEL => Queue::Deliveries(&notification.payload).wake(),
             _ => {}
         }
     }
