@@ -499,16 +499,17 @@ async fn a_refused_review_keeps_the_choice_beside_the_field(backend: Backend) {
         .await
         .unwrap();
     let csrf = csrf_of(&page);
-    let refused = browser
-        .post(&url)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("decision", "return"),
-            ("reason", "  "),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let return_with = |reason: &'static str| {
+        browser
+            .post(&url)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("decision", "return"),
+                ("reason", reason),
+            ])
+            .send()
+    };
+    let refused = return_with("  ").await.unwrap();
     assert_eq!(refused.status(), 400);
     let html = refused.text().await.unwrap();
     assert!(html.contains("<title>提交未成功"), "{html}");
@@ -521,16 +522,7 @@ async fn a_refused_review_keeps_the_choice_beside_the_field(backend: Backend) {
     assert!(!html.contains("value=\"approve\" checked"), "{html}");
     assert_eq!(state_of(&s, &id).await, "village_review");
     // The same link, now with a reason, decides.
-    let decided = browser
-        .post(&url)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("decision", "return"),
-            ("reason", "请补充事迹"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let decided = return_with("请补充事迹").await.unwrap();
     assert_eq!(decided.status(), 200);
     assert_eq!(state_of(&s, &id).await, "returned");
 }

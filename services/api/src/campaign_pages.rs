@@ -26,8 +26,8 @@ use uuid::Uuid;
 
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
-use crate::page::render;
 use crate::page::{Refused, RefusedForm, message};
+use crate::page::{render, signed_in};
 use crate::picker::{Pick, Picker, Typed};
 use crate::{ApiError, AppState};
 
@@ -82,14 +82,6 @@ pub(crate) async fn unit_names(
 }
 
 // --- what every page here shares -------------------------------------------------------------
-
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
-    match SignedIn::from_headers(state, headers).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Redirect::to("/signin").into_response()),
-        Err(e) => Err(e.into_response()),
-    }
-}
 
 fn store_failed(e: impl Into<ApiError>) -> Response {
     e.into().into_response()
@@ -604,14 +596,7 @@ pub(crate) async fn show(
         .await;
     let (k, scope, takes_part, may_nominate, may_manage) = match loaded {
         Ok(Some(v)) => v,
-        Ok(None) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "没有这项评选",
-                "没有找到这个评选活动，请核对链接。".into(),
-                Some("可以回到工作台查看评选活动列表。"),
-            );
-        }
+        Ok(None) => return no_such_campaign(),
         Err(e) => return store_failed(e),
     };
     if !takes_part {
@@ -688,7 +673,8 @@ async fn editable(
     }
 }
 
-fn no_such_campaign() -> Response {
+/// The page of a campaign that does not exist (the campaign pages and 组织推荐 alike).
+pub(crate) fn no_such_campaign() -> Response {
     message(
         StatusCode::NOT_FOUND,
         "没有这项评选",

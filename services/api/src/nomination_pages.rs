@@ -23,6 +23,7 @@ use jinguo_store::{Conn, StoreError, staff};
 use uuid::Uuid;
 
 use crate::auth::SignedIn;
+use crate::campaign_pages::no_such_campaign;
 use crate::extract::{Form, Path};
 use crate::nominate::refused_field;
 use crate::page::{Refused, RefusedForm, message};
@@ -31,15 +32,6 @@ use crate::picker::{Pick, Picker, Typed};
 use crate::review::{refusal_text, state_label};
 use crate::timeline::{Step, channel_label, timeline};
 use crate::{ApiError, AppState};
-
-fn no_such_campaign() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "没有这项评选",
-        "没有找到这项评选，请从评选活动列表进入。".into(),
-        None,
-    )
-}
 
 fn no_such_nomination() -> Response {
     message(
