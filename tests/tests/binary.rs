@@ -237,7 +237,10 @@ async fn run_api_serves_http_and_runs_no_worker() {
     let mut api = JinguoProcess::start_with(
         &["run", "api"],
         tempfile::tempdir().unwrap(),
-        &[("JINGUO_DATABASE__URL", &url)],
+        &[
+            ("JINGUO_DATABASE__URL", &url),
+            ("JINGUO_LOG__FORMAT", "json"),
+        ],
     )
     .await;
     let r = reqwest::get(format!("{}/api/v1/orgs/620122", api.base_url))
@@ -252,6 +255,15 @@ async fn run_api_serves_http_and_runs_no_worker() {
         !log.contains("relay started") && !log.contains("scheduler"),
         "no worker in the API process: {log}"
     );
+    // On its way out it says how much database work it did (what `jinguo-bench workflow`
+    // divides by transitions): the org read above is some.
+    let work: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "database work")
+        .unwrap_or_else(|| panic!("no database work line: {log}"));
+    let statements = work["fields"]["statements"].as_u64().unwrap_or(0);
+    assert!(statements > 0, "{work}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

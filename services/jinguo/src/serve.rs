@@ -76,6 +76,7 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     services.await.context("stopping services")?;
     checkpoints.await.context("stopping audit checkpoints")?;
     audit_checkpoint(&config, &store).await;
+    log_database_work();
     tracing::info!("stopped");
     Ok(())
 }
@@ -115,6 +116,7 @@ async fn api_only(config: Arc<Config>) -> anyhow::Result<()> {
     jinguo_api::serve(listener, state, async move { shutdown.cancelled().await })
         .await
         .context("serving HTTP")?;
+    log_database_work();
     tracing::info!(service = API, "stopped");
     Ok(())
 }
@@ -152,8 +154,20 @@ pub(crate) async fn run_one(config: Arc<Config>, service: &str) -> anyhow::Resul
         checkpoints.await.context("stopping audit checkpoints")?;
         audit_checkpoint(&config, &store).await;
     }
+    log_database_work();
     tracing::info!(service, "stopped");
     Ok(())
+}
+
+/// What the process did to the database in its life, for `jinguo-bench workflow`
+/// (statements and commits per transition) and for an operator comparing processes.
+fn log_database_work() {
+    let work = jinguo_store::database_work();
+    tracing::info!(
+        statements = work.statements,
+        commits = work.commits,
+        "database work"
+    );
 }
 
 /// Signs the audit chain's head every `audit.checkpoint_seconds` (the first at once) when the

@@ -38,6 +38,7 @@ pub mod seed;
 pub mod staff;
 pub mod timers;
 mod wake;
+mod work;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -52,6 +53,7 @@ use jinguo_config::{DatabaseConfig, DatabaseUrl};
 pub use backend::embedded_migrations;
 pub use error::StoreError;
 pub use wake::{Queue, Wakeups, listen_for_wakeups, wakeups};
+pub use work::{DatabaseWork, database_work};
 
 /// The SQLite connection type: diesel's sync connection run on blocking threads.
 pub type SqliteConn = SyncConnectionWrapper<diesel::sqlite::SqliteConnection>;
@@ -140,6 +142,7 @@ pub enum Store {
 impl Store {
     /// Opens a pool for the configured backend and checks that a connection can be made.
     pub async fn connect(config: &DatabaseConfig) -> Result<Store, StoreError> {
+        work::count_from_now_on();
         let store = match &config.url {
             DatabaseUrl::Postgres(url) => Store::Postgres(backend::postgres_pool(url, config)?),
             DatabaseUrl::Sqlite(path) => Store::Sqlite(backend::sqlite_pool(path, config)?),
