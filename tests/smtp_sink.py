@@ -5,9 +5,12 @@
 
 For each mail: DIR/<n>.eml (raw) and DIR/<n>.json (Message-ID, decoded subject, content types,
 text and HTML parts). Control, by files in DIR: `tempfail` present → every RCPT answers
-451 (temporary); recipients starting with "reject" get 550 (permanent). DIR/attempts counts
-RCPT commands. Prints "ready" once listening.
+451 (temporary); recipients starting with "reject" get 550 (permanent); `hold` present → the
+answer to DATA waits until it is removed, with `holding` present meanwhile (a slow server, for
+what the client does while it waits). DIR/attempts counts RCPT commands. Prints "ready" once
+listening.
 """
+import asyncio
 import email
 import json
 import os
@@ -41,6 +44,15 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        hold = os.path.join(self.dir, "hold")
+        if os.path.exists(hold):
+            holding = os.path.join(self.dir, "holding")
+            open(holding, "w").close()
+            while os.path.exists(hold):
+                await asyncio.sleep(0.02)
+            # Several clients may have waited: the first one out removes the marker.
+            if os.path.exists(holding):
+                os.remove(holding)
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=policy.default)
         text = msg.get_body(("plain",))

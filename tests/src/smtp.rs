@@ -71,7 +71,21 @@ impl SmtpSink {
 
     /// While set, every recipient gets a temporary failure (451).
     pub fn set_tempfail(&self, on: bool) {
-        let flag = self.dir.path().join("tempfail");
+        self.set_flag("tempfail", on);
+    }
+
+    /// While set, the server keeps every client waiting for its answer to DATA.
+    pub fn set_hold(&self, on: bool) {
+        self.set_flag("hold", on);
+    }
+
+    /// Whether a client is waiting for the answer to its DATA now.
+    pub fn holding(&self) -> bool {
+        self.dir.path().join("holding").exists()
+    }
+
+    fn set_flag(&self, name: &str, on: bool) {
+        let flag = self.dir.path().join(name);
         if on {
             std::fs::write(flag, "").unwrap();
         } else {

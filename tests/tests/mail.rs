@@ -130,6 +130,47 @@ async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Tr
     assert!(stored.sent_at.is_some());
 }
 
+/// While the SMTP server takes its time over a mail, the database is free: on SQLite the mailer
+/// used to hold the one write lock for the whole exchange, and every write behind it failed with
+/// `database is locked` once `busy_timeout` ran out (a reviewer's decision answered 500).
+async fn a_slow_smtp_server_holds_no_database_lock(transport: Transport) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let db = TestDb::new(database_for(transport), Contents::Empty).await;
+    let bus = bus_with_mailer(
+        &db,
+        transport,
+        &[
+            ("JINGUO_MAIL__SMTP_URL", &url),
+            ("JINGUO_DATABASE__BUSY_TIMEOUT_MS", "500"),
+        ],
+    )
+    .await;
+    sink.set_hold(true);
+    let id = notify(&bus.bus.store, "wangfang@example.cn").await;
+    eventually("the mailer waiting on the server", WAIT, || async {
+        sink.holding().then_some(())
+    })
+    .await;
+    // The server has kept the mailer waiting; writes go through meanwhile, well past the
+    // busy timeout.
+    for n in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        notify(&bus.bus.store, &format!("writer{n}@example.cn")).await;
+    }
+    assert!(sink.holding(), "still mid-exchange");
+    sink.set_hold(false);
+    let mails = eventually("the four mails at the SMTP server", WAIT, || async {
+        let m = sink.mails();
+        (m.len() >= 4).then_some(m)
+    })
+    .await;
+    let held = format!("<{id}@jinguo.invalid>");
+    assert!(mails.iter().any(|m| m["message_id"] == held), "{mails:?}");
+    jinguo_tests::settle(&bus.bus.store).await;
+    assert_eq!(sink.mails().len(), 4, "each sent once");
+}
+
 async fn temporary_smtp_failure_is_retried_and_delivers_once(transport: Transport) {
     let sink = SmtpSink::start();
     sink.set_tempfail(true);
@@ -183,6 +224,7 @@ async fn permanent_smtp_rejection_becomes_a_dead_letter(transport: Transport) {
 
 jinguo_tests::on_both_transports!(
     smtp_mail_arrives_once_with_both_parts_and_its_message_id,
+    a_slow_smtp_server_holds_no_database_lock,
     temporary_smtp_failure_is_retried_and_delivers_once,
     permanent_smtp_rejection_becomes_a_dead_letter,
 );

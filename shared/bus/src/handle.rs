@@ -27,8 +27,14 @@ pub(crate) async fn inbox_then_handler(
     Ok(true)
 }
 
-/// Handles `message` in a transaction of its own.
+/// Handles `message` in a transaction of its own, or outside any when its handler says so.
 pub(crate) async fn handle(bus: &Bus, worker: &Worker, message: &Envelope) -> Outcome {
+    if worker.handler.outside(message) {
+        return match worker.handler.handle_outside(&bus.store, message).await {
+            Ok(()) => Outcome::Handled,
+            Err(e) => Outcome::Failed(e),
+        };
+    }
     let (w, m) = (worker.clone(), message.clone());
     let result = bus
         .store

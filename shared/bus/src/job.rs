@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use jinguo_store::{BoxFuture, Conn, StoreError, outbox};
+use jinguo_store::{BoxFuture, Conn, Store, StoreError, outbox};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -77,24 +77,36 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-/// One registered handler, with the job's type erased: decode, then call the typed function.
-type Route<C> = Box<
-    dyn for<'a, 'c> Fn(
-            &'a C,
-            &'a mut Conn<'c>,
-            &'a Envelope,
-        ) -> BoxFuture<'a, Result<(), HandlerError>>
-        + Send
-        + Sync,
->;
+/// A handler inside the message's transaction, with the job's type erased.
+type InTransactionFn<C> = dyn for<'a, 'c> Fn(&'a C, &'a mut Conn<'c>, &'a Envelope) -> BoxFuture<'a, Result<(), HandlerError>>
+    + Send
+    + Sync;
+
+/// A handler outside any transaction, with the job's type erased.
+type OutsideFn<C> = dyn for<'a> Fn(&'a C, &'a Store, &'a Envelope) -> BoxFuture<'a, Result<(), HandlerError>>
+    + Send
+    + Sync;
+
+/// One registered handler: decode, then call the typed function.
+enum Route<C> {
+    /// Inside the message's inbox transaction.
+    InTransaction(Box<InTransactionFn<C>>),
+    /// With no transaction open (see [`Handler::handle_outside`]).
+    Outside(Box<OutsideFn<C>>),
+}
 
 /// A consumer's typed handlers, one per job kind, sharing a context `C` (configuration,
 /// transports). It is the [`Handler`] of the worker [`Handlers::worker`] builds: it dispatches
-/// each message by kind to the function registered with [`Handlers::on`], with the payload
-/// decoded.
+/// each message by kind to the function registered with [`Handlers::on`] or
+/// [`Handlers::on_outside`], with the payload decoded.
 pub struct Handlers<C> {
     context: C,
     routes: BTreeMap<&'static str, Route<C>>,
+}
+
+/// What a handler gets when the payload does not decode.
+fn refused<'a>(e: HandlerError) -> BoxFuture<'a, Result<(), HandlerError>> {
+    Box::pin(std::future::ready(Err(e)))
 }
 
 impl<C: Send + Sync + 'static> Handlers<C> {
@@ -110,7 +122,7 @@ impl<C: Send + Sync + 'static> Handlers<C> {
     ///
     /// # Panics
     /// When `J::KIND` is registered already: two handlers for one kind is a programming error.
-    pub fn on<J, F>(mut self, handler: F) -> Handlers<C>
+    pub fn on<J, F>(self, handler: F) -> Handlers<C>
     where
         J: Job,
         F: for<'a, 'c> Fn(&'a C, &'a mut Conn<'c>, J) -> BoxFuture<'a, Result<(), HandlerError>>
@@ -118,10 +130,36 @@ impl<C: Send + Sync + 'static> Handlers<C> {
             + Sync
             + 'static,
     {
-        let route: Route<C> = Box::new(move |context, conn, message| match J::decode(message) {
-            Ok(job) => handler(context, conn, job),
-            Err(e) => Box::pin(std::future::ready(Err(e))),
-        });
+        self.route::<J>(Route::InTransaction(Box::new(
+            move |context, conn, message| match J::decode(message) {
+                Ok(job) => handler(context, conn, job),
+                Err(e) => refused(e),
+            },
+        )))
+    }
+
+    /// Handles job `J` with `handler` outside any transaction: for an effect outside the
+    /// database, which must then be idempotent by itself (see [`Handler::handle_outside`]).
+    ///
+    /// # Panics
+    /// When `J::KIND` is registered already.
+    pub fn on_outside<J, F>(self, handler: F) -> Handlers<C>
+    where
+        J: Job,
+        F: for<'a> Fn(&'a C, &'a Store, J) -> BoxFuture<'a, Result<(), HandlerError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.route::<J>(Route::Outside(Box::new(
+            move |context, store, message| match J::decode(message) {
+                Ok(job) => handler(context, store, job),
+                Err(e) => refused(e),
+            },
+        )))
+    }
+
+    fn route<J: Job>(mut self, route: Route<C>) -> Handlers<C> {
         assert!(
             self.routes.insert(J::KIND, route).is_none(),
             "two handlers for {}",
@@ -145,6 +183,10 @@ impl<C: Send + Sync + 'static> Handlers<C> {
     }
 }
 
+fn no_handler<'a>(kind: &str) -> BoxFuture<'a, Result<(), HandlerError>> {
+    refused(HandlerError::permanent(format!("no handler for {kind}")))
+}
+
 impl<C: Send + Sync + 'static> Handler for Handlers<C> {
     fn handle<'a>(
         &'a self,
@@ -152,11 +194,28 @@ impl<C: Send + Sync + 'static> Handler for Handlers<C> {
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         match self.routes.get(message.kind.as_str()) {
-            Some(route) => route(&self.context, conn, message),
-            None => Box::pin(std::future::ready(Err(HandlerError::permanent(format!(
-                "no handler for {}",
-                message.kind
-            ))))),
+            Some(Route::InTransaction(route)) => route(&self.context, conn, message),
+            // Only reached if a transport ignored `outside`, a bug: a dead letter for an
+            // operator to replay, not an effect run where it must not be.
+            Some(Route::Outside(_)) | None => no_handler(&message.kind),
+        }
+    }
+
+    fn outside(&self, message: &Envelope) -> bool {
+        matches!(
+            self.routes.get(message.kind.as_str()),
+            Some(Route::Outside(_))
+        )
+    }
+
+    fn handle_outside<'a>(
+        &'a self,
+        store: &'a Store,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        match self.routes.get(message.kind.as_str()) {
+            Some(Route::Outside(route)) => route(&self.context, store, message),
+            Some(Route::InTransaction(_)) | None => no_handler(&message.kind),
         }
     }
 }
@@ -247,6 +306,36 @@ mod tests {
         let w = Handlers::new(()).on::<Reminded, _>(reminded).worker("test");
         assert_eq!(w.name, "test");
         assert_eq!(w.bindings, ["test.reminded"]);
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Sent {
+        mail: Uuid,
+    }
+
+    impl Job for Sent {
+        const KIND: &'static str = "test.sent";
+    }
+
+    fn sent<'a>(_: &'a (), _: &'a Store, _: Sent) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    #[test]
+    fn a_job_registered_outside_is_handled_outside_and_only_there() {
+        let w = Handlers::new(())
+            .on::<Reminded, _>(reminded)
+            .on_outside::<Sent, _>(sent)
+            .worker("test");
+        assert_eq!(w.bindings, ["test.reminded", "test.sent"]);
+        let outside = Sent { mail: Uuid::nil() }.envelope(at());
+        let inside = Reminded {
+            nomination: Uuid::nil(),
+            level: "village".into(),
+        }
+        .envelope(at());
+        assert!(w.handler.outside(&outside));
+        assert!(!w.handler.outside(&inside));
     }
 
     #[test]

@@ -31,12 +31,36 @@ pub use tokio_util::sync::CancellationToken;
 
 /// A service's message handler. It runs inside the transaction that also records the message
 /// in the inbox: every change it makes through `conn` commits with it, or not at all.
+///
+/// A message whose effect lies outside the database (an SMTP exchange) may instead be handled
+/// outside any transaction ([`Handler::outside`], [`Handler::handle_outside`]), so that no
+/// transaction — on SQLite, the one write lock — stays open for the length of a network
+/// exchange. Such a handler is its own idempotency (the mailer: a mail marked sent is not sent
+/// again); the inbox does not see it.
 pub trait Handler: Send + Sync + 'static {
     fn handle<'a>(
         &'a self,
         conn: &'a mut Conn<'_>,
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Whether `message` goes to [`Handler::handle_outside`] instead of [`Handler::handle`].
+    fn outside(&self, _message: &Envelope) -> bool {
+        false
+    }
+
+    /// Handles `message` with no transaction open; it opens its own, short ones on `store`.
+    fn handle_outside<'a>(
+        &'a self,
+        _store: &'a Store,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        let error = HandlerError::permanent(format!(
+            "no handler outside a transaction for {}",
+            message.kind
+        ));
+        Box::pin(std::future::ready(Err(error)))
+    }
 }
 
 /// Why a handler did not succeed.

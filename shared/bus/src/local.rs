@@ -108,7 +108,22 @@ impl From<StoreError> for WorkError {
     }
 }
 
-/// Handles the next due delivery, if any: claim, inbox, handler and removal in one transaction.
+/// What the claiming transaction did with the next due delivery.
+enum Claimed {
+    Nothing,
+    /// Handled and removed in the claiming transaction.
+    Handled,
+    /// Leased for [`OUTSIDE_LEASE`], to be handled outside any transaction.
+    Outside(deliveries::Delivery),
+}
+
+/// How long a delivery handled outside a transaction stays claimed: longer than any SMTP
+/// exchange (lettre gives up on a command after a minute). Only a process that dies meanwhile
+/// lets it run out, and then the delivery comes due again.
+const OUTSIDE_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Handles the next due delivery, if any: claim, inbox, handler and removal in one transaction
+/// — or, for a handler that works outside transactions, claim and lease, handle, then remove.
 async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
     let w = worker.clone();
     let result = bus
@@ -116,12 +131,17 @@ async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
         .transaction(move |c| {
             Box::pin(async move {
                 let Some(delivery) = deliveries::claim_next(c, &w.name, now()).await? else {
-                    return Ok(0);
+                    return Ok(Claimed::Nothing);
                 };
+                if w.handler.outside(&delivery.envelope) {
+                    let until = now() + ChronoDuration::from_std(OUTSIDE_LEASE).unwrap_or_default();
+                    deliveries::postpone(c, delivery.seq, &delivery.envelope, until).await?;
+                    return Ok(Claimed::Outside(delivery));
+                }
                 match inbox_then_handler(c, &w, &delivery.envelope).await {
                     Ok(_) => {
                         deliveries::remove(c, delivery.seq).await?;
-                        Ok(1)
+                        Ok(Claimed::Handled)
                     }
                     Err(error) => Err(WorkError::Failed(delivery, error)),
                 }
@@ -129,7 +149,24 @@ async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
         })
         .await;
     match result {
-        Ok(n) => Ok(n),
+        Ok(Claimed::Nothing) => Ok(0),
+        Ok(Claimed::Handled) => Ok(1),
+        Ok(Claimed::Outside(delivery)) => {
+            match worker
+                .handler
+                .handle_outside(&bus.store, &delivery.envelope)
+                .await
+            {
+                Ok(()) => {
+                    let seq = delivery.seq;
+                    bus.store
+                        .transaction(move |c| Box::pin(deliveries::remove(c, seq)))
+                        .await?
+                }
+                Err(error) => after_failure(bus, worker, delivery, error).await?,
+            }
+            Ok(1)
+        }
         // The transaction rolled back; the delivery is still there. Decide its next attempt.
         Err(WorkError::Failed(delivery, error)) => {
             after_failure(bus, worker, delivery, error).await?;

@@ -1,15 +1,16 @@
 //! The mailer service: `mail.send` → lettre, over SMTP (pooled) or as .eml files.
 //!
-//! A mail is marked sent in the same transaction as the message's inbox row, so a redelivered
-//! `mail.send` does not send it again. A crash after the server accepted the mail and before
-//! that commit can send it twice — with the same Message-ID, so clients show it once.
+//! A mail is marked sent once the server accepted it, so a redelivered `mail.send` does not send
+//! it again. A crash after the server accepted the mail and before that commit can send it
+//! twice — with the same Message-ID, so clients show it once. No transaction is open during the
+//! SMTP exchange (`Handlers::on_outside`).
 
 use std::path::{Path, PathBuf};
 
 use jinguo_bus::{HandlerError, Handlers, Worker};
 use jinguo_config::Config;
 use jinguo_store::mail::OutgoingMail;
-use jinguo_store::{BoxFuture, Conn};
+use jinguo_store::{BoxFuture, Store};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
@@ -134,14 +135,21 @@ impl Mailer {
 
 impl Mailer {
     /// Sends the mail of `job`, once: a mail already marked sent is not sent again.
+    ///
+    /// No transaction is open while the SMTP server answers: the mail is read, sent, then
+    /// marked sent in a short transaction of its own. On SQLite a transaction held across the
+    /// exchange would hold the one write lock, and every decision behind it would wait.
     pub fn send<'a>(
         &'a self,
-        conn: &'a mut Conn<'_>,
+        store: &'a Store,
         job: MailSend,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let id = job.mail_id;
-            let Some(mail) = jinguo_store::mail::get(conn, id).await? else {
+            let Some(mail) = store
+                .read(move |c| Box::pin(jinguo_store::mail::get(c, id)))
+                .await?
+            else {
                 return Err(HandlerError::permanent(format!("no mail {id}")));
             };
             if mail.sent_at.is_some() {
@@ -150,7 +158,10 @@ impl Mailer {
             }
             let email = self.build(&mail)?;
             self.transport.send(&email, id).await?;
-            jinguo_store::mail::mark_sent(conn, id, jinguo_bus::now()).await?;
+            let sent_at = jinguo_bus::now();
+            store
+                .transaction(move |c| Box::pin(jinguo_store::mail::mark_sent(c, id, sent_at)))
+                .await?;
             tracing::info!(mail = %id, "mail sent");
             Ok(())
         })
@@ -161,6 +172,6 @@ impl Mailer {
 pub fn mailer_worker(config: &Config) -> Result<Worker, String> {
     let mailer = Mailer::new(Transport::from_config(config)?, &config.mail.from)?;
     Ok(Handlers::new(mailer)
-        .on::<MailSend, _>(Mailer::send)
+        .on_outside::<MailSend, _>(Mailer::send)
         .worker("mailer"))
 }
