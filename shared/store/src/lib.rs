@@ -11,7 +11,8 @@
 //! - A connection lost before `COMMIT` is not the caller's problem: [`Store::transaction`] and
 //!   [`Store::read`] run their closure once more on a fresh connection, and only a second loss
 //!   (or a loss during `COMMIT`, which may have committed) reaches the caller, as an error that
-//!   [`StoreError::is_unavailable`]. A dead connection never goes back to the pool.
+//!   [`StoreError::is_unavailable`]. A dead connection never goes back to the pool, and the idle
+//!   ones are dropped before the second run (pooled connections are handed out unverified).
 //! - [`locked!`] takes a row lock (`FOR UPDATE`) on PostgreSQL and nothing on SQLite, where the
 //!   immediate transaction already excludes other writers.
 //! - A transaction that queued work (outbox, deliveries) wakes this process's waiters on commit
@@ -183,6 +184,7 @@ impl Store {
             Attempt::Done(result) => result,
             Attempt::Lost(first) => {
                 retrying("read", &first);
+                self.forget_idle_connections();
                 match self.read_once(f).await {
                     Attempt::Done(result) => result,
                     Attempt::Lost(again) => Err(E::from(unavailable(again))),
@@ -252,6 +254,7 @@ impl Store {
                 Attempt::Done(result) => result,
                 Attempt::Lost(first) => {
                     retrying("transaction", &first);
+                    store.forget_idle_connections();
                     match store.transaction_once(f).await {
                         Attempt::Done(result) => result,
                         Attempt::Lost(again) => Err(E::from(unavailable(again))),
@@ -262,6 +265,16 @@ impl Store {
         match task.await {
             Ok(result) => result,
             Err(join) => Err(E::from(StoreError::Task(join.to_string()))),
+        }
+    }
+
+    /// Closes every idle pooled connection. Pooled connections are handed out unverified, so
+    /// after one was found dead the others are suspect too (a server restart ends them all): the
+    /// next attempt then opens a fresh one instead of finding the next dead one.
+    fn forget_idle_connections(&self) {
+        match self {
+            Store::Postgres(pool) => drop(pool.retain(|_, _| false)),
+            Store::Sqlite(pool) => drop(pool.retain(|_, _| false)),
         }
     }
 
