@@ -140,10 +140,7 @@ pub(crate) async fn enter_level(
         let key = format!("review-reminder:{}:{}", n.id, level.as_str());
         jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
     }
-    for reviewer in reviewers {
-        ask_reviewer(conn, n, c, level, unit, reviewer, due, links, now).await?;
-    }
-    Ok(())
+    ask_reviewers(conn, n, c, level, unit, &reviewers, due, links, now).await
 }
 
 /// A level whose unit has no active reviewer is never a silent stall: it is recorded in the
@@ -182,57 +179,66 @@ pub(crate) async fn flag_no_reviewer(
     Ok(())
 }
 
-/// One reviewer's task at a level: the task row, an action link and the review mail.
+/// Each reviewer's task at a level: the task row, an action link and the review mail. What the
+/// mails share (the family, the township's and the village's names) is read once for all.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn ask_reviewer(
+pub(crate) async fn ask_reviewers(
     conn: &mut Conn<'_>,
     n: &NominationRow,
     c: &CampaignRow,
     level: Level,
     unit: OrgCode,
-    reviewer: Uuid,
+    reviewers: &[Uuid],
     due: Option<DateTime<Utc>>,
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let family = family_of(n);
-    let task = Task {
-        id: Uuid::new_v4(),
-        nomination_id: n.id,
-        level,
-        unit,
-        reviewer,
-        closed: false,
-        due_at: due,
-    };
-    store::insert_task(conn, &task, now).await?;
-    let secret = jinguo_auth::links::issue(
-        conn,
-        REVIEW,
-        &link_subject(n.id, level),
-        reviewer,
-        links.valid_for,
-        now,
-    )
-    .await?;
-    let name = people::display_name(conn, reviewer).await?;
-    let mut place = Vec::new();
-    for code in [n.village.at_level(OrgLevel::Township), n.village] {
-        if let Some(unit) = orgs::get(conn, code).await? {
-            place.push(unit.name);
-        }
+    if reviewers.is_empty() {
+        return Ok(());
     }
-    let mail = jinguo_mail::ReviewRequest {
-        recipient: name,
-        campaign: c.name.clone(),
-        family: family.head_name.clone(),
-        village: place.join(" "),
-        category: n.category.clone(),
-        level: level.label().to_owned(),
-        link: format!("{}/link/{}", links.public_url, secret.expose()),
-        due: due.map(|d| links.in_words(d)).unwrap_or_default(),
-    };
-    jinguo_mail::notify(conn, reviewer, &mail, Urgency::Normal, now).await?;
+    let family = family_of(n);
+    let codes = [n.village.at_level(OrgLevel::Township), n.village];
+    let place = orgs::names(conn, &codes).await?;
+    let village = codes
+        .iter()
+        .filter_map(|code| place.get(code).cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for &reviewer in reviewers {
+        let task = Task {
+            id: Uuid::new_v4(),
+            nomination_id: n.id,
+            level,
+            unit,
+            reviewer,
+            closed: false,
+            due_at: due,
+        };
+        store::insert_task(conn, &task, now).await?;
+        let secret = jinguo_auth::links::issue(
+            conn,
+            REVIEW,
+            &link_subject(n.id, level),
+            reviewer,
+            links.valid_for,
+            now,
+        )
+        .await?;
+        let person = people::get(conn, reviewer)
+            .await?
+            .ok_or(jinguo_mail::NotifyError::UnknownPerson(reviewer))?;
+        let mail = jinguo_mail::ReviewRequest {
+            recipient: person.display_name.clone(),
+            campaign: c.name.clone(),
+            family: family.head_name.clone(),
+            village: village.clone(),
+            category: n.category.clone(),
+            level: level.label().to_owned(),
+            link: format!("{}/link/{}", links.public_url, secret.expose()),
+            due: due.map(|d| links.in_words(d)).unwrap_or_default(),
+        };
+        jinguo_mail::notify_person(conn, &person, &mail, Urgency::Normal, now).await?;
+    }
     Ok(())
 }
 
@@ -289,9 +295,18 @@ pub async fn hand_over(
             flag_no_reviewer(conn, &n, &c, level, unit, links, now).await?;
             continue;
         }
-        for reviewer in newcomers {
-            ask_reviewer(conn, &n, &c, level, unit, reviewer, task.due_at, links, now).await?;
-        }
+        ask_reviewers(
+            conn,
+            &n,
+            &c,
+            level,
+            unit,
+            &newcomers,
+            task.due_at,
+            links,
+            now,
+        )
+        .await?;
         handed += 1;
     }
     for subject in jinguo_store::links::subjects_of(conn, ELIGIBILITY, person).await? {

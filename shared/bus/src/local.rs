@@ -160,7 +160,7 @@ async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
                 Ok(()) => {
                     let seq = delivery.seq;
                     bus.store
-                        .transaction(move |c| Box::pin(deliveries::remove(c, seq)))
+                        .write_alone(move |c| Box::pin(deliveries::remove(c, seq)))
                         .await?
                 }
                 Err(error) => after_failure(bus, worker, delivery, error).await?,

@@ -59,10 +59,21 @@ pub async fn notify(
     let person = people::get(conn, person_id)
         .await?
         .ok_or(NotifyError::UnknownPerson(person_id))?;
+    notify_person(conn, &person, email, urgency, now).await
+}
+
+/// Like [`notify`], for a person the caller has read already.
+pub async fn notify_person(
+    conn: &mut Conn<'_>,
+    person: &Person,
+    email: &dyn Email,
+    urgency: Urgency,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, NotifyError> {
     let mut sent = Vec::new();
-    for channel in notify::channels(&person, urgency, &AVAILABLE_CHANNELS) {
+    for channel in notify::channels(person, urgency, &AVAILABLE_CHANNELS) {
         match channel {
-            Channel::Email => sent.push(compose(conn, &person, email, now).await?),
+            Channel::Email => sent.push(compose(conn, person, email, now).await?),
             // Not in AVAILABLE_CHANNELS yet: an SMS gateway adapter goes here.
             Channel::Sms => {}
         }

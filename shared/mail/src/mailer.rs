@@ -160,7 +160,7 @@ impl Mailer {
             self.transport.send(&email, id).await?;
             let sent_at = jinguo_bus::now();
             store
-                .transaction(move |c| Box::pin(jinguo_store::mail::mark_sent(c, id, sent_at)))
+                .write_alone(move |c| Box::pin(jinguo_store::mail::mark_sent(c, id, sent_at)))
                 .await?;
             tracing::info!(mail = %id, "mail sent");
             Ok(())

@@ -193,6 +193,19 @@ impl Store {
         }
     }
 
+    /// Runs one idempotent write outside any transaction: it commits on its own, without
+    /// `BEGIN` and `COMMIT` around it (two statements fewer than [`Store::transaction`]). For a
+    /// write that needs nothing else to commit with it — marking a mail sent, removing a handled
+    /// delivery. Like [`Store::read`] it runs once more on a fresh connection if the first is
+    /// lost, hence idempotent only.
+    pub async fn write_alone<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>> + Clone,
+        E: From<StoreError>,
+    {
+        self.read(f).await
+    }
+
     async fn read_once<R, E, F>(&self, f: F) -> Attempt<R, E>
     where
         F: for<'r, 'c> FnOnce(&'r mut Conn<'c>) -> BoxFuture<'r, Result<R, E>>,
