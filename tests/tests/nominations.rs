@@ -544,11 +544,13 @@ async fn production_path_postgres_rabbitmq_smtp() {
     let env = [("JINGUO_MAIL__SMTP_URL", url.as_str())];
     let config = jinguo_tests::test_config(&s.app.db, &env);
     let mailer = jinguo_mail::mailer_worker(&config).unwrap();
+    // Every consumer of the deployment, so that what staff changes announce has its consumer.
+    let nominations = jinguo_nominations::worker(&config).unwrap();
     let amqp = jinguo_tests::amqp_url();
     let mut bus = jinguo_tests::TestBus::build(
         &s.app.db,
         Some(&amqp),
-        vec![mailer],
+        vec![mailer, nominations],
         s.app.store.clone(),
         &env,
     );

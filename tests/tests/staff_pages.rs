@@ -378,7 +378,129 @@ async fn the_api_welcomes_the_same_way(backend: Backend) {
     assert!(mails[0].1.contains("查看者"));
 }
 
+/// A village without a reviewer: 100 nominations stall there and its county admin gets one
+/// notice, not 100. She appoints a reviewer on the staff page as the notice asks; every stalled
+/// nomination moves on at once — a task, a link and a mail each for the new reviewer, the step
+/// in its history — and none shows as stalled any more.
+async fn appointing_a_reviewer_moves_a_stalled_village_on(backend: Backend) {
+    let admin = Admin::of_the_county(backend).await;
+    let store = admin.app.store.clone();
+    let (_, _, village) = units(&store).await;
+    let token = jinguo_tests::api_token(&store, admin.id).await;
+    let campaign = jinguo_tests::nominating::campaign(&admin.app, &token, "停滞测试").await;
+    let mut bus = jinguo_tests::nominating::nominations_bus(&admin.app);
+    let mut nominations = Vec::new();
+    for i in 0..100 {
+        let created = admin
+            .app
+            .client
+            .post(format!("{}/api/v1/nominations", admin.app.base_url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "campaign_id": campaign, "village": village.as_str(), "category": "最美家庭",
+                "channel": "organization",
+                "family": { "head_name": format!("李{i}"), "head_id": format!("139{i:08}"),
+                            "address": "皋兰县某村", "members": [] },
+                "story": "李秀英一家孝老爱亲、邻里和睦，二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院，是远近闻名的好家庭。"
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = created.status();
+        let body: serde_json::Value = created.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        nominations.push(body["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+    let notices = |store: Store| async move {
+        mails_to(&store, admin_id(&store).await, "【巾帼】")
+            .await
+            .into_iter()
+            .filter(|(subject, _)| subject.contains("无在岗审核员"))
+            .count()
+    };
+    assert_eq!(
+        notices(store.clone()).await,
+        1,
+        "one notice for the village"
+    );
+    let stalled = format!("/api/v1/campaigns/{campaign}/nominations?stalled=1&limit=200");
+    let listed = stalled_count(&admin, &token, &stalled).await;
+    assert_eq!(listed, 100);
+
+    let (status, _, _) = admin
+        .post(
+            "/admin/staff",
+            &[
+                ("name", "新审核员"),
+                ("email", "newreviewer@example.cn"),
+                ("role", "reviewer"),
+                ("unit", village.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let reviewer = find(&store, "newreviewer@example.cn").await.unwrap();
+    let mailed = jinguo_tests::eventually(
+        "a review mail for each stalled nomination",
+        std::time::Duration::from_secs(60),
+        || {
+            let store = store.clone();
+            async move {
+                let m =
+                    jinguo_tests::nominating::links_mailed_to(&store, reviewer, "【巾帼】请审核")
+                        .await;
+                (m.len() >= 100).then_some(m)
+            }
+        },
+    )
+    .await;
+    assert_eq!(mailed.len(), 100, "one mail each");
+    for n in &nominations {
+        let n = *n;
+        let (tasks, history) = store
+            .read(move |c| {
+                Box::pin(async move {
+                    let tasks = jinguo_store::nominations::tasks(c, n, "village").await?;
+                    let history = jinguo_store::nominations::history(c, n).await?;
+                    Ok::<_, jinguo_store::StoreError>((tasks, history))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].reviewer, reviewer);
+        assert!(!tasks[0].closed);
+        let events: Vec<&str> = history.iter().map(|h| h.event.as_str()).collect();
+        assert_eq!(events, ["submitted", "no_reviewer", "reviewer_appointed"]);
+    }
+    assert_eq!(stalled_count(&admin, &token, &stalled).await, 0);
+    assert_eq!(notices(store.clone()).await, 1, "and no second notice");
+    bus.stop().await;
+}
+
+async fn admin_id(store: &Store) -> Uuid {
+    find(store, "admin@example.cn").await.unwrap()
+}
+
+async fn stalled_count(admin: &Admin, token: &str, path: &str) -> usize {
+    let listed: serde_json::Value = admin
+        .app
+        .client
+        .get(format!("{}{path}", admin.app.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed["total"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{listed}")) as usize
+}
+
 jinguo_tests::on_both_backends!(
+    appointing_a_reviewer_moves_a_stalled_village_on,
     adding_with_the_lists_confirms_and_welcomes,
     nobody_disables_themselves_and_disabling_can_be_undone,
     import_from_the_template_is_all_or_nothing,

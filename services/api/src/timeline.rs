@@ -37,6 +37,8 @@ pub(crate) fn event_label(event: &str, to: &str) -> String {
         "resubmitted" => return "修改后重新提交".into(),
         "withdrawn" => return "撤回推荐".into(),
         "no_reviewer" => return "暂无审核员，已通知县级管理员安排".into(),
+        "reviewer_appointed" => return "已安排审核员，继续审核".into(),
+        "reassigned" => return "原审核员离岗，审核任务已转交".into(),
         "village_publicity_ended" => return "村级公示期满".into(),
         "publicity_ended" => return "公示期满，获评".into(),
         _ => {}
@@ -85,7 +87,9 @@ pub(crate) fn timeline(detail: &Detail, tz: chrono_tz::Tz) -> Vec<Step> {
                     .map_or_else(|| "工作人员".to_owned(), |(_, n)| n.clone()),
             },
             what: event_label(&h.event, &h.to),
-            reason: h.reason.clone(),
+            // The system's own notes carry codes for machines (the unit stalled, the person who
+            // left), never words for people; a person's reason is shown as they wrote it.
+            reason: h.reason.clone().filter(|_| h.actor != "system"),
         })
         .collect()
 }

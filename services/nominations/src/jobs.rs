@@ -1,7 +1,7 @@
 //! The program's messages, as typed jobs, and the worker that handles them.
 
 use chrono::{DateTime, Utc};
-use jinguo_auth::staff::{StaffDisabled, StaffRolesChanged};
+use jinguo_auth::staff::{StaffDisabled, StaffEnabled, StaffRolesChanged};
 use jinguo_bus::{HandlerError, Handlers, Job};
 use jinguo_core::nominations::{Level, State};
 use jinguo_store::{BoxFuture, Conn};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::publicity::{PUBLICITY_ENDED, publicity_ended};
 use crate::refusal::Refusal;
-use crate::review::{REVIEW_REMINDER, hand_over, remind};
+use crate::review::{REVIEW_REMINDER, hand_over, remind, resume_stalled};
 use crate::settings::{Links, links_from, sealer_from};
 
 /// A 公示 of `nomination` ended: its timer fired. `state` is the 公示 it was in when the timer
@@ -38,7 +38,8 @@ impl Job for ReviewReminder {
 }
 
 /// The nominations service: it ends 公示 periods when their timers fire, reminds reviewers
-/// before deadlines, and hands a disabled or reassigned reviewer's open tasks on.
+/// before deadlines, hands a disabled or reassigned reviewer's open tasks on, and moves levels
+/// stalled for want of a reviewer once one is appointed, given the role or enabled again.
 pub struct Nominations {
     pub links: Links,
 }
@@ -76,13 +77,27 @@ impl Nominations {
         })
     }
 
+    /// Roles given, taken or moved: open work the person may no longer do moves on, and levels
+    /// stalled where they now review move again.
     fn on_roles_changed<'a>(
         &'a self,
         conn: &'a mut Conn<'_>,
         job: StaffRolesChanged,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            handled(hand_over(conn, job.person, &self.links, jinguo_bus::now()).await)
+            let now = jinguo_bus::now();
+            handled(hand_over(conn, job.person, &self.links, now).await)?;
+            handled(resume_stalled(conn, job.person, &self.links, now).await)
+        })
+    }
+
+    fn on_staff_enabled<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: StaffEnabled,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            handled(resume_stalled(conn, job.person, &self.links, jinguo_bus::now()).await)
         })
     }
 }
@@ -110,6 +125,7 @@ pub fn worker(
         .on::<ReviewReminder, _>(Nominations::on_review_reminder)
         .on::<StaffDisabled, _>(Nominations::on_staff_disabled)
         .on::<StaffRolesChanged, _>(Nominations::on_roles_changed)
+        .on::<StaffEnabled, _>(Nominations::on_staff_enabled)
         .worker("nominations"))
 }
 

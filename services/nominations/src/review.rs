@@ -124,6 +124,23 @@ pub(crate) async fn enter_level(
     if reviewers.is_empty() {
         return flag_no_reviewer(conn, n, c, level, unit, links, now).await;
     }
+    open_level(conn, n, c, level, unit, &reviewers, links, now).await
+}
+
+/// A level opened for `reviewers` at `unit`: its deadline (with a reminder timer the day before)
+/// and each reviewer's task, link and mail.
+#[allow(clippy::too_many_arguments)]
+async fn open_level(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    c: &CampaignRow,
+    level: Level,
+    unit: OrgCode,
+    reviewers: &[Uuid],
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let rules: Option<Rules> = serde_json::from_str(&c.rules).ok();
     let due = rules
         .as_ref()
         .and_then(|r| r.deadlines.of(level))
@@ -140,12 +157,85 @@ pub(crate) async fn enter_level(
         let key = format!("review-reminder:{}:{}", n.id, level.as_str());
         jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
     }
-    ask_reviewers(conn, n, c, level, unit, &reviewers, due, links, now).await
+    ask_reviewers(conn, n, c, level, unit, reviewers, due, links, now).await
+}
+
+/// The states a nomination stalled at `level` can be in: village review includes the
+/// eligibility hold, which stalls exactly like it.
+fn stall_states(level: Level) -> &'static [State] {
+    match level {
+        Level::Village => &[State::VillageReview, State::EligibilityReview],
+        Level::Township => &[State::TownshipReview],
+        Level::County => &[State::CountyReview],
+    }
+}
+
+/// The review level a unit reviews at, if any.
+fn level_of(unit: OrgCode) -> Option<Level> {
+    match unit.level() {
+        OrgLevel::Village => Some(Level::Village),
+        OrgLevel::Township => Some(Level::Township),
+        OrgLevel::County => Some(Level::County),
+        OrgLevel::Province | OrgLevel::City => None,
+    }
+}
+
+/// The history event of a stalled level that moves again.
+pub(crate) const REVIEWER_APPOINTED: &str = "reviewer_appointed";
+
+/// Levels stalled for want of a reviewer move again once `person` may review there: for each
+/// unit where `person` is now an active reviewer, every nomination stalled at that unit's level
+/// is recorded as moving on (`reviewer_appointed`) and gets a task, link and mail for each of
+/// the unit's active reviewers. A nomination held for eligibility is recorded the same way, so
+/// it stops showing as stalled like the others, and gets its tasks when it is let through.
+/// Runs when a person is appointed, given a role, or enabled again; returns how many moved.
+pub async fn resume_stalled(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, Refusal> {
+    let Some(principal) = staff::principal(conn, person, now).await? else {
+        return Ok(0);
+    };
+    if !principal.active {
+        return Ok(0);
+    }
+    let mut resumed = 0;
+    for a in principal
+        .assignments
+        .iter()
+        .filter(|a| a.role == Role::Reviewer)
+    {
+        let (unit, Some(level)) = (a.org, level_of(a.org)) else {
+            continue;
+        };
+        // Serialised with the stalls at this unit (see `flag_no_reviewer`).
+        orgs::lock(conn, unit).await?;
+        let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
+        for stalled in store::stalled_within(conn, &unit, stall_states(level)).await? {
+            let n = locked(conn, stalled.id).await?;
+            if !stall_states(level).contains(&n.state) {
+                continue;
+            }
+            note(conn, &n, REVIEWER_APPOINTED, unit.as_str(), now).await?;
+            if n.state != State::EligibilityReview {
+                let (c, _) = campaign(conn, n.campaign_id).await?;
+                open_level(conn, &n, &c, level, unit, &reviewers, links, now).await?;
+            }
+            resumed += 1;
+        }
+    }
+    if resumed > 0 {
+        tracing::info!(%person, resumed, "stalled levels moved on with a new reviewer");
+    }
+    Ok(resumed)
 }
 
 /// A level whose unit has no active reviewer is never a silent stall: it is recorded in the
-/// history (the county's list shows it as stalled) and the county's admins are told to appoint
-/// a reviewer.
+/// history (the county's list shows it as stalled) and, when it is the first to stall at that
+/// unit, the county's admins are told to appoint a reviewer — once per unit, not once per
+/// nomination (the others waiting there are in the dashboard's stalled list).
 pub(crate) async fn flag_no_reviewer(
     conn: &mut Conn<'_>,
     n: &NominationRow,
@@ -158,6 +248,12 @@ pub(crate) async fn flag_no_reviewer(
     let family = family_of(n);
     note(conn, n, NO_REVIEWER, unit.as_str(), now).await?;
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
+    // Two stalls at one unit at once must not both think they are the first.
+    orgs::lock(conn, unit).await?;
+    let waiting = store::stalled_within(conn, &unit, stall_states(level)).await?;
+    if waiting.iter().any(|w| w.id != n.id) {
+        return Ok(());
+    }
     let village = n.village;
     let county = unit_for(village, Level::County);
     let unit_name = orgs::get(conn, unit)

@@ -261,8 +261,9 @@ async fn announce(
     message.enqueue(conn, now).await.map(|_| ())
 }
 
-/// The message every program hears when a person's roles change: open work they may no longer
-/// do moves on.
+/// The message every program hears when a person's roles change (given, as when appointed, or
+/// moved): open work they may no longer do moves on, and work waiting for someone in their new
+/// role moves again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaffRolesChanged {
     pub person: Uuid,
@@ -282,7 +283,8 @@ impl Job for StaffDisabled {
     const KIND: &'static str = "staff.disabled";
 }
 
-/// The message every program hears when a person is enabled again.
+/// The message every program hears when a person is enabled again: work waiting for someone
+/// in their role moves again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaffEnabled {
     pub person: Uuid,
@@ -415,6 +417,8 @@ pub async fn add(
     store_staff::assign(conn, id, &s.assignment, now).await?;
     let details = serde_json::json!({ "role": s.assignment.role.as_str(), "org": s.assignment.org.to_string() });
     crate::record(conn, actor, "staff.added", &id.to_string(), details, now).await?;
+    // A reviewer appointed where nominations wait for one: the programs move them on.
+    announce(conn, &StaffRolesChanged { person: id }, now).await?;
     Ok((id, new))
 }
 

@@ -813,6 +813,32 @@ macro_rules! filtered {
 /// The history event of a level opened without an active reviewer.
 const STALLED_EVENT: &str = "no_reviewer";
 
+/// The nominations of any campaign waiting in one of `states` within `unit` whose newest
+/// visible event is `no_reviewer`: stalled at that unit for want of a reviewer, oldest first.
+/// The candidates come from the partial index of `no_reviewer` events.
+pub async fn stalled_within(
+    conn: &mut Conn<'_>,
+    unit: &OrgCode,
+    states: &[State],
+) -> Result<Vec<NominationRow>, StoreError> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let (lo, hi) = code_range(unit);
+    let ever = nomination_history::table
+        .filter(nomination_history::event.eq(STALLED_EVENT))
+        .select(nomination_history::nomination_id);
+    let query = nominations::table
+        .filter(nominations::state.eq_any(states))
+        .filter(nominations::village_code.between(lo, hi))
+        .filter(nominations::id.eq_any(ever))
+        .filter(last_visible_event!().eq(STALLED_EVENT))
+        .order((nominations::created_at, nominations::id));
+    let rows = on_backend!(conn, |c| query
+        .select(NominationRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(NominationRow::try_from).collect()
+}
+
 /// How many nominations of `campaign` each village within `area` holds in each stored state:
 /// one grouped query over a covering index.
 pub async fn village_state_counts(
