@@ -208,7 +208,11 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
     std::fs::create_dir_all(dir.join("data"))
         .with_context(|| format!("creating {}", dir.display()))?;
     *cleanup.dir.lock().expect("cleanup") = Some(dir.clone());
-    progress(&format!("jinguo: {}; scratch: {}", bin.display(), dir.display()));
+    progress(&format!(
+        "jinguo: {}; scratch: {}",
+        bin.display(),
+        dir.display()
+    ));
 
     // Mail first, so nothing the services send is missed.
     let (mail_tx, mail_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -226,7 +230,10 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
     let mut env: Vec<(String, String)> = vec![
         ("JINGUO_HTTP__ADDR".into(), format!("127.0.0.1:{port}")),
         ("JINGUO_HTTP__PUBLIC_URL".into(), base.clone()),
-        ("JINGUO_DATA_DIR".into(), dir.join("data").display().to_string()),
+        (
+            "JINGUO_DATA_DIR".into(),
+            dir.join("data").display().to_string(),
+        ),
         ("JINGUO_LOG__FORMAT".into(), "json".into()),
         ("JINGUO_LOG__FILTER".into(), "info".into()),
         // Every reviewer comes from 127.0.0.1: the per-address limit on action links (60 a
@@ -237,7 +244,10 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
         ),
     ];
     if let Some(p) = smtp_port {
-        env.push(("JINGUO_MAIL__SMTP_URL".into(), format!("smtp://127.0.0.1:{p}")));
+        env.push((
+            "JINGUO_MAIL__SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{p}"),
+        ));
     } else {
         env.push(("JINGUO_MAIL__DIR".into(), mail_dir.display().to_string()));
     }
@@ -245,7 +255,11 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
     let db_url;
     let mode;
     if args.embedded {
-        mode = if args.smtp { "embedded+smtp" } else { "embedded" };
+        mode = if args.smtp {
+            "embedded+smtp"
+        } else {
+            "embedded"
+        };
         db_url = format!("sqlite://{}", dir.join("data/jinguo.db").display());
     } else {
         mode = "postgres+rabbitmq";
@@ -322,13 +336,20 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
         Ok(Some(row.get::<_, i64>(0) as u64))
     };
 
+    let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+
     // Full load, closed loop.
     let n = args.nominations;
     progress(&format!(
         "full load: {n} nominations, {} reviewers",
         args.reviewers
     ));
+    // The services' commits while nobody works (polling backstops, listeners), so that the
+    // per-transition number below can be read against it.
+    let idle_from = (commits(&stats).await?, std::time::Instant::now());
     let commits_before = commits(&stats).await?;
+    let idle_commits_per_s =
+        delta(idle_from.0, commits_before).map(|c| c as f64 / idle_from.1.elapsed().as_secs_f64());
     let cpu_before = CpuSnapshot::take(&procs, !args.embedded);
     let full = driver.closed_loop(0, n, args.reviewers, &procs).await?;
     let cpu_full = cpu_before.ms_until(&CpuSnapshot::take(&procs, !args.embedded), ticks);
@@ -362,7 +383,10 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
     let mut rss = serde_json::Map::new();
     for (name, pid) in procs.list() {
         let mib = procs::peak_rss_kib(pid).map(|k| k as f64 / 1024.0);
-        rss.insert(format!("jinguo {name}"), json!(mib.map(|m| (m * 10.0).round() / 10.0)));
+        rss.insert(
+            format!("jinguo {name}"),
+            json!(mib.map(|m| (m * 10.0).round() / 10.0)),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     progress("stopping the services");
@@ -373,8 +397,14 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
     for s in &stopped {
         let work = procs::database_work(&s.log);
         let per = |x: u64| json!(((x as f64 / transitions.max(1) as f64) * 100.0).round() / 100.0);
-        statements.insert(format!("jinguo {}", s.name), work.map_or(Value::Null, |w| per(w.0)));
-        logged_commits.insert(format!("jinguo {}", s.name), work.map_or(Value::Null, |w| per(w.1)));
+        statements.insert(
+            format!("jinguo {}", s.name),
+            work.map_or(Value::Null, |w| per(w.0)),
+        );
+        logged_commits.insert(
+            format!("jinguo {}", s.name),
+            work.map_or(Value::Null, |w| per(w.1)),
+        );
         if !s.exit.contains("exit status: 0") {
             progress(&format!("jinguo {} ended: {}", s.name, s.exit));
         }
@@ -400,7 +430,6 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
         raw_rate = pg;
     }
 
-    let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
     let mut full_json = report::phase(
         &full,
         &driver.latencies(&full),
@@ -430,6 +459,7 @@ async fn workflow(args: WorkflowArgs, cleanup: Arc<Cleanup>) -> anyhow::Result<V
         "statements_per_transition": statements,
         "logged_commits_per_transition": logged_commits,
         "peak_rss_mib": rss,
+        "idle_commits_per_s": idle_commits_per_s.map(|c| (c * 10.0).round() / 10.0),
         "mails": {
             "review_sent": mails.review,
             "expected": expected,

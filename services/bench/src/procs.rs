@@ -76,8 +76,8 @@ impl Procs {
     /// Starts `jinguo ARGS` in the background, stdout and stderr into `<dir>/<name>.log`.
     pub fn spawn(&self, jinguo: &Jinguo, name: &str, args: &[&str]) -> anyhow::Result<u32> {
         let log = jinguo.dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log)
-            .with_context(|| format!("creating {}", log.display()))?;
+        let file =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let child = jinguo
             .command(args)
             .stdout(file.try_clone()?)
@@ -243,9 +243,7 @@ pub fn ticks_named(name: &str) -> u64 {
         .collect();
     let ours: std::collections::HashSet<u32> = all.iter().map(|(p, _)| *p).collect();
     all.iter()
-        .map(|(_, (own, children, ppid))| {
-            own + if ours.contains(ppid) { 0 } else { *children }
-        })
+        .map(|(_, (own, children, ppid))| own + if ours.contains(ppid) { 0 } else { *children })
         .sum()
 }
 
@@ -278,10 +276,7 @@ impl CpuSnapshot {
             by_process.insert("postgres".into(), ticks_named("postgres"));
             by_process.insert("rabbitmq".into(), ticks_named("beam.smp"));
         }
-        by_process.insert(
-            "driver".into(),
-            own_ticks(std::process::id()).unwrap_or(0),
-        );
+        by_process.insert("driver".into(), own_ticks(std::process::id()).unwrap_or(0));
         CpuSnapshot { by_process }
     }
 

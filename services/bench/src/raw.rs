@@ -57,9 +57,7 @@ pub async fn postgres(url: &str, clients: usize, seconds: f64) -> anyhow::Result
                 .prepare("UPDATE bench_accounts SET n = n + 1 WHERE id = $1")
                 .await?;
             let insert = client
-                .prepare(
-                    "INSERT INTO bench_history (account, delta, at) VALUES ($1, 1, now())",
-                )
+                .prepare("INSERT INTO bench_history (account, delta, at) VALUES ($1, 1, now())")
                 .await?;
             let mut seed = 0x9E37_79B9_7F4A_7C15_u64 ^ (i as u64 + 1);
             while !stop.load(Ordering::Relaxed) {
