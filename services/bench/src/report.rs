@@ -141,11 +141,13 @@ pub fn table(r: &Value) -> String {
         "PG commits per transition",
         &["commits_per_transition"],
     );
-    let _ = writeln!(
-        out,
-        "  (idle services commit {}/s; included above)",
-        num(&r["idle_commits_per_s"])
-    );
+    if !r["idle_commits_per_s"].is_null() {
+        let _ = writeln!(
+            out,
+            "  (idle services commit {}/s; included above)",
+            num(&r["idle_commits_per_s"])
+        );
+    }
     out.push_str("CPU ms per transition:\n");
     if let Some(cpu) = r["full"]["cpu_ms_per_transition"].as_object() {
         for k in cpu.keys() {
