@@ -132,7 +132,8 @@ async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Tr
 
 /// While the SMTP server takes its time over a mail, the database is free: on SQLite the mailer
 /// used to hold the one write lock for the whole exchange, and every write behind it failed with
-/// `database is locked` once `busy_timeout` ran out (a reviewer's decision answered 500).
+/// `database is locked` once `busy_timeout` ran out (a reviewer's decision answered 500). Nor do
+/// the other mails wait for it.
 async fn a_slow_smtp_server_holds_no_database_lock(transport: Transport) {
     let sink = SmtpSink::start();
     let url = sink.url();
@@ -159,6 +160,15 @@ async fn a_slow_smtp_server_holds_no_database_lock(transport: Transport) {
         notify(&bus.bus.store, &format!("writer{n}@example.cn")).await;
     }
     assert!(sink.holding(), "still mid-exchange");
+    // And the mailer does not wait for one server answer before starting the next mail: all
+    // four are at the server at once (on the in-process bus too, where deliveries handled
+    // outside a transaction run `messaging.prefetch` at a time).
+    eventually(
+        "all four recipients given while the first waits",
+        WAIT,
+        || async { (sink.attempts() >= 4).then_some(()) },
+    )
+    .await;
     sink.set_hold(false);
     let mails = eventually("the four mails at the SMTP server", WAIT, || async {
         let m = sink.mails();

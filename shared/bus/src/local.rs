@@ -2,9 +2,12 @@
 //! per bound consumer, and each consumer works through its rows. Retries wait in the row itself;
 //! the rest (inbox, policy, dead letters) is shared with the RabbitMQ transport.
 
+use std::sync::Arc;
+
 use chrono::Duration as ChronoDuration;
 use jinguo_core::messaging::{AfterFailure, Envelope, topic_matches};
 use jinguo_store::{Queue, StoreError, dead_letters, deliveries, outbox};
+use tokio::sync::Semaphore;
 
 use crate::handle::{self, inbox_then_handler};
 use crate::{Bus, CancellationToken, HandlerError, Worker, now};
@@ -88,10 +91,22 @@ pub(crate) fn unroutable(message: &Envelope, target: Option<&str>) -> String {
 }
 
 /// Works through `worker`'s deliveries until `shutdown`.
+///
+/// Deliveries handled inside a transaction go one at a time (on SQLite they would queue for the
+/// write lock anyway). Those handled outside one — the mailer's SMTP exchanges — run up to
+/// `messaging.prefetch` at once, as on RabbitMQ: one slow exchange does not hold up the next
+/// mail. On shutdown the consumer waits for those in flight.
 pub async fn run_worker(bus: Bus, worker: Worker, shutdown: CancellationToken) {
     tracing::info!(consumer = %worker.name, transport = "in-process", "consumer started");
     let queue = Queue::Deliveries(&worker.name);
-    poll_loop(&bus, &shutdown, queue, || work_one(&bus, &worker)).await;
+    let at_once = u32::from(bus.config.messaging.prefetch.max(1));
+    let in_flight = Arc::new(Semaphore::new(at_once as usize));
+    poll_loop(&bus, &shutdown, queue, || {
+        work_one(&bus, &worker, &in_flight)
+    })
+    .await;
+    // Every permit back: the deliveries handled outside a transaction have finished.
+    let _ = in_flight.acquire_many(at_once).await;
     tracing::info!(consumer = %worker.name, "consumer stopped");
 }
 
@@ -124,7 +139,15 @@ const OUTSIDE_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60
 
 /// Handles the next due delivery, if any: claim, inbox, handler and removal in one transaction
 /// — or, for a handler that works outside transactions, claim and lease, handle, then remove.
-async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
+async fn work_one(
+    bus: &Bus,
+    worker: &Worker,
+    in_flight: &Arc<Semaphore>,
+) -> Result<usize, StoreError> {
+    // A free place first: a delivery claimed for handling outside a transaction starts at once.
+    let Ok(place) = in_flight.clone().acquire_owned().await else {
+        return Ok(0);
+    };
     let w = worker.clone();
     let result = bus
         .store
@@ -152,19 +175,14 @@ async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
         Ok(Claimed::Nothing) => Ok(0),
         Ok(Claimed::Handled) => Ok(1),
         Ok(Claimed::Outside(delivery)) => {
-            match worker
-                .handler
-                .handle_outside(&bus.store, &delivery.envelope)
-                .await
-            {
-                Ok(()) => {
-                    let seq = delivery.seq;
-                    bus.store
-                        .write_alone(move |c| Box::pin(deliveries::remove(c, seq)))
-                        .await?
+            let (bus, worker) = (bus.clone(), worker.clone());
+            tokio::spawn(async move {
+                if let Err(e) = handle_outside(&bus, &worker, delivery).await {
+                    // The lease runs out and the delivery comes due again.
+                    tracing::warn!(consumer = %worker.name, error = %e, "delivery handled outside a transaction not settled; it comes back when its lease ends");
                 }
-                Err(error) => after_failure(bus, worker, delivery, error).await?,
-            }
+                drop(place);
+            });
             Ok(1)
         }
         // The transaction rolled back; the delivery is still there. Decide its next attempt.
@@ -173,6 +191,28 @@ async fn work_one(bus: &Bus, worker: &Worker) -> Result<usize, StoreError> {
             Ok(1)
         }
         Err(WorkError::Store(e)) => Err(e),
+    }
+}
+
+/// Handles a leased delivery with no transaction open, then removes it or decides its next
+/// attempt.
+async fn handle_outside(
+    bus: &Bus,
+    worker: &Worker,
+    delivery: deliveries::Delivery,
+) -> Result<(), StoreError> {
+    match worker
+        .handler
+        .handle_outside(&bus.store, &delivery.envelope)
+        .await
+    {
+        Ok(()) => {
+            let seq = delivery.seq;
+            bus.store
+                .write_alone(move |c| Box::pin(deliveries::remove(c, seq)))
+                .await
+        }
+        Err(error) => after_failure(bus, worker, delivery, error).await,
     }
 }
 
