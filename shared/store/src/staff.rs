@@ -192,8 +192,18 @@ pub async fn principal(
     }))
 }
 
-/// The whole permission table.
+/// The whole permission table. Only migrations write it, and a release migrates before its
+/// processes start, so a process reads it once and keeps it: every permission check used to
+/// read it again (twice on a reviewer's page).
 pub async fn permissions(conn: &mut Conn<'_>) -> Result<Vec<Permission>, StoreError> {
+    static TABLE: tokio::sync::OnceCell<Vec<Permission>> = tokio::sync::OnceCell::const_new();
+    TABLE
+        .get_or_try_init(|| read_permissions(conn))
+        .await
+        .cloned()
+}
+
+async fn read_permissions(conn: &mut Conn<'_>) -> Result<Vec<Permission>, StoreError> {
     let rows = on_backend!(conn, |c| permissions::table
         .select(PermissionRecord::as_select())
         .load(c)
