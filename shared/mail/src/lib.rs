@@ -5,6 +5,7 @@
 //! (`jinguo_core::notify::channels`) decides how it goes out. Email is the channel today.
 
 mod mailer;
+mod smtp;
 mod templates;
 
 use chrono::{DateTime, Utc};

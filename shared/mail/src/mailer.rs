@@ -6,6 +6,7 @@
 //! SMTP exchange (`Handlers::on_outside`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jinguo_bus::{HandlerError, Handlers, Worker};
 use jinguo_config::Config;
@@ -16,10 +17,14 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
 use crate::MailSend;
+use crate::smtp::NoDelaySmtp;
 
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Transport {
+    /// `smtp://` (plain or STARTTLS): connections of our own, with `TCP_NODELAY` (crate::smtp).
+    SmtpNoDelay(Arc<NoDelaySmtp>),
+    /// `smtps://`: lettre's transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     /// `<dir>/<mail id>.eml`, for the embedded default and development.
     Files(PathBuf),
@@ -47,9 +52,13 @@ impl Transport {
     pub fn from_config(config: &Config) -> Result<Transport, String> {
         match &config.mail.smtp_url {
             Some(url) => {
+                // lettre's parser checks every URL, also those sent on our own connections.
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| format!("configuration: mail.smtp_url: {e}"))?;
-                Ok(Transport::Smtp(builder.build()))
+                Ok(match NoDelaySmtp::from_url(url) {
+                    Some(own) => Transport::SmtpNoDelay(Arc::new(own)),
+                    None => Transport::Smtp(builder.build()),
+                })
             }
             None => Ok(Transport::Files(config.mail.dir.clone())),
         }
@@ -57,6 +66,13 @@ impl Transport {
 
     pub async fn send(&self, message: &Message, id: Uuid) -> Result<(), SendError> {
         match self {
+            Transport::SmtpNoDelay(smtp) => smtp
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|e| SendError {
+                    permanent: e.is_permanent(),
+                    message: format!("smtp: {e}"),
+                }),
             Transport::Smtp(smtp) => {
                 smtp.send(message.clone())
                     .await
