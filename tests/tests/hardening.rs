@@ -348,13 +348,13 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
     )
     .await;
     let mut bus = jinguo_tests::nominating::nominations_bus(&w.app);
-    let disable = |person: Uuid| {
+    let set_active = |person: Uuid, active: bool| {
         let store = store.clone();
         async move {
             store
                 .transaction(move |c| {
                     Box::pin(async move {
-                        jinguo_auth::staff::set_active(c, person, false, "test", jinguo_bus::now())
+                        jinguo_auth::staff::set_active(c, person, active, "test", jinguo_bus::now())
                             .await
                     })
                 })
@@ -362,6 +362,7 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
                 .unwrap()
         }
     };
+    let disable = |person: Uuid| set_active(person, false);
     assert!(disable(w.reviewer).await);
     let tasks = jinguo_tests::eventually(
         "the newcomer gets the task",
@@ -398,6 +399,34 @@ async fn disabling_hands_open_tasks_to_the_other_reviewers(backend: Backend) {
     )
     .await;
     assert!(open_tasks(&store, nomination).await.is_empty());
+    // Enabled again, the newcomer takes up the stalled level: a task, a new mail, the step in
+    // the history.
+    assert!(set_active(newcomer, true).await);
+    let tasks = jinguo_tests::eventually(
+        "the level moves again",
+        std::time::Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                let open = open_tasks(&store, nomination).await;
+                (open.len() == 1 && open[0].reviewer == newcomer).then_some(open)
+            }
+        },
+    )
+    .await;
+    assert_eq!(tasks.len(), 1);
+    let h = history(&store, nomination).await;
+    assert_eq!(
+        h.last().map(|s| s.event.as_str()),
+        Some("reviewer_appointed")
+    );
+    assert_eq!(
+        links_mailed_to(&store, newcomer, "【巾帼】请审核")
+            .await
+            .len(),
+        2,
+        "mailed again for the level it takes up"
+    );
     bus.stop().await;
 }
 
