@@ -122,6 +122,12 @@ impl TestApp {
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         get_json(&self.client, &format!("{}{path}", self.base_url)).await
     }
+
+    /// GET `path` with the API token `token`: the status and the body parsed as JSON.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.base_url);
+        json_of(self.client.get(&url).bearer_auth(token), &url).await
+    }
 }
 
 impl Drop for TestApp {
@@ -134,8 +140,12 @@ impl Drop for TestApp {
 
 /// GET a URL, returning the status and the body parsed as JSON.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
-    let response = client
-        .get(url)
+    json_of(client.get(url), url).await
+}
+
+/// Sends `request` (a GET of `url`): the status and the body parsed as JSON.
+async fn json_of(request: reqwest::RequestBuilder, url: &str) -> (u16, serde_json::Value) {
+    let response = request
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));

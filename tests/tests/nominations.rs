@@ -150,15 +150,9 @@ fn submission(s: &Setup, head: &str, head_id: &str) -> Value {
 /// Nomination `id` as the county admin reads it over the API.
 async fn shown_of(s: &Setup, id: &str) -> Value {
     s.app
-        .client
-        .get(format!("{}/api/v1/nominations/{id}", s.app.base_url))
-        .bearer_auth(&s.admin_token)
-        .send()
+        .get_json_as(&format!("/api/v1/nominations/{id}"), &s.admin_token)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .1
 }
 
 /// Nomination `id`'s state as the county admin reads it over the API.

@@ -483,17 +483,8 @@ async fn admin_id(store: &Store) -> Uuid {
 }
 
 async fn stalled_count(admin: &Admin, token: &str, path: &str) -> usize {
-    let listed: serde_json::Value = admin
-        .app
-        .client
-        .get(format!("{}{path}", admin.app.base_url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, listed) = admin.app.get_json_as(path, token).await;
+    assert_eq!(status, 200, "{listed}");
     listed["total"]
         .as_u64()
         .unwrap_or_else(|| panic!("{listed}")) as usize

@@ -1,6 +1,8 @@
 //! Review levels: entering a level (tasks, links, mails), deciding it, reminders, and handing
 //! open tasks on when a reviewer leaves.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use jinguo_core::auth::Role;
 use jinguo_core::nominations::{self as core, Event, Flow, Level, State};
@@ -54,11 +56,7 @@ pub async fn may_review(
 
 /// The org unit that reviews a nomination at `level`.
 pub fn unit_for(village: OrgCode, level: Level) -> OrgCode {
-    village.at_level(match level {
-        Level::Village => OrgLevel::Village,
-        Level::Township => OrgLevel::Township,
-        Level::County => OrgLevel::County,
-    })
+    village.at_level(level.org_level())
 }
 
 /// What a review link is about: `{nomination}:{level}` (the program owns the format).
@@ -170,16 +168,6 @@ fn stall_states(level: Level) -> &'static [State] {
     }
 }
 
-/// The review level a unit reviews at, if any.
-fn level_of(unit: OrgCode) -> Option<Level> {
-    match unit.level() {
-        OrgLevel::Village => Some(Level::Village),
-        OrgLevel::Township => Some(Level::Township),
-        OrgLevel::County => Some(Level::County),
-        OrgLevel::Province | OrgLevel::City => None,
-    }
-}
-
 /// The history event of a stalled level that moves again.
 pub(crate) const REVIEWER_APPOINTED: &str = "reviewer_appointed";
 
@@ -207,12 +195,14 @@ pub async fn resume_stalled(
         .iter()
         .filter(|a| a.role == Role::Reviewer)
     {
-        let (unit, Some(level)) = (a.org, level_of(a.org)) else {
+        let (unit, Some(level)) = (a.org, Level::reviewed_by(a.org.level())) else {
             continue;
         };
         // Serialised with the stalls at this unit (see `flag_no_reviewer`).
         orgs::lock(conn, unit).await?;
         let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
+        // Stalled nominations of one unit mostly share a campaign: read each once.
+        let mut campaigns: HashMap<Uuid, CampaignRow> = HashMap::new();
         for stalled in store::stalled_within(conn, &unit, stall_states(level)).await? {
             let n = locked(conn, stalled.id).await?;
             if !stall_states(level).contains(&n.state) {
@@ -220,8 +210,12 @@ pub async fn resume_stalled(
             }
             note(conn, &n, REVIEWER_APPOINTED, unit.as_str(), now).await?;
             if n.state != State::EligibilityReview {
-                let (c, _) = campaign(conn, n.campaign_id).await?;
+                let c = match campaigns.get(&n.campaign_id) {
+                    Some(c) => c.clone(),
+                    None => campaign(conn, n.campaign_id).await?.0,
+                };
                 open_level(conn, &n, &c, level, unit, &reviewers, links, now).await?;
+                campaigns.insert(n.campaign_id, c);
             }
             resumed += 1;
         }
@@ -250,8 +244,8 @@ pub(crate) async fn flag_no_reviewer(
     tracing::warn!(nomination = %n.id, %unit, level = level.as_str(), "no active reviewer for this level");
     // Two stalls at one unit at once must not both think they are the first.
     orgs::lock(conn, unit).await?;
-    let waiting = store::stalled_within(conn, &unit, stall_states(level)).await?;
-    if waiting.iter().any(|w| w.id != n.id) {
+    // The count includes this nomination, noted above.
+    if store::count_stalled_within(conn, &unit, stall_states(level)).await? > 1 {
         return Ok(());
     }
     let village = n.village;

@@ -9,7 +9,7 @@ use jinguo_core::messaging::{AfterFailure, Envelope, topic_matches};
 use jinguo_store::{Queue, StoreError, dead_letters, deliveries, outbox};
 use tokio::sync::Semaphore;
 
-use crate::handle::{self, inbox_then_handler};
+use crate::handle::{self, Outcome, inbox_then_handler};
 use crate::{Bus, CancellationToken, HandlerError, Worker, now};
 
 /// Moves outbox rows to the consumers bound to them until `shutdown`.
@@ -194,25 +194,21 @@ async fn work_one(
     }
 }
 
-/// Handles a leased delivery with no transaction open, then removes it or decides its next
-/// attempt.
+/// Handles a leased delivery with no transaction open (as the RabbitMQ consumer does, through
+/// [`handle::handle`]), then removes it or decides its next attempt.
 async fn handle_outside(
     bus: &Bus,
     worker: &Worker,
     delivery: deliveries::Delivery,
 ) -> Result<(), StoreError> {
-    match worker
-        .handler
-        .handle_outside(&bus.store, &delivery.envelope)
-        .await
-    {
-        Ok(()) => {
+    match handle::handle(bus, worker, &delivery.envelope).await {
+        Outcome::Handled | Outcome::Duplicate => {
             let seq = delivery.seq;
             bus.store
                 .write_alone(move |c| Box::pin(deliveries::remove(c, seq)))
                 .await
         }
-        Err(error) => after_failure(bus, worker, delivery, error).await,
+        Outcome::Failed(error) => after_failure(bus, worker, delivery, error).await,
     }
 }
 

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::org::OrgLevel;
+
 /// Where a nomination is. JSON names as the API shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +146,22 @@ impl Level {
             Level::Township => "乡镇级",
             Level::County => "县级",
         }
+    }
+
+    /// The level of the org units that review at this level.
+    pub fn org_level(self) -> OrgLevel {
+        match self {
+            Level::Village => OrgLevel::Village,
+            Level::Township => OrgLevel::Township,
+            Level::County => OrgLevel::County,
+        }
+    }
+
+    /// The review level units of `org` review at, if any (none above a county).
+    pub fn reviewed_by(org: OrgLevel) -> Option<Level> {
+        [Level::Village, Level::Township, Level::County]
+            .into_iter()
+            .find(|l| l.org_level() == org)
     }
 }
 

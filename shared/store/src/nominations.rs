@@ -813,30 +813,47 @@ macro_rules! filtered {
 /// The history event of a level opened without an active reviewer.
 const STALLED_EVENT: &str = "no_reviewer";
 
-/// The nominations of any campaign waiting in one of `states` within `unit` whose newest
-/// visible event is `no_reviewer`: stalled at that unit for want of a reviewer, oldest first.
-/// The candidates come from the partial index of `no_reviewer` events.
+/// The nominations of any campaign waiting in one of `$states` within `$unit` whose newest
+/// visible event is `no_reviewer`: stalled at that unit for want of a reviewer. The candidates
+/// come from the partial index of `no_reviewer` events.
+macro_rules! stalled_within {
+    ($unit:expr, $states:expr) => {{
+        let states: Vec<&str> = $states.iter().map(|s| s.as_str()).collect();
+        let (lo, hi) = code_range($unit);
+        let ever = nomination_history::table
+            .filter(nomination_history::event.eq(STALLED_EVENT))
+            .select(nomination_history::nomination_id);
+        nominations::table
+            .filter(nominations::state.eq_any(states))
+            .filter(nominations::village_code.between(lo, hi))
+            .filter(nominations::id.eq_any(ever))
+            .filter(last_visible_event!().eq(STALLED_EVENT))
+    }};
+}
+
+/// The nominations stalled at `unit` in one of `states` (see [`stalled_within!`]), oldest first.
 pub async fn stalled_within(
     conn: &mut Conn<'_>,
     unit: &OrgCode,
     states: &[State],
 ) -> Result<Vec<NominationRow>, StoreError> {
-    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-    let (lo, hi) = code_range(unit);
-    let ever = nomination_history::table
-        .filter(nomination_history::event.eq(STALLED_EVENT))
-        .select(nomination_history::nomination_id);
-    let query = nominations::table
-        .filter(nominations::state.eq_any(states))
-        .filter(nominations::village_code.between(lo, hi))
-        .filter(nominations::id.eq_any(ever))
-        .filter(last_visible_event!().eq(STALLED_EVENT))
-        .order((nominations::created_at, nominations::id));
+    let query = stalled_within!(unit, states).order((nominations::created_at, nominations::id));
     let rows = on_backend!(conn, |c| query
         .select(NominationRecord::as_select())
         .load(c)
         .await)?;
     rows.into_iter().map(NominationRow::try_from).collect()
+}
+
+/// How many nominations are stalled at `unit` in one of `states`: a count, for the question
+/// "is this the first?" asked at every stall.
+pub async fn count_stalled_within(
+    conn: &mut Conn<'_>,
+    unit: &OrgCode,
+    states: &[State],
+) -> Result<i64, StoreError> {
+    let query = stalled_within!(unit, states).count();
+    Ok(on_backend!(conn, |c| query.get_result(c).await)?)
 }
 
 /// How many nominations of `campaign` each village within `area` holds in each stored state:
