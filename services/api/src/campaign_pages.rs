@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::auth::SignedIn;
 use crate::extract::{Form, Path};
+use crate::page::for_people;
 use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
 use crate::picker::{Pick, Picker, Typed};
@@ -525,15 +526,6 @@ pub(crate) async fn create(
         Err(other) => return ApiError::from(other).into_response(),
     };
     new_page(&state, &session, root, typed, Some(refused)).await
-}
-
-/// A message for a page: the program's sentence when it is Chinese, a general one otherwise.
-fn for_people(message: &str) -> String {
-    if message.is_empty() || message.chars().any(|c| c.is_ascii_alphabetic()) {
-        "请检查后重新填写".to_owned()
-    } else {
-        message.to_owned()
-    }
 }
 
 // --- /campaigns/{id} -------------------------------------------------------------------------

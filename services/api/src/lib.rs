@@ -16,6 +16,7 @@ mod orgs;
 mod page;
 mod pages;
 mod picker;
+mod publicity_pages;
 mod referral_pages;
 mod referrals;
 mod review;
@@ -72,6 +73,10 @@ impl AppState {
                         jinguo_nominations::ELIGIBILITY,
                         review::NominationLink::Eligibility,
                     )
+                    .with(
+                        jinguo_nominations::OBJECTION,
+                        review::NominationLink::Objection,
+                    )
                     .with(jinguo_referrals::ACKNOWLEDGE, referral_pages::ReferralLink),
             ),
             store,
@@ -122,6 +127,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
+        .route("/public/campaigns/{id}", get(publicity_pages::county_board))
+        .route(
+            "/public/campaigns/{id}/villages/{code}",
+            get(publicity_pages::village_board),
+        )
+        .route(
+            "/public/campaigns/{id}/objections",
+            post(publicity_pages::object),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::limit_per_ip,

@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jinguo_core::org::OrgCode;
 use jinguo_nominations::{
-    CampaignEdit, Decision, EligibilityDecision, NewCampaign, Nominator, Refusal, Submission,
+    CampaignEdit, Decision, EligibilityDecision, Finding, NewCampaign, Nominator, Refusal,
+    Submission,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -326,13 +327,14 @@ pub(crate) async fn list(
 pub(crate) struct ChangeBody {
     story: Option<String>,
     reason: Option<String>,
-    /// `eligibility`: `continue` or `close`.
+    /// `eligibility`: `continue` or `close`; `objection`: `dismiss` or `uphold`.
     decision: Option<String>,
 }
 
 /// `POST /api/v1/nominations/{id}/resubmit` (`nomination.submit`), `/withdraw`
-/// (`nomination.withdraw`) and `/eligibility` (county case officers: `continue`, or `close`
-/// with one of the listed reasons).
+/// (`nomination.withdraw`), `/eligibility` (county case officers: `continue`, or `close`
+/// with one of the listed reasons) and `/objection` (county reviewers, while objections are
+/// investigated: `dismiss`, or `uphold` with a reason).
 pub(crate) async fn change(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -401,6 +403,36 @@ pub(crate) async fn change(
                             id,
                             person,
                             decision,
+                            &links,
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await?
+        }
+        "objection" => {
+            let finding = match body.decision.as_deref() {
+                Some("uphold") => Finding::Uphold,
+                Some("dismiss") => Finding::Dismiss,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "decision",
+                        "请选择 dismiss（驳回异议，继续公示）或 uphold（维持异议，撤销推荐）",
+                    ));
+                }
+            };
+            state
+                .store
+                .transaction(move |c| {
+                    let (links, reason) = (links.clone(), body.reason.clone());
+                    Box::pin(async move {
+                        jinguo_nominations::investigate(
+                            c,
+                            id,
+                            person,
+                            finding,
+                            reason.as_deref(),
                             &links,
                             jinguo_bus::now(),
                         )

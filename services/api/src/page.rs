@@ -196,3 +196,12 @@ pub(crate) async fn signed_in(
         Err(e) => Err(e.into_response()),
     }
 }
+
+/// A message for a page: the program's sentence when it is Chinese, a general one otherwise.
+pub(crate) fn for_people(message: &str) -> String {
+    if message.is_empty() || message.chars().any(|c| c.is_ascii_alphabetic()) {
+        "请检查后重新填写".to_owned()
+    } else {
+        message.to_owned()
+    }
+}

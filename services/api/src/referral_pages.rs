@@ -30,6 +30,7 @@ use crate::auth::{ClientAddr, SignedIn};
 use crate::extract::{Form, Path};
 use crate::limits::{HOUR, Limit};
 use crate::links::{Acted, LinkAction, LinkForm};
+use crate::page::for_people;
 use crate::page::{Refused, RefusedForm, message};
 use crate::page::{render, signed_in};
 use crate::picker::{Pick, Picker, Typed};
@@ -68,15 +69,6 @@ fn field_label(field: &str) -> &'static str {
         "outcome" => "结案结果",
         "order_expires_on" => "保护令有效期至",
         _ => "填写内容",
-    }
-}
-
-/// A message for a page: the program's sentence when it is Chinese, a general one otherwise.
-fn for_people(message: &str) -> String {
-    if message.is_empty() || message.chars().any(|c| c.is_ascii_alphabetic()) {
-        "请检查后重新填写".to_owned()
-    } else {
-        message.to_owned()
     }
 }
 

@@ -390,6 +390,130 @@ pub(crate) async fn eligibility_page(
     }
 }
 
+#[derive(Template)]
+#[template(path = "objection.html")]
+struct ObjectionPage<'a> {
+    family: String,
+    campaign: String,
+    category: String,
+    village: String,
+    story: String,
+    /// What is left of the paused 公示, in words.
+    remaining: String,
+    objections: Vec<ShownObjection>,
+    action: String,
+    csrf: &'a str,
+    decision: String,
+    reason: String,
+    refused: Option<Refused>,
+}
+
+struct ShownObjection {
+    name: String,
+    phone: Option<String>,
+    reason: String,
+    at: String,
+}
+
+impl RefusedForm for ObjectionPage<'_> {
+    fn refusals(&self) -> &[Refused] {
+        self.refused.as_slice()
+    }
+}
+
+/// GET behind an investigation link: the objections (with the objectors' phones), the story
+/// and the finding form; changes nothing. Only a county reviewer who may decide sees anything.
+async fn objection_page(
+    state: &AppState,
+    link: &ActionLink,
+    secret: &Secret,
+    csrf: &str,
+    sent_back: Option<SentBack>,
+) -> Response {
+    let Ok(id) = link.subject.parse::<Uuid>() else {
+        return no_such_nomination();
+    };
+    let (person, links) = (link.actor, state.nominations());
+    let loaded = state
+        .store
+        .read(move |c| {
+            let links = links.clone();
+            Box::pin(async move {
+                let now = jinguo_bus::now();
+                let Some((n, objections)) =
+                    jinguo_nominations::investigation_view(c, id, person, &links, now).await?
+                else {
+                    return Ok(None);
+                };
+                let c_row = jinguo_store::nominations::get_campaign(c, n.campaign_id).await?;
+                let open = jinguo_store::objections::open_for(c, id).await?;
+                let codes = [
+                    n.village.at_level(jinguo_core::org::OrgLevel::Township),
+                    n.village,
+                ];
+                let names = jinguo_store::orgs::names(c, &codes).await?;
+                let village = codes
+                    .iter()
+                    .filter_map(|code| names.get(code).cloned())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Ok::<_, Refusal>(Some((n, objections, c_row, open, village)))
+            })
+        })
+        .await;
+    let (n, objections, campaign, open, village) = match loaded {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return message(
+                StatusCode::CONFLICT,
+                "无需您核查",
+                "这项异议核查已不需要您处理。".into(),
+                None,
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let tz = state.config.calendar.time_zone;
+    let remaining = open.map_or(0, |o| o.remaining.num_seconds().max(0));
+    let remaining = match remaining {
+        s if s >= 86_400 => format!("约 {} 天", (s + 43_200) / 86_400),
+        s if s >= 3_600 => format!("约 {} 小时", (s + 1_800) / 3_600),
+        s if s >= 60 => format!("约 {} 分钟", (s + 30) / 60),
+        s => format!("{s} 秒"),
+    };
+    let (decision, reason, refused) = match sent_back {
+        Some(b) => (b.decision, b.reason, Some(b.refused)),
+        None => (String::new(), String::new(), None),
+    };
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let family = jinguo_nominations::family_of(&n);
+    page::render(
+        status,
+        &ObjectionPage {
+            family: family.head_name,
+            campaign: campaign.map(|c| c.name).unwrap_or_default(),
+            category: n.category.clone(),
+            village,
+            story: n.story.clone(),
+            remaining,
+            objections: objections
+                .into_iter()
+                .map(|o| ShownObjection {
+                    name: o.name,
+                    phone: o.phone,
+                    reason: o.reason,
+                    at: crate::links::local_time(o.at, tz),
+                })
+                .collect(),
+            action: format!("/link/{}", secret.expose()),
+            csrf,
+            decision,
+            reason,
+            refused,
+        },
+    )
+}
+
 /// The page once a review or eligibility decision is recorded.
 fn decided_page(to: State) -> Response {
     message(
@@ -478,6 +602,8 @@ async fn used_review_page(state: &AppState, link: &ActionLink) -> Response {
 pub(crate) enum NominationLink {
     Review,
     Eligibility,
+    /// `{nomination}`: a county reviewer's investigation of the objections to a family in 公示.
+    Objection,
 }
 
 impl LinkAction for NominationLink {
@@ -491,6 +617,7 @@ impl LinkAction for NominationLink {
         match self {
             NominationLink::Review => Box::pin(page(state, link, secret, csrf)),
             NominationLink::Eligibility => Box::pin(eligibility_page(state, link, secret, csrf)),
+            NominationLink::Objection => Box::pin(objection_page(state, link, secret, csrf, None)),
         }
     }
 
@@ -534,6 +661,21 @@ impl LinkAction for NominationLink {
                     )
                     .await
                 }
+                NominationLink::Objection => {
+                    let finding = match form.decision.as_deref() {
+                        Some("uphold") => jinguo_nominations::Finding::Uphold,
+                        Some("dismiss") => jinguo_nominations::Finding::Dismiss,
+                        _ => return Ok(Err(Refused::at("decision", "请选择驳回异议或维持异议。"))),
+                    };
+                    let Ok(id) = link.subject.parse() else {
+                        return missing();
+                    };
+                    let reason = form.reason.as_deref();
+                    jinguo_nominations::investigate(
+                        conn, id, link.actor, finding, reason, &links, now,
+                    )
+                    .await
+                }
             };
             match decided_to {
                 Ok(to) => Ok(Ok(decided(to))),
@@ -552,19 +694,23 @@ impl LinkAction for NominationLink {
         refused: Refused,
     ) -> jinguo_store::BoxFuture<'a, Response> {
         Box::pin(async move {
+            let sent_back = SentBack {
+                decision: form.decision.clone().unwrap_or_default(),
+                reason: form.reason.clone().unwrap_or_default(),
+                refused,
+            };
+            if let NominationLink::Objection = self {
+                return objection_page(state, link, secret, csrf, Some(sent_back)).await;
+            }
             let id = jinguo_nominations::reviewed_nomination(&link.subject);
             let (NominationLink::Review, Some(id)) = (self, id) else {
+                let refused = sent_back.refused;
                 return message(
                     refused.status,
                     "未能提交",
                     refused.message,
                     Some("请返回上一页修改后重新提交。"),
                 );
-            };
-            let sent_back = SentBack {
-                decision: form.decision.clone().unwrap_or_default(),
-                reason: form.reason.clone().unwrap_or_default(),
-                refused,
             };
             let action = format!("/link/{}", secret.expose());
             render(state, id, link.actor, action, csrf, Some(sent_back)).await
@@ -579,7 +725,7 @@ impl LinkAction for NominationLink {
         Box::pin(async move {
             match self {
                 NominationLink::Review => used_review_page(state, link).await,
-                NominationLink::Eligibility => {
+                NominationLink::Eligibility | NominationLink::Objection => {
                     crate::links::used_page(link, state.config.calendar.time_zone, None)
                 }
             }

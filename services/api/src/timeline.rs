@@ -41,6 +41,11 @@ pub(crate) fn event_label(event: &str, to: &str) -> String {
         "reassigned" => return "原审核员离岗，审核任务已转交".into(),
         "village_publicity_ended" => return "村级公示期满".into(),
         "publicity_ended" => return "公示期满，获评".into(),
+        "objected" => return "公示期间收到异议，公示暂停，转县级审核员核查".into(),
+        "objection_joined" => return "又收到一条异议，并入同一核查".into(),
+        "no_investigator" => return "县级暂无审核员核查异议".into(),
+        "objection_dismissed" => return "异议核查：驳回异议，继续公示".into(),
+        "objection_upheld" => return "异议核查：维持异议，撤销推荐".into(),
         _ => {}
     }
     if let Some((l, what)) = event.split_once('_')
@@ -80,6 +85,7 @@ pub(crate) fn timeline(detail: &Detail, tz: chrono_tz::Tz) -> Vec<Step> {
             who: match h.actor.as_str() {
                 "public" => "本人（自荐）".to_owned(),
                 "system" => "系统".to_owned(),
+                "objector" => "群众（公示异议）".to_owned(),
                 actor => detail
                     .actor_names
                     .iter()

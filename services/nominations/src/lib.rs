@@ -15,16 +15,20 @@
 //!   passes on (`review::hand_over`, from the `jobs` worker).
 //!
 //! One module per job: `rules` (campaign rules, bounded), `refusal`, `campaign`, `submit`,
-//! `eligibility`, `review`, `publicity`, `lifecycle` (resubmit, withdraw), `jobs` (messages and
+//! `eligibility`, `review`, `publicity`, `objection` (objections during 公示 and their investigation), `board`
+//! (the public 公示 pages), `lifecycle` (resubmit, withdraw), `jobs` (messages and
 //! the worker), `views` (what pages may show), with `access`, `family`, `records` and `settings`
 //! serving them.
 
 mod access;
+mod board;
 mod campaign;
 mod eligibility;
 mod family;
 mod jobs;
 mod lifecycle;
+mod objection;
+mod outcome;
 mod publicity;
 mod records;
 mod refusal;
@@ -34,6 +38,7 @@ mod settings;
 mod submit;
 mod views;
 
+pub use board::{Board, BoardEntry, SUMMARY_CHARS, publicity_board};
 pub use campaign::{
     CampaignEdit, CampaignView, NewCampaign, campaign_view, campaigns_overlapping, create_campaign,
     update_campaign,
@@ -44,6 +49,10 @@ pub use eligibility::{
 pub use family::{Family, FamilyRecord, Member, family_of};
 pub use jobs::{Nominations, worker};
 pub use lifecycle::{resubmit, withdraw};
+pub use objection::{
+    Finding, NewObjection, OBJECTION, OBJECTION_REASON_MAX, OBJECTION_REASON_MIN, ObjectionView,
+    investigate, investigation_view, object,
+};
 pub use publicity::{PUBLICITY_ENDED, publicity_ended};
 pub use refusal::Refusal;
 pub use review::{

@@ -8,6 +8,7 @@ use jinguo_store::nominations::{self as store, NominationRow, Transition};
 use uuid::Uuid;
 
 use crate::jobs::PublicityEnded;
+use crate::outcome::tell_nominator;
 use crate::records::{campaign, locked};
 use crate::refusal::{Refusal, corrupt, illegal};
 use crate::review::enter_level;
@@ -42,12 +43,28 @@ pub(crate) async fn schedule_publicity_end(
             links.due(&Deadline::WorkingDays(days), village, now)
         })
         .unwrap_or(now);
+    set_publicity_end(conn, n.id, to, due, now).await
+}
+
+/// The timer that ends the 公示 `publicity` of `nomination`: one per nomination and 公示.
+pub(crate) fn publicity_timer(nomination: Uuid, publicity: State) -> String {
+    format!("publicity:{nomination}:{publicity}")
+}
+
+/// Sets the end of a 公示 to `due` (a new one, or one resumed after an objection).
+pub(crate) async fn set_publicity_end(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+    publicity: State,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
     let message = PublicityEnded {
-        nomination: n.id,
-        state: to,
+        nomination,
+        state: publicity,
     }
     .envelope(now);
-    let key = format!("publicity:{}:{to}", n.id);
+    let key = publicity_timer(nomination, publicity);
     jinguo_store::timers::schedule(conn, &key, due, None, &message, now).await?;
     Ok(())
 }
@@ -89,6 +106,7 @@ pub async fn publicity_ended(
         now,
     )
     .await?;
+    tell_nominator(conn, &n, &c, to, None, links, now).await?;
     if let Some(level) = to.review_level() {
         let moved = NominationRow { state: to, ..n };
         enter_level(conn, &moved, &c, level, links, now).await?;

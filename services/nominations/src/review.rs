@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::access::{may, permit};
 use crate::eligibility::{ELIGIBILITY, ask_case_officers, reveals_eligibility};
 use crate::family::family_of;
+use crate::outcome::tell_nominator;
 use crate::publicity::schedule_publicity_end;
 use crate::records::{campaign, locked, note};
 use crate::refusal::{Refusal, illegal, invalid, reason_text};
@@ -110,6 +111,7 @@ pub(crate) async fn enter_level(
         if let Some(r) = &rules {
             schedule_publicity_end(conn, n, to, r, links, now).await?;
         }
+        tell_nominator(conn, n, c, to, None, links, now).await?;
         if let Some(next_level) = to.review_level() {
             let moved = NominationRow {
                 state: to,
@@ -565,6 +567,7 @@ pub async fn decide(
         .await?;
     }
     schedule_publicity_end(conn, &n, to, &rules, links, now).await?;
+    tell_nominator(conn, &n, &c, to, reason, links, now).await?;
     if let Some(next_level) = to.review_level() {
         let moved = NominationRow { state: to, ..n };
         enter_level(conn, &moved, &c, next_level, links, now).await?;

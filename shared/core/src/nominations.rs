@@ -186,8 +186,11 @@ pub enum Event {
     PublicityEnded,
     /// An objection during a 公示.
     Objected,
-    /// The investigation found the objection unfounded.
-    Cleared,
+    /// The investigation found the objection unfounded: the 公示 it paused (`VillagePublicity` or
+    /// `Publicity`) goes on for the time that was left.
+    Cleared {
+        back_to: State,
+    },
     /// The investigation upheld the objection.
     Revoked,
     Withdrawn,
@@ -230,7 +233,11 @@ pub fn next(state: State, event: Event, flow: Flow) -> Result<State, Illegal> {
         (VillagePublicity, Event::VillagePublicityEnded) => TownshipReview,
         (Publicity, Event::PublicityEnded) => Awarded,
         (VillagePublicity | Publicity, Event::Objected) => UnderInvestigation,
-        (UnderInvestigation, Event::Cleared) => Awarded,
+        (UnderInvestigation, Event::Cleared { back_to })
+            if back_to == Publicity || (back_to == VillagePublicity && flow.village_publicity) =>
+        {
+            back_to
+        }
         (UnderInvestigation, Event::Revoked) => Revoked,
         (s, Event::Withdrawn) if !s.is_final() && s != UnderInvestigation => Withdrawn,
         (VillageReview, Event::EligibilityHeld) => EligibilityReview,
@@ -264,6 +271,49 @@ impl Story {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What a public 公示 page shows of a story: its first `max` characters, with every run of six
+/// or more digits (an ID number, a phone, a house number with its room) and each of `hidden`
+/// (the family's address) masked before it is cut, so no part of them survives the cut.
+pub fn public_summary(story: &str, hidden: &[&str], max: usize) -> String {
+    let mut text = story.to_owned();
+    for h in hidden.iter().filter(|h| h.chars().count() >= 2) {
+        text = text.replace(h, "（略）");
+    }
+    let mut out = String::with_capacity(text.len());
+    // A run of digits with what may sit inside a number (spaces, dashes, an ID number's X).
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().filter(char::is_ascii_digit).count() >= 6 {
+            out.push_str("******");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        // Full-width digits are digits.
+        let c = match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            c => c,
+        };
+        let inside = !run.is_empty() && matches!(c, 'X' | 'x' | ' ' | '-');
+        if c.is_ascii_digit() || inside {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    let out = out.trim().to_owned();
+    if out.chars().count() > max {
+        let cut: String = out.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        out
     }
 }
 
@@ -430,20 +480,66 @@ mod tests {
     }
 
     #[test]
-    fn objections_open_an_investigation_that_awards_or_revokes() {
+    fn objections_pause_a_publicity_that_resumes_or_ends_revoked() {
         assert_eq!(
             next(State::Publicity, Event::Objected, WITH),
             Ok(State::UnderInvestigation)
         );
         assert_eq!(
-            next(State::UnderInvestigation, Event::Cleared, WITH),
-            Ok(State::Awarded)
+            next(State::VillagePublicity, Event::Objected, WITH),
+            Ok(State::UnderInvestigation)
+        );
+        for back_to in [State::Publicity, State::VillagePublicity] {
+            assert_eq!(
+                next(State::UnderInvestigation, Event::Cleared { back_to }, WITH),
+                Ok(back_to)
+            );
+        }
+        assert!(
+            next(
+                State::UnderInvestigation,
+                Event::Cleared {
+                    back_to: State::Awarded
+                },
+                WITH
+            )
+            .is_err()
         );
         assert_eq!(
             next(State::UnderInvestigation, Event::Revoked, WITH),
             Ok(State::Revoked)
         );
         assert!(next(State::UnderInvestigation, Event::Withdrawn, WITH).is_err());
+    }
+
+    #[test]
+    fn public_summaries_never_hold_a_number_or_the_address() {
+        let story = "王家住在榆中县城关镇兴隆村3组15号，电话13912345678，身份证620102198001011234X，\
+                     家中四代同堂，孝老爱亲。";
+        let shown = public_summary(story, &["榆中县城关镇兴隆村3组15号"], 200);
+        assert!(!shown.contains("13912345678"), "{shown}");
+        assert!(!shown.contains("620102"), "{shown}");
+        assert!(!shown.contains("兴隆村3组"), "{shown}");
+        assert!(shown.contains("四代同堂"), "{shown}");
+        // Spaced, dashed and full-width numbers are numbers too; short ones stay.
+        let shown = public_summary(
+            "电话 139 1234 5678，或１３９１２３４５６７８，家有3口人",
+            &[],
+            200,
+        );
+        assert!(
+            !shown.contains("5678") && !shown.contains("５６７８"),
+            "{shown}"
+        );
+        assert!(shown.contains("3口人"), "{shown}");
+        // Cut after masking: the start of a number at the cut is masked too.
+        let long = format!("{}13912345678", "好".repeat(195));
+        let shown = public_summary(&long, &[], 200);
+        assert!(!shown.contains("13912"), "{shown}");
+        assert_eq!(
+            public_summary(&"好".repeat(300), &[], 200).chars().count(),
+            201
+        );
     }
 
     #[test]
@@ -544,7 +640,15 @@ mod tests {
             Just(Event::VillagePublicityEnded),
             Just(Event::PublicityEnded),
             Just(Event::Objected),
-            Just(Event::Cleared),
+            Just(Event::Cleared {
+                back_to: State::Publicity
+            }),
+            Just(Event::Cleared {
+                back_to: State::VillagePublicity
+            }),
+            Just(Event::Cleared {
+                back_to: State::Awarded
+            }),
             Just(Event::Revoked),
             Just(Event::Withdrawn),
             Just(Event::EligibilityHeld),
@@ -555,7 +659,7 @@ mod tests {
 
     proptest! {
         /// Whatever is attempted, a nomination only ever moves along the allowed edges: final
-        /// states never change, awards come only from 公示 or a cleared investigation, and a
+        /// states never change, awards come only from 公示 (a cleared investigation goes back to it), and a
         /// level is only ever decided while it is under review.
         #[test]
         fn only_allowed_transitions_happen(events in proptest::collection::vec(any_event(), 0..40), village_publicity: bool) {
@@ -569,7 +673,7 @@ mod tests {
                             prop_assert_eq!(state, State::VillageReview);
                         }
                         if to == State::Awarded {
-                            prop_assert!(matches!(state, State::Publicity | State::UnderInvestigation));
+                            prop_assert_eq!(state, State::Publicity);
                         }
                         if to == State::VillagePublicity {
                             prop_assert!(village_publicity);

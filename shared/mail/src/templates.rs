@@ -192,6 +192,53 @@ email!(
     )
 );
 
+/// Tells the county reviewers that a family in 公示 has an objection to investigate. Nothing of
+/// the objection (who, their phone, what) is in the mail: the link's page shows it.
+#[derive(Debug, Clone)]
+pub struct ObjectionNotice {
+    pub recipient: String,
+    pub campaign: String,
+    pub family: String,
+    /// The township's and the village's names.
+    pub village: String,
+    pub link: String,
+}
+
+email!(
+    ObjectionNotice,
+    "objection_notice.html",
+    "objection_notice.txt",
+    |m| format!("【巾帼】公示异议待核查：{}家庭", m.family)
+);
+
+/// Tells a nominator (or, for a self-nomination, the village chair, who tells the family) what
+/// became of a nomination: returned, not passed, in 公示, awarded.
+#[derive(Debug, Clone)]
+pub struct NominationOutcome {
+    pub recipient: String,
+    pub campaign: String,
+    pub family: String,
+    /// What happened, completing "…家庭的推荐" (e.g. "已被退回，请修改后重新提交").
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// A self-nomination: the recipient is asked to tell the family.
+    pub for_family: bool,
+    /// Where to act or look, with the words of its button.
+    pub link: Option<String>,
+    pub action: String,
+}
+
+email!(
+    NominationOutcome,
+    "nomination_outcome.html",
+    "nomination_outcome.txt",
+    |m| format!(
+        "【巾帼】{}家庭的推荐{}",
+        m.family,
+        m.outcome.split('，').next().unwrap_or_default()
+    )
+);
+
 /// Asks the county case officers to check a held nomination's eligibility. It names neither
 /// the family nor the reason: only the campaign, the village and a link.
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@ mod json;
 pub mod links;
 pub mod mail;
 pub mod nominations;
+pub mod objections;
 pub mod orgs;
 pub mod outbox;
 pub mod people;

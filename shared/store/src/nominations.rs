@@ -378,6 +378,31 @@ pub async fn list(conn: &mut Conn<'_>, campaign: Uuid) -> Result<Vec<NominationR
     rows.into_iter().map(NominationRow::try_from).collect()
 }
 
+/// The nominations of `campaign` in one of `states`, only those of `village` when given, by
+/// village and then as they came in (the public 公示 lists).
+pub async fn in_states(
+    conn: &mut Conn<'_>,
+    campaign: Uuid,
+    states: &[State],
+    village: Option<OrgCode>,
+) -> Result<Vec<NominationRow>, StoreError> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    // Every code is digits: "" to "~" spans them all.
+    let (lo, hi) = village.map_or((String::new(), "~".to_owned()), |v| {
+        (v.to_string(), v.to_string())
+    });
+    let query = nominations::table
+        .filter(nominations::campaign_id.eq(campaign.to_string()))
+        .filter(nominations::state.eq_any(states))
+        .filter(nominations::village_code.between(lo, hi))
+        .order((nominations::village_code, nominations::created_at));
+    let rows = on_backend!(conn, |c| query
+        .select(NominationRecord::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter().map(NominationRow::try_from).collect()
+}
+
 /// One line of a campaign's list: the nomination, its village's name and the last event of its
 /// history that the eligibility hold did not write (what `stalled` is read from).
 #[derive(Debug, Clone)]

@@ -379,3 +379,23 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 diesel::joinable!(referral_tasks -> referrals (referral_id));
 diesel::joinable!(referral_access -> referrals (referral_id));
+
+diesel::table! {
+    nomination_objections (id) {
+        id -> Text,
+        nomination_id -> Text,
+        name -> Text,
+        phone_sealed -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    nomination_investigations (nomination_id) {
+        nomination_id -> Text,
+        publicity -> Text,
+        remaining_ms -> BigInt,
+        opened_at -> Timestamp,
+    }
+}

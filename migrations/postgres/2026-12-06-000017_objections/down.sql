@@ -1,0 +1,2 @@
+DROP TABLE nomination_investigations;
+DROP TABLE nomination_objections;
