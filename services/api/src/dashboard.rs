@@ -122,6 +122,18 @@ impl Opened {
     }
 }
 
+/// The campaign `id` for a signed-in person holding `nomination.view` in its whole area (what
+/// the dashboard and its exports ask, without filters); the page to answer with instead.
+pub(crate) async fn open_campaign(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+) -> Result<CampaignSummary, Response> {
+    open(state, headers, id, Filters::default())
+        .await
+        .map(|o| o.campaign)
+}
+
 /// Signs in, finds the campaign, settles the area and asks `nomination.view` there; the page
 /// to answer with instead when any of it fails.
 async fn open(

@@ -1,6 +1,7 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
 mod auth;
+mod award_pages;
 mod campaign_pages;
 mod dashboard;
 mod edge;
@@ -120,6 +121,10 @@ pub fn router(state: AppState) -> Router {
             "/help",
             get(referral_pages::help_form).post(referral_pages::help_submit),
         )
+        .route(
+            "/public/campaigns/{id}/awarded",
+            get(award_pages::public_list),
+        )
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
         .layer(axum::middleware::from_fn_with_state(
@@ -140,6 +145,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/campaigns/{id}/export.csv",
             get(dashboard::export_csv),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded",
+            get(award_pages::staff_list),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded.xlsx",
+            get(award_pages::export_xlsx),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded.csv",
+            get(award_pages::export_csv),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded/{nomination_id}/certificate",
+            get(award_pages::certificate),
         )
         .route("/admin/status", get(pages::admin_status))
         .route("/campaigns", get(campaign_pages::list))
