@@ -25,17 +25,17 @@ use crate::{ApiError, AppState};
 /// Rows on one page of the dashboard.
 const PER_PAGE: u64 = 50;
 
-/// The export's columns, in order.
-const COLUMNS: [&str; 9] = [
-    "家庭",
-    "村",
-    "乡镇",
-    "类别",
-    "推荐渠道",
-    "状态",
-    "提交时间",
-    "截止时间",
-    "逾期/停滞",
+/// The export's columns, in order, with their widths in Excel.
+const COLUMNS: [(&str, f64); 9] = [
+    ("家庭", 12.0),
+    ("村", 12.0),
+    ("乡镇", 12.0),
+    ("类别", 12.0),
+    ("推荐渠道", 12.0),
+    ("状态", 12.0),
+    ("提交时间", 18.0),
+    ("截止时间", 18.0),
+    ("逾期/停滞", 18.0),
 ];
 
 /// The dashboard's query string as typed: every value optional, a bad one ignored (a GET form
@@ -120,6 +120,18 @@ impl Opened {
         }
         parts.join("&")
     }
+}
+
+/// The campaign `id` for a signed-in person holding `nomination.view` in its whole area (what
+/// the dashboard and its exports ask, without filters); the page to answer with instead.
+pub(crate) async fn open_campaign(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+) -> Result<CampaignSummary, Response> {
+    open(state, headers, id, Filters::default())
+        .await
+        .map(|o| o.campaign)
 }
 
 /// Signs in, finds the campaign, settles the area and asks `nomination.view` there; the page
@@ -539,9 +551,52 @@ fn cells(r: &ListedRow, tz: chrono_tz::Tz) -> [String; 9] {
     ]
 }
 
-/// An attachment named after the campaign (RFC 6266 `filename*`, with a plain fallback).
-fn attachment(body: Vec<u8>, content_type: &'static str, campaign: &str, ext: &str) -> Response {
-    let encoded: String = format!("{campaign}推荐名单.{ext}")
+/// A table to download: its sheet's name, its columns (title and width in Excel) and one line
+/// of cells per row, in the order of the columns.
+pub(crate) struct Sheet<'a> {
+    pub name: &'a str,
+    pub columns: &'a [(&'a str, f64)],
+    pub lines: Vec<Vec<String>>,
+}
+
+/// How a table is downloaded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Format {
+    Xlsx,
+    Csv,
+}
+
+/// `sheet` as an Excel workbook or a CSV file (UTF-8 with a byte order mark, so that Excel reads
+/// the Chinese), attached as `{title}.{ext}` (`{fallback}.{ext}` for clients without RFC 6266)
+/// and not cached.
+pub(crate) fn download(sheet: &Sheet<'_>, format: Format, title: &str, fallback: &str) -> Response {
+    let written = match format {
+        Format::Xlsx => xlsx(sheet).map_err(|e| ApiError::internal(&e)),
+        Format::Csv => csv_bytes(sheet).map_err(|e| ApiError::internal(&e)),
+    };
+    let (content_type, ext) = match format {
+        Format::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    match written {
+        Ok(body) => attachment(body, content_type, &format!("{title}.{ext}"), fallback, ext),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// An attachment named `file` (RFC 6266 `filename*`, with `{fallback}.{ext}` as the plain
+/// name).
+fn attachment(
+    body: Vec<u8>,
+    content_type: &'static str,
+    file: &str,
+    fallback: &str,
+    ext: &str,
+) -> Response {
+    let encoded: String = file
         .bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
@@ -552,7 +607,7 @@ fn attachment(body: Vec<u8>, content_type: &'static str, campaign: &str, ext: &s
         })
         .collect();
     let disposition =
-        format!("attachment; filename=\"nominations.{ext}\"; filename*=UTF-8''{encoded}");
+        format!("attachment; filename=\"{fallback}.{ext}\"; filename*=UTF-8''{encoded}");
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -570,72 +625,68 @@ pub(crate) async fn export_xlsx(
     Path(id): Path<Uuid>,
     Query(f): Query<Filters>,
 ) -> Response {
-    let o = match open(&state, &headers, id, f).await {
-        Ok(o) => o,
-        Err(page) => return page,
-    };
-    let rows = match export_rows(&state, id, &o).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let tz = state.config.calendar.time_zone;
-    match xlsx(&rows, tz) {
-        Ok(body) => attachment(
-            body,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &o.campaign.name,
-            "xlsx",
-        ),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
+    export(&state, &headers, id, f, Format::Xlsx).await
 }
 
-fn xlsx(rows: &[ListedRow], tz: chrono_tz::Tz) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    let sheet = book.add_worksheet();
-    sheet.set_name("推荐名单")?;
-    for (col, title) in (0u16..).zip(COLUMNS) {
-        sheet.write_string_with_format(0, col, title, &bold)?;
-        sheet.set_column_width(col, if col >= 6 { 18 } else { 12 })?;
-    }
-    for (row, r) in (1u32..).zip(rows) {
-        for (col, value) in (0u16..).zip(cells(r, tz)) {
-            sheet.write_string(row, col, value)?;
-        }
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    book.save_to_buffer()
-}
-
-/// `GET /admin/campaigns/{id}/export.csv`: the filtered list as CSV, UTF-8 with a byte order
-/// mark so that Excel reads the Chinese.
+/// `GET /admin/campaigns/{id}/export.csv`: the filtered list as CSV.
 pub(crate) async fn export_csv(
     AxumState(state): AxumState<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     Query(f): Query<Filters>,
 ) -> Response {
-    let o = match open(&state, &headers, id, f).await {
+    export(&state, &headers, id, f, Format::Csv).await
+}
+
+/// The whole filtered list (sheet 推荐名单), downloaded as `format`.
+async fn export(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+    f: Filters,
+    format: Format,
+) -> Response {
+    let o = match open(state, headers, id, f).await {
         Ok(o) => o,
         Err(page) => return page,
     };
-    let rows = match export_rows(&state, id, &o).await {
+    let rows = match export_rows(state, id, &o).await {
         Ok(r) => r,
         Err(page) => return page,
     };
     let tz = state.config.calendar.time_zone;
-    match csv_bytes(&rows, tz) {
-        Ok(body) => attachment(body, "text/csv; charset=utf-8", &o.campaign.name, "csv"),
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
+    let sheet = Sheet {
+        name: "推荐名单",
+        columns: &COLUMNS,
+        lines: rows.iter().map(|r| Vec::from(cells(r, tz))).collect(),
+    };
+    let title = format!("{}推荐名单", o.campaign.name);
+    download(&sheet, format, &title, "nominations")
 }
 
-fn csv_bytes(rows: &[ListedRow], tz: chrono_tz::Tz) -> Result<Vec<u8>, csv::Error> {
+fn xlsx(sheet: &Sheet<'_>) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let ws = book.add_worksheet();
+    ws.set_name(sheet.name)?;
+    for (col, (title, width)) in (0u16..).zip(sheet.columns) {
+        ws.write_string_with_format(0, col, *title, &bold)?;
+        ws.set_column_width(col, *width)?;
+    }
+    for (row, line) in (1u32..).zip(&sheet.lines) {
+        for (col, value) in (0u16..).zip(line) {
+            ws.write_string(row, col, value)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    book.save_to_buffer()
+}
+
+fn csv_bytes(sheet: &Sheet<'_>) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(COLUMNS)?;
-    for r in rows {
-        w.write_record(cells(r, tz))?;
+    w.write_record(sheet.columns.iter().map(|(title, _)| *title))?;
+    for line in &sheet.lines {
+        w.write_record(line)?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }

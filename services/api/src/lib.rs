@@ -1,6 +1,7 @@
 //! Jinguo's HTTP face: the JSON API under `/api/v1`, health and readiness, and pages.
 
 mod auth;
+mod award_pages;
 mod campaign_pages;
 mod dashboard;
 mod edge;
@@ -125,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             "/help",
             get(referral_pages::help_form).post(referral_pages::help_submit),
         )
+        .route(
+            "/public/campaigns/{id}/awarded",
+            get(award_pages::public_list),
+        )
         .route("/api/v1/orgs/{code}", get(orgs::show))
         .route("/api/v1/orgs/{code}/children", get(orgs::children))
         .route("/public/campaigns/{id}", get(publicity_pages::county_board))
@@ -154,6 +159,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/campaigns/{id}/export.csv",
             get(dashboard::export_csv),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded",
+            get(award_pages::staff_list),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded.xlsx",
+            get(award_pages::export_xlsx),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded.csv",
+            get(award_pages::export_csv),
+        )
+        .route(
+            "/admin/campaigns/{id}/awarded/{nomination_id}/certificate",
+            get(award_pages::certificate),
         )
         .route("/admin/status", get(pages::admin_status))
         .route("/campaigns", get(campaign_pages::list))

@@ -19,6 +19,7 @@
 //!   ([`wakeups`]); polling is the backstop.
 
 pub mod audit;
+pub mod awards;
 mod backend;
 pub mod cron_ticks;
 pub mod dead_letters;
