@@ -31,15 +31,24 @@ pub async fn villages(store: &Store) -> (OrgCode, OrgCode, Vec<OrgCode>) {
 /// A campaign over 皋兰县 named `name` (categories 最美家庭 and 五好家庭, no quotas, 3 days of
 /// 公示), created over the API with `token`; its id.
 pub async fn campaign(app: &TestApp, token: &str, name: &str) -> String {
+    let rules = serde_json::json!({ "categories": ["最美家庭", "五好家庭"],
+        "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" });
+    campaign_with_rules(app, token, name, rules).await
+}
+
+/// A campaign over 皋兰县 for 2026 named `name` with `rules`, created over the API with
+/// `token`; its id.
+pub async fn campaign_with_rules(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    rules: serde_json::Value,
+) -> String {
     let created = app
         .client
         .post(format!("{}/api/v1/campaigns", app.base_url))
         .bearer_auth(token)
-        .json(&serde_json::json!({
-            "name": name, "year": 2026, "scope_org": "620122",
-            "rules": { "categories": ["最美家庭", "五好家庭"],
-                       "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "3d" }
-        }))
+        .json(&serde_json::json!({ "name": name, "year": 2026, "scope_org": "620122", "rules": rules }))
         .send()
         .await
         .unwrap();

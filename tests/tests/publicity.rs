@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jinguo_core::org::OrgCode;
 use jinguo_store::Store;
-use jinguo_tests::nominating::{csrf_of, links_mailed_to, mails_to, units};
+use jinguo_tests::nominating::{campaign_with_rules, csrf_of, links_mailed_to, mails_to, units};
 use jinguo_tests::{Backend, TestApp, TestBus, Transport, add_staff, api_token};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -70,19 +70,7 @@ async fn world(transport: Transport, rules: Value) -> World {
     )
     .await;
     let admin_token = api_token(&app.store, admin).await;
-    let created = app
-        .client
-        .post(format!("{}/api/v1/campaigns", app.base_url))
-        .bearer_auth(&admin_token)
-        .json(&json!({ "name": "2026年最美家庭", "year": 2026, "scope_org": "620122", "rules": rules }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let campaign = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let campaign = campaign_with_rules(&app, &admin_token, "2026年最美家庭", rules).await;
     let url = jinguo_tests::amqp_url();
     let amqp = (transport == Transport::RabbitMq).then_some(url.as_str());
     let config = jinguo_tests::test_config(

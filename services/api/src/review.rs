@@ -447,16 +447,7 @@ async fn objection_page(
                 };
                 let c_row = jinguo_store::nominations::get_campaign(c, n.campaign_id).await?;
                 let open = jinguo_store::objections::open_for(c, id).await?;
-                let codes = [
-                    n.village.at_level(jinguo_core::org::OrgLevel::Township),
-                    n.village,
-                ];
-                let names = jinguo_store::orgs::names(c, &codes).await?;
-                let village = codes
-                    .iter()
-                    .filter_map(|code| names.get(code).cloned())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let village = jinguo_nominations::place_of(c, n.village).await?;
                 Ok::<_, Refusal>(Some((n, objections, c_row, open, village)))
             })
         })

@@ -54,6 +54,7 @@ pub use objection::{
     investigate, investigation_view, object,
 };
 pub use publicity::{PUBLICITY_ENDED, publicity_ended};
+pub use records::place_of;
 pub use refusal::Refusal;
 pub use review::{
     Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind,

@@ -9,11 +9,10 @@ use jinguo_core::auth::Role;
 use jinguo_core::identity::MobilePhone;
 use jinguo_core::nominations::{self as core, Event, Level, State};
 use jinguo_core::notify::Urgency;
-use jinguo_core::org::OrgLevel;
 use jinguo_core::text::{self, NAME_MAX};
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
 use jinguo_store::objections::{self, Investigation, ObjectionRow};
-use jinguo_store::{Conn, orgs, people, staff};
+use jinguo_store::{Conn, people, staff};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,7 +20,7 @@ use crate::access::permit;
 use crate::family::family_of;
 use crate::outcome::tell_nominator;
 use crate::publicity::{publicity_timer, set_publicity_end};
-use crate::records::{campaign, locked, note};
+use crate::records::{campaign, locked, note, place_of};
 use crate::refusal::{Refusal, corrupt, illegal, invalid, reason_text};
 use crate::review::unit_for;
 use crate::settings::Links;
@@ -162,13 +161,7 @@ async fn ask_investigators(
         note(conn, n, "no_investigator", county.as_str(), now).await?;
         return Ok(());
     }
-    let codes = [n.village.at_level(OrgLevel::Township), n.village];
-    let place = orgs::names(conn, &codes).await?;
-    let village = codes
-        .iter()
-        .filter_map(|code| place.get(code).cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let village = place_of(conn, n.village).await?;
     let family = family_of(n);
     for reviewer in reviewers {
         let secret = jinguo_auth::links::issue(

@@ -2,8 +2,9 @@
 //! nomination, notes in its history.
 
 use chrono::{DateTime, Utc};
+use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Transition};
-use jinguo_store::{Conn, StoreError};
+use jinguo_store::{Conn, StoreError, orgs};
 use uuid::Uuid;
 
 use crate::refusal::{Refusal, corrupt};
@@ -46,4 +47,16 @@ pub(crate) async fn note(
         reason: Some(reason),
     };
     store::transition(conn, n.id, t, now).await
+}
+
+/// Where a village is, as mails and pages say it: the township's and the village's names
+/// ("石洞镇 魏家庄村").
+pub async fn place_of(conn: &mut Conn<'_>, village: OrgCode) -> Result<String, StoreError> {
+    let codes = [village.at_level(OrgLevel::Township), village];
+    let names = orgs::names(conn, &codes).await?;
+    Ok(codes
+        .iter()
+        .filter_map(|code| names.get(code).cloned())
+        .collect::<Vec<_>>()
+        .join(" "))
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use jinguo_core::auth::Role;
 use jinguo_core::nominations::{self as core, Event, Flow, Level, State};
 use jinguo_core::notify::Urgency;
-use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store, CampaignRow, NominationRow, Task, Transition};
 use jinguo_store::{Conn, StoreError, orgs, people, staff};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use crate::eligibility::{ELIGIBILITY, ask_case_officers, reveals_eligibility};
 use crate::family::family_of;
 use crate::outcome::tell_nominator;
 use crate::publicity::schedule_publicity_end;
-use crate::records::{campaign, locked, note};
+use crate::records::{campaign, locked, note, place_of};
 use crate::refusal::{Refusal, illegal, invalid, reason_text};
 use crate::rules::{DecideRule, NoReviewer, Rules};
 use crate::settings::Links;
@@ -289,13 +289,7 @@ pub(crate) async fn ask_reviewers(
         return Ok(());
     }
     let family = family_of(n);
-    let codes = [n.village.at_level(OrgLevel::Township), n.village];
-    let place = orgs::names(conn, &codes).await?;
-    let village = codes
-        .iter()
-        .filter_map(|code| place.get(code).cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let village = place_of(conn, n.village).await?;
     for &reviewer in reviewers {
         let task = Task {
             id: Uuid::new_v4(),

@@ -414,4 +414,58 @@ mod tests {
         );
         assert!(out.text.contains("<script>"));
     }
+
+    #[test]
+    fn an_outcome_says_what_happened_and_asks_the_chair_to_tell_the_family() {
+        let returned = NominationOutcome {
+            recipient: "村妇联主席".into(),
+            campaign: "2026年最美家庭".into(),
+            family: "李秀英".into(),
+            outcome: "已被退回，请修改后重新提交".into(),
+            reason: Some("事迹请补充具体事例".into()),
+            for_family: true,
+            link: Some("https://jinguo.example/nominations/1".into()),
+            action: "修改并重新提交".into(),
+        }
+        .render()
+        .unwrap();
+        assert_eq!(returned.subject, "【巾帼】李秀英家庭的推荐已被退回");
+        for body in [&returned.text, &returned.html] {
+            assert!(body.contains("事迹请补充具体事例"), "{body}");
+            assert!(body.contains("请您转告该家庭"), "{body}");
+            assert!(
+                body.contains("https://jinguo.example/nominations/1"),
+                "{body}"
+            );
+        }
+        let rejected = NominationOutcome {
+            recipient: "王芳".into(),
+            campaign: "2026年最美家庭".into(),
+            family: "李秀英".into(),
+            outcome: "未通过审核".into(),
+            reason: None,
+            for_family: false,
+            link: None,
+            action: String::new(),
+        }
+        .render()
+        .unwrap();
+        assert!(!rejected.text.contains("理由") && !rejected.text.contains("转告"));
+    }
+
+    #[test]
+    fn an_objection_notice_names_the_family_and_nothing_of_the_objection() {
+        let out = ObjectionNotice {
+            recipient: "县审核员".into(),
+            campaign: "2026年最美家庭".into(),
+            family: "李秀英".into(),
+            village: "石洞镇 魏家庄村".into(),
+            link: "https://jinguo.example/link/abc".into(),
+        }
+        .render()
+        .unwrap();
+        assert_eq!(out.subject, "【巾帼】公示异议待核查：李秀英家庭");
+        assert!(out.text.contains("石洞镇 魏家庄村") && out.text.contains("/link/abc"));
+        assert!(out.html.contains("/link/abc"));
+    }
 }
