@@ -19,7 +19,7 @@ use jinguo_core::auth::{Target, authorize};
 use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_core::rules::DeadlineRule;
 use jinguo_nominations::{
-    CampaignView, Deadlines, DecideRule, NewCampaign, NoReviewer, Quotas, Refusal, Rules,
+    CampaignView, DeadlineAction, DeadlineActions, Deadlines, DecideRule, NewCampaign, NoReviewer, Quotas, Refusal, Rules,
 };
 use jinguo_store::{Conn, StoreError, orgs, staff};
 use uuid::Uuid;
@@ -171,6 +171,8 @@ struct NewPage {
     refused: Option<Refused>,
     decide_rules: [(&'static str, &'static str); 2],
     no_reviewer_rules: [(&'static str, &'static str); 2],
+    deadline_actions: [(&'static str, &'static str); 3],
+    deadline_levels: [(&'static str, &'static str, &'static str); 3],
 }
 
 impl RefusedForm for NewPage {
@@ -279,6 +281,8 @@ async fn form_page(
                 ("flag", no_reviewer_label(NoReviewer::Flag)),
                 ("skip", no_reviewer_label(NoReviewer::Skip)),
             ],
+            deadline_actions: DEADLINE_ACTIONS,
+            deadline_levels: DEADLINE_LEVELS,
         },
     )
 }
@@ -306,6 +310,9 @@ pub(crate) async fn new_form(State(state): State<AppState>, headers: HeaderMap) 
         ("rules.publicity".into(), "5wd".into()),
         ("rules.decide".into(), "any".into()),
         ("rules.no_reviewer".into(), "flag".into()),
+        ("rules.on_deadline.village".into(), "flag".into()),
+        ("rules.on_deadline.township".into(), "flag".into()),
+        ("rules.on_deadline.county".into(), "flag".into()),
     ]);
     new_page(&state, &session, root, values, None).await
 }
@@ -377,7 +384,19 @@ fn rules_typed(typed: &Typed, today: chrono::NaiveDate) -> Result<Rules, Refused
         "skip" => NoReviewer::Skip,
         _ => return Err(Refused::at("rules.no_reviewer", "无审核员时：请选择")),
     };
+    let on_deadline = |field: &'static str| match typed.get(field) {
+        "" | "flag" => Ok(DeadlineAction::Flag),
+        "escalate" => Ok(DeadlineAction::Escalate),
+        "return" => Ok(DeadlineAction::Return),
+        _ => Err(Refused::at(field, "逾期未审核时：请选择")),
+    };
+    let on_deadline = DeadlineActions {
+        village: on_deadline("rules.on_deadline.village")?,
+        township: on_deadline("rules.on_deadline.township")?,
+        county: on_deadline("rules.on_deadline.county")?,
+    };
     Ok(Rules {
+        on_deadline,
         categories,
         quotas,
         village_publicity,
@@ -391,6 +410,29 @@ fn rules_typed(typed: &Typed, today: chrono::NaiveDate) -> Result<Rules, Refused
         no_reviewer,
     })
 }
+
+/// What a passed deadline does, as the form names it.
+fn deadline_action(a: DeadlineAction) -> &'static str {
+    match a {
+        DeadlineAction::Flag => "flag",
+        DeadlineAction::Escalate => "escalate",
+        DeadlineAction::Return => "return",
+    }
+}
+
+/// The choices for a passed deadline, as the form offers them.
+const DEADLINE_ACTIONS: [(&str, &str); 3] = [
+    ("flag", "仅标记逾期（工作台显示）"),
+    ("escalate", "上报上一级催办"),
+    ("return", "退回推荐人"),
+];
+
+/// The levels of the deadline choices: the form's key, label and field.
+const DEADLINE_LEVELS: [(&str, &str, &str); 3] = [
+    ("village", "村级", "rules.on_deadline.village"),
+    ("township", "乡镇级", "rules.on_deadline.township"),
+    ("county", "县级", "rules.on_deadline.county"),
+];
 
 /// The form's fields holding a campaign's name and rules as they are (the edit form's start).
 fn typed_rules(k: &CampaignView) -> Typed {
@@ -433,6 +475,18 @@ fn typed_rules(k: &CampaignView) -> Typed {
                 DecideRule::All => "all",
             }
             .into(),
+        ),
+        (
+            "rules.on_deadline.village".into(),
+            deadline_action(r.on_deadline.village).into(),
+        ),
+        (
+            "rules.on_deadline.township".into(),
+            deadline_action(r.on_deadline.township).into(),
+        ),
+        (
+            "rules.on_deadline.county".into(),
+            deadline_action(r.on_deadline.county).into(),
         ),
         (
             "rules.no_reviewer".into(),

@@ -8,6 +8,7 @@ use jinguo_store::{BoxFuture, Conn};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::deadline::{REVIEW_DEADLINE, deadline_passed};
 use crate::publicity::{PUBLICITY_ENDED, publicity_ended};
 use crate::refusal::Refusal;
 use crate::review::{REVIEW_REMINDER, hand_over, remind, resume_stalled};
@@ -37,8 +38,20 @@ impl Job for ReviewReminder {
     const KIND: &'static str = REVIEW_REMINDER;
 }
 
+/// The deadline `due` of `level` passed: the campaign's rule for a late level applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewDeadline {
+    pub nomination: Uuid,
+    pub level: Level,
+    pub due: DateTime<Utc>,
+}
+
+impl Job for ReviewDeadline {
+    const KIND: &'static str = REVIEW_DEADLINE;
+}
+
 /// The nominations service: it ends 公示 periods when their timers fire, reminds reviewers
-/// before deadlines, hands a disabled or reassigned reviewer's open tasks on, and moves levels
+/// before deadlines and acts when one passes (flag, return, escalate), hands a disabled or reassigned reviewer's open tasks on, and moves levels
 /// stalled for want of a reviewer once one is appointed, given the role or enabled again.
 pub struct Nominations {
     pub links: Links,
@@ -64,6 +77,19 @@ impl Nominations {
         Box::pin(async move {
             let now = jinguo_bus::now();
             handled(remind(conn, job.nomination, job.level, &self.links, now).await)
+        })
+    }
+
+    fn on_review_deadline<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: ReviewDeadline,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let now = jinguo_bus::now();
+            handled(
+                deadline_passed(conn, job.nomination, job.level, job.due, &self.links, now).await,
+            )
         })
     }
 
@@ -123,6 +149,7 @@ pub fn worker(
     Ok(Handlers::new(service)
         .on::<PublicityEnded, _>(Nominations::on_publicity_ended)
         .on::<ReviewReminder, _>(Nominations::on_review_reminder)
+        .on::<ReviewDeadline, _>(Nominations::on_review_deadline)
         .on::<StaffDisabled, _>(Nominations::on_staff_disabled)
         .on::<StaffRolesChanged, _>(Nominations::on_roles_changed)
         .on::<StaffEnabled, _>(Nominations::on_staff_enabled)
@@ -161,6 +188,18 @@ mod tests {
             ReviewReminder {
                 nomination: id,
                 level: Level::Township,
+                due: at
+            }
+        );
+        let late = stored(
+            "nomination.review_deadline",
+            serde_json::json!({ "nomination": id, "level": "village", "due": at }),
+        );
+        assert_eq!(
+            ReviewDeadline::decode(&late).unwrap(),
+            ReviewDeadline {
+                nomination: id,
+                level: Level::Village,
                 due: at
             }
         );

@@ -23,6 +23,7 @@
 mod access;
 mod board;
 mod campaign;
+mod deadline;
 mod eligibility;
 mod family;
 mod jobs;
@@ -43,11 +44,12 @@ pub use campaign::{
     CampaignEdit, CampaignView, NewCampaign, campaign_view, campaigns_overlapping, create_campaign,
     update_campaign,
 };
+pub use deadline::{REVIEW_DEADLINE, deadline_passed, urge};
 pub use eligibility::{
     CLOSE_REASONS, ELIGIBILITY, EligibilityDecision, decide_eligibility, reveals_eligibility,
 };
 pub use family::{Family, FamilyRecord, Member, family_of};
-pub use jobs::{Nominations, worker};
+pub use jobs::{Nominations, ReviewDeadline, worker};
 pub use lifecycle::{resubmit, withdraw};
 pub use objection::{
     Finding, NewObjection, OBJECTION, OBJECTION_REASON_MAX, OBJECTION_REASON_MIN, ObjectionView,
@@ -60,7 +62,9 @@ pub use review::{
     Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind,
     reviewed_nomination, unit_for,
 };
-pub use rules::{Deadline, Deadlines, DecideRule, NoReviewer, Quotas, Rules};
+pub use rules::{
+    Deadline, DeadlineAction, DeadlineActions, Deadlines, DecideRule, NoReviewer, Quotas, Rules,
+};
 pub use settings::{Links, links_from, sealer_from};
 pub use submit::{Nominator, Submission, submit, submit_in};
 pub use views::{

@@ -28,7 +28,8 @@ use crate::views::NO_REVIEWER;
 pub const REVIEW: &str = "review";
 
 /// Whether `person` may look at and decide nomination `n` now: it is under review, they hold
-/// an open task at its level, and they review at that unit (active, not moved away since).
+/// an open task at its level, and they review at that task's unit (active, not moved away
+/// since): the level's unit, or the one above for a task escalated past its deadline.
 /// The review pages ask it before showing anything (the phone above all).
 pub async fn may_review(
     conn: &mut Conn<'_>,
@@ -39,20 +40,16 @@ pub async fn may_review(
     let Some(level) = n.state.review_level() else {
         return Ok(false);
     };
-    let village = n.village;
-    let has_task = store::tasks(conn, n.id, level.as_str())
+    let task = store::tasks(conn, n.id, level.as_str())
         .await?
-        .iter()
-        .any(|t| t.reviewer == person && !t.closed);
-    Ok(has_task
-        && may(
-            conn,
-            person,
-            "nomination.review",
-            unit_for(village, level),
-            now,
-        )
-        .await?)
+        .into_iter()
+        .find(|t| t.reviewer == person && !t.closed);
+    // The task's unit is the level's, or the one above it for a task escalated after the
+    // deadline passed.
+    match task {
+        Some(t) => may(conn, person, "nomination.review", t.unit, now).await,
+        None => Ok(false),
+    }
 }
 
 /// The org unit that reviews a nomination at `level`.
@@ -156,6 +153,7 @@ async fn open_level(
         let message = jinguo_bus::Job::envelope(&reminder, now);
         let key = format!("review-reminder:{}:{}", n.id, level.as_str());
         jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
+        crate::deadline::schedule(conn, n.id, level, due, now).await?;
     }
     ask_reviewers(conn, n, c, level, unit, reviewers, due, links, now).await
 }
@@ -481,14 +479,32 @@ pub async fn decide(
     }
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let task = open_task(conn, nomination, level, reviewer).await?;
-    // Whatever the entry point (link, page, API): only an active person who reviews at this
-    // unit now decides — not one disabled or moved to another role since the task was made.
-    permit(conn, reviewer, "nomination.review", unit, now).await?;
-    if rules.decide == DecideRule::All && decision == Decision::Approve {
+    // A task of the unit above, made when the level's deadline passed and the campaign
+    // escalates: its reviewer decides on behalf of the level.
+    let on_behalf = task.unit != unit;
+    if on_behalf && level.above().map(|up| unit_for(village, up)) != Some(task.unit) {
+        return Err(Refusal::Forbidden("nomination.review"));
+    }
+    // Whatever the entry point (link, page, API): only an active person who reviews at the
+    // task's unit now decides — not one disabled or moved to another role since it was made.
+    permit(conn, reviewer, "nomination.review", task.unit, now).await?;
+    let task = task.id;
+    if on_behalf {
+        let actor = reviewer.to_string();
+        let t = Transition {
+            from: n.state,
+            to: n.state,
+            event: crate::deadline::ON_BEHALF,
+            actor: &actor,
+            reason: None,
+        };
+        store::transition(conn, nomination, t, now).await?;
+    }
+    if rules.decide == DecideRule::All && decision == Decision::Approve && !on_behalf {
         let others_open = store::tasks(conn, nomination, level.as_str())
             .await?
             .iter()
-            .any(|t| !t.closed && t.id != task);
+            .any(|t| !t.closed && t.id != task && t.unit == unit);
         if others_open {
             // One approval of several needed: recorded, the level stays open.
             let event = format!("{}_approval", level.as_str());
@@ -617,11 +633,10 @@ pub(crate) async fn open_task(
     nomination: Uuid,
     level: Level,
     reviewer: Uuid,
-) -> Result<Uuid, Refusal> {
+) -> Result<Task, Refusal> {
     let tasks = store::tasks(conn, nomination, level.as_str()).await?;
     tasks
         .into_iter()
         .find(|t| t.reviewer == reviewer && !t.closed)
-        .map(|t| t.id)
         .ok_or_else(|| Refusal::Conflict("这项审核已经处理过，或不属于您".into()))
 }

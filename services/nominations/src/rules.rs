@@ -32,6 +32,44 @@ pub struct Rules {
     /// default) or `skip` to the next level.
     #[serde(default)]
     pub no_reviewer: NoReviewer,
+    /// What happens when a level's deadline passes with its tasks open.
+    #[serde(default)]
+    pub on_deadline: DeadlineActions,
+}
+
+/// Per level, what a passed deadline does.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeadlineActions {
+    #[serde(default)]
+    pub village: DeadlineAction,
+    #[serde(default)]
+    pub township: DeadlineAction,
+    #[serde(default)]
+    pub county: DeadlineAction,
+}
+
+impl DeadlineActions {
+    pub(crate) fn of(&self, level: Level) -> DeadlineAction {
+        match level {
+            Level::Village => self.village,
+            Level::Township => self.township,
+            Level::County => self.county,
+        }
+    }
+}
+
+/// What a passed deadline does to a level still open.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineAction {
+    /// Shown on the dashboard as overdue, recorded in the history; nothing else (the default).
+    #[default]
+    Flag,
+    /// The reviewers one level up are mailed a 催办 notice with a task of their own, and may
+    /// decide on behalf of the level (recorded as such).
+    Escalate,
+    /// The nomination goes back to its nominator.
+    Return,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -107,6 +145,12 @@ impl Rules {
             links
                 .publicity_length(v)
                 .map_err(rule("rules.village_publicity"))?;
+        }
+        if self.on_deadline.county == DeadlineAction::Escalate {
+            return Err(invalid(
+                "rules.on_deadline.county",
+                "县级审核没有上一级，逾期时不能选择“上报上一级”",
+            ));
         }
         let today = now.with_timezone(&links.time_zone).date_naive();
         for (field, d) in [

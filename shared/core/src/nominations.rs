@@ -157,6 +157,16 @@ impl Level {
         }
     }
 
+    /// The level whose reviewers may act for this one when its deadline passes (none above the
+    /// county).
+    pub fn above(self) -> Option<Level> {
+        match self {
+            Level::Village => Some(Level::Township),
+            Level::Township => Some(Level::County),
+            Level::County => None,
+        }
+    }
+
     /// The review level units of `org` review at, if any (none above a county).
     pub fn reviewed_by(org: OrgLevel) -> Option<Level> {
         [Level::Village, Level::Township, Level::County]

@@ -19,8 +19,8 @@ use uuid::Uuid;
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
-    NoReviewerNotice, NominationOutcome, ObjectionNotice, ReferralNotice, Rendered, ReviewRequest,
-    SignInLink, StaffWelcome,
+    EscalationNotice, NoReviewerNotice, NominationOutcome, ObjectionNotice, ReferralNotice,
+    Rendered, ReviewRequest, ReviewUrge, SignInLink, StaffWelcome,
 };
 
 /// The job the mailer handles: send the stored mail `mail_id`. The message id is the mail's.

@@ -211,6 +211,47 @@ email!(
     |m| format!("【巾帼】公示异议待核查：{}家庭", m.family)
 );
 
+/// 催办: a level's deadline passed with its tasks open; the reviewers one level up may decide on
+/// its behalf through the link.
+#[derive(Debug, Clone)]
+pub struct EscalationNotice {
+    pub recipient: String,
+    pub campaign: String,
+    pub family: String,
+    pub village: String,
+    /// The level late (村级审核 …) and the unit that is late with it.
+    pub level: String,
+    pub unit: String,
+    pub due: String,
+    pub link: String,
+}
+
+email!(
+    EscalationNotice,
+    "escalation_notice.html",
+    "escalation_notice.txt",
+    |m| format!("【巾帼】催办：{}家庭的推荐{}审核已逾期", m.family, m.level)
+);
+
+/// 催办 by hand: a county admin asks a reviewer to finish an open task.
+#[derive(Debug, Clone)]
+pub struct ReviewUrge {
+    pub recipient: String,
+    /// Who asks (the admin's name).
+    pub by: String,
+    /// What, e.g. "李秀英家庭的最美家庭推荐（村级审核）".
+    pub task: String,
+    pub due: Option<String>,
+    pub link: String,
+}
+
+email!(
+    ReviewUrge,
+    "review_urge.html",
+    "review_urge.txt",
+    |m| format!("【巾帼】催办：请尽快完成{}", m.task)
+);
+
 /// Tells a nominator (or, for a self-nomination, the village chair, who tells the family) what
 /// became of a nomination: returned, not passed, in 公示, awarded.
 #[derive(Debug, Clone)]
