@@ -8,6 +8,7 @@ use jinguo_store::{BoxFuture, Conn};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::digest::{REVIEW_DIGEST, send_digests};
 use crate::publicity::{PUBLICITY_ENDED, publicity_ended};
 use crate::refusal::Refusal;
 use crate::review::{REVIEW_REMINDER, hand_over, remind, resume_stalled};
@@ -37,6 +38,18 @@ impl Job for ReviewReminder {
     const KIND: &'static str = REVIEW_REMINDER;
 }
 
+/// A working day's 09:00 came: the cron job `review_digest` fired `tick` (the scheduler's
+/// payload, `{"job": name, "tick": tick}`). The daily digest goes out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewDigest {
+    pub job: String,
+    pub tick: DateTime<Utc>,
+}
+
+impl Job for ReviewDigest {
+    const KIND: &'static str = REVIEW_DIGEST;
+}
+
 /// The nominations service: it ends 公示 periods when their timers fire, reminds reviewers
 /// before deadlines, hands a disabled or reassigned reviewer's open tasks on, and moves levels
 /// stalled for want of a reviewer once one is appointed, given the role or enabled again.
@@ -64,6 +77,21 @@ impl Nominations {
         Box::pin(async move {
             let now = jinguo_bus::now();
             handled(remind(conn, job.nomination, job.level, &self.links, now).await)
+        })
+    }
+
+    /// Exactly once per tick with no machinery of its own: the scheduler claims each tick once
+    /// across schedulers (a unique cron_ticks row, in the transaction that enqueues this
+    /// message), and the bus records the message in the inbox in the same transaction as the
+    /// mails composed here, so a redelivered message finds its inbox row and does nothing.
+    fn on_review_digest<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: ReviewDigest,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            tracing::debug!(job = %job.job, tick = %job.tick, "daily digest");
+            handled(send_digests(conn, &self.links, jinguo_bus::now()).await)
         })
     }
 
@@ -123,6 +151,7 @@ pub fn worker(
     Ok(Handlers::new(service)
         .on::<PublicityEnded, _>(Nominations::on_publicity_ended)
         .on::<ReviewReminder, _>(Nominations::on_review_reminder)
+        .on::<ReviewDigest, _>(Nominations::on_review_digest)
         .on::<StaffDisabled, _>(Nominations::on_staff_disabled)
         .on::<StaffRolesChanged, _>(Nominations::on_roles_changed)
         .on::<StaffEnabled, _>(Nominations::on_staff_enabled)
@@ -162,6 +191,17 @@ mod tests {
                 nomination: id,
                 level: Level::Township,
                 due: at
+            }
+        );
+        let digest = stored(
+            "nomination.review_digest",
+            serde_json::json!({ "job": "review_digest", "tick": at }),
+        );
+        assert_eq!(
+            ReviewDigest::decode(&digest).unwrap(),
+            ReviewDigest {
+                job: "review_digest".into(),
+                tick: at
             }
         );
         let disabled = stored("staff.disabled", serde_json::json!({ "person": id }));
