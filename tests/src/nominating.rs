@@ -113,3 +113,148 @@ pub fn nominations_bus(app: &TestApp) -> crate::TestBus {
     bus.start_services();
     bus
 }
+
+/// One county's review chain over a campaign of `rules`, with the nominations worker running on
+/// a transport (PostgreSQL + RabbitMQ, or SQLite + the in-process bus): a county admin (the
+/// nominator) and a reviewer at each level of 皋兰县's first village. Stop it with
+/// `bus.stop().await`.
+pub struct ReviewWorld {
+    pub app: TestApp,
+    pub bus: crate::TestBus,
+    pub admin: Uuid,
+    pub admin_token: String,
+    /// Village, township and county reviewers.
+    pub reviewers: [Uuid; 3],
+    pub village: OrgCode,
+    pub campaign: String,
+}
+
+impl ReviewWorld {
+    pub async fn start(transport: crate::Transport, rules: serde_json::Value) -> ReviewWorld {
+        let backend = match transport {
+            crate::Transport::RabbitMq => crate::Backend::Postgres,
+            crate::Transport::InProcess => crate::Backend::Sqlite,
+        };
+        let app = TestApp::spawn(backend).await;
+        let (county, town, village) = units(&app.store).await;
+        let staff = |email: &'static str, name: &'static str, role: &'static str, org: OrgCode| {
+            let store = app.store.clone();
+            async move { crate::add_staff(&store, email, name, role, org.as_str()).await }
+        };
+        let admin = staff("admin@example.cn", "县妇联管理员", "admin", county).await;
+        let v = staff("v@example.cn", "村审核员", "reviewer", village).await;
+        let t = staff("t@example.cn", "乡镇审核员", "reviewer", town).await;
+        let c = staff("c@example.cn", "县审核员", "reviewer", county).await;
+        let admin_token = crate::api_token(&app.store, admin).await;
+        let campaign = campaign_with_rules(&app, &admin_token, "2026年最美家庭", rules).await;
+        let url = crate::amqp_url();
+        let amqp = (transport == crate::Transport::RabbitMq).then_some(url.as_str());
+        let env = [("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str())];
+        let config = crate::test_config(&app.db, &env);
+        let worker = jinguo_nominations::worker(&config).expect("nominations worker");
+        let mut bus = crate::TestBus::build(&app.db, amqp, vec![worker], app.store.clone(), &env);
+        bus.start_services();
+        ReviewWorld {
+            app,
+            bus,
+            admin,
+            admin_token,
+            reviewers: [v, t, c],
+            village,
+            campaign,
+        }
+    }
+
+    /// Submits a family of the village as the county admin (organisation); its story holds the
+    /// address and the phone, which no public page may show.
+    pub async fn submit(&self, head: &str, head_id: &str, address: &str, phone: &str) -> Uuid {
+        let body = serde_json::json!({
+            "campaign_id": self.campaign, "village": self.village.as_str(), "category": "最美家庭",
+            "channel": "organization",
+            "family": { "head_name": head, "head_id": head_id, "address": address, "phone": phone,
+                        "members": [{ "name": "王强", "relation": "丈夫" }] },
+            "story": format!("{head}一家住在{address}，联系电话{phone}。二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院，是远近闻名的好家庭。")
+        });
+        let r = self
+            .app
+            .client
+            .post(format!("{}/api/v1/nominations", self.app.base_url))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, r) = (r.status(), r.json::<serde_json::Value>().await.unwrap());
+        assert_eq!(status, 201, "{r}");
+        r["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The open tasks of nomination `n` at `level`.
+    pub async fn open_tasks(
+        &self,
+        n: Uuid,
+        level: &'static str,
+    ) -> Vec<jinguo_store::nominations::Task> {
+        let tasks = self
+            .app
+            .store
+            .read(move |c| {
+                Box::pin(async move { jinguo_store::nominations::tasks(c, n, level).await })
+            })
+            .await
+            .unwrap();
+        tasks.into_iter().filter(|t| !t.closed).collect()
+    }
+
+    /// `reviewer`'s open task at `level` approved over the API; the state after it.
+    pub async fn approve(&self, n: Uuid, level: &'static str, reviewer: Uuid) -> String {
+        let tasks = self.open_tasks(n, level).await;
+        let task = tasks.iter().find(|t| t.reviewer == reviewer).unwrap().id;
+        let token = crate::api_token(&self.app.store, reviewer).await;
+        let r: serde_json::Value = self
+            .app
+            .client
+            .post(format!(
+                "{}/api/v1/reviews/{task}/decision",
+                self.app.base_url
+            ))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "decision": "approve" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["state"].as_str().unwrap().to_owned()
+    }
+
+    /// Nomination `n` as the county admin reads it over the API.
+    pub async fn shown(&self, n: Uuid) -> serde_json::Value {
+        self.app
+            .get_json_as(&format!("/api/v1/nominations/{n}"), &self.admin_token)
+            .await
+            .1
+    }
+
+    pub async fn state_of(&self, n: Uuid) -> String {
+        self.shown(n).await["state"].as_str().unwrap().to_owned()
+    }
+
+    /// The events of `n`'s history, in order.
+    pub async fn events(&self, n: Uuid) -> Vec<String> {
+        self.shown(n).await["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["event"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn state_becomes(&self, n: Uuid, want: &'static str) {
+        crate::eventually(want, std::time::Duration::from_secs(30), || async {
+            (self.state_of(n).await == want).then_some(())
+        })
+        .await;
+    }
+}

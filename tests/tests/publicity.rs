@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
-use jinguo_core::org::OrgCode;
 use jinguo_store::Store;
-use jinguo_tests::nominating::{campaign_with_rules, csrf_of, links_mailed_to, mails_to, units};
-use jinguo_tests::{Backend, TestApp, TestBus, Transport, add_staff, api_token};
+use jinguo_tests::nominating::{ReviewWorld as World, csrf_of, links_mailed_to, mails_to};
+use jinguo_tests::{TestApp, Transport, api_token};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,154 +18,11 @@ const PHONE: &str = "13912345678";
 const OTHER_PHONE: &str = "13987654321";
 const OBJECTOR_PHONE: &str = "13800001111";
 
-struct World {
-    app: TestApp,
-    bus: TestBus,
-    admin: Uuid,
-    admin_token: String,
-    /// Village, township and county reviewers.
-    reviewers: [Uuid; 3],
-    village: OrgCode,
-    campaign: String,
-}
-
-async fn world(transport: Transport, rules: Value) -> World {
-    let backend = match transport {
-        Transport::RabbitMq => Backend::Postgres,
-        Transport::InProcess => Backend::Sqlite,
-    };
-    let app = TestApp::spawn(backend).await;
-    let (county, town, village) = units(&app.store).await;
-    let admin = add_staff(
-        &app.store,
-        "admin@example.cn",
-        "县妇联管理员",
-        "admin",
-        county.as_str(),
-    )
-    .await;
-    let v = add_staff(
-        &app.store,
-        "v@example.cn",
-        "村审核员",
-        "reviewer",
-        village.as_str(),
-    )
-    .await;
-    let t = add_staff(
-        &app.store,
-        "t@example.cn",
-        "乡镇审核员",
-        "reviewer",
-        town.as_str(),
-    )
-    .await;
-    let c = add_staff(
-        &app.store,
-        "c@example.cn",
-        "县审核员",
-        "reviewer",
-        county.as_str(),
-    )
-    .await;
-    let admin_token = api_token(&app.store, admin).await;
-    let campaign = campaign_with_rules(&app, &admin_token, "2026年最美家庭", rules).await;
-    let url = jinguo_tests::amqp_url();
-    let amqp = (transport == Transport::RabbitMq).then_some(url.as_str());
-    let config = jinguo_tests::test_config(
-        &app.db,
-        &[("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str())],
-    );
-    let mut bus = TestBus::build(
-        &app.db,
-        amqp,
-        vec![jinguo_nominations::worker(&config).unwrap()],
-        app.store.clone(),
-        &[("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str())],
-    );
-    bus.start_services();
-    World {
-        app,
-        bus,
-        admin,
-        admin_token,
-        reviewers: [v, t, c],
-        village,
-        campaign,
-    }
-}
-
-/// Submits a family (its story holds the address and a phone, which the public must not see).
-async fn submit(w: &World, head: &str, head_id: &str, phone: &str) -> Uuid {
-    let body = json!({
-        "campaign_id": w.campaign, "village": w.village.as_str(), "category": "最美家庭", "channel": "organization",
-        "family": { "head_name": head, "head_id": head_id, "address": ADDRESS, "phone": phone,
-                    "members": [{ "name": "王强", "relation": "丈夫" }] },
-        "story": format!("{head}一家住在{ADDRESS}，联系电话{phone}。二十年如一日照顾瘫痪在床的婆婆，热心村里公益事务，带动乡邻共同建设美丽庭院，是远近闻名的好家庭。")
-    });
-    let r = w
-        .app
-        .client
-        .post(format!("{}/api/v1/nominations", w.app.base_url))
-        .bearer_auth(&w.admin_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, r) = (r.status(), r.json::<Value>().await.unwrap());
-    assert_eq!(status, 201, "{r}");
-    r["id"].as_str().unwrap().parse().unwrap()
-}
-
-/// The reviewer's open task at `level` approved over the API; the state after it.
-async fn approve(w: &World, n: Uuid, level: &'static str, reviewer: Uuid) -> String {
-    let tasks = w
-        .app
-        .store
-        .read(move |c| Box::pin(async move { jinguo_store::nominations::tasks(c, n, level).await }))
-        .await
-        .unwrap();
-    let task = tasks
-        .iter()
-        .find(|t| t.reviewer == reviewer && !t.closed)
-        .unwrap()
-        .id;
-    let token = api_token(&w.app.store, reviewer).await;
-    let r: Value = w
-        .app
-        .client
-        .post(format!("{}/api/v1/reviews/{task}/decision", w.app.base_url))
-        .bearer_auth(token)
-        .json(&json!({ "decision": "approve" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["state"].as_str().unwrap().to_owned()
-}
-
 async fn to_publicity(w: &World, n: Uuid) {
     let [v, t, c] = w.reviewers;
-    assert_eq!(approve(w, n, "village", v).await, "township_review");
-    assert_eq!(approve(w, n, "township", t).await, "county_review");
-    assert_eq!(approve(w, n, "county", c).await, "publicity");
-}
-
-async fn state_of(w: &World, n: Uuid) -> String {
-    let (_, shown) = w
-        .app
-        .get_json_as(&format!("/api/v1/nominations/{n}"), &w.admin_token)
-        .await;
-    shown["state"].as_str().unwrap().to_owned()
-}
-
-async fn state_becomes(w: &World, n: Uuid, want: &'static str) {
-    jinguo_tests::eventually(want, Duration::from_secs(30), || async {
-        (state_of(w, n).await == want).then_some(())
-    })
-    .await;
+    assert_eq!(w.approve(n, "village", v).await, "township_review");
+    assert_eq!(w.approve(n, "township", t).await, "county_review");
+    assert_eq!(w.approve(n, "county", c).await, "publicity");
 }
 
 async fn get_html(app: &TestApp, path: &str) -> (u16, String) {
@@ -221,11 +77,11 @@ fn assert_nothing_private(html: &str) {
 
 async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(transport: Transport) {
     let rules = json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "6s" });
-    let mut w = world(transport, rules).await;
+    let mut w = World::start(transport, rules).await;
     let store: Store = w.app.store.clone();
     let [_, _, county_reviewer] = w.reviewers;
-    let kept = submit(&w, "李秀英", HEAD_ID, PHONE).await;
-    let revoked = submit(&w, "王桂兰", OTHER_ID, OTHER_PHONE).await;
+    let kept = w.submit("李秀英", HEAD_ID, ADDRESS, PHONE).await;
+    let revoked = w.submit("王桂兰", OTHER_ID, ADDRESS, OTHER_PHONE).await;
     to_publicity(&w, kept).await;
     to_publicity(&w, revoked).await;
 
@@ -258,7 +114,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
         again.contains("value=\"张三\"") && again.contains(">不属实</textarea>"),
         "{again}"
     );
-    assert_eq!(state_of(&w, kept).await, "publicity");
+    assert_eq!(w.state_of(kept).await, "publicity");
 
     // An objection pauses the 公示; a second joins the same investigation.
     let (status, done) = object(
@@ -269,7 +125,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     )
     .await;
     assert_eq!(status, 201, "{done}");
-    assert_eq!(state_of(&w, kept).await, "under_investigation");
+    assert_eq!(w.state_of(kept).await, "under_investigation");
     let (status, _) = object(
         &w,
         kept,
@@ -301,7 +157,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
 
     // The clock stops: well past the period's end, it is still under investigation.
     tokio::time::sleep(Duration::from_secs(7)).await;
-    assert_eq!(state_of(&w, kept).await, "under_investigation");
+    assert_eq!(w.state_of(kept).await, "under_investigation");
 
     // The county reviewer's page shows both objections with the objectors' phones; GET decides
     // nothing; dismissing resumes the 公示 for the time that was left.
@@ -324,7 +180,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    assert_eq!(state_of(&w, kept).await, "publicity");
+    assert_eq!(w.state_of(kept).await, "publicity");
     let left = store
         .read(move |c| {
             Box::pin(async move {
@@ -338,7 +194,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
         left.due_at <= jinguo_bus::now() + chrono::Duration::seconds(6),
         "no more than was left"
     );
-    state_becomes(&w, kept, "awarded").await;
+    w.state_becomes(kept, "awarded").await;
 
     // The second family's objection upheld over the API; a reason is required.
     let token = api_token(&store, county_reviewer).await;

@@ -19,7 +19,8 @@ use jinguo_core::auth::{Target, authorize};
 use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_core::rules::DeadlineRule;
 use jinguo_nominations::{
-    CampaignView, DeadlineAction, DeadlineActions, Deadlines, DecideRule, NewCampaign, NoReviewer, Quotas, Refusal, Rules,
+    CampaignView, DeadlineAction, DeadlineActions, Deadlines, DecideRule, NewCampaign, NoReviewer,
+    Quotas, Refusal, Rules,
 };
 use jinguo_store::{Conn, StoreError, orgs, staff};
 use uuid::Uuid;

@@ -279,6 +279,8 @@ struct NominationPage {
     csrf: String,
     may_withdraw: bool,
     may_resubmit: bool,
+    /// A county admin may 催办 the reviewers of the level it waits on.
+    may_urge: bool,
     values: Typed,
     refused: Option<Refused>,
 }
@@ -325,11 +327,12 @@ async fn nomination_page(
                 let view = jinguo_auth::may(c, person, "nomination.view", at, now).await?;
                 let withdraw = jinguo_auth::may(c, person, "nomination.withdraw", at, now).await?;
                 let submit = jinguo_auth::may(c, person, "nomination.submit", at, now).await?;
-                Ok::<_, Refusal>(Some((d, view, withdraw, submit)))
+                let urge = jinguo_auth::may(c, person, "campaign.manage", at, now).await?;
+                Ok::<_, Refusal>(Some((d, view, withdraw, submit, urge)))
             })
         })
         .await;
-    let (detail, may_view, may_withdraw, may_submit) = match loaded {
+    let (detail, may_view, may_withdraw, may_submit, may_urge) = match loaded {
         Ok(Some(v)) => v,
         Ok(None) => return no_such_nomination(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -357,6 +360,7 @@ async fn nomination_page(
             csrf: session.csrf.clone(),
             may_withdraw: may_withdraw && s.is_open(),
             may_resubmit: may_submit && s == NominationState::Returned,
+            may_urge: may_urge && s.public().review_level().is_some(),
             detail,
             values,
             refused,
@@ -432,6 +436,21 @@ pub(crate) async fn act(
                             jinguo_bus::now(),
                         )
                         .await
+                    })
+                })
+                .await
+        }
+        "urge" => {
+            let links = state.nominations();
+            state
+                .store
+                .transaction(move |c| {
+                    let links = links.clone();
+                    Box::pin(async move {
+                        let now = jinguo_bus::now();
+                        jinguo_nominations::urge(c, id, person, &links, now).await?;
+                        let n = jinguo_store::nominations::get(c, id).await?;
+                        Ok(n.map_or(NominationState::VillageReview, |n| n.state.public()))
                     })
                 })
                 .await

@@ -334,7 +334,8 @@ pub(crate) struct ChangeBody {
 /// `POST /api/v1/nominations/{id}/resubmit` (`nomination.submit`), `/withdraw`
 /// (`nomination.withdraw`), `/eligibility` (county case officers: `continue`, or `close`
 /// with one of the listed reasons) and `/objection` (county reviewers, while objections are
-/// investigated: `dismiss`, or `uphold` with a reason).
+/// investigated: `dismiss`, or `uphold` with a reason) and `/urge` (催办 by hand, county admins:
+/// the open tasks' reviewers are mailed; once a day per level, else 409).
 pub(crate) async fn change(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -410,6 +411,22 @@ pub(crate) async fn change(
                     })
                 })
                 .await?
+        }
+        "urge" => {
+            return state
+                .store
+                .transaction(move |c| {
+                    let links = links.clone();
+                    Box::pin(async move {
+                        let now = jinguo_bus::now();
+                        let urged = jinguo_nominations::urge(c, id, person, &links, now).await?;
+                        let n = jinguo_store::nominations::get(c, id).await?;
+                        Ok::<_, Refusal>((urged, n.map(|n| n.state.public())))
+                    })
+                })
+                .await
+                .map(|(urged, state)| Json(json!({ "id": id, "state": state, "urged": urged })))
+                .map_err(ApiError::from);
         }
         "objection" => {
             let finding = match body.decision.as_deref() {

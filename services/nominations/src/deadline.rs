@@ -218,7 +218,7 @@ pub async fn urge(
     let last = store::history(conn, nomination)
         .await?
         .into_iter()
-        .filter(|h| h.event == URGED && h.reason.as_deref() == Some(level.as_str()))
+        .filter(|h| h.event == URGED && h.reason.as_deref() == Some(level.label()))
         .map(|h| h.at)
         .max();
     if let Some(at) = last.filter(|at| now - *at < Duration::hours(24)) {
@@ -243,7 +243,8 @@ pub async fn urge(
         to: n.state,
         event: URGED,
         actor: &actor,
-        reason: Some(level.as_str()),
+        // The level in words: the timeline shows a person's reason as it is.
+        reason: Some(level.label()),
     };
     store::transition(conn, nomination, t, now).await?;
     let by_name = people::display_name(conn, by).await?;

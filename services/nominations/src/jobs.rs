@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::deadline::{REVIEW_DEADLINE, deadline_passed};
+use crate::digest::{REVIEW_DIGEST, send_digests};
 use crate::publicity::{PUBLICITY_ENDED, publicity_ended};
 use crate::refusal::Refusal;
 use crate::review::{REVIEW_REMINDER, hand_over, remind, resume_stalled};
@@ -50,9 +51,21 @@ impl Job for ReviewDeadline {
     const KIND: &'static str = REVIEW_DEADLINE;
 }
 
+/// A working day's 09:00 came: the cron job `review_digest` fired `tick` (the scheduler's
+/// payload, `{"job": name, "tick": tick}`). The daily digest goes out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewDigest {
+    pub job: String,
+    pub tick: DateTime<Utc>,
+}
+
+impl Job for ReviewDigest {
+    const KIND: &'static str = REVIEW_DIGEST;
+}
+
 /// The nominations service: it ends 公示 periods when their timers fire, reminds reviewers
-/// before deadlines and acts when one passes (flag, return, escalate), hands a disabled or reassigned reviewer's open tasks on, and moves levels
-/// stalled for want of a reviewer once one is appointed, given the role or enabled again.
+/// before deadlines and acts when one passes (flag, return, escalate), sends the daily digest,
+/// hands a disabled or reassigned reviewer's open tasks on, and moves levels stalled for want of a reviewer once one is appointed, given the role or enabled again.
 pub struct Nominations {
     pub links: Links,
 }
@@ -90,6 +103,21 @@ impl Nominations {
             handled(
                 deadline_passed(conn, job.nomination, job.level, job.due, &self.links, now).await,
             )
+        })
+    }
+
+    /// Exactly once per tick with no machinery of its own: the scheduler claims each tick once
+    /// across schedulers (a unique cron_ticks row, in the transaction that enqueues this
+    /// message), and the bus records the message in the inbox in the same transaction as the
+    /// mails composed here, so a redelivered message finds its inbox row and does nothing.
+    fn on_review_digest<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        job: ReviewDigest,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            tracing::debug!(job = %job.job, tick = %job.tick, "daily digest");
+            handled(send_digests(conn, &self.links, jinguo_bus::now()).await)
         })
     }
 
@@ -150,6 +178,7 @@ pub fn worker(
         .on::<PublicityEnded, _>(Nominations::on_publicity_ended)
         .on::<ReviewReminder, _>(Nominations::on_review_reminder)
         .on::<ReviewDeadline, _>(Nominations::on_review_deadline)
+        .on::<ReviewDigest, _>(Nominations::on_review_digest)
         .on::<StaffDisabled, _>(Nominations::on_staff_disabled)
         .on::<StaffRolesChanged, _>(Nominations::on_roles_changed)
         .on::<StaffEnabled, _>(Nominations::on_staff_enabled)
@@ -201,6 +230,17 @@ mod tests {
                 nomination: id,
                 level: Level::Village,
                 due: at
+            }
+        );
+        let digest = stored(
+            "nomination.review_digest",
+            serde_json::json!({ "job": "review_digest", "tick": at }),
+        );
+        assert_eq!(
+            ReviewDigest::decode(&digest).unwrap(),
+            ReviewDigest {
+                job: "review_digest".into(),
+                tick: at
             }
         );
         let disabled = stored("staff.disabled", serde_json::json!({ "person": id }));

@@ -16,14 +16,15 @@
 //!
 //! One module per job: `rules` (campaign rules, bounded), `refusal`, `campaign`, `submit`,
 //! `eligibility`, `review`, `publicity`, `objection` (objections during 公示 and their investigation), `board`
-//! (the public 公示 pages), `lifecycle` (resubmit, withdraw), `jobs` (messages and
-//! the worker), `views` (what pages may show), with `access`, `family`, `records` and `settings`
+//! (the public 公示 pages), `lifecycle` (resubmit, withdraw), `digest` (the daily digest),
+//! `jobs` (messages and the worker), `views` (what pages may show), with `access`, `family`, `records` and `settings`
 //! serving them.
 
 mod access;
 mod board;
 mod campaign;
 mod deadline;
+mod digest;
 mod eligibility;
 mod family;
 mod jobs;
@@ -45,11 +46,12 @@ pub use campaign::{
     update_campaign,
 };
 pub use deadline::{REVIEW_DEADLINE, deadline_passed, urge};
+pub use digest::{REVIEW_DIGEST, send_digests};
 pub use eligibility::{
     CLOSE_REASONS, ELIGIBILITY, EligibilityDecision, decide_eligibility, reveals_eligibility,
 };
 pub use family::{Family, FamilyRecord, Member, family_of};
-pub use jobs::{Nominations, ReviewDeadline, worker};
+pub use jobs::{Nominations, ReviewDeadline, ReviewDigest, worker};
 pub use lifecycle::{resubmit, withdraw};
 pub use objection::{
     Finding, NewObjection, OBJECTION, OBJECTION_REASON_MAX, OBJECTION_REASON_MIN, ObjectionView,

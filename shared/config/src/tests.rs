@@ -205,7 +205,12 @@ fn cron_jobs_come_from_files_and_environment() {
         .collect();
     assert_eq!(
         names,
-        [("daily_digest", true), ("nightly", true), ("weekly", true)]
+        [
+            ("daily_digest", true),
+            ("nightly", true),
+            ("review_digest", true),
+            ("weekly", true)
+        ]
     );
     let nightly = c.cron.jobs.iter().find(|j| j.name == "nightly").unwrap();
     assert_eq!(

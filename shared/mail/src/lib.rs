@@ -20,7 +20,7 @@ pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
     EscalationNotice, NoReviewerNotice, NominationOutcome, ObjectionNotice, ReferralNotice,
-    Rendered, ReviewRequest, ReviewUrge, SignInLink, StaffWelcome,
+    Rendered, ReviewRequest, ReviewUrge, SignInLink, StaffWelcome, StalledUnit,
 };
 
 /// The job the mailer handles: send the stored mail `mail_id`. The message id is the mail's.

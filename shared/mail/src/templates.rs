@@ -64,26 +64,62 @@ email!(
     |m| format!("【巾帼】提醒：{}将于{}到期", m.task, m.due)
 );
 
-/// The morning list of what is open.
+/// The morning list of what is open: a reviewer's open tasks (overdue first) and, for a county
+/// admin, the units where nominations wait for want of a reviewer. Names and links only.
 #[derive(Debug, Clone)]
 pub struct DailyDigest {
     pub recipient: String,
     pub date: String,
     pub items: Vec<DigestItem>,
+    /// Units without an active reviewer where nominations wait (county admins only).
+    pub stalled: Vec<StalledUnit>,
 }
 
+/// One open task in a [`DailyDigest`].
 #[derive(Debug, Clone)]
 pub struct DigestItem {
+    /// What is open, e.g. "李秀英家庭的最美家庭推荐".
     pub title: String,
-    pub due: String,
+    /// The review level's label, e.g. "村级"; empty when the item has no level.
+    pub level: String,
+    /// When it is due, in words; `None`: no deadline.
+    pub due: Option<String>,
+    /// The deadline has passed.
+    pub overdue: bool,
     pub link: String,
+}
+
+/// A unit where nominations wait because it has no active reviewer, with how many.
+#[derive(Debug, Clone)]
+pub struct StalledUnit {
+    /// The unit's name, never its code.
+    pub unit: String,
+    /// The review level's label, e.g. "村级".
+    pub level: String,
+    pub count: u64,
+    /// Where to appoint a reviewer.
+    pub link: String,
+}
+
+impl DailyDigest {
+    /// "3 项待办" / "2 个单位无在岗审核员", what the subject counts.
+    fn counts(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.items.is_empty() || self.stalled.is_empty() {
+            parts.push(format!("{} 项", self.items.len()));
+        }
+        if !self.stalled.is_empty() {
+            parts.push(format!("{} 个单位无在岗审核员", self.stalled.len()));
+        }
+        parts.join("，")
+    }
 }
 
 email!(
     DailyDigest,
     "daily_digest.html",
     "daily_digest.txt",
-    |m| format!("【巾帼】{} 待办汇总（{} 项）", m.date, m.items.len())
+    |m| format!("【巾帼】{} 待办汇总（{}）", m.date, m.counts())
 );
 
 /// The sign-in link.
@@ -348,20 +384,47 @@ mod tests {
             items: vec![
                 DigestItem {
                     title: "李秀英家庭的最美家庭推荐".into(),
-                    due: "12月1日".into(),
-                    link: "http://127.0.0.1:8080/review/a".into(),
+                    level: "村级".into(),
+                    due: Some("2026年11月27日（周五）17:30".into()),
+                    overdue: true,
+                    link: "http://127.0.0.1:8080/tasks/a".into(),
                 },
                 DigestItem {
                     title: "马丽家庭的五好家庭推荐".into(),
-                    due: "12月3日".into(),
-                    link: "http://127.0.0.1:8080/review/b".into(),
+                    level: "乡镇级".into(),
+                    due: Some("2026年12月3日（周四）17:30".into()),
+                    overdue: false,
+                    link: "http://127.0.0.1:8080/tasks/b".into(),
+                },
+                DigestItem {
+                    title: "王芳家庭的最美家庭推荐".into(),
+                    level: "县级".into(),
+                    due: None,
+                    overdue: false,
+                    link: "http://127.0.0.1:8080/tasks/c".into(),
                 },
             ],
+            stalled: vec![StalledUnit {
+                unit: "庄子坪村委会".into(),
+                level: "村级".into(),
+                count: 12,
+                link: "http://127.0.0.1:8080/admin/staff?org=620122000000&unit=620122100201".into(),
+            }],
         };
         let r = d.render().unwrap();
         insta::assert_snapshot!("daily_digest_subject", r.subject);
         insta::assert_snapshot!("daily_digest_text", r.text);
         insta::assert_snapshot!("daily_digest_html", r.html);
+        let stalled_only = DailyDigest { items: vec![], ..d }.render().unwrap();
+        assert_eq!(
+            stalled_only.subject,
+            "【巾帼】2026年11月30日 待办汇总（1 个单位无在岗审核员）"
+        );
+        assert!(
+            !stalled_only.text.contains("项待审核"),
+            "{}",
+            stalled_only.text
+        );
     }
 
     #[test]

@@ -1114,3 +1114,82 @@ pub async fn reference(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<String>, 
     let found: Option<Option<String>> = on_backend!(conn, |c| query.first(c).await.optional())?;
     Ok(found.flatten())
 }
+
+/// An open review task with what the daily digest shows of its nomination.
+#[derive(Debug, Clone)]
+pub struct OpenReviewTask {
+    pub task: Task,
+    /// The program's JSON of the family, read by the program.
+    pub family: String,
+    pub category: String,
+    /// The nomination's state now: the task is current only while it is under review at the
+    /// task's level.
+    pub state: State,
+}
+
+/// Every open review task whose nomination is in one of `states`, oldest first: one query for
+/// all reviewers (the daily digest).
+pub async fn open_review_tasks(
+    conn: &mut Conn<'_>,
+    states: &[State],
+) -> Result<Vec<OpenReviewTask>, StoreError> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let query = review_tasks::table
+        .inner_join(nominations::table)
+        .filter(review_tasks::closed_at.is_null())
+        .filter(nominations::state.eq_any(states))
+        .order((review_tasks::created_at, review_tasks::id));
+    type Open = (TaskRecord, String, String, String);
+    let rows: Vec<Open> = on_backend!(conn, |c| query
+        .select((
+            TaskRecord::as_select(),
+            nominations::family,
+            nominations::category,
+            nominations::state,
+        ))
+        .load(c)
+        .await)?;
+    rows.into_iter()
+        .map(|(task, family, category, state)| {
+            Ok(OpenReviewTask {
+                task: task.try_into()?,
+                family,
+                category,
+                state: parse(&state, "state")?,
+            })
+        })
+        .collect()
+}
+
+/// How many nominations stalled for want of a reviewer (newest visible event `no_reviewer`, as
+/// in [`stalled_within`]) each village holds in each of `states`, across campaigns: one grouped
+/// query (the daily digest of the county admins).
+pub async fn stalled_counts(
+    conn: &mut Conn<'_>,
+    states: &[State],
+) -> Result<Vec<VillageStateCount>, StoreError> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let ever = nomination_history::table
+        .filter(nomination_history::event.eq(STALLED_EVENT))
+        .select(nomination_history::nomination_id);
+    let query = nominations::table
+        .filter(nominations::state.eq_any(states))
+        .filter(nominations::id.eq_any(ever))
+        .filter(last_visible_event!().eq(STALLED_EVENT))
+        .group_by((nominations::village_code, nominations::state))
+        .select((
+            nominations::village_code,
+            nominations::state,
+            diesel::dsl::count_star(),
+        ));
+    let rows: Vec<(String, String, i64)> = on_backend!(conn, |c| query.load(c).await)?;
+    rows.into_iter()
+        .map(|(village, state, count)| {
+            Ok(VillageStateCount {
+                village: parse(&village, "village code")?,
+                state: parse(&state, "state")?,
+                count: u64::try_from(count).unwrap_or(0),
+            })
+        })
+        .collect()
+}
