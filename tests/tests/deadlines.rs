@@ -1,13 +1,14 @@
 //! Deadlines that pass with a level open, on both paths: `escalate` happens exactly once with
 //! two schedulers running, and the level above decides on behalf through its emailed link
 //! (recorded as such); `return` sends the nomination back to its nominator, mailed once; 催办 by
-//! hand mails the reviewers once a day per level, refused the second time.
+//! hand mails the reviewers once a day per level, refused the second time; a county admin hands
+//! an open task to a named reviewer of its unit (the old link then says so).
 
 use std::time::Duration;
 
 use jinguo_store::Store;
 use jinguo_tests::nominating::{ReviewWorld, csrf_of, links_mailed_to, mails_to};
-use jinguo_tests::{Transport, api_token};
+use jinguo_tests::{Transport, add_staff, api_token, session};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -185,7 +186,104 @@ async fn urging_by_hand_is_once_a_day(transport: Transport) {
     w.bus.stop().await;
 }
 
+async fn an_admin_hands_a_task_to_a_named_reviewer(transport: Transport) {
+    let mut w = ReviewWorld::start(transport, rules("flag")).await;
+    let store = w.app.store.clone();
+    let [village_reviewer, township_reviewer, _] = w.reviewers;
+    let n = w
+        .submit("孙秀英", "620122198001011234", ADDRESS, "13912345678")
+        .await;
+    let old_link = links_mailed_to(&store, village_reviewer, "【巾帼】请审核").await[0].clone();
+    // Appointed after the level opened: no task of her own yet.
+    let newcomer = add_staff(
+        &store,
+        "v2@example.cn",
+        "新审核员",
+        "reviewer",
+        w.village.as_str(),
+    )
+    .await;
+    let task = w.open_tasks(n, "village").await[0].id;
+    // The admin's nomination page offers the unit's other reviewers by name.
+    let (cookie, _) = session(&store, w.admin).await;
+    let page = w
+        .app
+        .client
+        .get(format!("{}/nominations/{n}", w.app.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("转交审核任务") && page.contains("新审核员"),
+        "{page}"
+    );
+    let reassign = |to: Uuid, token: String| {
+        let w = &w;
+        async move {
+            let r = w
+                .app
+                .client
+                .post(format!("{}/api/v1/reviews/{task}/reassign", w.app.base_url))
+                .bearer_auth(token)
+                .json(&json!({ "reviewer": to }))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // Only to a reviewer of the task's unit, and only by an admin.
+    let (status, body) = reassign(township_reviewer, w.admin_token.clone()).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("reviewer")),
+        "{body}"
+    );
+    let (status, _) = reassign(newcomer, api_token(&store, village_reviewer).await).await;
+    assert_eq!(status, 403);
+    let (status, body) = reassign(newcomer, w.admin_token.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        links_mailed_to(&store, newcomer, "【巾帼】请审核")
+            .await
+            .len(),
+        1
+    );
+    let open = w.open_tasks(n, "village").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].reviewer, newcomer);
+    // The old link says it was handed on, and decides nothing.
+    let old = w
+        .app
+        .client
+        .get(format!("{}{old_link}", w.app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 409);
+    let old = old.text().await.unwrap();
+    assert!(
+        old.contains("任务已转交") && old.contains("转交给新审核员"),
+        "{old}"
+    );
+    assert!(
+        w.events(n)
+            .await
+            .contains(&"reassigned_by_admin".to_owned())
+    );
+    assert_eq!(w.approve(n, "village", newcomer).await, "township_review");
+    w.bus.stop().await;
+}
+
 jinguo_tests::on_both_transports!(
+    an_admin_hands_a_task_to_a_named_reviewer,
     a_late_level_escalates_once_and_the_level_above_decides_for_it,
     a_late_level_returns_to_the_nominator,
     urging_by_hand_is_once_a_day,

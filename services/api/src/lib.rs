@@ -266,6 +266,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/reviews/{task_id}/decision",
             post(nominations::decide),
         )
+        .route(
+            "/api/v1/reviews/{task_id}/reassign",
+            post(nominations::reassign),
+        )
         .route("/static/jinguo.css", get(pages::stylesheet))
         .route(
             "/static/quick-exit.js",

@@ -185,6 +185,24 @@ fn link_state_page(state: &LinkState, tz: chrono_tz::Tz) -> Option<Response> {
             "这个链接已停止使用。".into(),
             Some("如有疑问，请联系所在县区妇联管理员。"),
         ),
+        // Handed to someone else (a reviewer who left, or an admin's reassignment): the
+        // superseding words say so ("转交其他审核员", "转交给王芳").
+        LinkState::Superseded(l)
+            if l.superseded_by
+                .as_deref()
+                .is_some_and(|b| b.starts_with("转交")) =>
+        {
+            message(
+                StatusCode::CONFLICT,
+                "任务已转交",
+                format!(
+                    "这项任务已于 {} {}，无需您再操作。",
+                    l.superseded_at.map(when).unwrap_or_default(),
+                    l.superseded_by.as_deref().unwrap_or_default(),
+                ),
+                None,
+            )
+        }
         LinkState::Superseded(l) => message(
             StatusCode::CONFLICT,
             "已由他人处理",

@@ -281,6 +281,8 @@ struct NominationPage {
     may_resubmit: bool,
     /// A county admin may 催办 the reviewers of the level it waits on.
     may_urge: bool,
+    /// The open tasks an admin may hand to another reviewer (empty for everyone else).
+    reassign: Vec<jinguo_nominations::ReassignChoice>,
     values: Typed,
     refused: Option<Refused>,
 }
@@ -328,11 +330,16 @@ async fn nomination_page(
                 let withdraw = jinguo_auth::may(c, person, "nomination.withdraw", at, now).await?;
                 let submit = jinguo_auth::may(c, person, "nomination.submit", at, now).await?;
                 let urge = jinguo_auth::may(c, person, "campaign.manage", at, now).await?;
-                Ok::<_, Refusal>(Some((d, view, withdraw, submit, urge)))
+                let reassign = if jinguo_auth::may(c, person, "staff.manage", at, now).await? {
+                    jinguo_nominations::reassign_choices(c, id).await?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, Refusal>(Some((d, view, withdraw, submit, urge, reassign)))
             })
         })
         .await;
-    let (detail, may_view, may_withdraw, may_submit, may_urge) = match loaded {
+    let (detail, may_view, may_withdraw, may_submit, may_urge, reassign) = match loaded {
         Ok(Some(v)) => v,
         Ok(None) => return no_such_nomination(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -361,6 +368,7 @@ async fn nomination_page(
             may_withdraw: may_withdraw && s.is_open(),
             may_resubmit: may_submit && s == NominationState::Returned,
             may_urge: may_urge && s.public().review_level().is_some(),
+            reassign,
             detail,
             values,
             refused,
@@ -439,6 +447,14 @@ pub(crate) async fn act(
                     })
                 })
                 .await
+        }
+        "reassign" => {
+            let Ok(task) = typed.get("task").parse::<Uuid>() else {
+                return no_such_nomination();
+            };
+            crate::nominations::reassign_task(&state, task, person, typed.get("reviewer"))
+                .await
+                .map(|()| NominationState::VillageReview)
         }
         "urge" => {
             let links = state.nominations();

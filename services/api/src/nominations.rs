@@ -193,6 +193,51 @@ pub(crate) async fn decide(
 }
 
 #[derive(Deserialize)]
+pub(crate) struct ReassignBody {
+    /// The reviewer (a person's id) who takes the task over.
+    reviewer: String,
+}
+
+/// Hands review task `task_id` to another reviewer of its unit, in its own transaction (the API
+/// and the nomination page).
+pub(crate) async fn reassign_task(
+    state: &AppState,
+    task_id: Uuid,
+    person: Uuid,
+    reviewer: &str,
+) -> Result<(), Refusal> {
+    let Ok(to) = reviewer.trim().parse::<Uuid>() else {
+        return Err(Refusal::Invalid {
+            field: "reviewer",
+            message: "请选择本单位在岗的审核员".into(),
+        });
+    };
+    let links = state.nominations();
+    state
+        .store
+        .transaction(move |c| {
+            let links = links.clone();
+            Box::pin(async move {
+                jinguo_nominations::reassign_task(c, task_id, person, to, &links, jinguo_bus::now())
+                    .await
+            })
+        })
+        .await
+}
+
+/// `POST /api/v1/reviews/{task_id}/reassign` `{"reviewer": id}`: a county admin (`staff.manage`
+/// over the task's unit) hands an open task to another active reviewer of that unit.
+pub(crate) async fn reassign(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(task_id): Path<Uuid>,
+    JsonBody(body): JsonBody<ReassignBody>,
+) -> Result<Json<Value>, ApiError> {
+    reassign_task(&state, task_id, person, &body.reviewer).await?;
+    Ok(Json(json!({ "task": task_id, "reassigned": true })))
+}
+
+#[derive(Deserialize)]
 pub(crate) struct ListQuery {
     state: Option<String>,
     org: Option<String>,

@@ -46,6 +46,7 @@ pub(crate) fn event_label(event: &str, to: &str) -> String {
         "deadline_returned" => return "审核逾期，按规则退回推荐人".into(),
         "decided_on_behalf" => return "上级代为审核".into(),
         "urged" => return "催办审核员".into(),
+        "reassigned_by_admin" => return "管理员转交审核任务".into(),
         "objected" => return "公示期间收到异议，公示暂停，转县级审核员核查".into(),
         "objection_joined" => return "又收到一条异议，并入同一核查".into(),
         "no_investigator" => return "县级暂无审核员核查异议".into(),

@@ -61,8 +61,8 @@ pub use publicity::{PUBLICITY_ENDED, publicity_ended};
 pub use records::place_of;
 pub use refusal::Refusal;
 pub use review::{
-    Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, remind,
-    reviewed_nomination, unit_for,
+    Decision, REVIEW, REVIEW_REMINDER, decide, decide_task, hand_over, may_review, reassign_task,
+    remind, reviewed_nomination, unit_for,
 };
 pub use rules::{
     Deadline, DeadlineAction, DeadlineActions, Deadlines, DecideRule, NoReviewer, Quotas, Rules,
@@ -74,9 +74,10 @@ pub use views::{
     Window, campaign_dashboard, campaign_page,
 };
 pub use views::{
-    CampaignSummary, Detail, EligibilityPage, EligibilityView, OpenTask, ReviewPage, ReviewView,
-    ShownFamily, TaskView, campaign_summary, eligibility_page, is_stalled, nomination_detail,
-    open_tasks, reference_of, review_page, task_view, visible_history,
+    CampaignSummary, Detail, EligibilityPage, EligibilityView, OpenTask, ReassignChoice,
+    ReviewPage, ReviewView, ShownFamily, TaskView, campaign_summary, eligibility_page, is_stalled,
+    nomination_detail, open_tasks, reassign_choices, reference_of, review_page, task_view,
+    visible_history,
 };
 
 #[cfg(test)]

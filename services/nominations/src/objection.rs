@@ -141,9 +141,10 @@ pub async fn object(
     Ok(to)
 }
 
-/// What a sealed objector's phone is bound to: it opens for that objection only.
+/// What a sealed objector's phone is bound to: it opens for that objection only (the registry's
+/// place, so key rotation re-seals it for the same).
 fn phone_context(objection: Uuid) -> String {
-    format!("objection.phone:{objection}")
+    jinguo_store::sealed::OBJECTOR_PHONE.associated_data(&objection.to_string())
 }
 
 /// The county reviewers of the nomination's county: each an investigation link and mail.

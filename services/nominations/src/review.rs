@@ -406,13 +406,78 @@ pub async fn hand_over(
         {
             continue;
         }
-        jinguo_store::links::supersede_for(conn, ELIGIBILITY, &subject, person, "转交", now)
-            .await?;
+        jinguo_store::links::supersede_for(
+            conn,
+            ELIGIBILITY,
+            &subject,
+            person,
+            "转交其他个案专员",
+            now,
+        )
+        .await?;
         let (c, _) = campaign(conn, n.campaign_id).await?;
         ask_case_officers(conn, &n, &c, links, now).await?;
         handed += 1;
     }
     Ok(handed)
+}
+
+/// A county admin hands open review task `task` to a named reviewer (the staff page's picker
+/// and the API go through here): `by` manages staff over the task's unit; `to` is an active
+/// reviewer there with no open task at that level. The old task closes as `reassigned`, its
+/// link says so (转交给…), and `to` gets a task, link and mail with the same deadline.
+pub async fn reassign_task(
+    conn: &mut Conn<'_>,
+    task: Uuid,
+    by: Uuid,
+    to: Uuid,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let t = store::get_task(conn, task)
+        .await?
+        .ok_or_else(|| Refusal::NotFound("没有这项审核任务".into()))?;
+    let n = locked(conn, t.nomination_id).await?;
+    permit(conn, by, "staff.manage", t.unit, now).await?;
+    if t.closed || n.state.review_level() != Some(t.level) {
+        return Err(Refusal::Conflict("这项审核已经处理过，无需转交".into()));
+    }
+    if !staff::holders_at(conn, Role::Reviewer, t.unit)
+        .await?
+        .contains(&to)
+    {
+        return Err(invalid("reviewer", "请选择本单位在岗的审核员"));
+    }
+    let holds_one = store::tasks(conn, n.id, t.level.as_str())
+        .await?
+        .iter()
+        .any(|o| !o.closed && o.reviewer == to);
+    if holds_one {
+        return Err(invalid("reviewer", "这位审核员已有这份推荐的审核任务"));
+    }
+    store::close_task(conn, t.id, "reassigned", now).await?;
+    let name = people::display_name(conn, to).await?;
+    jinguo_store::links::supersede_for(
+        conn,
+        REVIEW,
+        &link_subject(n.id, t.level),
+        t.reviewer,
+        &format!("转交给{name}"),
+        now,
+    )
+    .await?;
+    let actor = by.to_string();
+    let reason = format!("转交给{name}");
+    let step = Transition {
+        from: n.state,
+        to: n.state,
+        event: "reassigned_by_admin",
+        actor: &actor,
+        reason: Some(&reason),
+    };
+    store::transition(conn, n.id, step, now).await?;
+    let (c, _) = campaign(conn, n.campaign_id).await?;
+    ask_reviewers(conn, &n, &c, t.level, t.unit, &[to], t.due_at, links, now).await
 }
 
 /// Decides review task `task` for `reviewer` (the API and the task page): refused unless it is

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use jinguo_auth::seal::Sealer;
+use jinguo_core::auth::Role;
 use jinguo_core::nominations::{self as core, Level, State};
 use jinguo_core::org::OrgCode;
 use jinguo_store::nominations::{self as store};
-use jinguo_store::{Conn, StoreError, orgs};
+use jinguo_store::{Conn, StoreError, orgs, people, staff};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -645,4 +646,47 @@ async fn page_for(
         })
     });
     Ok(ListPage { total, rows, next })
+}
+
+/// An open task of a nomination's current level as the reassign form shows it: whose it is and
+/// whom it may pass to (the unit's other active reviewers, by name).
+#[derive(Debug, Clone)]
+pub struct ReassignChoice {
+    pub task: Uuid,
+    pub reviewer: String,
+    pub candidates: Vec<(Uuid, String)>,
+}
+
+/// The open tasks of `nomination`'s current level with the reviewers each may pass to; none when
+/// it is not under review.
+pub async fn reassign_choices(
+    conn: &mut Conn<'_>,
+    nomination: Uuid,
+) -> Result<Vec<ReassignChoice>, StoreError> {
+    let Some(n) = store::get(conn, nomination).await? else {
+        return Ok(Vec::new());
+    };
+    let Some(level) = n.state.review_level() else {
+        return Ok(Vec::new());
+    };
+    let open: Vec<store::Task> = store::tasks(conn, nomination, level.as_str())
+        .await?
+        .into_iter()
+        .filter(|t| !t.closed)
+        .collect();
+    let mut choices = Vec::new();
+    for t in &open {
+        let mut candidates = Vec::new();
+        for r in staff::holders_at(conn, Role::Reviewer, t.unit).await? {
+            if open.iter().all(|o| o.reviewer != r) {
+                candidates.push((r, people::display_name(conn, r).await?));
+            }
+        }
+        choices.push(ReassignChoice {
+            task: t.id,
+            reviewer: people::display_name(conn, t.reviewer).await?,
+            candidates,
+        });
+    }
+    Ok(choices)
 }

@@ -90,11 +90,20 @@ pub const REFERRAL_EVENT_NOTE: Place = Place {
     context: "referral_event.note",
 };
 
+/// An objector's phone during a 公示 (migration 2026-12-06-000017_objections).
+pub const OBJECTOR_PHONE: Place = Place {
+    table: "nomination_objections",
+    id_column: "id",
+    holder: Holder::Column("phone_sealed"),
+    context: "objection.phone",
+};
+
 /// Every place a sealed value is kept. A new sealed column is one more constant above and one
 /// more entry here; whoever seals a value takes its associated data from its place
 /// ([`Place::associated_data`]), so writer and rotation cannot disagree.
 pub const PLACES: &[Place] = &[
     NOMINATION_PHONE,
+    OBJECTOR_PHONE,
     REFERRAL_VICTIM,
     REFERRAL_REPORTER,
     REFERRAL_INCIDENT,
