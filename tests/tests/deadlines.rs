@@ -174,6 +174,19 @@ async fn urging_by_hand_is_once_a_day(transport: Transport) {
             .contains("每天最多催办一次"),
         "{body}"
     );
+    // The nomination page's button goes through the same rule.
+    let (cookie, csrf) = session(&w.app.store, w.admin).await;
+    let page = w
+        .app
+        .client
+        .post(format!("{}/nominations/{n}/urge", w.app.base_url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 409);
+    assert!(page.text().await.unwrap().contains("每天最多催办一次"));
     let mails = mails_to(
         &w.app.store,
         village_reviewer,

@@ -74,6 +74,9 @@ async fn pages_pass_the_phone_audit() {
         .await
         .unwrap();
     assert_eq!(submitted.status(), 201);
+    // The public 公示 board and award list of the campaign.
+    audit(&format!("/public/campaigns/{campaign}")).await;
+    audit(&format!("/public/campaigns/{campaign}/awarded")).await;
     let link = eventually("the review mail", Duration::from_secs(10), || {
         let store = &app.store;
         async move {

@@ -421,11 +421,20 @@ fn deadline_action(a: DeadlineAction) -> &'static str {
     }
 }
 
+/// What a passed deadline does, in words.
+const fn deadline_action_label(a: DeadlineAction) -> &'static str {
+    match a {
+        DeadlineAction::Flag => "仅标记逾期（工作台显示）",
+        DeadlineAction::Escalate => "上报上一级催办",
+        DeadlineAction::Return => "退回推荐人",
+    }
+}
+
 /// The choices for a passed deadline, as the form offers them.
 const DEADLINE_ACTIONS: [(&str, &str); 3] = [
-    ("flag", "仅标记逾期（工作台显示）"),
-    ("escalate", "上报上一级催办"),
-    ("return", "退回推荐人"),
+    ("flag", deadline_action_label(DeadlineAction::Flag)),
+    ("escalate", deadline_action_label(DeadlineAction::Escalate)),
+    ("return", deadline_action_label(DeadlineAction::Return)),
 ];
 
 /// The levels of the deadline choices: the form's key, label and field.
@@ -511,6 +520,7 @@ fn field_label(field: &str) -> &'static str {
         "rules.village_publicity" => "村级公示期",
         "rules.publicity" => "县级公示期",
         f if f.starts_with("rules.deadlines.") => "审核截止",
+        f if f.starts_with("rules.on_deadline.") => "逾期未审核时",
         _ => "填写内容",
     }
 }
@@ -919,6 +929,18 @@ fn rules_in_chinese(k: &CampaignView) -> Vec<(&'static str, String)> {
             deadline_label(r.deadlines.township.as_ref()),
         ),
         ("县级审核截止", deadline_label(r.deadlines.county.as_ref())),
+        (
+            "村级逾期时",
+            deadline_action_label(r.on_deadline.village).to_owned(),
+        ),
+        (
+            "乡镇（街道）逾期时",
+            deadline_action_label(r.on_deadline.township).to_owned(),
+        ),
+        (
+            "县级逾期时",
+            deadline_action_label(r.on_deadline.county).to_owned(),
+        ),
         ("决定方式", decide_label(r.decide).to_owned()),
         (
             "某级没有审核员时",

@@ -456,21 +456,9 @@ pub(crate) async fn act(
                 .await
                 .map(|()| NominationState::VillageReview)
         }
-        "urge" => {
-            let links = state.nominations();
-            state
-                .store
-                .transaction(move |c| {
-                    let links = links.clone();
-                    Box::pin(async move {
-                        let now = jinguo_bus::now();
-                        jinguo_nominations::urge(c, id, person, &links, now).await?;
-                        let n = jinguo_store::nominations::get(c, id).await?;
-                        Ok(n.map_or(NominationState::VillageReview, |n| n.state.public()))
-                    })
-                })
-                .await
-        }
+        "urge" => crate::nominations::urge(&state, id, person)
+            .await
+            .map(|(_, to)| to),
         _ => {
             return message(
                 StatusCode::NOT_FOUND,

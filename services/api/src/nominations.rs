@@ -192,6 +192,31 @@ pub(crate) async fn decide(
     Ok(Json(json!({ "state": to })))
 }
 
+/// 催办 by hand of nomination `id` by `person`, in its own transaction (the API and the
+/// nomination page): how many reviewers were mailed, and the state as they may see it.
+pub(crate) async fn urge(
+    state: &AppState,
+    id: Uuid,
+    person: Uuid,
+) -> Result<(usize, jinguo_core::nominations::State), Refusal> {
+    let links = state.nominations();
+    state
+        .store
+        .transaction(move |c| {
+            let links = links.clone();
+            Box::pin(async move {
+                let urged =
+                    jinguo_nominations::urge(c, id, person, &links, jinguo_bus::now()).await?;
+                let n = jinguo_store::nominations::get(c, id).await?;
+                let to = n.map_or(jinguo_core::nominations::State::VillageReview, |n| {
+                    n.state.public()
+                });
+                Ok((urged, to))
+            })
+        })
+        .await
+}
+
 #[derive(Deserialize)]
 pub(crate) struct ReassignBody {
     /// The reviewer (a person's id) who takes the task over.
@@ -458,20 +483,8 @@ pub(crate) async fn change(
                 .await?
         }
         "urge" => {
-            return state
-                .store
-                .transaction(move |c| {
-                    let links = links.clone();
-                    Box::pin(async move {
-                        let now = jinguo_bus::now();
-                        let urged = jinguo_nominations::urge(c, id, person, &links, now).await?;
-                        let n = jinguo_store::nominations::get(c, id).await?;
-                        Ok::<_, Refusal>((urged, n.map(|n| n.state.public())))
-                    })
-                })
-                .await
-                .map(|(urged, state)| Json(json!({ "id": id, "state": state, "urged": urged })))
-                .map_err(ApiError::from);
+            let (urged, to) = urge(&state, id, person).await?;
+            return Ok(Json(json!({ "id": id, "state": to, "urged": urged })));
         }
         "objection" => {
             let finding = match body.decision.as_deref() {
