@@ -174,7 +174,43 @@ async fn urging_by_hand_is_once_a_day(transport: Transport) {
             .contains("每天最多催办一次"),
         "{body}"
     );
-    // The nomination page's button goes through the same rule.
+    // An overdue row of the dashboard has the 催办 button for the admin, not for a reviewer.
+    w.app
+        .db
+        .execute(&format!(
+            "UPDATE review_tasks SET due_at = '2026-01-05 09:00:00' WHERE nomination_id = '{n}'"
+        ))
+        .await;
+    let dashboard = |person: Uuid| {
+        let w = &w;
+        async move {
+            let (cookie, _) = session(&w.app.store, person).await;
+            w.app
+                .client
+                .get(format!(
+                    "{}/admin/campaigns/{}?overdue=1",
+                    w.app.base_url, w.campaign
+                ))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let admin_sees = dashboard(w.admin).await;
+    assert!(
+        admin_sees.contains("赵秀兰家庭") && admin_sees.contains(&format!("/nominations/{n}/urge")),
+        "{admin_sees}"
+    );
+    let reviewer_sees = dashboard(county_reviewer).await;
+    assert!(
+        reviewer_sees.contains("赵秀兰家庭") && !reviewer_sees.contains("/urge"),
+        "{reviewer_sees}"
+    );
+    // The button (as the nomination page's) goes through the same rule.
     let (cookie, csrf) = session(&w.app.store, w.admin).await;
     let page = w
         .app

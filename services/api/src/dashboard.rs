@@ -72,6 +72,8 @@ pub(crate) fn channel_label(channel: &str) -> &'static str {
 /// what they filter.
 struct Opened {
     viewer: Uuid,
+    /// The session's form value, for the rows' 催办 buttons.
+    csrf: String,
     campaign: CampaignSummary,
     /// The `org` parameter, when it named a unit inside the campaign.
     org: Option<OrgCode>,
@@ -208,6 +210,7 @@ async fn open(
     let after = f.after.as_deref().and_then(|a| a.parse::<Cursor>().ok());
     Ok(Opened {
         viewer: session.person,
+        csrf: session.csrf.clone(),
         campaign,
         org,
         area,
@@ -276,6 +279,10 @@ struct Line {
 struct Dashboard {
     /// The campaign's page, for the navigation.
     campaign_page: String,
+    /// For the 催办 buttons of overdue rows (they post to the nomination's page), shown to
+    /// those who manage the campaign.
+    csrf: String,
+    may_urge: bool,
     campaign: String,
     area_name: String,
     header: Vec<&'static str>,
@@ -412,6 +419,10 @@ pub(crate) async fn page(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let tz = state.config.calendar.time_zone;
+    // 催办 is for those who manage the campaign here; the others see no button.
+    let may_urge = crate::auth::require(&state, o.viewer, "campaign.manage", o.area)
+        .await
+        .is_ok();
     // The table's columns: every state with a nomination, in the order of the workflow.
     let present: Vec<State> = State::ALL
         .into_iter()
@@ -440,6 +451,8 @@ pub(crate) async fn page(
     // however deep it is; 上一页 asks by number.
     let next = list.next.map(|c| page_link(Some(c), o.page + 1));
     let dashboard = Dashboard {
+        csrf: o.csrf.clone(),
+        may_urge,
         campaign: o.campaign.name.clone(),
         area_name: o.area_name.clone(),
         header: present.iter().map(|s| state_label(*s)).collect(),
