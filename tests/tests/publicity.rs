@@ -277,6 +277,95 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     w.bus.stop().await;
 }
 
+/// An objection in a county without an active reviewer is never a silent wait: the county
+/// admins are told, and the reviewer enabled again gets the investigation link.
+async fn an_objection_waits_for_a_county_reviewer_and_reaches_the_next_one(transport: Transport) {
+    let rules = json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "1h" });
+    let mut w = World::start(transport, rules).await;
+    let store: Store = w.app.store.clone();
+    let [_, _, county_reviewer] = w.reviewers;
+    let n = w.submit("李秀英", HEAD_ID, ADDRESS, PHONE).await;
+    to_publicity(&w, n).await;
+    let set_active = |active: bool| {
+        let store = store.clone();
+        async move {
+            store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        jinguo_auth::staff::set_active(
+                            c,
+                            county_reviewer,
+                            active,
+                            "test",
+                            jinguo_bus::now(),
+                        )
+                        .await
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert!(set_active(false).await);
+    let (status, _) = object(
+        &w,
+        n,
+        "张三",
+        "该家庭与邻居长期有纠纷，事迹与实际情况不符。",
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        w.state_of(n).await,
+        "under_investigation",
+        "{:?}",
+        w.events(n).await
+    );
+    assert_eq!(
+        mails_to(&store, w.admin, "【巾帼】")
+            .await
+            .iter()
+            .filter(|(s, _)| s.contains("无在岗审核员"))
+            .count(),
+        1,
+        "the county admin is told once"
+    );
+    assert!(
+        links_mailed_to(&store, county_reviewer, "【巾帼】公示异议待核查")
+            .await
+            .is_empty()
+    );
+    assert!(set_active(true).await);
+    let link = jinguo_tests::eventually(
+        "the investigation link",
+        Duration::from_secs(20),
+        || async {
+            links_mailed_to(&store, county_reviewer, "【巾帼】公示异议待核查")
+                .await
+                .into_iter()
+                .next()
+        },
+    )
+    .await;
+    let page = w
+        .app
+        .client
+        .get(format!("{}{link}", w.app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("张三"));
+    let events = w.events(n).await;
+    assert!(
+        events.contains(&"no_investigator".to_owned())
+            && events.contains(&"investigator_appointed".to_owned()),
+        "{events:?}"
+    );
+    w.bus.stop().await;
+}
+
 jinguo_tests::on_both_transports!(
-    the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left
+    the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left,
+    an_objection_waits_for_a_county_reviewer_and_reaches_the_next_one,
 );

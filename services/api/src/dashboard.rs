@@ -419,8 +419,9 @@ pub(crate) async fn page(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let tz = state.config.calendar.time_zone;
-    // 催办 is for those who manage the campaign here; the others see no button.
-    let may_urge = crate::auth::require(&state, o.viewer, "campaign.manage", o.area)
+    // 催办 is the county admins'; the others see no button.
+    let county = o.area.at_level(OrgLevel::County);
+    let may_urge = crate::auth::require(&state, o.viewer, "campaign.manage", county)
         .await
         .is_ok();
     // The table's columns: every state with a nomination, in the order of the workflow.

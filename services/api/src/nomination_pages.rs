@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jinguo_core::auth::Target;
 use jinguo_core::nominations::{Channel, State as NominationState};
-use jinguo_core::org::OrgCode;
+use jinguo_core::org::{OrgCode, OrgLevel};
 use jinguo_nominations::{Detail, Family, Member, Nominator, Refusal, Submission};
 use jinguo_store::{Conn, StoreError, staff};
 use uuid::Uuid;
@@ -329,8 +329,10 @@ async fn nomination_page(
                 let view = jinguo_auth::may(c, person, "nomination.view", at, now).await?;
                 let withdraw = jinguo_auth::may(c, person, "nomination.withdraw", at, now).await?;
                 let submit = jinguo_auth::may(c, person, "nomination.submit", at, now).await?;
-                let urge = jinguo_auth::may(c, person, "campaign.manage", at, now).await?;
-                let reassign = if jinguo_auth::may(c, person, "staff.manage", at, now).await? {
+                // 催办 and 转交 are the county admins'.
+                let county = Target::Org(d.village.at_level(OrgLevel::County));
+                let urge = jinguo_auth::may(c, person, "campaign.manage", county, now).await?;
+                let reassign = if jinguo_auth::may(c, person, "staff.manage", county, now).await? {
                     jinguo_nominations::reassign_choices(c, id).await?
                 } else {
                     Vec::new()
@@ -478,6 +480,10 @@ pub(crate) async fn act(
             field: "story",
             message,
         }) => Refused::at("story", format!("家庭事迹：{message}")),
+        Err(Refusal::Invalid {
+            field: "reviewer",
+            message,
+        }) => Refused::at("reviewer", format!("转交给：{message}")),
         Err(Refusal::NotFound(_)) => return no_such_nomination(),
         Err(Refusal::Forbidden(_)) => {
             return crate::page::forbidden(

@@ -78,8 +78,9 @@ pub(crate) fn state_label(s: State) -> &'static str {
 pub(crate) fn refusal_text(r: &Refusal) -> String {
     match r {
         Refusal::Invalid {
-            field: "reason", ..
-        } => "退回或不通过时请填写理由。".into(),
+            field: "reason",
+            message,
+        } => format!("{}。", message.trim_end_matches('。')),
         Refusal::QuotaFull { quota, .. } => {
             format!("本级推荐名额（{quota} 个）已用完，需先退回或不通过其他推荐。")
         }

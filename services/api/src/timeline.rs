@@ -49,7 +49,8 @@ pub(crate) fn event_label(event: &str, to: &str) -> String {
         "reassigned_by_admin" => return "管理员转交审核任务".into(),
         "objected" => return "公示期间收到异议，公示暂停，转县级审核员核查".into(),
         "objection_joined" => return "又收到一条异议，并入同一核查".into(),
-        "no_investigator" => return "县级暂无审核员核查异议".into(),
+        "no_investigator" => return "县级暂无审核员核查异议，已通知县级管理员安排".into(),
+        "investigator_appointed" => return "已安排县级审核员核查异议".into(),
         "objection_dismissed" => return "异议核查：驳回异议，继续公示".into(),
         "objection_upheld" => return "异议核查：维持异议，撤销推荐".into(),
         _ => {}

@@ -197,11 +197,32 @@ async fn ask_above(
     Ok(())
 }
 
+/// Records a 催办 of `level` by `by` in the history.
+async fn record_urge(
+    conn: &mut Conn<'_>,
+    n: &NominationRow,
+    by: Uuid,
+    level: Level,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let actor = by.to_string();
+    let t = Transition {
+        from: n.state,
+        to: n.state,
+        event: URGED,
+        actor: &actor,
+        // The level in words: the timeline shows a person's reason as it is.
+        reason: Some(level.label()),
+    };
+    store::transition(conn, n.id, t, now).await?;
+    Ok(())
+}
+
 /// The history event of a 催办 by hand.
 const URGED: &str = "urged";
 
-/// 催办 by hand (the nomination page and the API): a county admin (`campaign.manage` over the
-/// village) mails each reviewer with an open task at the current level. At most once a day per
+/// 催办 by hand (the dashboard, the nomination page and the API): a county admin
+/// (`campaign.manage` at the county) mails each reviewer with an open task at the current level. At most once a day per
 /// level: a second within 24 hours is refused, saying when the last was.
 pub async fn urge(
     conn: &mut Conn<'_>,
@@ -211,7 +232,15 @@ pub async fn urge(
     now: DateTime<Utc>,
 ) -> Result<usize, Refusal> {
     let n = locked(conn, nomination).await?;
-    permit(conn, by, "campaign.manage", n.village, now).await?;
+    // County admins (and above): not a village's or a township's own admins.
+    permit(
+        conn,
+        by,
+        "campaign.manage",
+        unit_for(n.village, Level::County),
+        now,
+    )
+    .await?;
     let Some(level) = n.state.public().review_level() else {
         return Err(Refusal::Conflict("该推荐现在不在审核中，无需催办".into()));
     };
@@ -227,6 +256,15 @@ pub async fn urge(
             links.in_words(at)
         )));
     }
+    if n.state == State::EligibilityReview {
+        // Held: to the asker it is village review and must look exactly like it (the step in
+        // the history, the once a day); the 催办 goes to the county case officers who hold it,
+        // as a fresh eligibility link.
+        record_urge(conn, &n, by, level, now).await?;
+        let (c, _) = campaign(conn, n.campaign_id).await?;
+        crate::eligibility::ask_case_officers(conn, &n, &c, links, now).await?;
+        return Ok(1);
+    }
     let open: Vec<Task> = store::tasks(conn, nomination, level.as_str())
         .await?
         .into_iter()
@@ -237,16 +275,7 @@ pub async fn urge(
             "这一级目前没有待处理的审核任务（可能暂无审核员）".into(),
         ));
     }
-    let actor = by.to_string();
-    let t = Transition {
-        from: n.state,
-        to: n.state,
-        event: URGED,
-        actor: &actor,
-        // The level in words: the timeline shows a person's reason as it is.
-        reason: Some(level.label()),
-    };
-    store::transition(conn, nomination, t, now).await?;
+    record_urge(conn, &n, by, level, now).await?;
     let by_name = people::display_name(conn, by).await?;
     let family = family_of(&n);
     for task in &open {

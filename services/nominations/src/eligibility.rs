@@ -177,6 +177,10 @@ pub async fn decide_eligibility(
         if !shown_stalled(conn, &moved).await? {
             enter_level(conn, &moved, &c, Level::Village, links, now).await?;
         }
+    } else {
+        // Closed: the nominator hears it exactly as any village rejection, with the neutral
+        // reason chosen from the list.
+        crate::outcome::tell_nominator(conn, &n, &c, to, reason, links, now).await?;
     }
     Ok(to)
 }

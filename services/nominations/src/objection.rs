@@ -12,7 +12,7 @@ use jinguo_core::notify::Urgency;
 use jinguo_core::text::{self, NAME_MAX};
 use jinguo_store::nominations::{self as store, NominationRow, Transition};
 use jinguo_store::objections::{self, Investigation, ObjectionRow};
-use jinguo_store::{Conn, people, staff};
+use jinguo_store::{Conn, orgs, people, staff};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -108,11 +108,16 @@ pub async fn object(
     // has fired (its message on the way finds the nomination moved and does nothing): nothing
     // is left, and a dismissal ends the 公示 at once.
     let key = publicity_timer(nomination, n.state);
-    let remaining = match jinguo_store::timers::get(conn, &key).await? {
-        Some(t) => (t.due_at - now).max(Duration::zero()),
-        None => Duration::zero(),
+    let due = jinguo_store::timers::get(conn, &key)
+        .await?
+        .map(|t| t.due_at);
+    // Only a timer this transaction cancelled leaves time: one claimed meanwhile by a scheduler
+    // has fired.
+    let cancelled = jinguo_store::timers::cancel(conn, &key).await?;
+    let remaining = match due {
+        Some(due) if cancelled => (due - now).max(Duration::zero()),
+        _ => Duration::zero(),
     };
-    jinguo_store::timers::cancel(conn, &key).await?;
     objections::open(
         conn,
         &Investigation {
@@ -137,8 +142,32 @@ pub async fn object(
         now,
     )
     .await?;
-    ask_investigators(conn, &n, &c.name, links, now).await?;
+    // Notes from here on keep the state the nomination is now in.
+    let moved = NominationRow { state: to, ..n };
+    ask_investigators(conn, &moved, &c.name, links, now).await?;
     Ok(to)
+}
+
+/// The history event of an objection with no county reviewer to investigate it.
+const NO_INVESTIGATOR: &str = "no_investigator";
+
+/// Objections waiting for want of a county reviewer are sent to `county`'s reviewers once one
+/// is appointed (given the role, or enabled again): each gets the investigation link and mail.
+pub(crate) async fn resume_investigations(
+    conn: &mut Conn<'_>,
+    county: jinguo_core::org::OrgCode,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, Refusal> {
+    let waiting =
+        store::waiting_within(conn, &county, &[State::UnderInvestigation], NO_INVESTIGATOR).await?;
+    for n in &waiting {
+        let n = locked(conn, n.id).await?;
+        let (c, _) = campaign(conn, n.campaign_id).await?;
+        note(conn, &n, "investigator_appointed", county.as_str(), now).await?;
+        ask_investigators(conn, &n, &c.name, links, now).await?;
+    }
+    Ok(waiting.len())
 }
 
 /// What a sealed objector's phone is bound to: it opens for that objection only (the registry's
@@ -158,8 +187,28 @@ async fn ask_investigators(
     let county = unit_for(n.village, Level::County);
     let reviewers = staff::holders_at(conn, Role::Reviewer, county).await?;
     if reviewers.is_empty() {
+        // Never a silent wait: noted, the county admins told, and taken up by the first county
+        // reviewer appointed (`resume_investigations`).
         tracing::warn!(nomination = %n.id, %county, "an objection has no county reviewer to investigate it");
-        note(conn, n, "no_investigator", county.as_str(), now).await?;
+        note(conn, n, NO_INVESTIGATOR, county.as_str(), now).await?;
+        let unit = orgs::get(conn, county)
+            .await?
+            .map_or_else(|| county.to_string(), |u| u.name);
+        let family = family_of(n);
+        for admin in staff::holders_above(conn, Role::Admin, county).await? {
+            let notice = jinguo_mail::NoReviewerNotice {
+                recipient: people::display_name(conn, admin).await?,
+                campaign: campaign.to_owned(),
+                family: family.head_name.clone(),
+                level: "县级（公示异议核查）".to_owned(),
+                unit: unit.clone(),
+                link: format!(
+                    "{}/admin/staff?org={county}&unit={county}",
+                    links.public_url
+                ),
+            };
+            jinguo_mail::notify(conn, admin, &notice, Urgency::Normal, now).await?;
+        }
         return Ok(());
     }
     let village = place_of(conn, n.village).await?;
@@ -190,12 +239,19 @@ async fn ask_investigators(
 }
 
 /// An objection as the investigating reviewer sees it: the objector's phone opened.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ObjectionView {
     pub name: String,
     pub phone: Option<String>,
     pub reason: String,
     pub at: DateTime<Utc>,
+}
+
+/// Never printed: it holds a phone.
+impl std::fmt::Debug for ObjectionView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ObjectionView([redacted])")
+    }
 }
 
 /// The objections of the open investigation of `nomination`, for `person` only if they may

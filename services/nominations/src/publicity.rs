@@ -82,6 +82,12 @@ pub async fn publicity_ended(
     if n.state != in_state {
         return Ok(n.state);
     }
+    // A 公示 resumed after a dismissed objection has a timer of its own again: a message of
+    // the timer before the objection, delivered late, does not end it early.
+    let pending = jinguo_store::timers::get(conn, &publicity_timer(nomination, in_state)).await?;
+    if pending.is_some_and(|t| t.due_at > now) {
+        return Ok(n.state);
+    }
     let (c, rules) = campaign(conn, n.campaign_id).await?;
     let event = match in_state {
         State::VillagePublicity => Event::VillagePublicityEnded,

@@ -151,7 +151,13 @@ async fn open_level(
             due,
         };
         let message = jinguo_bus::Job::envelope(&reminder, now);
-        let key = format!("review-reminder:{}:{}", n.id, level.as_str());
+        // Per due time, like the deadline's: a level opened again has its own.
+        let key = format!(
+            "review-reminder:{}:{}:{}",
+            n.id,
+            level.as_str(),
+            due.timestamp()
+        );
         jinguo_store::timers::schedule(conn, &key, at, None, &message, now).await?;
         crate::deadline::schedule(conn, n.id, level, due, now).await?;
     }
@@ -198,6 +204,9 @@ pub async fn resume_stalled(
         let (unit, Some(level)) = (a.org, Level::reviewed_by(a.org.level())) else {
             continue;
         };
+        if level == Level::County {
+            resumed += crate::objection::resume_investigations(conn, unit, links, now).await?;
+        }
         // Serialised with the stalls at this unit (see `flag_no_reviewer`).
         orgs::lock(conn, unit).await?;
         let reviewers = staff::holders_at(conn, Role::Reviewer, unit).await?;
@@ -438,7 +447,15 @@ pub async fn reassign_task(
         .await?
         .ok_or_else(|| Refusal::NotFound("没有这项审核任务".into()))?;
     let n = locked(conn, t.nomination_id).await?;
-    permit(conn, by, "staff.manage", t.unit, now).await?;
+    // County admins (and above): not a village's or a township's own admins.
+    permit(
+        conn,
+        by,
+        "staff.manage",
+        unit_for(n.village, Level::County),
+        now,
+    )
+    .await?;
     if t.closed || n.state.review_level() != Some(t.level) {
         return Err(Refusal::Conflict("这项审核已经处理过，无需转交".into()));
     }

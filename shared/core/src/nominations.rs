@@ -291,6 +291,14 @@ pub fn public_summary(story: &str, hidden: &[&str], max: usize) -> String {
     let mut text = story.to_owned();
     for h in hidden.iter().filter(|h| h.chars().count() >= 2) {
         text = text.replace(h, "（略）");
+        // Part of it too: a story names the village and house without the county before them.
+        let chars: Vec<char> = h.chars().collect();
+        for piece in chars.windows(4) {
+            let piece: String = piece.iter().collect();
+            if text.contains(&piece) {
+                text = text.replace(&piece, "**");
+            }
+        }
     }
     let mut out = String::with_capacity(text.len());
     // A run of digits with what may sit inside a number (spaces, dashes, an ID number's X).
@@ -309,9 +317,19 @@ pub fn public_summary(story: &str, hidden: &[&str], max: usize) -> String {
             '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
             c => c,
         };
-        let inside = !run.is_empty() && matches!(c, 'X' | 'x' | ' ' | '-');
+        // What people put between the digits of one number.
+        let inside = !run.is_empty()
+            && matches!(
+                c,
+                'X' | 'x' | ' ' | '\u{3000}' | '-' | '－' | '—' | '.' | '．' | '·' | '/'
+            );
         if c.is_ascii_digit() || inside {
             run.push(c);
+        } else if !run.is_empty() && is_house_word(c) {
+            // 3组15号: the numbers of a house, however short.
+            run.clear();
+            out.push('*');
+            out.push(c);
         } else {
             flush(&mut run, &mut out);
             out.push(c);
@@ -325,6 +343,14 @@ pub fn public_summary(story: &str, hidden: &[&str], max: usize) -> String {
     } else {
         out
     }
+}
+
+/// The words that follow the numbers of an address (3组, 15号, 2单元, 301室).
+fn is_house_word(c: char) -> bool {
+    matches!(
+        c,
+        '组' | '号' | '栋' | '幢' | '单' | '室' | '户' | '社' | '巷' | '弄' | '楼'
+    )
 }
 
 /// How a nomination came in.
@@ -542,6 +568,18 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("3口人"), "{shown}");
+        // Ideographic spaces and full-width dashes join a number; a house's numbers go however
+        // short; part of the address goes too.
+        let shown = public_summary(
+            "电话139　1234　5678，或139－1234－5678，家住兴隆村3组15号",
+            &["榆中县城关镇兴隆村3组15号"],
+            200,
+        );
+        assert!(
+            !shown.contains("5678") && !shown.contains("15号"),
+            "{shown}"
+        );
+        assert!(!shown.contains("兴隆村"), "{shown}");
         // Cut after masking: the start of a number at the cut is masked too.
         let long = format!("{}13912345678", "好".repeat(195));
         let shown = public_summary(&long, &[], 200);

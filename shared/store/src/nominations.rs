@@ -842,17 +842,20 @@ const STALLED_EVENT: &str = "no_reviewer";
 /// visible event is `no_reviewer`: stalled at that unit for want of a reviewer. The candidates
 /// come from the partial index of `no_reviewer` events.
 macro_rules! stalled_within {
-    ($unit:expr, $states:expr) => {{
+    ($unit:expr, $states:expr) => {
+        stalled_within!($unit, $states, STALLED_EVENT)
+    };
+    ($unit:expr, $states:expr, $event:expr) => {{
         let states: Vec<&str> = $states.iter().map(|s| s.as_str()).collect();
         let (lo, hi) = code_range($unit);
         let ever = nomination_history::table
-            .filter(nomination_history::event.eq(STALLED_EVENT))
+            .filter(nomination_history::event.eq($event))
             .select(nomination_history::nomination_id);
         nominations::table
             .filter(nominations::state.eq_any(states))
             .filter(nominations::village_code.between(lo, hi))
             .filter(nominations::id.eq_any(ever))
-            .filter(last_visible_event!().eq(STALLED_EVENT))
+            .filter(last_visible_event!().eq($event))
     }};
 }
 
@@ -862,7 +865,19 @@ pub async fn stalled_within(
     unit: &OrgCode,
     states: &[State],
 ) -> Result<Vec<NominationRow>, StoreError> {
-    let query = stalled_within!(unit, states).order((nominations::created_at, nominations::id));
+    waiting_within(conn, unit, states, STALLED_EVENT).await
+}
+
+/// The nominations within `unit` in one of `states` whose newest visible event is `event` (a
+/// wait the system noted, e.g. an objection with nobody to investigate it), oldest first.
+pub async fn waiting_within(
+    conn: &mut Conn<'_>,
+    unit: &OrgCode,
+    states: &[State],
+    event: &str,
+) -> Result<Vec<NominationRow>, StoreError> {
+    let query =
+        stalled_within!(unit, states, event).order((nominations::created_at, nominations::id));
     let rows = on_backend!(conn, |c| query
         .select(NominationRecord::as_select())
         .load(c)
