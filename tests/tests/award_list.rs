@@ -153,6 +153,8 @@ async fn end_publicity(app: &TestApp, id: Uuid) {
         .transaction(move |c| {
             let links = links.clone();
             Box::pin(async move {
+                // As the scheduler fires it: the timer goes, its message is handled.
+                jinguo_store::timers::cancel(c, &format!("publicity:{id}:publicity")).await?;
                 jinguo_nominations::publicity_ended(
                     c,
                     id,
