@@ -147,6 +147,10 @@ impl TestDb {
                 use diesel::{Connection, SqliteConnection};
                 let mut conn =
                     SqliteConnection::establish(&self.name).expect("open the test database");
+                // The service writes to the same file meanwhile: wait for its lock as the
+                // service's own connections do, rather than fail at once.
+                conn.batch_execute("PRAGMA busy_timeout = 10000;")
+                    .expect("set the busy timeout");
                 conn.batch_execute(sql)
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
