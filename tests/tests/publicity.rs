@@ -76,7 +76,7 @@ fn assert_nothing_private(html: &str) {
 }
 
 async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(transport: Transport) {
-    let rules = json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "6s" });
+    let rules = json!({ "categories": ["最美家庭"], "quotas": { "village": 0, "township": 0, "county": 0 }, "publicity": "15s" });
     let mut w = World::start(transport, rules).await;
     let store: Store = w.app.store.clone();
     let [_, _, county_reviewer] = w.reviewers;
@@ -156,7 +156,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     assert_eq!(status, 201);
 
     // The clock stops: well past the period's end, it is still under investigation.
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    tokio::time::sleep(Duration::from_secs(16)).await;
     assert_eq!(w.state_of(kept).await, "under_investigation");
 
     // The county reviewer's page shows both objections with the objectors' phones; GET decides
@@ -191,7 +191,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
         .unwrap()
         .expect("the 公示 has its end again");
     assert!(
-        left.due_at <= jinguo_bus::now() + chrono::Duration::seconds(6),
+        left.due_at <= jinguo_bus::now() + chrono::Duration::seconds(15),
         "no more than was left"
     );
     w.state_becomes(kept, "awarded").await;
