@@ -83,11 +83,21 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
     }
 }
 
+/// `text` as JSON of `T`; a value that does not fit is named by its field (`days[0]: …`), as
+/// every later check names it.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string() {
+        p if p == "." => anyhow::anyhow!("{}", e.inner()),
+        p => anyhow::anyhow!("{p}: {}", e.inner()),
+    })
+}
+
 /// Reads and validates an instance: a bad one stops here with one line naming the field.
 fn read_instance(path: &Path) -> anyhow::Result<Instance> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let instance: Instance = serde_json::from_str(&text)
+    let instance: Instance = from_json(&text)
         .with_context(|| format!("reading {}: not a tour instance", path.display()))?;
     instance
         .validate()
@@ -168,7 +178,7 @@ fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
     let instance = read_instance(input)?;
     let text = std::fs::read_to_string(schedule)
         .with_context(|| format!("reading {}", schedule.display()))?;
-    let schedule_data: Schedule = serde_json::from_str(&text)
+    let schedule_data: Schedule = from_json(&text)
         .with_context(|| format!("reading {}: not a tour schedule", schedule.display()))?;
     match check(&instance, &schedule_data) {
         Ok(stats) => {

@@ -205,7 +205,15 @@ fn tour_instances_with_mistakes_are_named_in_one_line() {
         ),
         (
             SMALL_INSTANCE.replace("\"day_end\": \"17:30\"", "\"day_end\": \"5pm\""),
-            "not a tour instance",
+            "not a tour instance: day_end: ",
+        ),
+        (
+            SMALL_INSTANCE.replace("\"day_end\": \"17:30\"", "\"day_end\": \"25:00\""),
+            "not a tour instance: day_end: ",
+        ),
+        (
+            SMALL_INSTANCE.replace("\"days\": [\"2026-12-01\"", "\"days\": [\"2026-13-45\""),
+            "not a tour instance: days[0]: ",
         ),
         ("{\"villages\": []}".to_owned(), "not a tour instance"),
     ];
