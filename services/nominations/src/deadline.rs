@@ -19,7 +19,7 @@ use crate::access::permit;
 use crate::family::family_of;
 use crate::jobs::ReviewDeadline;
 use crate::outcome::tell_nominator;
-use crate::records::{campaign, locked, note, place_of};
+use crate::records::{campaign, link_for, locked, note, place_of};
 use crate::refusal::{Refusal, illegal};
 use crate::review::{REVIEW, link_subject, unit_for};
 use crate::rules::DeadlineAction;
@@ -170,18 +170,8 @@ async fn ask_above(
             due_at: None,
         };
         store::insert_task(conn, &task, now).await?;
-        let secret = jinguo_auth::links::issue(
-            conn,
-            REVIEW,
-            &link_subject(n.id, level),
-            reviewer,
-            links.valid_for,
-            now,
-        )
-        .await?;
-        let person = people::get(conn, reviewer)
-            .await?
-            .ok_or(jinguo_mail::NotifyError::UnknownPerson(reviewer))?;
+        let subject = link_subject(n.id, level);
+        let (person, link) = link_for(conn, REVIEW, &subject, reviewer, links, now).await?;
         let mail = jinguo_mail::EscalationNotice {
             recipient: person.display_name.clone(),
             campaign: campaign.to_owned(),
@@ -190,7 +180,7 @@ async fn ask_above(
             level: level.label().to_owned(),
             unit: unit.clone(),
             due: links.in_words(due),
-            link: format!("{}/link/{}", links.public_url, secret.expose()),
+            link,
         };
         jinguo_mail::notify_person(conn, &person, &mail, Urgency::Normal, now).await?;
     }

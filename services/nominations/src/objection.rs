@@ -20,7 +20,7 @@ use crate::access::permit;
 use crate::family::family_of;
 use crate::outcome::tell_nominator;
 use crate::publicity::{publicity_timer, set_publicity_end};
-use crate::records::{campaign, locked, note, place_of};
+use crate::records::{campaign, link_for, locked, note, place_of};
 use crate::refusal::{Refusal, corrupt, illegal, invalid, reason_text};
 use crate::review::unit_for;
 use crate::settings::Links;
@@ -214,24 +214,14 @@ async fn ask_investigators(
     let village = place_of(conn, n.village).await?;
     let family = family_of(n);
     for reviewer in reviewers {
-        let secret = jinguo_auth::links::issue(
-            conn,
-            OBJECTION,
-            &n.id.to_string(),
-            reviewer,
-            links.valid_for,
-            now,
-        )
-        .await?;
-        let person = people::get(conn, reviewer)
-            .await?
-            .ok_or(jinguo_mail::NotifyError::UnknownPerson(reviewer))?;
+        let subject = n.id.to_string();
+        let (person, link) = link_for(conn, OBJECTION, &subject, reviewer, links, now).await?;
         let mail = jinguo_mail::ObjectionNotice {
             recipient: person.display_name.clone(),
             campaign: campaign.to_owned(),
             family: family.head_name.clone(),
             village: village.clone(),
-            link: format!("{}/link/{}", links.public_url, secret.expose()),
+            link,
         };
         jinguo_mail::notify_person(conn, &person, &mail, Urgency::Normal, now).await?;
     }

@@ -60,3 +60,24 @@ pub async fn place_of(conn: &mut Conn<'_>, village: OrgCode) -> Result<String, S
         .collect::<Vec<_>>()
         .join(" "))
 }
+
+/// An action link of `purpose` about `subject` for `person`, as the URL their mail carries, with
+/// the person to mail it to: what every program step that asks someone to act shares.
+pub(crate) async fn link_for(
+    conn: &mut Conn<'_>,
+    purpose: &str,
+    subject: &str,
+    person: Uuid,
+    links: &crate::settings::Links,
+    now: DateTime<Utc>,
+) -> Result<(jinguo_core::notify::Person, String), Refusal> {
+    let secret =
+        jinguo_auth::links::issue(conn, purpose, subject, person, links.valid_for, now).await?;
+    let who = jinguo_store::people::get(conn, person)
+        .await?
+        .ok_or(jinguo_mail::NotifyError::UnknownPerson(person))?;
+    Ok((
+        who,
+        format!("{}/link/{}", links.public_url, secret.expose()),
+    ))
+}

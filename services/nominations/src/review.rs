@@ -18,7 +18,7 @@ use crate::eligibility::{ELIGIBILITY, ask_case_officers, reveals_eligibility};
 use crate::family::family_of;
 use crate::outcome::tell_nominator;
 use crate::publicity::schedule_publicity_end;
-use crate::records::{campaign, locked, note, place_of};
+use crate::records::{campaign, link_for, locked, note, place_of};
 use crate::refusal::{Refusal, illegal, invalid, reason_text};
 use crate::rules::{DecideRule, NoReviewer, Rules};
 use crate::settings::Links;
@@ -308,18 +308,8 @@ pub(crate) async fn ask_reviewers(
             due_at: due,
         };
         store::insert_task(conn, &task, now).await?;
-        let secret = jinguo_auth::links::issue(
-            conn,
-            REVIEW,
-            &link_subject(n.id, level),
-            reviewer,
-            links.valid_for,
-            now,
-        )
-        .await?;
-        let person = people::get(conn, reviewer)
-            .await?
-            .ok_or(jinguo_mail::NotifyError::UnknownPerson(reviewer))?;
+        let subject = link_subject(n.id, level);
+        let (person, link) = link_for(conn, REVIEW, &subject, reviewer, links, now).await?;
         let mail = jinguo_mail::ReviewRequest {
             recipient: person.display_name.clone(),
             campaign: c.name.clone(),
@@ -327,7 +317,7 @@ pub(crate) async fn ask_reviewers(
             village: village.clone(),
             category: n.category.clone(),
             level: level.label().to_owned(),
-            link: format!("{}/link/{}", links.public_url, secret.expose()),
+            link,
             due: due.map(|d| links.in_words(d)).unwrap_or_default(),
         };
         jinguo_mail::notify_person(conn, &person, &mail, Urgency::Normal, now).await?;

@@ -914,15 +914,18 @@ pub async fn village_state_counts(
             diesel::dsl::count_star(),
         ));
     let rows: Vec<(String, String, i64)> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.into_iter()
-        .map(|(village, state, count)| {
-            Ok(VillageStateCount {
-                village: parse(&village, "village code")?,
-                state: parse(&state, "state")?,
-                count: u64::try_from(count).unwrap_or(0),
-            })
+    rows.into_iter().map(VillageStateCount::from_row).collect()
+}
+
+impl VillageStateCount {
+    /// A `(village_code, state, count)` row of a grouped count.
+    fn from_row((village, state, count): (String, String, i64)) -> Result<Self, StoreError> {
+        Ok(VillageStateCount {
+            village: parse(&village, "village code")?,
+            state: parse(&state, "state")?,
+            count: u64::try_from(count).unwrap_or(0),
         })
-        .collect()
+    }
 }
 
 /// One cell of [`village_state_counts`].
@@ -1198,13 +1201,5 @@ pub async fn stalled_counts(
             diesel::dsl::count_star(),
         ));
     let rows: Vec<(String, String, i64)> = on_backend!(conn, |c| query.load(c).await)?;
-    rows.into_iter()
-        .map(|(village, state, count)| {
-            Ok(VillageStateCount {
-                village: parse(&village, "village code")?,
-                state: parse(&state, "state")?,
-                count: u64::try_from(count).unwrap_or(0),
-            })
-        })
-        .collect()
+    rows.into_iter().map(VillageStateCount::from_row).collect()
 }
