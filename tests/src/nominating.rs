@@ -251,6 +251,36 @@ impl ReviewWorld {
             .collect()
     }
 
+    /// A page as anyone opens it (no session): its status and HTML.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = self
+            .app
+            .client
+            .get(format!("{}{path}", self.app.base_url))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Posts `decision` (with an empty reason) on the form of an emailed link's `page`: the
+    /// answer's status and HTML.
+    pub async fn decide_by_link(&self, link: &str, page: &str, decision: &str) -> (u16, String) {
+        let r = self
+            .app
+            .client
+            .post(format!("{}{link}", self.app.base_url))
+            .form(&[
+                ("csrf", csrf_of(page).as_str()),
+                ("decision", decision),
+                ("reason", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     pub async fn state_becomes(&self, n: Uuid, want: &'static str) {
         crate::eventually(want, std::time::Duration::from_secs(30), || async {
             (self.state_of(n).await == want).then_some(())

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use jinguo_store::Store;
-use jinguo_tests::nominating::{ReviewWorld, csrf_of, links_mailed_to, mails_to};
+use jinguo_tests::nominating::{ReviewWorld, links_mailed_to, mails_to};
 use jinguo_tests::{Transport, add_staff, api_token, session};
 use serde_json::json;
 use uuid::Uuid;
@@ -72,30 +72,12 @@ async fn a_late_level_escalates_once_and_the_level_above_decides_for_it(transpor
     );
 
     // The township reviewer opens the link (GET decides nothing) and approves for the village.
-    let page = w
-        .app
-        .client
-        .get(format!("{}{}", w.app.base_url, links[0]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
+    let (status, page) = w.page(&links[0]).await;
+    assert_eq!(status, 200);
     assert!(page.contains("李秀英"), "{page}");
     assert_eq!(w.state_of(n).await, "village_review");
-    let r = w
-        .app
-        .client
-        .post(format!("{}{}", w.app.base_url, links[0]))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("decision", "approve"),
-            ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (status, answer) = w.decide_by_link(&links[0], &page, "approve").await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(w.state_of(n).await, "township_review");
     let shown = w.shown(n).await;
     let steps = shown["history"].as_array().unwrap();
@@ -254,7 +236,7 @@ async fn an_admin_hands_a_task_to_a_named_reviewer(transport: Transport) {
     .await;
     let task = w.open_tasks(n, "village").await[0].id;
     // The admin's nomination page offers the unit's other reviewers by name.
-    let (cookie, _) = session(&store, w.admin).await;
+    let (cookie, csrf) = session(&store, w.admin).await;
     let page = w
         .app
         .client
@@ -295,6 +277,26 @@ async fn an_admin_hands_a_task_to_a_named_reviewer(transport: Transport) {
         (400, Some("reviewer")),
         "{body}"
     );
+    // The page's form keeps the same rule, the refusal beside its field.
+    let refused = w
+        .app
+        .client
+        .post(format!("{}/nominations/{n}/reassign", w.app.base_url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("task", task.to_string().as_str()),
+            ("reviewer", township_reviewer.to_string().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("reviewer-error") && refused.contains("请选择本单位在岗的审核员"),
+        "{refused}"
+    );
     let (status, _) = reassign(newcomer, api_token(&store, village_reviewer).await).await;
     assert_eq!(status, 403);
     let (status, body) = reassign(newcomer, w.admin_token.clone()).await;
@@ -309,15 +311,8 @@ async fn an_admin_hands_a_task_to_a_named_reviewer(transport: Transport) {
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].reviewer, newcomer);
     // The old link says it was handed on, and decides nothing.
-    let old = w
-        .app
-        .client
-        .get(format!("{}{old_link}", w.app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 409);
-    let old = old.text().await.unwrap();
+    let (status, old) = w.page(&old_link).await;
+    assert_eq!(status, 409);
     assert!(
         old.contains("任务已转交") && old.contains("转交给新审核员"),
         "{old}"

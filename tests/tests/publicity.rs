@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use jinguo_store::Store;
-use jinguo_tests::nominating::{ReviewWorld as World, csrf_of, links_mailed_to, mails_to};
-use jinguo_tests::{TestApp, Transport, api_token};
+use jinguo_tests::nominating::{ReviewWorld as World, links_mailed_to, mails_to};
+use jinguo_tests::{Transport, api_token};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,16 +23,6 @@ async fn to_publicity(w: &World, n: Uuid) {
     assert_eq!(w.approve(n, "village", v).await, "township_review");
     assert_eq!(w.approve(n, "township", t).await, "county_review");
     assert_eq!(w.approve(n, "county", c).await, "publicity");
-}
-
-async fn get_html(app: &TestApp, path: &str) -> (u16, String) {
-    let r = app
-        .client
-        .get(format!("{}{path}", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 async fn object(w: &World, n: Uuid, name: &str, reason: &str) -> (u16, String) {
@@ -86,7 +76,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     to_publicity(&w, revoked).await;
 
     // The public page lists both, by name and place, with nothing private.
-    let (status, board) = get_html(&w.app, &format!("/public/campaigns/{}", w.campaign)).await;
+    let (status, board) = w.page(&format!("/public/campaigns/{}", w.campaign)).await;
     assert_eq!(status, 200);
     assert!(
         board.contains("李秀英家庭") && board.contains("王桂兰家庭"),
@@ -134,7 +124,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     )
     .await;
     assert_eq!(status, 201);
-    let (_, board) = get_html(&w.app, &format!("/public/campaigns/{}", w.campaign)).await;
+    let (_, board) = w.page(&format!("/public/campaigns/{}", w.campaign)).await;
     assert!(board.contains("公示暂停"), "{board}");
     assert_nothing_private(&board);
     let links = links_mailed_to(&store, county_reviewer, "【巾帼】公示异议待核查").await;
@@ -161,25 +151,14 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
 
     // The county reviewer's page shows both objections with the objectors' phones; GET decides
     // nothing; dismissing resumes the 公示 for the time that was left.
-    let (status, page) = get_html(&w.app, &links[0]).await;
+    let (status, page) = w.page(&links[0]).await;
     assert_eq!(status, 200);
     assert!(
         page.contains("张三") && page.contains("李四") && page.contains(OBJECTOR_PHONE),
         "{page}"
     );
-    let r = w
-        .app
-        .client
-        .post(format!("{}{}", w.app.base_url, links[0]))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("decision", "dismiss"),
-            ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (status, answer) = w.decide_by_link(&links[0], &page, "dismiss").await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(w.state_of(kept).await, "publicity");
     let left = store
         .read(move |c| {
@@ -236,7 +215,7 @@ async fn the_publicity_pauses_for_an_objection_and_resumes_for_the_time_left(tra
     let (status, decided) = uphold(Some("经核实，异议属实。")).await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["state"], "revoked");
-    let (_, board) = get_html(&w.app, &format!("/public/campaigns/{}", w.campaign)).await;
+    let (_, board) = w.page(&format!("/public/campaigns/{}", w.campaign)).await;
     assert!(
         !board.contains("王桂兰"),
         "a revoked family leaves the board"
@@ -347,15 +326,9 @@ async fn an_objection_waits_for_a_county_reviewer_and_reaches_the_next_one(trans
         },
     )
     .await;
-    let page = w
-        .app
-        .client
-        .get(format!("{}{link}", w.app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("张三"));
+    let (status, page) = w.page(&link).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("张三"));
     let events = w.events(n).await;
     assert!(
         events.contains(&"no_investigator".to_owned())
