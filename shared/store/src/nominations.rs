@@ -479,11 +479,19 @@ pub async fn transition(
         actor,
         reason,
     } = t;
-    let update = diesel::update(nominations::table.find(id.to_string())).set((
-        nominations::state.eq(to.as_str()),
-        nominations::updated_at.eq(naive(now)),
-    ));
-    on_backend!(conn, |c| update.execute(c).await)?;
+    // A step that leaves the state as it is (a note) never writes the state: a caller holding a
+    // row read before the last change cannot put the old state back.
+    if from == to {
+        let touch = diesel::update(nominations::table.find(id.to_string()))
+            .set(nominations::updated_at.eq(naive(now)));
+        on_backend!(conn, |c| touch.execute(c).await)?;
+    } else {
+        let update = diesel::update(nominations::table.find(id.to_string())).set((
+            nominations::state.eq(to.as_str()),
+            nominations::updated_at.eq(naive(now)),
+        ));
+        on_backend!(conn, |c| update.execute(c).await)?;
+    }
     let insert = diesel::insert_into(nomination_history::table).values((
         nomination_history::nomination_id.eq(id.to_string()),
         nomination_history::at.eq(naive(now)),
