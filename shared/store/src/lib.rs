@@ -95,7 +95,7 @@ macro_rules! on_backend {
     };
 }
 
-/// Like [`on_backend!`], with `$q` bound to `$query` plus `FOR UPDATE` on PostgreSQL; SQLite
+/// Like [`on_backend!`], with `$q` bound to `$query` plus `FOR NO KEY UPDATE` on PostgreSQL; SQLite
 /// needs no row lock because its write transactions are already exclusive.
 #[macro_export]
 macro_rules! locked {
@@ -103,7 +103,11 @@ macro_rules! locked {
         match $conn {
             $crate::Conn::Pg(c) => {
                 let $c: &mut diesel_async::AsyncPgConnection = c;
-                let $q = diesel::QueryDsl::for_update($query);
+                // NO KEY UPDATE: lockers still exclude each other, but a foreign-key check of
+                // another transaction (inserting a nomination of a locked village) does not
+                // wait for the lock, so no lock order through the FK can deadlock. No locked
+                // row ever has its key changed.
+                let $q = diesel::QueryDsl::for_no_key_update($query);
                 $body
             }
             $crate::Conn::Sqlite(c) => {
