@@ -40,11 +40,13 @@ pub(crate) enum Tour {
         #[arg(long)]
         schedule: PathBuf,
     },
-    /// Write an instance built from the shipped org data of a real county (for trials and
-    /// benchmarks): its villages, lecturers at its township seats, availability from the seed.
+    /// Write an instance built from the shipped org data of a real county, city or the whole
+    /// province (for trials and benchmarks): its villages, lecturers at its township seats,
+    /// availability from the seed.
     Generate {
-        /// A county-level code, e.g. 620121 (永登县, 196 villages).
-        #[arg(long)]
+        /// A county, city or province code: 620121 (永登县, 196 villages), 6211 (定西市, ~2,000),
+        /// 62 (甘肃省, 17,718).
+        #[arg(long, visible_alias = "unit")]
         county: String,
         #[arg(long, default_value_t = 40)]
         lecturers: usize,
@@ -97,11 +99,20 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
 fn read_instance(path: &Path) -> anyhow::Result<Instance> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let instance: Instance = from_json(&text)
+    let mut instance: Instance = from_json(&text)
         .with_context(|| format!("reading {}: not a tour instance", path.display()))?;
-    instance
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let invalid = |e: String| anyhow::anyhow!("{}: {e}", path.display());
+    if instance.period.is_some() {
+        // The working days come from the configured calendar (built in, plus `calendar.dir`).
+        let calendar = jinguo_config::Config::load()?.calendar.load()?;
+        instance
+            .resolve_days(
+                |d| calendar.is_working_day(d, None),
+                |d| calendar.is_holiday(d, None),
+            )
+            .map_err(invalid)?;
+    }
+    instance.validate().map_err(invalid)?;
     Ok(instance)
 }
 
@@ -120,17 +131,11 @@ fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
         instance.villages.len(),
         std::io::stderr().is_terminal(),
     ));
-    let mut steps = 0u64;
-    let mut spent = || {
-        steps += 1;
-        let share = match budget {
-            Budget::Time(limit) => started.elapsed().as_secs_f64() / limit.as_secs_f64().max(1e-9),
-            Budget::Steps(n) => steps as f64 / n.max(1) as f64,
-        };
-        let mut bar = bar.borrow_mut();
-        bar.share = share;
-        bar.draw(false);
-        share
+    let mut budget = CliBudget {
+        budget,
+        started,
+        steps: 0,
+        bar: &bar,
     };
     let mut progress = |_iteration: u64, covered: usize, km: f64| {
         let mut bar = bar.borrow_mut();
@@ -141,7 +146,7 @@ fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
         }
         bar.draw(false);
     };
-    let schedule = solve(&instance, seed, &mut spent, &mut progress);
+    let schedule = solve(&instance, seed, &mut budget, &mut progress);
     bar.borrow_mut().finish();
     if let Err(violations) = check(&instance, &schedule) {
         let first = violations.first().map(|v| v.0.clone()).unwrap_or_default();
@@ -172,6 +177,40 @@ fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
     );
     println!("{}", serde_json::to_string_pretty(&schedule)?);
     Ok(())
+}
+
+/// The solver's budget as the command line gives it. With a time limit the search stops at
+/// 90 % of it and everything else (construction, the last passes) by 97 %, which leaves the
+/// checker, the lower bound and the output inside the limit + 5 %. With `--iterations` the
+/// search takes exactly that many steps and nothing else is cut short.
+struct CliBudget<'a> {
+    budget: Budget,
+    started: Instant,
+    steps: u64,
+    bar: &'a RefCell<ProgressBar>,
+}
+
+impl jinguo_tours::Budget for CliBudget<'_> {
+    fn spent(&mut self) -> f64 {
+        self.steps += 1;
+        let share = match self.budget {
+            Budget::Time(limit) => {
+                self.started.elapsed().as_secs_f64() / (0.9 * limit.as_secs_f64()).max(1e-9)
+            }
+            Budget::Steps(n) => self.steps as f64 / n.max(1) as f64,
+        };
+        let mut bar = self.bar.borrow_mut();
+        bar.share = share;
+        bar.draw(false);
+        share
+    }
+
+    fn exhausted(&mut self) -> bool {
+        match self.budget {
+            Budget::Time(limit) => self.started.elapsed() >= limit.mul_f64(0.97),
+            Budget::Steps(_) => false,
+        }
+    }
 }
 
 fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
@@ -275,9 +314,9 @@ impl ProgressBar {
     }
 }
 
-/// Generates an instance from the shipped org data: a real county's villages (positions are the
-/// generated village coordinates), lecturers living at its township seats, availability from
-/// the seed. For tests and benchmarks.
+/// Generates an instance from the shipped org data: the villages of a real county, city or the
+/// province (positions are the generated village coordinates), lecturers living at its township
+/// seats, availability from the seed. For tests and benchmarks.
 pub(crate) fn generate(
     county: &str,
     lecturers: usize,
@@ -288,8 +327,8 @@ pub(crate) fn generate(
     use jinguo_tours::{Lecturer, Village};
     let county = OrgCode::parse(county).map_err(|e| anyhow::anyhow!("--county: {e}"))?;
     anyhow::ensure!(
-        county.level() == OrgLevel::County,
-        "--county: {county} is not a county-level unit"
+        county.level() <= OrgLevel::County,
+        "--county: {county} is not a county, city or province"
     );
     let rows = jinguo_core::org_file::parse(jinguo_store::seed::GANSU_ORGS_CSV)?;
     let units: Vec<_> = rows
@@ -351,6 +390,7 @@ pub(crate) fn generate(
                 home_lon: at.longitude,
                 topics: vec!["反家暴".into(), "家风家教".into()],
                 available,
+                unavailable: Vec::new(),
                 max_per_day: 2 + (next() % 2) as u32,
             }
         })
@@ -359,6 +399,7 @@ pub(crate) fn generate(
         villages,
         lecturers,
         days: all_days,
+        period: None,
         day_start: chrono::NaiveTime::from_hms_opt(8, 30, 0).expect("a time"),
         day_end: chrono::NaiveTime::from_hms_opt(17, 30, 0).expect("a time"),
         session_minutes: 90,

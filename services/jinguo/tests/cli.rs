@@ -216,6 +216,23 @@ fn tour_instances_with_mistakes_are_named_in_one_line() {
             "not a tour instance: days[0]: ",
         ),
         ("{\"villages\": []}".to_owned(), "not a tour instance"),
+        (
+            {
+                // A province and then some: refused before any work.
+                let mut too_big: serde_json::Value = serde_json::from_str(SMALL_INSTANCE).unwrap();
+                let village = too_big["villages"][0].clone();
+                too_big["villages"] = (0..20_001)
+                    .map(|i| {
+                        let mut v = village.clone();
+                        v["code"] = format!("V{i}").into();
+                        v
+                    })
+                    .collect();
+                too_big.as_object_mut().unwrap().remove("travel_matrix");
+                too_big.to_string()
+            },
+            "villages: 20001 villages; at most 20000 are taken",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&input, &text).unwrap();
@@ -230,6 +247,100 @@ fn tour_instances_with_mistakes_are_named_in_one_line() {
         assert!(lines[0].contains(expected), "{lines:?} lacks {expected}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[test]
+fn a_tour_period_takes_its_days_from_the_working_day_calendar() {
+    // 2026-09-28 to 10-11 round 国庆: 10-01 to 10-07 off, Saturday 10-10 a 调休 working day,
+    // Sunday 10-11 an ordinary weekend. One talk a day, one lecturer free every day, villages
+    // enough for every usable day.
+    let village = |i: usize| serde_json::json!({"code": format!("62012210020{i}"), "lat": 36.30 + 0.001 * i as f64, "lon": 103.90});
+    let every_day: Vec<String> = (0..14)
+        .map(|d| {
+            (chrono::NaiveDate::from_ymd_opt(2026, 9, 28).unwrap() + chrono::Days::new(d))
+                .to_string()
+        })
+        .collect();
+    let instance = |weekends: bool| {
+        serde_json::json!({
+            "villages": (0..8).map(village).collect::<Vec<_>>(),
+            "lecturers": [{"id": "L1", "home_lat": 36.30, "home_lon": 103.90, "topics": ["反家暴"],
+                           "available": every_day, "unavailable": ["2026-09-29"], "max_per_day": 1}],
+            "period": {"from": "2026-09-28", "to": "2026-10-11", "weekends": weekends},
+            "day_start": "08:30", "day_end": "17:30", "session_minutes": 90,
+            "speed_kmh": 40, "road_factor": 1.3, "topic": "反家暴"
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dates_of = |weekends: bool| {
+        let input = dir.path().join(format!("period-{weekends}.json"));
+        std::fs::write(&input, instance(weekends).to_string()).unwrap();
+        let out = jinguo(
+            &[
+                "tour",
+                "solve",
+                "--input",
+                input.to_str().unwrap(),
+                "--iterations",
+                "50",
+            ],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let schedule = dir.path().join(format!("schedule-{weekends}.json"));
+        std::fs::write(&schedule, &out.stdout).unwrap();
+        let checked = jinguo(
+            &[
+                "tour",
+                "check",
+                "--input",
+                input.to_str().unwrap(),
+                "--schedule",
+                schedule.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(
+            checked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        let schedule: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut dates: Vec<String> = schedule["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["date"].as_str().unwrap().to_owned())
+            .collect();
+        dates.sort();
+        dates
+    };
+    // 09-29 is a working day but the lecturer's own day off.
+    assert_eq!(
+        dates_of(false),
+        [
+            "2026-09-28",
+            "2026-09-30",
+            "2026-10-08",
+            "2026-10-09",
+            "2026-10-10"
+        ]
+    );
+    assert_eq!(
+        dates_of(true),
+        [
+            "2026-09-28",
+            "2026-09-30",
+            "2026-10-08",
+            "2026-10-09",
+            "2026-10-10",
+            "2026-10-11"
+        ]
+    );
 }
 
 #[test]
@@ -332,6 +443,6 @@ fn a_generated_county_instance_is_fully_covered() {
     let bad = jinguo(&["tour", "generate", "--county", "620122100"], &[]);
     assert_eq!(
         stderr_lines(&bad),
-        ["error: --county: 620122100000 is not a county-level unit"]
+        ["error: --county: 620122100000 is not a county, city or province"]
     );
 }

@@ -161,6 +161,21 @@ impl Calendar {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
     }
 
+    /// Whether `date` is a listed day off (a public holiday, nationally or for `org`'s subtree),
+    /// as opposed to an ordinary weekend: a tour that allows weekend talks still skips these.
+    pub fn is_holiday(&self, date: NaiveDate, org: Option<&OrgCode>) -> bool {
+        let local = org.is_some_and(|org| {
+            self.overlays
+                .iter()
+                .any(|o| org.is_within(&o.org) && o.holidays.contains(&date))
+        });
+        local
+            || self
+                .years
+                .get(&date.year())
+                .is_some_and(|y| y.holidays.contains(&date))
+    }
+
     /// The `n`-th working day after `date` (`n` = 0: `date` itself).
     pub fn add_working_days(&self, date: NaiveDate, n: u32, org: Option<&OrgCode>) -> NaiveDate {
         let mut day = date;

@@ -45,7 +45,7 @@ pub fn check(inst: &Instance, schedule: &Schedule) -> Result<Stats, Vec<Violatio
         if !inst.lecturers[l].topics.contains(&inst.topic) {
             fail(format!("{} does not lecture on {}", s.lecturer, inst.topic));
         }
-        if !inst.lecturers[l].available.contains(&s.date) || !days.contains(&s.date) {
+        if !inst.lecturers[l].free_on(s.date) || !days.contains(&s.date) {
             fail(format!("{} is not available on {}", s.lecturer, s.date));
         }
         if minutes(s.end) - minutes(s.start) != i64::from(inst.session_minutes) {

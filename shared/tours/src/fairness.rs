@@ -2,28 +2,50 @@
 //! slack only exchanges that cost no travel are made ([`Plan::balance`]); with
 //! `fairness_slack` the search may spend that share of extra travel ([`search_fairness`]).
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 
-use super::solver::{Plan, Problem, Rng};
+use super::solver::{Budget, Plan, Problem, Rng};
 
 impl Plan {
     /// Evens out the sessions per lecturer without adding travel: hands one lecturer-day's
     /// stops to another lecturer's day (swapping theirs back) when that costs no km and moves
     /// work from a busier lecturer to a less busy one. Lecturers who live at the same place
-    /// make this common. Never raises the spread; stops when no exchange helps.
-    pub(super) fn balance(&mut self, p: &Problem) {
+    /// make this common. Never raises the spread; stops when no exchange helps or the budget
+    /// is exhausted. Beyond a few thousand lecturer-days only days of lecturers who live at the
+    /// same place are paired, the exchanges that cost nothing there.
+    pub(super) fn balance(&mut self, p: &Problem, budget: &mut dyn Budget) {
         let mut load = self.loads(p);
+        let groups: Vec<Vec<usize>> = if self.routes.len() <= 2000 {
+            vec![(0..self.routes.len()).collect()]
+        } else {
+            let mut by_home: BTreeMap<(u64, u64), Vec<usize>> = BTreeMap::new();
+            for (ri, r) in self.routes.iter().enumerate() {
+                let l = &p.inst.lecturers[r.lecturer];
+                by_home
+                    .entry((l.home_lat.to_bits(), l.home_lon.to_bits()))
+                    .or_default()
+                    .push(ri);
+            }
+            by_home.into_values().filter(|g| g.len() > 1).collect()
+        };
         let mut improved = true;
         while improved {
             improved = false;
-            for a in 0..self.routes.len() {
-                for b in 0..self.routes.len() {
-                    if self
-                        .exchange_cost(p, &load, a, b)
-                        .is_some_and(|delta| delta <= 1e-9)
-                    {
-                        self.exchange(&mut load, a, b);
-                        improved = true;
+            for group in &groups {
+                for &a in group {
+                    if budget.exhausted() {
+                        return;
+                    }
+                    for &b in group {
+                        if self
+                            .exchange_cost(p, &load, a, b)
+                            .is_some_and(|delta| delta <= 1e-9)
+                        {
+                            self.exchange(&mut load, a, b);
+                            improved = true;
+                        }
                     }
                 }
             }
@@ -174,7 +196,7 @@ impl Plan {
                 };
                 for i in 0..source.stops.len() {
                     let v = source.stops[i];
-                    if !p.reachable[lecturer][v]
+                    if !p.reachable(lecturer, v)
                         || (source.date != target.date && self.village_on(v, target.date))
                     {
                         continue;

@@ -8,6 +8,7 @@
 
 mod check;
 mod fairness;
+mod near;
 mod solver;
 #[cfg(test)]
 mod tests;
@@ -15,11 +16,11 @@ mod travel;
 
 use std::collections::HashSet;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 pub use check::{Violation, check};
-pub use solver::solve;
+pub use solver::{Budget, solve};
 pub use travel::{Leg, Place, Travel, haversine_km, travel_lower_bound_km};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,6 +36,16 @@ pub struct Village {
     #[serde(default)]
     pub venue_capacity: Option<u32>,
 }
+
+/// The largest instance taken, checked before any work (docs/tours.md, "Size"): every village
+/// of Gansu is 17,718, and a province-wide tour solves within 1 GB.
+pub const MAX_VILLAGES: usize = 20_000;
+pub const MAX_LECTURERS: usize = 2_000;
+pub const MAX_DAYS: usize = 366;
+/// Lecturer-days (a lecturer's available dates among the days, summed over lecturers).
+pub const MAX_LECTURER_DAYS: usize = 60_000;
+/// Points of a county's travel matrix (its entries grow with the square).
+pub const MAX_MATRIX_POINTS: usize = 2_500;
 
 /// More talks than a village could host in a year of daily visits is a typo.
 const MAX_SESSIONS: u32 = 366;
@@ -52,7 +63,28 @@ pub struct Lecturer {
     pub home_lon: f64,
     pub topics: Vec<String>,
     pub available: Vec<NaiveDate>,
+    /// Dates she cannot come even if `available` lists them (a volunteer's own exceptions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<NaiveDate>,
     pub max_per_day: u32,
+}
+
+impl Lecturer {
+    /// Whether she can lecture on `date`: listed as available and not as unavailable.
+    pub fn free_on(&self, date: NaiveDate) -> bool {
+        self.available.contains(&date) && !self.unavailable.contains(&date)
+    }
+}
+
+/// A tour's dates when `days` is not given: the working days from `from` to `to` on the
+/// Chinese calendar (public holidays off, 调休 Saturdays and Sundays on), and weekends too when
+/// the coordinator allows weekend talks (public holidays stay off).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(default)]
+    pub weekends: bool,
 }
 
 /// Travel a county measured on its roads, between named points: village codes and lecturer
@@ -74,7 +106,11 @@ pub struct TravelMatrix {
 pub struct Instance {
     pub villages: Vec<Village>,
     pub lecturers: Vec<Lecturer>,
+    /// The dates talks may be given; or leave it out and give `period`.
+    #[serde(default)]
     pub days: Vec<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
     #[serde(with = "hhmm")]
     pub day_start: NaiveTime,
     #[serde(with = "hhmm")]
@@ -159,13 +195,49 @@ impl Instance {
     pub fn can_lecture(&self, l: &Lecturer) -> bool {
         l.max_per_day > 0
             && l.topics.contains(&self.topic)
-            && l.available.iter().any(|d| self.days.contains(d))
+            && self.days.iter().any(|&d| l.free_on(d))
+    }
+
+    /// Fills `days` from `period` with a calendar's answers (`is_working_day`, `is_holiday`),
+    /// leaving an instance that gives `days` as it is. Both at once, or a period that runs
+    /// backwards or longer than a year, is refused naming the field.
+    pub fn resolve_days(
+        &mut self,
+        is_working_day: impl Fn(NaiveDate) -> bool,
+        is_holiday: impl Fn(NaiveDate) -> bool,
+    ) -> Result<(), String> {
+        let Some(period) = &self.period else {
+            return Ok(());
+        };
+        if !self.days.is_empty() {
+            return Err("period: give either days or a period, not both".into());
+        }
+        if period.to < period.from {
+            return Err(format!(
+                "period.to: {} is before period.from {}",
+                period.to, period.from
+            ));
+        }
+        let span = (period.to - period.from).num_days() + 1;
+        if span > MAX_DAYS as i64 {
+            return Err(format!("period: {span} days; at most {MAX_DAYS} are taken"));
+        }
+        let weekend =
+            |d: NaiveDate| matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        self.days = period
+            .from
+            .iter_days()
+            .take(span as usize)
+            .filter(|&d| is_working_day(d) || (period.weekends && weekend(d) && !is_holiday(d)))
+            .collect();
+        Ok(())
     }
 
     /// The first thing wrong with the instance, naming the field (`villages[3].lat: …`), so a
     /// coordinator can fix the file. A valid instance may still be unsolvable; that is the
     /// solver's report, not an error.
     pub fn validate(&self) -> Result<(), String> {
+        self.check_size()?;
         let mut codes = HashSet::new();
         for (i, v) in self.villages.iter().enumerate() {
             let at = format!("villages[{i}]");
@@ -248,6 +320,58 @@ impl Instance {
             }
         }
         Ok(())
+    }
+}
+
+impl Instance {
+    /// The size limits, first of all, so an instance too large is refused before any work.
+    fn check_size(&self) -> Result<(), String> {
+        let too_many = |field: &str, count: usize, max: usize, unit: &str| {
+            (count > max).then(|| format!("{field}: {count} {unit}; at most {max} are taken"))
+        };
+        let days: HashSet<NaiveDate> = self.days.iter().copied().collect();
+        let lecturer_days: usize = self
+            .lecturers
+            .iter()
+            .map(|l| {
+                let mut dates: Vec<&NaiveDate> = l
+                    .available
+                    .iter()
+                    .filter(|&&d| days.contains(&d) && l.free_on(d))
+                    .collect();
+                dates.sort();
+                dates.dedup();
+                dates.len()
+            })
+            .sum();
+        let matrix_points = self.travel_matrix.as_ref().map_or(0, |m| m.points.len());
+        let problem = too_many("villages", self.villages.len(), MAX_VILLAGES, "villages")
+            .or_else(|| {
+                too_many(
+                    "lecturers",
+                    self.lecturers.len(),
+                    MAX_LECTURERS,
+                    "lecturers",
+                )
+            })
+            .or_else(|| too_many("days", days.len(), MAX_DAYS, "days"))
+            .or_else(|| {
+                too_many(
+                    "lecturers[].available",
+                    lecturer_days,
+                    MAX_LECTURER_DAYS,
+                    "lecturer-days",
+                )
+            })
+            .or_else(|| {
+                too_many(
+                    "travel_matrix.points",
+                    matrix_points,
+                    MAX_MATRIX_POINTS,
+                    "points",
+                )
+            });
+        problem.map_or(Ok(()), Err)
     }
 }
 

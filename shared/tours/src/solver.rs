@@ -3,11 +3,15 @@
 //! Deterministic for a seed and a budget in steps. Objective, in order: villages covered,
 //! sessions given, total travel, fairness.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 
 use super::fairness;
+use super::near::Grid;
 use super::{
-    Instance, Leg, Place, Reason, Schedule, Session, Stats, Travel, Unassigned, minutes, time_of,
+    Instance, Leg, Place, Reason, Schedule, Session, Stats, Travel, Unassigned, haversine_km,
+    minutes, time_of,
 };
 
 /// A small deterministic generator (xorshift64*): same seed, same schedule.
@@ -38,20 +42,44 @@ pub(super) struct Route {
 
 pub(super) struct Problem<'a> {
     pub(super) inst: &'a Instance,
-    /// Leg between village i and j.
-    pub(super) vv: Vec<Vec<Leg>>,
-    /// Leg from lecturer l's home to village i.
-    pub(super) hv: Vec<Vec<Leg>>,
-    /// Leg from village i back to lecturer l's home.
-    pub(super) vh: Vec<Vec<Leg>>,
+    travel: Travel<'a>,
+    vv: Legs,
+    hv: Legs,
+    vh: Legs,
     pub(super) day: (i64, i64),
     pub(super) session: i64,
-    /// Whether lecturer l can visit village i at all in a day (false only when ruled out for
-    /// certain; see [`Problem::new`]).
-    pub(super) reachable: Vec<Vec<bool>>,
     /// The lecturers fairness is measured over ([`Instance::can_lecture`]).
     pub(super) eligible: Vec<usize>,
+    /// Every lecturer-day of a lecturer with the topic: (lecturer, date), lecturer by
+    /// lecturer, dates ascending. A plan's routes are these, in this order.
+    pub(super) route_keys: Vec<(usize, NaiveDate)>,
+    /// For each village the routes it is offered, ascending: every route of a lecturer who can
+    /// reach it, or on a city or larger only those of the lecturers living nearest.
+    pub(super) candidates: Vec<Vec<u32>>,
+    /// Whether `candidates` leaves routes out, so that a village without a place among them
+    /// is then offered every route.
+    pub(super) restricted: bool,
+    /// For each village the villages nearest it (straight line), nearest first: the search's
+    /// related removals.
+    pub(super) near: Vec<Vec<u32>>,
 }
+
+/// Legs of one kind (village to village, home to village, village to home): a table while
+/// it is small, computed when asked beyond that, so memory grows with the instance, not with
+/// its square.
+enum Legs {
+    Table { columns: usize, legs: Vec<Leg> },
+    Computed,
+}
+
+/// Up to this many entries a leg table is kept (16 MB); beyond, legs are computed when asked.
+const LEG_TABLE_MAX: usize = 1 << 20;
+
+/// Up to this many (village, route) pairs every village is offered every route.
+const CANDIDATES_ALL_MAX: usize = 4_000_000;
+
+/// Villages remembered as each village's neighbours.
+const NEIGHBOURS: usize = 24;
 
 /// A leg the matrix says has no road: so long that no day can hold it.
 const NO_ROAD: Leg = Leg {
@@ -61,55 +89,147 @@ const NO_ROAD: Leg = Leg {
 
 impl<'a> Problem<'a> {
     pub(super) fn new(inst: &'a Instance) -> Problem<'a> {
-        let travel = Travel::new(inst);
-        let leg = |a: Place, b: Place| travel.leg(a, b).unwrap_or(NO_ROAD);
         let n = inst.villages.len();
-        let lecturers = 0..inst.lecturers.len();
-        let vv = (0..n)
-            .map(|i| {
-                (0..n)
-                    .map(|j| leg(Place::Village(i), Place::Village(j)))
-                    .collect()
-            })
-            .collect();
-        let hv = lecturers
-            .clone()
-            .map(|l| {
-                (0..n)
-                    .map(|i| leg(Place::Home(l), Place::Village(i)))
-                    .collect()
-            })
-            .collect();
-        let vh = lecturers
-            .map(|l| {
-                (0..n)
-                    .map(|i| leg(Place::Village(i), Place::Home(l)))
-                    .collect()
-            })
-            .collect();
+        let lecturers = inst.lecturers.len();
         let mut problem = Problem {
             inst,
-            vv,
-            hv,
-            vh,
+            travel: Travel::new(inst),
+            vv: Legs::Computed,
+            hv: Legs::Computed,
+            vh: Legs::Computed,
             day: (minutes(inst.day_start), minutes(inst.day_end)),
             session: i64::from(inst.session_minutes),
-            reachable: Vec::new(),
-            eligible: (0..inst.lecturers.len())
+            eligible: (0..lecturers)
                 .filter(|&l| inst.can_lecture(&inst.lecturers[l]))
                 .collect(),
+            route_keys: route_keys(inst),
+            candidates: Vec::new(),
+            restricted: false,
+            near: Vec::new(),
         };
-        // Straight-line travel obeys the triangle inequality, so a village out of reach on a
-        // day trip is out of reach on any day. A county's matrix need not (a village may be
-        // reachable only by way of another), so then nothing is ruled out in advance.
-        problem.reachable = (0..inst.lecturers.len())
-            .map(|l| {
-                (0..n)
-                    .map(|v| inst.travel_matrix.is_some() || problem.day_km(l, &[v]).is_some())
+        let table = |rows: usize, leg: &dyn Fn(usize, usize) -> Leg| {
+            if rows * n > LEG_TABLE_MAX {
+                return Legs::Computed;
+            }
+            let legs = (0..rows)
+                .flat_map(|i| (0..n).map(move |j| (i, j)))
+                .map(|(i, j)| leg(i, j))
+                .collect();
+            Legs::Table { columns: n, legs }
+        };
+        let vv = table(n, &|i, j| problem.leg(Place::Village(i), Place::Village(j)));
+        let hv = table(lecturers, &|l, v| {
+            problem.leg(Place::Home(l), Place::Village(v))
+        });
+        let vh = table(lecturers, &|l, v| {
+            problem.leg(Place::Village(v), Place::Home(l))
+        });
+        (problem.vv, problem.hv, problem.vh) = (vv, hv, vh);
+        let villages = Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect());
+        problem.near = inst
+            .villages
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                villages
+                    .nearest(v.lat, v.lon, NEIGHBOURS, |j| j != i)
+                    .into_iter()
+                    .map(|(_, j)| j as u32)
                     .collect()
             })
             .collect();
+        problem.restricted = n * problem.route_keys.len() > CANDIDATES_ALL_MAX;
+        problem.candidates = problem.candidate_routes();
         problem
+    }
+
+    fn leg(&self, from: Place, to: Place) -> Leg {
+        self.travel.leg(from, to).unwrap_or(NO_ROAD)
+    }
+
+    pub(super) fn vv(&self, from: usize, to: usize) -> Leg {
+        match &self.vv {
+            Legs::Table { columns, legs } => legs[from * columns + to],
+            Legs::Computed => self.leg(Place::Village(from), Place::Village(to)),
+        }
+    }
+
+    pub(super) fn hv(&self, lecturer: usize, village: usize) -> Leg {
+        match &self.hv {
+            Legs::Table { columns, legs } => legs[lecturer * columns + village],
+            Legs::Computed => self.leg(Place::Home(lecturer), Place::Village(village)),
+        }
+    }
+
+    pub(super) fn vh(&self, lecturer: usize, village: usize) -> Leg {
+        match &self.vh {
+            Legs::Table { columns, legs } => legs[lecturer * columns + village],
+            Legs::Computed => self.leg(Place::Village(village), Place::Home(lecturer)),
+        }
+    }
+
+    /// Whether lecturer `l` may visit village `v` on some day (false only when ruled out for
+    /// certain). Straight-line travel obeys the triangle inequality, so a village out of reach
+    /// on a day trip is out of reach on any day. A county's matrix need not (a village may be
+    /// reachable only by way of another), so then nothing is ruled out in advance.
+    pub(super) fn reachable(&self, l: usize, v: usize) -> bool {
+        self.inst.travel_matrix.is_some() || self.day_km(l, &[v]).is_some()
+    }
+
+    /// The routes each village is offered. Every route of a lecturer who can reach it while
+    /// villages × routes stays small; beyond, the routes of the nearest lecturers who can
+    /// reach it: at least 8 lecturers and 320 routes, or 512 routes, whichever comes first.
+    fn candidate_routes(&self) -> Vec<Vec<u32>> {
+        let inst = self.inst;
+        let mut first_route = vec![usize::MAX; inst.lecturers.len()];
+        let mut route_count = vec![0usize; inst.lecturers.len()];
+        for (ri, &(l, _)) in self.route_keys.iter().enumerate() {
+            first_route[l] = first_route[l].min(ri);
+            route_count[l] += 1;
+        }
+        let routes_of =
+            |l: usize| (first_route[l]..first_route[l] + route_count[l]).map(|r| r as u32);
+        let lecturing: Vec<usize> = (0..inst.lecturers.len())
+            .filter(|&l| route_count[l] > 0 && inst.lecturers[l].max_per_day > 0)
+            .collect();
+        if !self.restricted {
+            return (0..inst.villages.len())
+                .map(|v| {
+                    lecturing
+                        .iter()
+                        .filter(|&&l| self.reachable(l, v))
+                        .flat_map(|&l| routes_of(l))
+                        .collect()
+                })
+                .collect();
+        }
+        let homes = Grid::new(
+            lecturing
+                .iter()
+                .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
+                .collect(),
+        );
+        inst.villages
+            .iter()
+            .enumerate()
+            .map(|(v, village)| {
+                let mut chosen: Vec<u32> = Vec::new();
+                let mut taken = 0;
+                for (_, h) in homes.nearest(village.lat, village.lon, 64, |_| true) {
+                    let l = lecturing[h];
+                    if !self.reachable(l, v) {
+                        continue;
+                    }
+                    chosen.extend(routes_of(l));
+                    taken += 1;
+                    if (taken >= 8 && chosen.len() >= 320) || chosen.len() >= 512 {
+                        break;
+                    }
+                }
+                chosen.sort_unstable();
+                chosen
+            })
+            .collect()
     }
 
     /// Travel km of a day visiting `stops` in order, ignoring the daily maximum, or `None`
@@ -157,8 +277,8 @@ impl<'a> Problem<'a> {
         for i in 0..len {
             let v = at(i);
             let leg = match prev {
-                None => self.hv[lecturer][v],
-                Some(p) => self.vv[p][v],
+                None => self.hv(lecturer, v),
+                Some(p) => self.vv(p, v),
             };
             km += leg.km;
             clock += leg.minutes + self.session;
@@ -168,12 +288,33 @@ impl<'a> Problem<'a> {
             prev = Some(v);
         }
         if let Some(p) = prev {
-            let home = self.vh[lecturer][p];
+            let home = self.vh(lecturer, p);
             km += home.km;
             clock += home.minutes;
         }
         (clock <= self.day.1).then_some(km)
     }
+}
+
+/// One route per lecturer-day of each lecturer with the topic, however often a date is listed.
+fn route_keys(inst: &Instance) -> Vec<(usize, NaiveDate)> {
+    let days: HashSet<NaiveDate> = inst.days.iter().copied().collect();
+    inst.lecturers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.topics.contains(&inst.topic))
+        .flat_map(|(li, l)| {
+            let mut dates: Vec<NaiveDate> = l
+                .available
+                .iter()
+                .copied()
+                .filter(|&d| days.contains(&d) && l.free_on(d))
+                .collect();
+            dates.sort();
+            dates.dedup();
+            dates.into_iter().map(move |date| (li, date))
+        })
+        .collect()
 }
 
 /// The objective, in order: villages left out, then sessions left out (a talk given in a
@@ -206,14 +347,173 @@ impl Cost {
     }
 }
 
+/// What the solver may spend. The CLI's time limit or `--iterations` lives behind it, so the
+/// core needs no clock.
+pub trait Budget {
+    /// The share of the search's budget used, 0 to 1; asked once per search step.
+    fn spent(&mut self) -> f64;
+    /// Whether the whole run must end now. Construction and the last passes ask it between
+    /// pieces of work and, when it says so, stop with the plan they have: every plan the solver
+    /// holds is a checked one, just less complete or less polished.
+    fn exhausted(&mut self) -> bool;
+}
+
+/// No hard limit: for the search's own small reinsertions, which the search's steps bound.
+struct Unlimited;
+
+impl Budget for Unlimited {
+    fn spent(&mut self) -> f64 {
+        0.0
+    }
+    fn exhausted(&mut self) -> bool {
+        false
+    }
+}
+
 /// The state being improved.
 #[derive(Clone)]
 pub(super) struct Plan {
     pub(super) routes: Vec<Route>,
     pub(super) unassigned: Vec<usize>,
+    /// While open: the routes changed since, each with its stops before the first change, so a
+    /// rejected search step can be put back without copying the whole plan.
+    journal: Option<Vec<(usize, Vec<usize>)>>,
+}
+
+/// An item's places while insertion runs: the cheapest and the cost of the second cheapest.
+#[derive(Clone, Copy)]
+struct Places {
+    /// (extra km, index into the item's candidates, position in the route).
+    best: Option<(f64, usize, usize)>,
+    second: f64,
+}
+
+impl Places {
+    fn of(row: &[Option<(f64, usize)>]) -> Places {
+        let mut places = Places {
+            best: None,
+            second: f64::INFINITY,
+        };
+        for (j, option) in row.iter().enumerate() {
+            if let Some((cost, pos)) = *option {
+                places.offer(cost, j, pos);
+            }
+        }
+        places
+    }
+
+    fn offer(&mut self, cost: f64, j: usize, pos: usize) {
+        match self.best {
+            Some((b, _, _)) if cost >= b => self.second = self.second.min(cost),
+            _ => {
+                self.second = self.best.map_or(f64::INFINITY, |b| b.0);
+                self.best = Some((cost, j, pos));
+            }
+        }
+    }
+
+    /// Takes in that candidate `j` changed from `old` to `row[j]`; whether anything changed.
+    fn update(
+        &mut self,
+        row: &[Option<(f64, usize)>],
+        j: usize,
+        old: Option<(f64, usize)>,
+    ) -> bool {
+        let was_counted =
+            self.best.is_some_and(|b| b.1 == j) || old.is_some_and(|(c, _)| c <= self.second);
+        if was_counted {
+            *self = Places::of(row);
+            return true;
+        }
+        match row[j] {
+            Some((cost, pos)) if self.best.is_none_or(|b| cost < b.0) || cost < self.second => {
+                self.offer(cost, j, pos);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How much worse the second place is than the best (infinite with a single place).
+    fn regret(&self) -> f64 {
+        self.best.map_or(f64::NEG_INFINITY, |b| self.second - b.0)
+    }
+}
+
+/// An item in the regret queue; `version` tells a stale entry from the item's latest.
+struct Queued {
+    regret: f64,
+    cost: f64,
+    item: usize,
+    version: u32,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Greatest regret first; then the cheaper place; then the earlier item.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.regret
+            .total_cmp(&other.regret)
+            .then(other.cost.total_cmp(&self.cost))
+            .then(other.item.cmp(&self.item))
+    }
 }
 
 impl Plan {
+    pub(super) fn new(p: &Problem) -> Plan {
+        let routes = p
+            .route_keys
+            .iter()
+            .map(|&(lecturer, date)| Route {
+                lecturer,
+                date,
+                stops: Vec::new(),
+            })
+            .collect();
+        // One item per session asked for: a village that wants two talks is in the list twice.
+        let unassigned = p
+            .inst
+            .villages
+            .iter()
+            .enumerate()
+            .flat_map(|(vi, v)| (0..v.sessions).map(move |_| vi))
+            .collect();
+        Plan {
+            routes,
+            unassigned,
+            journal: None,
+        }
+    }
+
+    /// Route `ri`'s stops to change, noted in the journal when one is open.
+    fn edit(&mut self, ri: usize) -> &mut Vec<usize> {
+        if let Some(journal) = &mut self.journal
+            && !journal.iter().any(|(r, _)| *r == ri)
+        {
+            journal.push((ri, self.routes[ri].stops.clone()));
+        }
+        &mut self.routes[ri].stops
+    }
+
+    /// Villages left without all their talks: each session is on a route or waiting, so these
+    /// are the villages among the waiting items.
+    pub(super) fn uncovered(&self) -> usize {
+        let mut waiting = self.unassigned.clone();
+        waiting.sort_unstable();
+        waiting.dedup();
+        waiting.len()
+    }
+
     pub(super) fn cost(&self, p: &Problem) -> Cost {
         let km: f64 = self
             .routes
@@ -222,7 +522,7 @@ impl Plan {
             .sum();
         let (fewest, most) = self.fairness(p);
         Cost {
-            uncovered: p.inst.villages.len() - covered(p.inst, self),
+            uncovered: self.uncovered(),
             missing: self.unassigned.len(),
             km,
             spread: most - fewest,
@@ -269,7 +569,6 @@ impl Plan {
         let r = &self.routes[ri];
         // A village asked for once and waiting for a place is on no route: skip the scan.
         if r.stops.len() as u32 >= p.inst.lecturers[r.lecturer].max_per_day
-            || !p.reachable[r.lecturer][village]
             || (p.inst.villages[village].sessions > 1 && self.village_on(village, r.date))
         {
             return None;
@@ -286,65 +585,108 @@ impl Plan {
         best
     }
 
-    /// Regret insertion: repeatedly insert the item whose second-best option is worst compared
-    /// with its best (items with a single option first). Each item's best place per route is
-    /// kept in a table; an insertion recomputes only the column of the route it changed (and,
-    /// for a village asked for more than once, that day's other routes).
-    fn insert_all(&mut self, p: &Problem) {
-        let routes = self.routes.len();
-        let mut table: Vec<Vec<Option<(f64, usize)>>> = self
-            .unassigned
+    /// Regret insertion: repeatedly insert the item whose second-best place is worst compared
+    /// with its best (items with a single place first). Each item's best place per candidate
+    /// route is kept, with its best and second best; an insertion refreshes only the changed
+    /// route's entries (and, for a village asked for more than once, that day's), and a queue
+    /// keyed by regret finds the next item without scanning them all. Then, when candidates
+    /// leave routes out, items still waiting are offered every route.
+    fn insert_all(&mut self, p: &Problem, budget: &mut dyn Budget) {
+        let items = std::mem::take(&mut self.unassigned);
+        let mut rows: Vec<Vec<Option<(f64, usize)>>> = items
             .iter()
-            .map(|&v| (0..routes).map(|ri| self.route_option(p, v, ri)).collect())
+            .map(|&v| {
+                p.candidates[v]
+                    .iter()
+                    .map(|&ri| self.route_option(p, v, ri as usize))
+                    .collect()
+            })
             .collect();
-        loop {
-            let mut pick: Option<(f64, usize, (f64, usize, usize))> = None;
-            for (k, row) in table.iter().enumerate() {
-                let mut best: Option<(f64, usize, usize)> = None;
-                let mut second: Option<f64> = None;
-                for (ri, option) in row.iter().enumerate() {
-                    let Some((c, pos)) = *option else { continue };
-                    match best {
-                        Some((b, _, _)) if c >= b => {
-                            if second.is_none_or(|s| c < s) {
-                                second = Some(c);
-                            }
-                        }
-                        _ => {
-                            second = best.map(|b| b.0);
-                            best = Some((c, ri, pos));
+        let mut places: Vec<Places> = rows.iter().map(|row| Places::of(row)).collect();
+        let mut version = vec![0u32; items.len()];
+        let mut done = vec![false; items.len()];
+        let queued = |item: usize, places: &Places, version: u32| {
+            places.best.map(|b| Queued {
+                regret: places.regret(),
+                cost: b.0,
+                item,
+                version,
+            })
+        };
+        let mut queue: std::collections::BinaryHeap<Queued> = (0..items.len())
+            .filter_map(|k| queued(k, &places[k], 0))
+            .collect();
+        let mut inserted = 0u32;
+        while let Some(next) = queue.pop() {
+            let k = next.item;
+            if done[k] || next.version != version[k] {
+                continue;
+            }
+            inserted += 1;
+            if inserted % 32 == 0 && budget.exhausted() {
+                break;
+            }
+            let v = items[k];
+            let Some((_, j, pos)) = places[k].best else {
+                continue;
+            };
+            let ri = p.candidates[v][j] as usize;
+            self.edit(ri).insert(pos, v);
+            done[k] = true;
+            let date = self.routes[ri].date;
+            for u in 0..items.len() {
+                if done[u] {
+                    continue;
+                }
+                let village = items[u];
+                let candidates = &p.candidates[village];
+                let changed = if village == v {
+                    // The same village cannot have a second talk that day.
+                    for (j, &rj) in candidates.iter().enumerate() {
+                        if self.routes[rj as usize].date == date {
+                            rows[u][j] = None;
                         }
                     }
-                }
-                let Some(b) = best else { continue };
-                let regret = second.map_or(f64::INFINITY, |s| s - b.0);
-                let better = match pick {
-                    None => true,
-                    Some((r, _, pb)) => regret > r || (regret == r && b.0 < pb.0),
+                    places[u] = Places::of(&rows[u]);
+                    true
+                } else if let Ok(j) = candidates.binary_search(&(ri as u32)) {
+                    let old = rows[u][j];
+                    rows[u][j] = self.route_option(p, village, ri);
+                    rows[u][j] != old && places[u].update(&rows[u], j, old)
+                } else {
+                    false
                 };
-                if better {
-                    pick = Some((regret, k, b));
+                if changed {
+                    version[u] += 1;
+                    queue.extend(queued(u, &places[u], version[u]));
                 }
             }
-            let Some((_, k, (_, ri, pos))) = pick else {
-                self.insert_pairs(p);
-                self.polish(p);
+        }
+        self.unassigned = (0..items.len())
+            .filter(|&k| !done[k])
+            .map(|k| items[k])
+            .collect();
+        if p.restricted && !self.unassigned.is_empty() {
+            self.insert_anywhere(p, budget);
+        }
+        self.insert_pairs(p, budget);
+    }
+
+    /// Offers each waiting item every route, cheapest first: for the villages the nearest
+    /// lecturers' routes could not take (a city or larger, where candidates leave routes out).
+    fn insert_anywhere(&mut self, p: &Problem, budget: &mut dyn Budget) {
+        let items = std::mem::take(&mut self.unassigned);
+        for (n, &v) in items.iter().enumerate() {
+            if n % 16 == 15 && budget.exhausted() {
+                self.unassigned.extend_from_slice(&items[n..]);
                 return;
-            };
-            let v = self.unassigned.swap_remove(k);
-            table.swap_remove(k);
-            self.routes[ri].stops.insert(pos, v);
-            let date = self.routes[ri].date;
-            for (idx, &u) in self.unassigned.iter().enumerate() {
-                table[idx][ri] = self.route_option(p, u, ri);
-                if u == v {
-                    // The same village cannot have a second talk that day.
-                    for (rj, r) in self.routes.iter().enumerate() {
-                        if r.date == date {
-                            table[idx][rj] = None;
-                        }
-                    }
-                }
+            }
+            let best = (0..self.routes.len())
+                .filter_map(|ri| self.route_option(p, v, ri).map(|(c, pos)| (c, ri, pos)))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            match best {
+                Some((_, ri, pos)) => self.edit(ri).insert(pos, v),
+                None => self.unassigned.push(v),
             }
         }
     }
@@ -353,11 +695,11 @@ impl Plan {
     /// home to B, but one by way of A), which one-at-a-time insertion never builds: try each
     /// pair of waiting villages in each day, cheapest first. Straight-line travel obeys the
     /// triangle inequality, so there a pair never fits where its members singly could not.
-    fn insert_pairs(&mut self, p: &Problem) {
+    fn insert_pairs(&mut self, p: &Problem, budget: &mut dyn Budget) {
         if p.inst.travel_matrix.is_none() || self.unassigned.len() < 2 {
             return;
         }
-        loop {
+        while !budget.exhausted() {
             let mut best: Option<(f64, usize, usize, usize, Vec<usize>)> = None;
             for a in 0..self.unassigned.len() {
                 for b in a + 1..self.unassigned.len() {
@@ -393,7 +735,7 @@ impl Plan {
             let Some((_, a, b, ri, stops)) = best else {
                 return;
             };
-            self.routes[ri].stops = stops;
+            *self.edit(ri) = stops;
             self.unassigned.swap_remove(b);
             self.unassigned.swap_remove(a);
         }
@@ -403,22 +745,26 @@ impl Plan {
     /// what keeps other villages out. For each such village, take its talks back, place the
     /// other waiting villages first, then offer its talks again; keep the result if more
     /// villages (or sessions) end up covered.
-    fn release_partial(&mut self, p: &Problem) {
+    fn release_partial(&mut self, p: &Problem, budget: &mut dyn Budget) {
         let placed = self.placed(p.inst);
         let partial =
             (0..placed.len()).filter(|&v| placed[v] > 0 && placed[v] < p.inst.villages[v].sessions);
         for v in partial {
+            if budget.exhausted() {
+                return;
+            }
             let before = self.cost(p);
             let mut trial = self.clone();
             for r in &mut trial.routes {
                 r.stops.retain(|&s| s != v);
             }
             trial.unassigned.retain(|&s| s != v);
-            trial.insert_all(p);
+            trial.insert_all(p, budget);
             trial
                 .unassigned
                 .extend((0..p.inst.villages[v].sessions).map(|_| v));
-            trial.insert_all(p);
+            trial.insert_all(p, budget);
+            trial.polish(p);
             let after = trial.cost(p);
             if after.km.is_finite() && after.coverage() < before.coverage() {
                 *self = trial;
@@ -434,39 +780,51 @@ impl Plan {
             items.swap(i, rng.below(i + 1));
         }
         for v in items {
-            let best = (0..self.routes.len())
-                .filter_map(|ri| self.route_option(p, v, ri).map(|(c, pos)| (c, ri, pos)))
+            let best = p.candidates[v]
+                .iter()
+                .filter_map(|&ri| {
+                    let ri = ri as usize;
+                    self.route_option(p, v, ri).map(|(c, pos)| (c, ri, pos))
+                })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             match best {
-                Some((_, ri, pos)) => self.routes[ri].stops.insert(pos, v),
+                Some((_, ri, pos)) => self.edit(ri).insert(pos, v),
                 None => self.unassigned.push(v),
             }
         }
-        self.insert_pairs(p);
-        self.polish(p);
+        if p.restricted && !self.unassigned.is_empty() {
+            self.insert_anywhere(p, &mut Unlimited);
+        }
+        self.insert_pairs(p, &mut Unlimited);
     }
 
     /// Puts each short day's stops in their best order (a lecturer gives a handful of talks a
     /// day, so trying every order is cheap and exact).
     pub(super) fn polish(&mut self, p: &Problem) {
-        for r in self
-            .routes
-            .iter_mut()
-            .filter(|r| (2..=6).contains(&r.stops.len()))
-        {
-            let mut best = (
-                p.route_km(r.lecturer, &r.stops).unwrap_or(f64::INFINITY),
-                r.stops.clone(),
-            );
-            let mut order = r.stops.clone();
-            each_order(&mut order, 0, &mut |o| {
-                if let Some(km) = p.route_km(r.lecturer, o)
-                    && km < best.0 - 1e-9
-                {
-                    best = (km, o.to_vec());
-                }
-            });
-            r.stops = best.1;
+        for ri in 0..self.routes.len() {
+            self.polish_route(p, ri);
+        }
+    }
+
+    fn polish_route(&mut self, p: &Problem, ri: usize) {
+        let r = &mut self.routes[ri];
+        if !(2..=6).contains(&r.stops.len()) {
+            return;
+        }
+        let mut best = (
+            p.route_km(r.lecturer, &r.stops).unwrap_or(f64::INFINITY),
+            None,
+        );
+        let mut order = r.stops.clone();
+        each_order(&mut order, 0, &mut |o| {
+            if let Some(km) = p.route_km(r.lecturer, o)
+                && km < best.0 - 1e-9
+            {
+                best = (km, Some(o.to_vec()));
+            }
+        });
+        if let Some(stops) = best.1 {
+            r.stops = stops;
         }
     }
 }
@@ -484,107 +842,121 @@ pub(super) fn each_order(items: &mut Vec<usize>, k: usize, f: &mut dyn FnMut(&[u
     }
 }
 
-/// Why `village` cannot be placed at all, for the report.
-fn reason(p: &Problem, village: usize) -> Reason {
-    let inst = p.inst;
-    let with_topic: Vec<usize> = (0..inst.lecturers.len())
-        .filter(|&l| inst.lecturers[l].topics.contains(&inst.topic))
-        .collect();
-    if with_topic.is_empty() {
-        return Reason::NoLecturerWithTopic;
-    }
-    let on_days: Vec<usize> = with_topic
-        .into_iter()
-        .filter(|&l| {
-            inst.lecturers[l]
-                .available
-                .iter()
-                .any(|d| inst.days.contains(d))
-        })
-        .collect();
-    if on_days.is_empty() {
-        return Reason::NoAvailableDate;
-    }
-    // Reachable on a day trip, or (a matrix need not obey the triangle inequality) by way of
-    // one other village; longer detours are not searched for the report.
-    let others = || (0..inst.villages.len()).filter(|&u| u != village);
-    let reachable = |l: usize| {
-        p.day_km(l, &[village]).is_some()
-            || (inst.travel_matrix.is_some()
-                && others().any(|u| {
-                    p.day_km(l, &[u, village]).is_some() || p.day_km(l, &[village, u]).is_some()
-                }))
-    };
-    if !on_days.into_iter().any(reachable) {
-        return Reason::NotReachableWithinDay;
-    }
-    Reason::NoCapacityLeft
+/// Why villages cannot be placed at all, for the report. The lecturers are sorted out once.
+struct Reasons<'p, 'a> {
+    p: &'p Problem<'a>,
+    any_with_topic: bool,
+    /// Lecturers with the topic and a date among the days.
+    on_days: Vec<usize>,
 }
 
-/// Solves `inst`. `spent` is asked between improvement steps how much of the budget is used
-/// (0 to 1; a time limit lives there, so the core needs no clock); `progress` hears (iteration,
-/// villages covered, km) on improvements.
+impl<'p, 'a> Reasons<'p, 'a> {
+    fn new(p: &'p Problem<'a>) -> Self {
+        let inst = p.inst;
+        let days: HashSet<NaiveDate> = inst.days.iter().copied().collect();
+        let with_topic = |l: &&crate::Lecturer| l.topics.contains(&inst.topic);
+        Reasons {
+            p,
+            any_with_topic: inst.lecturers.iter().any(|l| with_topic(&l)),
+            on_days: (0..inst.lecturers.len())
+                .filter(|&l| {
+                    let lecturer = &inst.lecturers[l];
+                    with_topic(&lecturer) && days.iter().any(|&d| lecturer.free_on(d))
+                })
+                .collect(),
+        }
+    }
+
+    fn of(&self, village: usize) -> Reason {
+        let (p, inst) = (self.p, self.p.inst);
+        if !self.any_with_topic {
+            return Reason::NoLecturerWithTopic;
+        }
+        if self.on_days.is_empty() {
+            return Reason::NoAvailableDate;
+        }
+        let reachable = if inst.travel_matrix.is_none() {
+            // Straight-line travel depends on distance alone: the nearest home decides.
+            let v = &inst.villages[village];
+            self.on_days
+                .iter()
+                .map(|&l| {
+                    let h = &inst.lecturers[l];
+                    (haversine_km(v.lat, v.lon, h.home_lat, h.home_lon), l)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .is_some_and(|(_, l)| p.day_km(l, &[village]).is_some())
+        } else {
+            // Reachable on a day trip, or (a matrix need not obey the triangle inequality) by
+            // way of one other village; longer detours are not searched for the report.
+            let others = || (0..inst.villages.len()).filter(|&u| u != village);
+            self.on_days.iter().any(|&l| {
+                p.day_km(l, &[village]).is_some()
+                    || others().any(|u| {
+                        p.day_km(l, &[u, village]).is_some() || p.day_km(l, &[village, u]).is_some()
+                    })
+            })
+        };
+        if reachable {
+            Reason::NoCapacityLeft
+        } else {
+            Reason::NotReachableWithinDay
+        }
+    }
+}
+
+/// Solves `inst` within `budget` (see [`Budget`]); `progress` hears (iteration, villages
+/// covered, km) on improvements.
 ///
-/// The budget goes to the travel search; when the instance allows fairness some extra travel
-/// (`fairness_slack`), its last 30 % goes to evening out the sessions per lecturer within that
-/// allowance. A final pass evens them out further at no cost in travel.
+/// Construction, the search and the last passes share the budget: construction and the last
+/// passes stop when it is exhausted, with the plan they have. The search's share goes to
+/// travel; when the instance allows fairness some extra travel (`fairness_slack`), its last
+/// 30 % goes to evening out the sessions per lecturer within that allowance. A final pass
+/// evens them out further at no cost in travel.
 pub fn solve(
     inst: &Instance,
     seed: u64,
-    spent: &mut dyn FnMut() -> f64,
+    budget: &mut dyn Budget,
     progress: &mut dyn FnMut(u64, usize, f64),
 ) -> Schedule {
     let p = Problem::new(inst);
     let mut rng = Rng(seed.max(1));
-    let routes: Vec<Route> = inst
-        .lecturers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.topics.contains(&inst.topic))
-        .flat_map(|(li, l)| {
-            // One route per lecturer-day, however often a date is listed.
-            let mut dates: Vec<NaiveDate> = l
-                .available
-                .iter()
-                .copied()
-                .filter(|d| inst.days.contains(d))
-                .collect();
-            dates.sort();
-            dates.dedup();
-            dates.into_iter().map(move |date| Route {
-                lecturer: li,
-                date,
-                stops: Vec::new(),
-            })
-        })
-        .collect();
-    // One item per session asked for: a village that wants two talks is in the list twice.
-    let unassigned = inst
-        .villages
-        .iter()
-        .enumerate()
-        .flat_map(|(vi, v)| (0..v.sessions).map(move |_| vi))
-        .collect();
-    let mut plan = Plan { routes, unassigned };
-    plan.insert_all(&p);
-    plan.release_partial(&p);
+    let mut plan = Plan::new(&p);
+    plan.insert_all(&p, budget);
+    plan.polish(&p);
+    plan.release_partial(&p, budget);
     let fairness_share = if inst.fairness_slack > 0.0 { 0.3 } else { 0.0 };
     let travel_share = 1.0 - fairness_share;
-    let mut best = search_travel(&p, plan, &mut rng, &mut || spent() / travel_share, progress);
+    let mut best = if budget.exhausted() {
+        plan
+    } else {
+        search_travel(
+            &p,
+            plan,
+            &mut rng,
+            &mut || budget.spent() / travel_share,
+            progress,
+        )
+    };
     if fairness_share > 0.0 {
-        best = fairness::search_fairness(&p, best, &mut rng, &mut || spent() >= 1.0);
+        best = fairness::search_fairness(&p, best, &mut rng, &mut || {
+            budget.spent() >= 1.0 || budget.exhausted()
+        });
     }
     // Fairness moves can open room a waiting village fits into; coverage comes first.
-    best.insert_all(&p);
-    best.release_partial(&p);
-    best.balance(&p);
+    best.insert_all(&p, budget);
+    best.polish(&p);
+    best.release_partial(&p, budget);
+    best.balance(&p, budget);
     to_schedule(&p, &best)
 }
 
 /// Large-neighbourhood search for travel: remove a few stops (random, or around one village),
 /// reinsert by regret or greedily in random order, accept by simulated annealing on travel
 /// (never losing coverage), cooling over the budget (`spent` says how much of it is used, 0 to
-/// 1), so a longer run cools more slowly. Returns the best plan seen.
+/// 1), so a longer run cools more slowly. A step changes a few routes, so only their travel is
+/// recomputed, and a rejected step is put back from the plan's journal. Returns the best plan
+/// seen.
 fn search_travel(
     p: &Problem,
     mut plan: Plan,
@@ -593,41 +965,56 @@ fn search_travel(
     progress: &mut dyn FnMut(u64, usize, f64),
 ) -> Plan {
     let inst = p.inst;
+    let km_of = |plan: &Plan, ri: usize| {
+        let r = &plan.routes[ri];
+        p.route_km(r.lecturer, &r.stops).unwrap_or(f64::INFINITY)
+    };
+    let mut route_km: Vec<f64> = (0..plan.routes.len()).map(|ri| km_of(&plan, ri)).collect();
+    let mut current = (
+        plan.uncovered(),
+        plan.unassigned.len(),
+        route_km.iter().sum::<f64>(),
+    );
     let mut best = plan.clone();
-    let mut best_cost = best.cost(p);
-    let mut current_cost = best_cost;
-    progress(0, covered(inst, &best), best_cost.km);
+    let mut best_cost = plan.cost(p);
+    progress(0, inst.villages.len() - current.0, current.2);
     // Start hot enough to accept a detour of ~2 % of the first schedule's travel; end at
     // 100 m, where little but improvements pass.
-    let hot = (best_cost.km * 0.02).max(0.5);
+    let hot = (current.2 * 0.02).max(0.5);
     let cold = 0.1f64.min(hot);
-    let mut temperature;
     let mut iteration = 0u64;
-    let assigned_count = |pl: &Plan| pl.routes.iter().map(|r| r.stops.len()).sum::<usize>();
+    let mut stops: Vec<(usize, usize)> = Vec::new();
+    let mut nearby = vec![false; inst.villages.len()];
     loop {
         let used = spent();
-        if used >= 1.0 || assigned_count(&plan) == 0 {
+        stops.clear();
+        for (ri, r) in plan.routes.iter().enumerate() {
+            stops.extend((0..r.stops.len()).map(|i| (ri, i)));
+        }
+        if used >= 1.0 || stops.is_empty() {
             break;
         }
-        temperature = hot * (cold / hot).powf(used.max(0.0));
+        let temperature = hot * (cold / hot).powf(used.max(0.0));
         iteration += 1;
-        let mut candidate = plan.clone();
-        // Stops, not villages: a village asked for several talks may lose more than one.
-        let mut stops: Vec<(usize, usize)> = candidate
-            .routes
-            .iter()
-            .enumerate()
-            .flat_map(|(ri, r)| (0..r.stops.len()).map(move |i| (ri, i)))
-            .collect();
         // Up to 8 stops: on a small instance that can be all of them, enough to jump between
         // schedules that differ in many places; on a county, more gained nothing measurable.
+        // Stops, not villages: a village asked for several talks may lose more than one.
         let q = 1 + rng.below(stops.len().min(8));
         // Half the time the stops nearest a random one (related removal), half the time any.
         if rng.below(2) == 0 {
             let (sr, si) = stops[rng.below(stops.len())];
-            let near = &p.vv[candidate.routes[sr].stops[si]];
-            let km = |&(ri, i): &(usize, usize)| near[candidate.routes[ri].stops[i]].km;
-            stops.select_nth_unstable_by(q - 1, |a, b| km(a).total_cmp(&km(b)));
+            let seed = plan.routes[sr].stops[si];
+            nearby[seed] = true;
+            for &u in &p.near[seed] {
+                nearby[u as usize] = true;
+            }
+            stops.retain(|&(ri, i)| nearby[plan.routes[ri].stops[i]]);
+            nearby[seed] = false;
+            for &u in &p.near[seed] {
+                nearby[u as usize] = false;
+            }
+            let km = |&(ri, i): &(usize, usize)| p.vv(seed, plan.routes[ri].stops[i]).km;
+            stops.sort_by(|a, b| km(a).total_cmp(&km(b)).then(a.cmp(b)));
         } else {
             for i in 0..q {
                 let j = i + rng.below(stops.len() - i);
@@ -637,28 +1024,51 @@ fn search_travel(
         stops.truncate(q);
         // Later positions first, so earlier ones stay where they were.
         stops.sort_unstable_by(|a, b| b.cmp(a));
-        for (ri, i) in stops {
-            let v = candidate.routes[ri].stops.remove(i);
-            candidate.unassigned.push(v);
+        let waiting = plan.unassigned.clone();
+        plan.journal = Some(Vec::new());
+        for &(ri, i) in &stops {
+            let v = plan.edit(ri).remove(i);
+            plan.unassigned.push(v);
         }
         if rng.below(2) == 0 {
-            candidate.insert_all(p);
+            plan.insert_all(p, &mut Unlimited);
         } else {
-            candidate.insert_shuffled(p, rng);
+            plan.insert_shuffled(p, rng);
         }
-        let cost = candidate.cost(p);
-        let accept = cost.km.is_finite()
-            && (cost.coverage() < current_cost.coverage()
-                || (cost.coverage() == current_cost.coverage()
-                    && (cost.km <= current_cost.km
-                        || rng.unit() < ((current_cost.km - cost.km) / temperature).exp())));
-        if accept {
-            plan = candidate;
-            current_cost = cost;
+        let journal = plan.journal.take().unwrap_or_default();
+        let mut km = current.2;
+        let mut changed = Vec::with_capacity(journal.len());
+        for &(ri, _) in &journal {
+            plan.polish_route(p, ri);
+            let after = km_of(&plan, ri);
+            km += after - route_km[ri];
+            changed.push((ri, after));
+        }
+        let coverage = (plan.uncovered(), plan.unassigned.len());
+        let accept = km.is_finite()
+            && (coverage < (current.0, current.1)
+                || (coverage == (current.0, current.1)
+                    && (km <= current.2 || rng.unit() < ((current.2 - km) / temperature).exp())));
+        if !accept {
+            for (ri, stops) in journal {
+                plan.routes[ri].stops = stops;
+            }
+            plan.unassigned = waiting;
+            continue;
+        }
+        for (ri, after) in changed {
+            route_km[ri] = after;
+        }
+        // Summed afresh, so that rounding does not drift over a long run.
+        current = (coverage.0, coverage.1, route_km.iter().sum());
+        let promising = (current.0, current.1) < best_cost.coverage()
+            || ((current.0, current.1) == best_cost.coverage() && current.2 <= best_cost.km + 1e-3);
+        if promising {
+            let cost = plan.cost(p);
             if cost.better_than(&best_cost) {
                 best = plan.clone();
                 best_cost = cost;
-                progress(iteration, covered(inst, &best), best_cost.km);
+                progress(iteration, inst.villages.len() - cost.uncovered, cost.km);
             }
         }
     }
@@ -667,12 +1077,7 @@ fn search_travel(
 
 /// Villages with every session they asked for.
 fn covered(inst: &Instance, plan: &Plan) -> usize {
-    let placed = plan.placed(inst);
-    inst.villages
-        .iter()
-        .enumerate()
-        .filter(|(i, v)| placed[*i] >= v.sessions)
-        .count()
+    inst.villages.len() - plan.uncovered()
 }
 
 fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
@@ -688,8 +1093,8 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
         let mut prev: Option<usize> = None;
         for &v in &r.stops {
             let leg = match prev {
-                None => p.hv[r.lecturer][v],
-                Some(x) => p.vv[x][v],
+                None => p.hv(r.lecturer, v),
+                Some(x) => p.vv(x, v),
             };
             clock += leg.minutes;
             sessions.push(Session {
@@ -709,6 +1114,7 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
     missing.sort();
     missing.dedup();
     let placed = plan.placed(inst);
+    let reasons = Reasons::new(p);
     let unassigned = missing
         .into_iter()
         .map(|v| Unassigned {
@@ -717,7 +1123,7 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
             reason: if placed[v] > 0 {
                 Reason::NoCapacityLeft
             } else {
-                reason(p, v)
+                reasons.of(v)
             },
         })
         .collect();

@@ -6,8 +6,9 @@ use super::*;
 use chrono::{NaiveDate, NaiveTime};
 use proptest::prelude::*;
 
+/// Day `d` of December 2026, running on into January past the 31st.
 fn date(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() + chrono::Days::new(u64::from(d) - 1)
 }
 
 fn instance(
@@ -38,10 +39,12 @@ fn instance(
                 home_lon: lon,
                 topics: vec!["反家暴".into()],
                 available: avail.into_iter().map(date).collect(),
+                unavailable: Vec::new(),
                 max_per_day: max,
             })
             .collect(),
         days: (1..=days).map(date).collect(),
+        period: None,
         day_start: NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
         day_end: NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
         session_minutes: 90,
@@ -59,16 +62,31 @@ fn run(inst: &Instance, iterations: u64) -> Schedule {
 }
 
 fn run_seeded(inst: &Instance, seed: u64, iterations: u64) -> Schedule {
-    let mut n = 0;
     solve(
         inst,
         seed,
-        &mut || {
-            n += 1;
-            n as f64 / iterations as f64
+        &mut Steps {
+            taken: 0,
+            limit: iterations,
         },
         &mut |_, _, _| {},
     )
+}
+
+/// A budget of search steps, with no hard limit.
+struct Steps {
+    taken: u64,
+    limit: u64,
+}
+
+impl Budget for Steps {
+    fn spent(&mut self) -> f64 {
+        self.taken += 1;
+        self.taken as f64 / self.limit as f64
+    }
+    fn exhausted(&mut self) -> bool {
+        false
+    }
 }
 
 /// The checker accepts the schedule and agrees with its statistics.
@@ -734,6 +752,179 @@ fn invalid_instances_name_the_field() {
         }),
         "travel_matrix.minutes[0][2]: -5 is not between 0 and 10000"
     );
+}
+
+#[test]
+fn unavailable_dates_are_honoured_by_solver_and_checker() {
+    // One lecturer beside two villages, one talk a day, listed on both days but unavailable on
+    // the first: only one village can have its talk, on the second day.
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],
+        vec![(36.305, 103.905, vec![1, 2], 1)],
+        2,
+    );
+    inst.lecturers[0].unavailable = vec![date(1)];
+    let s = run(&inst, 50);
+    assert_checked(&inst, &s);
+    assert_eq!(s.stats.covered, 1, "{s:?}");
+    assert!(s.sessions.iter().all(|x| x.date == date(2)), "{s:?}");
+    let mut moved = s.clone();
+    moved.sessions[0].date = date(1);
+    let problems = check(&inst, &moved).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|v| v.0 == "L0 is not available on 2026-12-01"),
+        "{problems:?}"
+    );
+    // Nobody free on any day: the reason says so.
+    inst.lecturers[0].unavailable = vec![date(1), date(2)];
+    assert_eq!(run(&inst, 5).unassigned[0].reason, Reason::NoAvailableDate);
+}
+
+#[test]
+fn a_period_takes_the_working_days_of_the_calendar() {
+    // A calendar in miniature: 2026-12-03 (Thursday) a holiday, 2026-12-05 (Saturday) a 调休
+    // working day, 2026-12-12 (Saturday) a holiday falling on a weekend.
+    let holidays = [date(3), date(12)];
+    let working = |d: NaiveDate| {
+        d == date(5)
+            || (!holidays.contains(&d)
+                && !matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun))
+    };
+    let holiday = |d: NaiveDate| holidays.contains(&d);
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        0,
+    );
+    inst.period = Some(Period {
+        from: date(1),
+        to: date(13),
+        weekends: false,
+    });
+    let mut working_days = inst.clone();
+    working_days.resolve_days(working, holiday).unwrap();
+    let days = |ds: &[u32]| ds.iter().map(|&d| date(d)).collect::<Vec<_>>();
+    assert_eq!(working_days.days, days(&[1, 2, 4, 5, 7, 8, 9, 10, 11]));
+    let mut with_weekends = inst.clone();
+    with_weekends.period.as_mut().unwrap().weekends = true;
+    with_weekends.resolve_days(working, holiday).unwrap();
+    assert_eq!(
+        with_weekends.days,
+        days(&[1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13])
+    );
+    let refused = |f: &dyn Fn(&mut Instance)| {
+        let mut i = inst.clone();
+        f(&mut i);
+        i.resolve_days(working, holiday).unwrap_err()
+    };
+    assert_eq!(
+        refused(&|i| i.days = vec![date(1)]),
+        "period: give either days or a period, not both"
+    );
+    assert_eq!(
+        refused(&|i| i.period.as_mut().unwrap().to = date(1) - chrono::Days::new(1)),
+        "period.to: 2026-11-30 is before period.from 2026-12-01"
+    );
+    // Without a period the days are left as given.
+    let mut given = instance(
+        vec![(36.30, 103.90, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        2,
+    );
+    given.resolve_days(working, holiday).unwrap();
+    assert_eq!(given.days, days(&[1, 2]));
+}
+
+#[test]
+fn instances_beyond_the_maximum_are_refused_before_any_work() {
+    let mut inst = instance(
+        vec![(36.30, 103.90, 1)],
+        vec![(36.305, 103.905, vec![1], 2)],
+        1,
+    );
+    let village = inst.villages[0].clone();
+    inst.villages = (0..=MAX_VILLAGES)
+        .map(|i| Village {
+            code: format!("V{i}"),
+            ..village.clone()
+        })
+        .collect();
+    assert_eq!(
+        inst.validate().unwrap_err(),
+        "villages: 20001 villages; at most 20000 are taken"
+    );
+}
+
+/// A budget already exhausted: construction stops at its first check.
+struct Exhausted;
+
+impl Budget for Exhausted {
+    fn spent(&mut self) -> f64 {
+        1.0
+    }
+    fn exhausted(&mut self) -> bool {
+        true
+    }
+}
+
+/// Villages on a jittered grid round a few dozen township seats, as generated cities are.
+fn city(villages: usize, lecturers: usize, days: u32, seed: u64) -> Instance {
+    let mut rng = Rng(seed);
+    let side = (villages as f64).sqrt().ceil() as usize;
+    let at = |i: usize, rng: &mut Rng| {
+        (
+            35.0 + (i / side) as f64 * 0.02 + rng.unit() * 0.01,
+            104.0 + (i % side) as f64 * 0.02 + rng.unit() * 0.01,
+        )
+    };
+    let vs = (0..villages).map(|i| {
+        let (lat, lon) = at(i, &mut rng);
+        (lat, lon, 1)
+    });
+    let vs: Vec<_> = vs.collect();
+    let ls = (0..lecturers)
+        .map(|_| {
+            let (lat, lon) = at(rng.below(villages), &mut rng);
+            let avail = (1..=days).filter(|_| rng.below(10) < 6).collect();
+            (lat, lon, avail, 2 + rng.below(2) as u32)
+        })
+        .collect();
+    instance(vs, ls, days)
+}
+
+#[test]
+fn a_city_is_covered_from_nearest_lecturers_and_checked() {
+    // 1,000 villages × ~4,300 lecturer-days is past the size where every village is offered
+    // every route: candidates come from the nearest lecturers, the rest from the fallback.
+    let inst = city(1000, 160, 45, 11);
+    let p = Problem::new(&inst);
+    assert!(p.restricted);
+    assert!(p.candidates.iter().all(|c| c.len() <= 512 + 45));
+    let s = run(&inst, 20);
+    assert_checked(&inst, &s);
+    assert_eq!(s.stats.covered, 1000, "{:?}", s.unassigned.first());
+    // The grid's nearest neighbours are the true nearest.
+    for v in [0, 777, 999] {
+        let mut by_distance: Vec<usize> = (0..1000).filter(|&u| u != v).collect();
+        let km = |u: usize| p.vv(v, u).km;
+        by_distance.sort_by(|&a, &b| km(a).total_cmp(&km(b)).then(a.cmp(&b)));
+        let near: Vec<usize> = p.near[v].iter().map(|&u| u as usize).collect();
+        assert_eq!(near, by_distance[..near.len()], "village {v}");
+    }
+}
+
+#[test]
+fn an_exhausted_budget_still_returns_a_checked_schedule() {
+    let inst = city(400, 20, 10, 3);
+    let s = solve(&inst, 1, &mut Exhausted, &mut |_, _, _| {});
+    assert_checked(&inst, &s);
+    assert!(
+        s.stats.covered < 400,
+        "construction should have stopped early"
+    );
+    assert_eq!(s.unassigned.len(), 400 - s.stats.covered);
 }
 
 proptest! {

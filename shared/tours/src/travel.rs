@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::near::Grid;
 use super::{Instance, TravelMatrix};
 
 /// Great-circle distance in km on a sphere of radius 6371 km.
@@ -120,7 +121,8 @@ impl<'a> Travel<'a> {
 ///   lecturer's daily maximum (a county's matrix need not obey the triangle inequality, so this
 ///   one is skipped when there is a matrix).
 ///
-/// Benchmarks print it next to the solver's travel.
+/// Benchmarks print it next to the solver's travel. With straight-line travel the nearest
+/// other village comes from a grid, so a province's bound takes no longer than its solving.
 pub fn travel_lower_bound_km(inst: &Instance) -> f64 {
     let travel = Travel::new(inst);
     let homes: Vec<usize> = (0..inst.lecturers.len())
@@ -129,24 +131,47 @@ pub fn travel_lower_bound_km(inst: &Instance) -> f64 {
     let n = inst.villages.len();
     let km = |from: Place, to: Place| travel.leg(from, to).map_or(f64::INFINITY, |leg| leg.km);
     let finite_or_zero = |x: f64| if x.is_finite() { x } else { 0.0 };
+    let villages = Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect());
     let mut legs = 0.0;
     let mut round_trips = 0.0;
     for v in 0..n {
         let here = Place::Village(v);
         let sessions = f64::from(inst.villages[v].sessions);
-        let places: Vec<Place> = homes
-            .iter()
-            .map(|&l| Place::Home(l))
-            .chain((0..n).filter(|&u| u != v).map(Place::Village))
-            .collect();
-        let way_in = places
-            .iter()
-            .map(|&p| km(p, here))
-            .fold(f64::INFINITY, f64::min);
-        let way_out = places
-            .iter()
-            .map(|&p| km(here, p))
-            .fold(f64::INFINITY, f64::min);
+        let from_homes = |toward: bool| {
+            homes
+                .iter()
+                .map(|&l| {
+                    let home = Place::Home(l);
+                    if toward {
+                        km(home, here)
+                    } else {
+                        km(here, home)
+                    }
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let (way_in, way_out) = if inst.travel_matrix.is_some() {
+            let others = || (0..n).filter(|&u| u != v).map(Place::Village);
+            (
+                others()
+                    .map(|u| km(u, here))
+                    .fold(from_homes(true), f64::min),
+                others()
+                    .map(|u| km(here, u))
+                    .fold(from_homes(false), f64::min),
+            )
+        } else {
+            // Symmetric: the nearest other village is the cheapest way both in and out.
+            let village = &inst.villages[v];
+            let nearest = villages
+                .nearest(village.lat, village.lon, 1, |u| u != v)
+                .first()
+                .map_or(f64::INFINITY, |&(_, u)| km(Place::Village(u), here));
+            (
+                nearest.min(from_homes(true)),
+                nearest.min(from_homes(false)),
+            )
+        };
         legs += finite_or_zero((way_in + way_out) / 2.0) * sessions;
         let round_trip = homes
             .iter()
