@@ -7,7 +7,7 @@ so that `jinguo tour check --input I --schedule S` can judge it under exactly ou
 model is built and why: docs/tours-benchmark.md.
 
     python3 scripts/ortools_tours.py --input I --output S --time-limit-s 60
-        [--first-solution PARALLEL_CHEAPEST_INSERTION|PATH_CHEAPEST_ARC] [--nearest-homes K]
+        [--first-solution PARALLEL_CHEAPEST_INSERTION|PATH_CHEAPEST_ARC]
 
 Prints one summary line on stdout, which scripts/bench-tours reads:
 
@@ -65,17 +65,16 @@ def load_instance(path):
 
 
 class Travel:
-    """Jinguo's travel rule (shared/tours/src/travel.rs) over nodes 0..L-1 = lecturers' homes
-    (a lecturer's id names her home in the matrix) and L.. = villages.
+    """Jinguo's travel rule (shared/tours/src/travel.rs) between points 0..L-1 = lecturers'
+    homes (a lecturer's id names her home in the matrix) and L.. = villages.
 
     `leg` is exact: the same float operations in the same order as the Rust code, so minutes
-    round up identically and travel sums agree with the checker. `km_matrix`/`minutes_matrix`
-    are the vectorised version for the model, corrected to `leg` wherever it matters.
+    round up identically and travel sums agree with the checker. `matrices` is the vectorised
+    version for the model, corrected to `leg` wherever rounding could tell them apart.
     """
 
     def __init__(self, inst):
         self.inst = inst
-        self.homes = len(inst["lecturers"])
         self.names = [l["id"] for l in inst["lecturers"]] + [v["code"] for v in inst["villages"]]
         self.lat = [l["home_lat"] for l in inst["lecturers"]] + [v["lat"] for v in inst["villages"]]
         self.lon = [l["home_lon"] for l in inst["lecturers"]] + [v["lon"] for v in inst["villages"]]
@@ -95,18 +94,16 @@ class Travel:
         return 2.0 * EARTH_RADIUS_KM * math.asin(min(math.sqrt(h), 1.0)) * self.inst["road_factor"]
 
     def matrix_entry(self, table, a, b):
-        """The matrix's value from node a to b, or None when it has none (or says `null`)."""
-        i, j = self.point[self.names[a]], self.point[self.names[b]]
+        """The matrix's value from point a to b (Jinguo has checked it is square), or None
+        when it has no such table or says `null`."""
         rows = self.matrix.get(table)
-        if rows is None or i >= len(rows) or j >= len(rows[i]):
-            return None
-        return rows[i][j]
+        return None if rows is None else rows[self.point[self.names[a]]][self.point[self.names[b]]]
 
     def listed(self, a, b):
         return self.names[a] in self.point and self.names[b] in self.point
 
     def leg(self, a, b):
-        """(km, whole minutes) from node a to node b, or None when the matrix has no road."""
+        """(km, whole minutes) from point a to point b, or None when the matrix has no road."""
         if self.matrix and self.listed(a, b):
             minutes = self.matrix_entry("minutes", a, b)
             if minutes is None:
@@ -117,7 +114,7 @@ class Travel:
         return km, math.ceil(km / self.inst["speed_kmh"] * 60.0)
 
     def matrices(self):
-        """(km, minutes) between all nodes as numpy arrays; no road = NO_ROAD_MINUTES.
+        """(km, minutes) between all points as numpy arrays; no road = NO_ROAD_MINUTES.
 
         numpy's trigonometry may differ from libm in the last bit, which moves km by ~1e-13
         (harmless) but could round minutes differently when km/speed×60 sits on a whole number,
@@ -158,37 +155,20 @@ def lecturer_days(inst):
     return vehicles
 
 
-def nearest_homes(km, homes, lecturers, k):
-    """For each village, the set of lecturers living at one of the k nearest distinct home
-    *places* (lecturers at the same seat travel alike, so they count as one place)."""
-    places = {}
-    for l in lecturers:
-        places.setdefault(tuple(km[l, homes:]), []).append(l)
-    groups = list(places.values())
-    representative = np.array([g[0] for g in groups])
-    result = []
-    for v in range(km.shape[1] - homes):
-        order = np.argsort(km[representative, homes + v], kind="stable")[:k]
-        result.append({l for g in order for l in groups[g]})
-    return result
-
-
-def build_model(inst, travel, vehicles, nearest_k):
+def build_model(inst, travel, vehicles):
     """The routing model: arc cost in metres, a time dimension for the day window, a count
     dimension for max_per_day and one disjunction per village.
 
     Nodes are the homes of the lecturers with a lecturer-day (the depots, 0..D-1) and then the
     villages (D + v); a home that starts no day must not be a node, or the model would have to
     visit it. Each village may only go to lecturer-days whose lecturer can get there, give the
-    talk and be home inside the window (an exact reduction), and with `nearest_k` only to
-    lecturers living at one of the k nearest home places (a heuristic reduction, for the city's
-    ~5,000 vehicles). Returns (manager, routing, penalty per uncovered village, D).
+    talk and be home inside the window: an exact reduction, which spares the search the vehicles
+    that could never take it. Returns (manager, routing, penalty per uncovered village, D).
     """
     homes, villages = len(inst["lecturers"]), len(inst["villages"])
     depots = sorted({l for l, _ in vehicles})
     points = depots + list(range(homes, homes + villages))
-    all_km, all_minutes = travel.matrices()
-    km, minutes = all_km[np.ix_(points, points)], all_minutes[np.ix_(points, points)]
+    km, minutes = (m[np.ix_(points, points)] for m in travel.matrices())
     metres = np.rint(km * 1000.0).astype(np.int64)
     horizon = clock_minutes(inst["day_end"]) - clock_minutes(inst["day_start"])
     service = inst["session_minutes"]
@@ -221,7 +201,6 @@ def build_model(inst, travel, vehicles, nearest_k):
     penalty = 1 + sum((capacity + 1) * longest_leg for capacity in capacities)
 
     round_trip = minutes[:d, d:] + minutes[d:, :d].T + service
-    near = nearest_homes(all_km, homes, depots, nearest_k) if nearest_k else None
     days_of = {}
     for vehicle, (l, _) in enumerate(vehicles):
         days_of.setdefault(node_of_home[l], []).append(vehicle)
@@ -232,8 +211,7 @@ def build_model(inst, travel, vehicles, nearest_k):
         allowed = [
             vehicle
             for home, days in days_of.items()
-            if (travel.matrix or round_trip[home, v] <= horizon)
-            and (near is None or depots[home] in near[v])
+            if travel.matrix or round_trip[home, v] <= horizon
             for vehicle in days
         ]
         # SetAllowedVehiclesForIndex would say the same, but its Python binding (9.15) rejects
@@ -280,7 +258,8 @@ def routes_of(manager, routing, solution, vehicles, depots):
 
 
 def unassigned_reason(inst, travel, v):
-    """Why village v got no session, in Jinguo's terms (docs/tours.md "Output")."""
+    """Why village v got no session, in Jinguo's terms (docs/tours.md "Output"). The checker
+    does not judge reasons; these follow Jinguo's definitions so the two schedules read alike."""
     homes = len(inst["lecturers"])
     with_topic = [l for l, lec in enumerate(inst["lecturers"]) if inst["topic"] in lec["topics"]]
     if not with_topic:
@@ -374,13 +353,6 @@ def main():
         default="PARALLEL_CHEAPEST_INSERTION",
         choices=["PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC"],
     )
-    parser.add_argument(
-        "--nearest-homes",
-        type=int,
-        default=0,
-        metavar="K",
-        help="only lecturers living at the K nearest home places may visit a village (0: all)",
-    )
     args = parser.parse_args()
     started = time.monotonic()
     inst = load_instance(args.input)
@@ -388,9 +360,10 @@ def main():
     vehicles = lecturer_days(inst)
     total = len(inst["villages"])
     if not vehicles:
-        routes, first_at, first_cost, penalty = [], 0.0, 0, 1
+        # Nothing to route: the empty schedule is the first and only solution.
+        routes, first_at, first_cost, penalty = [], 0.0, total, 1
     else:
-        manager, routing, penalty, depots = build_model(inst, travel, vehicles, args.nearest_homes)
+        manager, routing, penalty, depots = build_model(inst, travel, vehicles)
         solution, first_at, first_cost = search(routing, args.first_solution, args.time_limit_s)
         if solution is None:
             wall = time.monotonic() - started

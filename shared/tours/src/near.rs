@@ -2,6 +2,8 @@
 //! per village nearly constant on a city or the whole province, where comparing every village
 //! with every other would be quadratic.
 
+use std::collections::HashSet;
+
 use super::haversine_km;
 
 /// Points (latitude, longitude) bucketed into square cells of a few points each.
@@ -32,9 +34,24 @@ impl Grid {
         if points.is_empty() {
             (lat_lo, lat_hi, lon_lo, lon_hi) = (0.0, 0.0, 0.0, 0.0);
         }
-        // About four points a cell.
+        // About four points a cell where there are points: places cluster (a province is a
+        // strip, a county its valleys), so the first guess from the bounding box is refined by
+        // the occupied cells' average.
         let area = ((lat_hi - lat_lo) * (lon_hi - lon_lo)).max(1e-6);
-        let cell = (area / (points.len().max(1) as f64 / 4.0)).sqrt().max(1e-3);
+        let mut cell = (area / (points.len().max(1) as f64 / 4.0)).sqrt().max(1e-3);
+        for _ in 0..2 {
+            let occupied: HashSet<(i64, i64)> = points
+                .iter()
+                .map(|&(lat, lon)| {
+                    (
+                        ((lat - lat_lo) / cell) as i64,
+                        ((lon - lon_lo) / cell) as i64,
+                    )
+                })
+                .collect();
+            let per_cell = points.len() as f64 / occupied.len().max(1) as f64;
+            cell = (cell * (4.0 / per_cell).sqrt()).max(1e-3);
+        }
         let cols = ((lon_hi - lon_lo) / cell) as usize + 1;
         let rows = ((lat_hi - lat_lo) / cell) as usize + 1;
         let mut cells = vec![Vec::new(); cols * rows];
@@ -85,11 +102,16 @@ impl Grid {
         }
         let (c0, r0) = self.cell_of(lat, lon);
         let widest = self.cols.max(self.rows);
+        let by_distance =
+            |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         for ring in 0..=widest {
             // Every point in this ring is at least (ring - 1) cells away in latitude or longitude.
             let floor = (ring.saturating_sub(1)) as f64 * self.cell * self.km_per_degree;
-            if found.len() >= k && floor > found[k - 1].0 {
-                break;
+            if found.len() >= k {
+                let (_, kth, _) = found.select_nth_unstable_by(k - 1, by_distance);
+                if floor > kth.0 {
+                    break;
+                }
             }
             for (c, r) in ring_cells(c0, r0, ring, self.cols, self.rows) {
                 for &i in &self.cells[r * self.cols + c] {
@@ -100,8 +122,8 @@ impl Grid {
                     }
                 }
             }
-            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
+        found.sort_unstable_by(by_distance);
         found.truncate(k);
         found
     }

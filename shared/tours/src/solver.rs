@@ -3,15 +3,14 @@
 //! Deterministic for a seed and a budget in steps. Objective, in order: villages covered,
 //! sessions given, total travel, fairness.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
 use super::fairness;
 use super::near::Grid;
 use super::{
-    Instance, Leg, Place, Reason, Schedule, Session, Stats, Travel, Unassigned, haversine_km,
-    minutes, time_of,
+    Instance, Leg, Place, Reason, Schedule, Session, Stats, Travel, Unassigned, minutes, time_of,
 };
 
 /// A small deterministic generator (xorshift64*): same seed, same schedule.
@@ -59,6 +58,8 @@ pub(super) struct Problem<'a> {
     /// Whether `candidates` leaves routes out, so that a village without a place among them
     /// is then offered every route.
     pub(super) restricted: bool,
+    /// For each lecturer the villages offered her routes (the reverse of `candidates`).
+    pub(super) offered: Vec<Vec<u32>>,
     /// For each village the villages nearest it (straight line), nearest first: the search's
     /// related removals.
     pub(super) near: Vec<Vec<u32>>,
@@ -105,6 +106,7 @@ impl<'a> Problem<'a> {
             route_keys: route_keys(inst),
             candidates: Vec::new(),
             restricted: false,
+            offered: Vec::new(),
             near: Vec::new(),
         };
         let table = |rows: usize, leg: &dyn Fn(usize, usize) -> Leg| {
@@ -140,6 +142,18 @@ impl<'a> Problem<'a> {
             .collect();
         problem.restricted = n * problem.route_keys.len() > CANDIDATES_ALL_MAX;
         problem.candidates = problem.candidate_routes();
+        problem.offered = vec![Vec::new(); lecturers];
+        for (v, routes) in problem.candidates.iter().enumerate() {
+            let mut last = None;
+            for &ri in routes {
+                let l = problem.route_keys[ri as usize].0;
+                // A lecturer's routes are consecutive in each village's ascending list.
+                if last != Some(l) {
+                    problem.offered[l].push(v as u32);
+                    last = Some(l);
+                }
+            }
+        }
         problem
     }
 
@@ -213,21 +227,22 @@ impl<'a> Problem<'a> {
             .iter()
             .enumerate()
             .map(|(v, village)| {
-                let mut chosen: Vec<u32> = Vec::new();
-                let mut taken = 0;
+                let mut chosen: Vec<usize> = Vec::new();
+                let mut routes = 0;
                 for (_, h) in homes.nearest(village.lat, village.lon, 64, |_| true) {
                     let l = lecturing[h];
                     if !self.reachable(l, v) {
                         continue;
                     }
-                    chosen.extend(routes_of(l));
-                    taken += 1;
-                    if (taken >= 8 && chosen.len() >= 320) || chosen.len() >= 512 {
+                    chosen.push(l);
+                    routes += route_count[l];
+                    if (chosen.len() >= 8 && routes >= 320) || routes >= 512 {
                         break;
                     }
                 }
+                // A lecturer's routes are consecutive, lecturer by lecturer.
                 chosen.sort_unstable();
-                chosen
+                chosen.into_iter().flat_map(routes_of).collect()
             })
             .collect()
     }
@@ -332,18 +347,6 @@ pub(super) struct Cost {
 impl Cost {
     fn coverage(&self) -> (usize, usize) {
         (self.uncovered, self.missing)
-    }
-
-    /// Strictly better in the objective's order (travel differing by less than a metre is
-    /// a tie, so that fairness decides).
-    fn better_than(&self, other: &Cost) -> bool {
-        if self.coverage() != other.coverage() {
-            return self.coverage() < other.coverage();
-        }
-        if (self.km - other.km).abs() > 1e-3 {
-            return self.km < other.km;
-        }
-        self.spread < other.spread
     }
 }
 
@@ -592,16 +595,23 @@ impl Plan {
     /// keyed by regret finds the next item without scanning them all. Then, when candidates
     /// leave routes out, items still waiting are offered every route.
     fn insert_all(&mut self, p: &Problem, budget: &mut dyn Budget) {
+        if budget.exhausted() {
+            return;
+        }
         let items = std::mem::take(&mut self.unassigned);
-        let mut rows: Vec<Vec<Option<(f64, usize)>>> = items
-            .iter()
-            .map(|&v| {
+        let mut rows: Vec<Vec<Option<(f64, usize)>>> = Vec::with_capacity(items.len());
+        for (k, &v) in items.iter().enumerate() {
+            if k % 256 == 255 && budget.exhausted() {
+                self.unassigned = items;
+                return;
+            }
+            rows.push(
                 p.candidates[v]
                     .iter()
                     .map(|&ri| self.route_option(p, v, ri as usize))
-                    .collect()
-            })
-            .collect();
+                    .collect(),
+            );
+        }
         let mut places: Vec<Places> = rows.iter().map(|row| Places::of(row)).collect();
         let mut version = vec![0u32; items.len()];
         let mut done = vec![false; items.len()];
@@ -616,6 +626,11 @@ impl Plan {
         let mut queue: std::collections::BinaryHeap<Queued> = (0..items.len())
             .filter_map(|k| queued(k, &places[k], 0))
             .collect();
+        let mut item_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (k, &v) in items.iter().enumerate() {
+            item_of.entry(v).or_default().push(k);
+        }
+        let mut waiting = items.len();
         let mut inserted = 0u32;
         while let Some(next) = queue.pop() {
             let k = next.item;
@@ -634,29 +649,45 @@ impl Plan {
             self.edit(ri).insert(pos, v);
             done[k] = true;
             let date = self.routes[ri].date;
-            for u in 0..items.len() {
+            // The same village cannot have a second talk that day.
+            for &u in item_of.get(&v).into_iter().flatten() {
                 if done[u] {
                     continue;
                 }
-                let village = items[u];
-                let candidates = &p.candidates[village];
-                let changed = if village == v {
-                    // The same village cannot have a second talk that day.
-                    for (j, &rj) in candidates.iter().enumerate() {
-                        if self.routes[rj as usize].date == date {
-                            rows[u][j] = None;
-                        }
+                for (j, &rj) in p.candidates[v].iter().enumerate() {
+                    if self.routes[rj as usize].date == date {
+                        rows[u][j] = None;
                     }
-                    places[u] = Places::of(&rows[u]);
-                    true
-                } else if let Ok(j) = candidates.binary_search(&(ri as u32)) {
-                    let old = rows[u][j];
-                    rows[u][j] = self.route_option(p, village, ri);
-                    rows[u][j] != old && places[u].update(&rows[u], j, old)
-                } else {
-                    false
+                }
+                places[u] = Places::of(&rows[u]);
+                version[u] += 1;
+                queue.extend(queued(u, &places[u], version[u]));
+            }
+            // The items this route is a candidate of: few waiting items are looked at one by
+            // one, many through the villages near the route's lecturer.
+            let lecturer = self.routes[ri].lecturer;
+            let concerned: Vec<usize> = if waiting * 8 < p.offered[lecturer].len() {
+                (0..items.len()).filter(|&u| !done[u]).collect()
+            } else {
+                p.offered[lecturer]
+                    .iter()
+                    .flat_map(|&village| item_of.get(&(village as usize)).into_iter().flatten())
+                    .copied()
+                    .filter(|&u| !done[u])
+                    .collect()
+            };
+            waiting -= 1;
+            for u in concerned {
+                let village = items[u];
+                if village == v {
+                    continue;
+                }
+                let Ok(j) = p.candidates[village].binary_search(&(ri as u32)) else {
+                    continue;
                 };
-                if changed {
+                let old = rows[u][j];
+                rows[u][j] = self.route_option(p, village, ri);
+                if rows[u][j] != old && places[u].update(&rows[u], j, old) {
                     version[u] += 1;
                     queue.extend(queued(u, &places[u], version[u]));
                 }
@@ -848,6 +879,8 @@ struct Reasons<'p, 'a> {
     any_with_topic: bool,
     /// Lecturers with the topic and a date among the days.
     on_days: Vec<usize>,
+    /// Their homes, for the nearest one.
+    homes: Grid,
 }
 
 impl<'p, 'a> Reasons<'p, 'a> {
@@ -855,15 +888,23 @@ impl<'p, 'a> Reasons<'p, 'a> {
         let inst = p.inst;
         let days: HashSet<NaiveDate> = inst.days.iter().copied().collect();
         let with_topic = |l: &&crate::Lecturer| l.topics.contains(&inst.topic);
+        let on_days: Vec<usize> = (0..inst.lecturers.len())
+            .filter(|&l| {
+                let lecturer = &inst.lecturers[l];
+                with_topic(&lecturer) && days.iter().any(|&d| lecturer.free_on(d))
+            })
+            .collect();
+        let homes = Grid::new(
+            on_days
+                .iter()
+                .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
+                .collect(),
+        );
         Reasons {
             p,
             any_with_topic: inst.lecturers.iter().any(|l| with_topic(&l)),
-            on_days: (0..inst.lecturers.len())
-                .filter(|&l| {
-                    let lecturer = &inst.lecturers[l];
-                    with_topic(&lecturer) && days.iter().any(|&d| lecturer.free_on(d))
-                })
-                .collect(),
+            on_days,
+            homes,
         }
     }
 
@@ -878,14 +919,10 @@ impl<'p, 'a> Reasons<'p, 'a> {
         let reachable = if inst.travel_matrix.is_none() {
             // Straight-line travel depends on distance alone: the nearest home decides.
             let v = &inst.villages[village];
-            self.on_days
-                .iter()
-                .map(|&l| {
-                    let h = &inst.lecturers[l];
-                    (haversine_km(v.lat, v.lon, h.home_lat, h.home_lon), l)
-                })
-                .min_by(|a, b| a.0.total_cmp(&b.0))
-                .is_some_and(|(_, l)| p.day_km(l, &[village]).is_some())
+            self.homes
+                .nearest(v.lat, v.lon, 1, |_| true)
+                .first()
+                .is_some_and(|&(_, h)| p.day_km(self.on_days[h], &[village]).is_some())
         } else {
             // Reachable on a day trip, or (a matrix need not obey the triangle inequality) by
             // way of one other village; longer detours are not searched for the report.
@@ -985,6 +1022,12 @@ fn search_travel(
     let mut iteration = 0u64;
     let mut stops: Vec<(usize, usize)> = Vec::new();
     let mut nearby = vec![false; inst.villages.len()];
+    let mut dirty = vec![false; plan.routes.len()];
+    let mut changed_since_best: Vec<usize> = Vec::new();
+    let spread = |plan: &Plan| {
+        let (fewest, most) = plan.fairness(p);
+        most - fewest
+    };
     loop {
         let used = spent();
         stops.clear();
@@ -1058,18 +1101,37 @@ fn search_travel(
         }
         for (ri, after) in changed {
             route_km[ri] = after;
+            if !dirty[ri] {
+                dirty[ri] = true;
+                changed_since_best.push(ri);
+            }
         }
         // Summed afresh, so that rounding does not drift over a long run.
         current = (coverage.0, coverage.1, route_km.iter().sum());
-        let promising = (current.0, current.1) < best_cost.coverage()
-            || ((current.0, current.1) == best_cost.coverage() && current.2 <= best_cost.km + 1e-3);
-        if promising {
-            let cost = plan.cost(p);
-            if cost.better_than(&best_cost) {
-                best = plan.clone();
-                best_cost = cost;
-                progress(iteration, inst.villages.len() - cost.uncovered, cost.km);
+        // Strictly better in the objective's order; travel differing by less than a metre is a
+        // tie, so that fairness decides.
+        let better = if (current.0, current.1) != best_cost.coverage() {
+            (current.0, current.1) < best_cost.coverage()
+        } else if (current.2 - best_cost.km).abs() > 1e-3 {
+            current.2 < best_cost.km
+        } else {
+            spread(&plan) < best_cost.spread
+        };
+        if better {
+            // The best plan follows the current one route by route: only the routes changed
+            // since it was last brought up to date are copied.
+            for ri in changed_since_best.drain(..) {
+                dirty[ri] = false;
+                best.routes[ri].stops.clone_from(&plan.routes[ri].stops);
             }
+            best.unassigned.clone_from(&plan.unassigned);
+            best_cost = Cost {
+                uncovered: current.0,
+                missing: current.1,
+                km: current.2,
+                spread: spread(&plan),
+            };
+            progress(iteration, inst.villages.len() - current.0, current.2);
         }
     }
     best

@@ -681,6 +681,47 @@ fn the_lower_bound_is_below_every_schedule() {
 }
 
 #[test]
+fn the_lower_bound_from_the_grid_is_the_bound_by_definition() {
+    // Up to 40 lecturers with 1–3 talks a day, so the nearest home is not always the one with
+    // the cheapest round trip per talk, and more lecturers than the grid's first look.
+    let mut rng = Rng(21);
+    for case in 0..12 {
+        let inst = city(30 + case * 20, 5 + case * 3, 3, 100 + case as u64);
+        let mut inst = inst;
+        for l in &mut inst.lecturers {
+            l.max_per_day = 1 + rng.below(3) as u32;
+        }
+        let travel = Travel::new(&inst);
+        let km = |a: Place, b: Place| travel.leg(a, b).unwrap().km;
+        let homes: Vec<usize> = (0..inst.lecturers.len())
+            .filter(|&l| inst.can_lecture(&inst.lecturers[l]))
+            .collect();
+        let n = inst.villages.len();
+        let (mut legs, mut trips) = (0.0, 0.0);
+        for v in 0..n {
+            let here = Place::Village(v);
+            let way = homes
+                .iter()
+                .map(|&l| Place::Home(l))
+                .chain((0..n).filter(|&u| u != v).map(Place::Village))
+                .map(|u| km(u, here))
+                .fold(f64::INFINITY, f64::min);
+            legs += way;
+            trips += homes
+                .iter()
+                .map(|&l| 2.0 * km(Place::Home(l), here) / f64::from(inst.lecturers[l].max_per_day))
+                .fold(f64::INFINITY, f64::min);
+        }
+        let bound = crate::travel_lower_bound_km(&inst);
+        assert!(
+            (bound - legs.max(trips)).abs() < 1e-6,
+            "case {case}: {bound} vs {}",
+            legs.max(trips)
+        );
+    }
+}
+
+#[test]
 fn invalid_instances_name_the_field() {
     let inst = instance(
         vec![(36.30, 103.90, 1), (36.31, 103.91, 1)],

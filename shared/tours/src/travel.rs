@@ -132,55 +132,68 @@ pub fn travel_lower_bound_km(inst: &Instance) -> f64 {
     let km = |from: Place, to: Place| travel.leg(from, to).map_or(f64::INFINITY, |leg| leg.km);
     let finite_or_zero = |x: f64| if x.is_finite() { x } else { 0.0 };
     let villages = Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect());
+    let home_grid = Grid::new(
+        homes
+            .iter()
+            .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
+            .collect(),
+    );
+    let most_a_day = homes
+        .iter()
+        .map(|&l| inst.lecturers[l].max_per_day)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let round_trip_from = |ls: &mut dyn Iterator<Item = usize>, here: Place| {
+        ls.map(|l| {
+            let home = Place::Home(l);
+            (km(home, here) + km(here, home)) / f64::from(inst.lecturers[l].max_per_day)
+        })
+        .fold(f64::INFINITY, f64::min)
+    };
     let mut legs = 0.0;
     let mut round_trips = 0.0;
     for v in 0..n {
         let here = Place::Village(v);
         let sessions = f64::from(inst.villages[v].sessions);
-        let from_homes = |toward: bool| {
-            homes
-                .iter()
-                .map(|&l| {
-                    let home = Place::Home(l);
-                    if toward {
-                        km(home, here)
-                    } else {
-                        km(here, home)
-                    }
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
-        let (way_in, way_out) = if inst.travel_matrix.is_some() {
-            let others = || (0..n).filter(|&u| u != v).map(Place::Village);
+        let (way_in, way_out, round_trip) = if inst.travel_matrix.is_some() {
+            let places = || {
+                homes
+                    .iter()
+                    .map(|&l| Place::Home(l))
+                    .chain((0..n).filter(|&u| u != v).map(Place::Village))
+            };
             (
-                others()
-                    .map(|u| km(u, here))
-                    .fold(from_homes(true), f64::min),
-                others()
-                    .map(|u| km(here, u))
-                    .fold(from_homes(false), f64::min),
+                places().map(|u| km(u, here)).fold(f64::INFINITY, f64::min),
+                places().map(|u| km(here, u)).fold(f64::INFINITY, f64::min),
+                round_trip_from(&mut homes.iter().copied(), here),
             )
         } else {
-            // Symmetric: the nearest other village is the cheapest way both in and out.
+            // Straight lines are symmetric and grow with distance: the nearest other village
+            // or home is the cheapest way both in and out, and only homes near enough can give
+            // the cheapest round trip per talk.
             let village = &inst.villages[v];
-            let nearest = villages
+            let nearest_village = villages
                 .nearest(village.lat, village.lon, 1, |u| u != v)
                 .first()
                 .map_or(f64::INFINITY, |&(_, u)| km(Place::Village(u), here));
-            (
-                nearest.min(from_homes(true)),
-                nearest.min(from_homes(false)),
-            )
+            const NEAR: usize = 16;
+            let near_homes = home_grid.nearest(village.lat, village.lon, NEAR, |_| true);
+            let nearest_home = near_homes
+                .first()
+                .map_or(f64::INFINITY, |&(_, h)| km(Place::Home(homes[h]), here));
+            let mut round_trip =
+                round_trip_from(&mut near_homes.iter().map(|&(_, h)| homes[h]), here);
+            // A home beyond the NEAR nearest is at least as far as the last of them.
+            if let Some(&(farthest, _)) = near_homes.get(NEAR - 1)
+                && round_trip > 2.0 * farthest * inst.road_factor / f64::from(most_a_day)
+            {
+                round_trip = round_trip_from(&mut homes.iter().copied(), here);
+            }
+            let way = nearest_village.min(nearest_home);
+            (way, way, round_trip)
         };
         legs += finite_or_zero((way_in + way_out) / 2.0) * sessions;
-        let round_trip = homes
-            .iter()
-            .filter(|&&l| inst.lecturers[l].max_per_day > 0)
-            .map(|&l| {
-                let home = Place::Home(l);
-                (km(home, here) + km(here, home)) / f64::from(inst.lecturers[l].max_per_day)
-            })
-            .fold(f64::INFINITY, f64::min);
         round_trips += finite_or_zero(round_trip) * sessions;
     }
     if inst.travel_matrix.is_some() {
