@@ -203,9 +203,11 @@ impl<'a> Problem<'a> {
         }
         let routes_of =
             |l: usize| (first_route[l]..first_route[l] + route_count[l]).map(|r| r as u32);
-        let lecturing: Vec<usize> = (0..inst.lecturers.len())
+        // In route order, so that the routes offered come out ascending.
+        let mut lecturing: Vec<usize> = (0..inst.lecturers.len())
             .filter(|&l| route_count[l] > 0 && inst.lecturers[l].max_per_day > 0)
             .collect();
+        lecturing.sort_by_key(|&l| first_route[l]);
         if !self.restricted {
             return (0..inst.villages.len())
                 .map(|v| {
@@ -241,7 +243,7 @@ impl<'a> Problem<'a> {
                     }
                 }
                 // A lecturer's routes are consecutive, lecturer by lecturer.
-                chosen.sort_unstable();
+                chosen.sort_unstable_by_key(|&l| first_route[l]);
                 chosen.into_iter().flat_map(routes_of).collect()
             })
             .collect()
@@ -312,12 +314,20 @@ impl<'a> Problem<'a> {
 }
 
 /// One route per lecturer-day of each lecturer with the topic, however often a date is listed.
+/// Lecturers who give more talks a day come first: where two places cost the same (lecturers
+/// living at the same seat), insertion keeps the first, and a day with room for a third talk
+/// can later save a whole trip.
 fn route_keys(inst: &Instance) -> Vec<(usize, NaiveDate)> {
     let days: HashSet<NaiveDate> = inst.days.iter().copied().collect();
-    inst.lecturers
+    let mut lecturers: Vec<(usize, &crate::Lecturer)> = inst
+        .lecturers
         .iter()
         .enumerate()
         .filter(|(_, l)| l.topics.contains(&inst.topic))
+        .collect();
+    lecturers.sort_by_key(|&(li, l)| (std::cmp::Reverse(l.max_per_day), li));
+    lecturers
+        .into_iter()
         .flat_map(|(li, l)| {
             let mut dates: Vec<NaiveDate> = l
                 .available
@@ -441,6 +451,15 @@ impl Places {
     fn regret(&self) -> f64 {
         self.best.map_or(f64::NEG_INFINITY, |b| self.second - b.0)
     }
+}
+
+/// The order insertion takes the waiting items in.
+#[derive(Clone, Copy)]
+enum Order {
+    /// The one whose second-best place is worst compared with its best first.
+    Regret,
+    /// The cheapest to place first.
+    Cheapest,
 }
 
 /// An item in the regret queue; `version` tells a stale entry from the item's latest.
@@ -595,6 +614,11 @@ impl Plan {
     /// keyed by regret finds the next item without scanning them all. Then, when candidates
     /// leave routes out, items still waiting are offered every route.
     fn insert_all(&mut self, p: &Problem, budget: &mut dyn Budget) {
+        self.insert_by(p, Order::Regret, budget);
+    }
+
+    /// Insertion as [`Plan::insert_all`], in the given order.
+    fn insert_by(&mut self, p: &Problem, order: Order, budget: &mut dyn Budget) {
         if budget.exhausted() {
             return;
         }
@@ -617,7 +641,10 @@ impl Plan {
         let mut done = vec![false; items.len()];
         let queued = |item: usize, places: &Places, version: u32| {
             places.best.map(|b| Queued {
-                regret: places.regret(),
+                regret: match order {
+                    Order::Regret => places.regret(),
+                    Order::Cheapest => -b.0,
+                },
                 cost: b.0,
                 item,
                 version,
@@ -638,7 +665,7 @@ impl Plan {
                 continue;
             }
             inserted += 1;
-            if inserted % 32 == 0 && budget.exhausted() {
+            if inserted.is_multiple_of(32) && budget.exhausted() {
                 break;
             }
             let v = items[k];
@@ -1042,11 +1069,19 @@ fn search_travel(
         // Up to 8 stops: on a small instance that can be all of them, enough to jump between
         // schedules that differ in many places; on a county, more gained nothing measurable.
         // Stops, not villages: a village asked for several talks may lose more than one.
-        let q = 1 + rng.below(stops.len().min(8));
-        // Half the time the stops nearest a random one (related removal), half the time any.
-        if rng.below(2) == 0 {
-            let (sr, si) = stops[rng.below(stops.len())];
-            let seed = plan.routes[sr].stops[si];
+        let mut q = 1 + rng.below(stops.len().min(8));
+        // A third of the time the stops nearest a random one (related removal), a third whole
+        // days near it (so a half-empty day can close and its talks fill others), a third any.
+        let mode = rng.below(3);
+        if mode < 2 {
+            // The seed is a placed village, or half the time a waiting one, whose neighbours
+            // give way so that it may take their place.
+            let seed = if !plan.unassigned.is_empty() && rng.below(2) == 0 {
+                plan.unassigned[rng.below(plan.unassigned.len())]
+            } else {
+                let (sr, si) = stops[rng.below(stops.len())];
+                plan.routes[sr].stops[si]
+            };
             nearby[seed] = true;
             for &u in &p.near[seed] {
                 nearby[u as usize] = true;
@@ -1058,6 +1093,24 @@ fn search_travel(
             }
             let km = |&(ri, i): &(usize, usize)| p.vv(seed, plan.routes[ri].stops[i]).km;
             stops.sort_by(|a, b| km(a).total_cmp(&km(b)).then(a.cmp(b)));
+            if mode == 1 {
+                // The days of the nearest stops, whole, up to 1–3 days.
+                let days = 1 + rng.below(3);
+                let mut routes: Vec<usize> = Vec::new();
+                for &(ri, _) in &stops {
+                    if !routes.contains(&ri) {
+                        routes.push(ri);
+                        if routes.len() == days {
+                            break;
+                        }
+                    }
+                }
+                stops.clear();
+                for &ri in &routes {
+                    stops.extend((0..plan.routes[ri].stops.len()).map(|i| (ri, i)));
+                }
+                q = stops.len();
+            }
         } else {
             for i in 0..q {
                 let j = i + rng.below(stops.len() - i);
@@ -1073,10 +1126,13 @@ fn search_travel(
             let v = plan.edit(ri).remove(i);
             plan.unassigned.push(v);
         }
-        if rng.below(2) == 0 {
-            plan.insert_all(p, &mut Unlimited);
-        } else {
-            plan.insert_shuffled(p, rng);
+        // Regret, cheapest first (when more villages wait than there is room for, which ones
+        // get the room matters more than which are hardest to place), or greedy in a random
+        // order.
+        match rng.below(3) {
+            0 => plan.insert_by(p, Order::Regret, &mut Unlimited),
+            1 => plan.insert_by(p, Order::Cheapest, &mut Unlimited),
+            _ => plan.insert_shuffled(p, rng),
         }
         let journal = plan.journal.take().unwrap_or_default();
         let mut km = current.2;
