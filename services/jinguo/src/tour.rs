@@ -40,6 +40,21 @@ pub(crate) enum Tour {
         #[arg(long)]
         schedule: PathBuf,
     },
+    /// Write one calendar file (.ics) per lecturer of a checked schedule, `<out>/<lecturer id>.ics`,
+    /// with the villages' and lecturers' names from the instance.
+    Ics {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        schedule: PathBuf,
+        /// The directory the files go to (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Names the tour in every event's UID (default: the instance file's name), so that
+        /// files written again for the same tour update the events instead of adding new ones.
+        #[arg(long)]
+        tour_id: Option<String>,
+    },
     /// Write an instance built from the shipped org data of a real county, city or the whole
     /// province (for trials and benchmarks): its villages, lecturers at its township seats,
     /// availability from the seed.
@@ -72,6 +87,12 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
             solve_file(&input, budget, seed)
         }
         Tour::Check { input, schedule } => check_file(&input, &schedule),
+        Tour::Ics {
+            input,
+            schedule,
+            out,
+            tour_id,
+        } => write_calendars(&input, &schedule, &out, tour_id),
         Tour::Generate {
             county,
             lecturers,
@@ -219,12 +240,104 @@ impl jinguo_tours::Budget for CliBudget<'_> {
     }
 }
 
+fn read_schedule(path: &Path) -> anyhow::Result<Schedule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    from_json(&text).with_context(|| format!("reading {}: not a tour schedule", path.display()))
+}
+
+/// `tour ics`: a calendar file per lecturer. Each session's UID is the tour, the village and
+/// which of the village's talks it is (in date order), so a session moved to another day or
+/// lecturer keeps its UID.
+fn write_calendars(
+    input: &Path,
+    schedule: &Path,
+    out: &Path,
+    tour_id: Option<String>,
+) -> anyhow::Result<()> {
+    use jinguo_tours::ics::{Event, Method, calendar};
+    let instance = read_instance(input)?;
+    let mut plan = read_schedule(schedule)?;
+    if let Err(problems) = check(&instance, &plan) {
+        anyhow::bail!(
+            "{}: fails its check ({} problems; `jinguo tour check` lists them); no calendar was written",
+            schedule.display(),
+            problems.len()
+        );
+    }
+    let tour = tour_id.unwrap_or_else(|| {
+        input
+            .file_stem()
+            .map_or("tour".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let name_of_village = |code: &str| {
+        instance
+            .villages
+            .iter()
+            .find(|v| v.code == code)
+            .map_or(code.to_owned(), |v| {
+                if v.name.is_empty() {
+                    code.to_owned()
+                } else {
+                    v.name.clone()
+                }
+            })
+    };
+    let lecturer_name = |id: &str| {
+        instance
+            .lecturers
+            .iter()
+            .find(|l| l.id == id)
+            .map_or(id.to_owned(), |l| {
+                if l.name.is_empty() {
+                    id.to_owned()
+                } else {
+                    l.name.clone()
+                }
+            })
+    };
+    plan.sessions
+        .sort_by(|a, b| (a.date, a.start, &a.village).cmp(&(b.date, b.start, &b.village)));
+    let mut talks_so_far: std::collections::HashMap<&str, u32> = Default::default();
+    let mut by_lecturer: std::collections::BTreeMap<&str, Vec<Event>> = Default::default();
+    for s in &plan.sessions {
+        let nth = talks_so_far.entry(&s.village).or_default();
+        *nth += 1;
+        by_lecturer.entry(&s.lecturer).or_default().push(Event {
+            uid: format!("{tour}-{}-{nth}@jinguo", s.village),
+            sequence: 0,
+            date: s.date,
+            start: s.start,
+            end: s.end,
+            summary: format!(
+                "巡回宣讲：{}（{}）",
+                instance.topic,
+                name_of_village(&s.village)
+            ),
+            location: name_of_village(&s.village),
+            description: format!(
+                "宣讲人：{}\n主题：{}\n{}–{}",
+                lecturer_name(&s.lecturer),
+                instance.topic,
+                s.start.format("%H:%M"),
+                s.end.format("%H:%M")
+            ),
+        });
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("making {}", out.display()))?;
+    let stamp = chrono::Utc::now().naive_utc();
+    for (lecturer, events) in by_lecturer {
+        let path = out.join(format!("{lecturer}.ics"));
+        std::fs::write(&path, calendar(Method::Publish, &events, stamp))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}: {} sessions", path.display(), events.len());
+    }
+    Ok(())
+}
+
 fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
     let instance = read_instance(input)?;
-    let text = std::fs::read_to_string(schedule)
-        .with_context(|| format!("reading {}", schedule.display()))?;
-    let schedule_data: Schedule = from_json(&text)
-        .with_context(|| format!("reading {}: not a tour schedule", schedule.display()))?;
+    let schedule_data = read_schedule(schedule)?;
     match check(&instance, &schedule_data) {
         Ok(stats) => {
             println!(

@@ -344,6 +344,109 @@ fn a_tour_period_takes_its_days_from_the_working_day_calendar() {
 }
 
 #[test]
+fn tour_ics_writes_a_calendar_per_lecturer_that_a_calendar_library_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = solve_small(dir.path(), &["--iterations", "20"]);
+    assert!(out.status.success());
+    let schedule = dir.path().join("schedule.json");
+    std::fs::write(&schedule, &out.stdout).unwrap();
+    let calendars = dir.path().join("calendars");
+    let args = |schedule: &std::path::Path| {
+        vec![
+            "tour".to_owned(),
+            "ics".into(),
+            "--input".into(),
+            input.to_str().unwrap().into(),
+            "--schedule".into(),
+            schedule.to_str().unwrap().into(),
+            "--out".into(),
+            calendars.to_str().unwrap().into(),
+            "--tour-id".into(),
+            "yongdeng-2026-12".into(),
+        ]
+    };
+    let written = jinguo(
+        &args(&schedule)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let ics = calendars.join("L1.ics");
+    // Python's icalendar reads it (scripts/test installs it): one VEVENT per session, in
+    // Asia/Shanghai time, with the village's name and a stable, distinct UID.
+    let read = Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], "rb").read())
+for e in cal.walk("VEVENT"):
+    start = e.decoded("DTSTART")
+    print(e["UID"], start.tzinfo, start.strftime("%Y-%m-%d %H:%M"), e.decoded("DTEND").strftime("%H:%M"), e["LOCATION"], e["SEQUENCE"], sep="|")
+"#,
+        )
+        .arg(&ics)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "icalendar: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let events: Vec<Vec<String>> = String::from_utf8_lossy(&read.stdout)
+        .lines()
+        .map(|l| l.split('|').map(str::to_owned).collect())
+        .collect();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sessions = plan["sessions"].as_array().unwrap();
+    assert_eq!(events.len(), sessions.len());
+    for s in sessions {
+        let village = s["village"].as_str().unwrap();
+        let event = events
+            .iter()
+            .find(|e| e[0] == format!("yongdeng-2026-12-{village}-1@jinguo"))
+            .unwrap_or_else(|| panic!("no event for {village}: {events:?}"));
+        assert_eq!(event[1], "Asia/Shanghai");
+        assert_eq!(
+            event[2],
+            format!(
+                "{} {}",
+                s["date"].as_str().unwrap(),
+                s["start"].as_str().unwrap()
+            )
+        );
+        assert_eq!(event[3], s["end"].as_str().unwrap());
+        assert!(
+            ["甲村", "乙村", "丙村"].contains(&event[4].as_str()),
+            "{event:?}"
+        );
+        assert_eq!(event[5], "0");
+    }
+    // A schedule that breaks a rule gets no calendar.
+    let mut broken = plan.clone();
+    broken["sessions"][0]["lecturer"] = "L9".into();
+    let broken_path = dir.path().join("broken.json");
+    std::fs::write(&broken_path, broken.to_string()).unwrap();
+    let refused = jinguo(
+        &args(&broken_path)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let lines = stderr_lines(&refused);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("fails its check"), "{lines:?}");
+}
+
+#[test]
 fn tour_check_lists_what_a_hand_edited_schedule_breaks() {
     let dir = tempfile::tempdir().unwrap();
     let (input, out) = solve_small(dir.path(), &["--iterations", "20"]);

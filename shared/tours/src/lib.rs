@@ -8,6 +8,7 @@
 
 mod check;
 mod fairness;
+pub mod ics;
 mod near;
 mod solver;
 #[cfg(test)]
