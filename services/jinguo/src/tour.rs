@@ -270,31 +270,21 @@ fn write_calendars(
             .file_stem()
             .map_or("tour".into(), |s| s.to_string_lossy().into_owned())
     });
-    let name_of_village = |code: &str| {
-        instance
-            .villages
-            .iter()
-            .find(|v| v.code == code)
-            .map_or(code.to_owned(), |v| {
-                if v.name.is_empty() {
-                    code.to_owned()
-                } else {
-                    v.name.clone()
-                }
-            })
-    };
-    let lecturer_name = |id: &str| {
-        instance
-            .lecturers
-            .iter()
-            .find(|l| l.id == id)
-            .map_or(id.to_owned(), |l| {
-                if l.name.is_empty() {
-                    id.to_owned()
-                } else {
-                    l.name.clone()
-                }
-            })
+    // People read names; where the instance gives none, the code stands in.
+    let names: std::collections::HashMap<&str, &str> = instance
+        .villages
+        .iter()
+        .map(|v| (v.code.as_str(), v.name.as_str()))
+        .chain(
+            instance
+                .lecturers
+                .iter()
+                .map(|l| (l.id.as_str(), l.name.as_str())),
+        )
+        .collect();
+    let name = |code: &str| match names.get(code) {
+        Some(name) if !name.is_empty() => (*name).to_owned(),
+        _ => code.to_owned(),
     };
     plan.sessions
         .sort_by(|a, b| (a.date, a.start, &a.village).cmp(&(b.date, b.start, &b.village)));
@@ -309,15 +299,11 @@ fn write_calendars(
             date: s.date,
             start: s.start,
             end: s.end,
-            summary: format!(
-                "巡回宣讲：{}（{}）",
-                instance.topic,
-                name_of_village(&s.village)
-            ),
-            location: name_of_village(&s.village),
+            summary: format!("巡回宣讲：{}（{}）", instance.topic, name(&s.village)),
+            location: name(&s.village),
             description: format!(
                 "宣讲人：{}\n主题：{}\n{}–{}",
-                lecturer_name(&s.lecturer),
+                name(&s.lecturer),
                 instance.topic,
                 s.start.format("%H:%M"),
                 s.end.format("%H:%M")
