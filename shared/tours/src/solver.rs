@@ -614,11 +614,14 @@ impl Plan {
     /// keyed by regret finds the next item without scanning them all. Then, when candidates
     /// leave routes out, items still waiting are offered every route.
     fn insert_all(&mut self, p: &Problem, budget: &mut dyn Budget) {
-        self.insert_by(p, Order::Regret, budget);
+        self.insert_by(p, Order::Regret, true, budget);
     }
 
     /// Insertion as [`Plan::insert_all`], in the given order.
-    fn insert_by(&mut self, p: &Problem, order: Order, budget: &mut dyn Budget) {
+    /// `anywhere`: whether items no candidate route takes are then offered every route (the
+    /// search says no: a step would scan every route for each waiting village, and a step that
+    /// loses a village is never accepted anyway).
+    fn insert_by(&mut self, p: &Problem, order: Order, anywhere: bool, budget: &mut dyn Budget) {
         if budget.exhausted() {
             return;
         }
@@ -724,7 +727,7 @@ impl Plan {
             .filter(|&k| !done[k])
             .map(|k| items[k])
             .collect();
-        if p.restricted && !self.unassigned.is_empty() {
+        if anywhere && p.restricted && !self.unassigned.is_empty() {
             self.insert_anywhere(p, budget);
         }
         self.insert_pairs(p, budget);
@@ -830,6 +833,65 @@ impl Plan {
         }
     }
 
+    /// When villages wait for want of room, a waiting village may take a nearby talk's place
+    /// for less travel: tries each waiting village in place of each of its nearest placed
+    /// villages (at the best position in that day), makes every exchange that saves travel,
+    /// and repeats until none does.
+    pub(super) fn swap_waiting(&mut self, p: &Problem, budget: &mut dyn Budget) {
+        let mut improved = true;
+        while improved && !self.unassigned.is_empty() {
+            improved = false;
+            let mut on_route: HashMap<usize, (usize, usize)> = HashMap::new();
+            for (ri, r) in self.routes.iter().enumerate() {
+                for (i, &v) in r.stops.iter().enumerate() {
+                    on_route.insert(v, (ri, i));
+                }
+            }
+            for k in 0..self.unassigned.len() {
+                if budget.exhausted() {
+                    return;
+                }
+                let w = self.unassigned[k];
+                if p.inst.villages[w].sessions > 1 {
+                    continue;
+                }
+                let mut best: Option<(f64, usize, usize, Vec<usize>)> = None;
+                for &s in &p.near[w] {
+                    let s = s as usize;
+                    let Some(&(ri, i)) = on_route.get(&s) else {
+                        continue;
+                    };
+                    if p.inst.villages[s].sessions > 1 {
+                        continue;
+                    }
+                    let r = &self.routes[ri];
+                    let Some(before) = p.route_km(r.lecturer, &r.stops) else {
+                        continue;
+                    };
+                    let mut rest = r.stops.clone();
+                    rest.remove(i);
+                    for pos in 0..=rest.len() {
+                        if let Some(after) = p.route_km_with(r.lecturer, &rest, Some((pos, w)))
+                            && after < before - 1e-6
+                            && best.as_ref().is_none_or(|b| after - before < b.0)
+                        {
+                            let mut stops = rest.clone();
+                            stops.insert(pos, w);
+                            best = Some((after - before, ri, s, stops));
+                        }
+                    }
+                }
+                if let Some((_, ri, s, stops)) = best {
+                    self.routes[ri].stops = stops;
+                    self.unassigned[k] = s;
+                    self.polish_route(p, ri);
+                    improved = true;
+                    break;
+                }
+            }
+        }
+    }
+
     /// Greedy insertion in a random order: each item goes to its cheapest place, if any. Less
     /// clever than regret, which is the point: it lets the search leave regret's groove.
     fn insert_shuffled(&mut self, p: &Problem, rng: &mut Rng) {
@@ -849,9 +911,6 @@ impl Plan {
                 Some((_, ri, pos)) => self.edit(ri).insert(pos, v),
                 None => self.unassigned.push(v),
             }
-        }
-        if p.restricted && !self.unassigned.is_empty() {
-            self.insert_anywhere(p, &mut Unlimited);
         }
         self.insert_pairs(p, &mut Unlimited);
     }
@@ -1011,6 +1070,7 @@ pub fn solve(
     best.insert_all(&p, budget);
     best.polish(&p);
     best.release_partial(&p, budget);
+    best.swap_waiting(&p, budget);
     best.balance(&p, budget);
     to_schedule(&p, &best)
 }
@@ -1130,8 +1190,8 @@ fn search_travel(
         // get the room matters more than which are hardest to place), or greedy in a random
         // order.
         match rng.below(3) {
-            0 => plan.insert_by(p, Order::Regret, &mut Unlimited),
-            1 => plan.insert_by(p, Order::Cheapest, &mut Unlimited),
+            0 => plan.insert_by(p, Order::Regret, false, &mut Unlimited),
+            1 => plan.insert_by(p, Order::Cheapest, false, &mut Unlimited),
             _ => plan.insert_shuffled(p, rng),
         }
         let journal = plan.journal.take().unwrap_or_default();

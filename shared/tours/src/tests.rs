@@ -1,7 +1,7 @@
 //! The solver, the checker and the fairness search against each other, exact optima and
 //! hand-broken schedules.
 
-use super::solver::{Problem, Rng, each_order};
+use super::solver::{Plan, Problem, Rng, each_order};
 use super::*;
 use chrono::{NaiveDate, NaiveTime};
 use proptest::prelude::*;
@@ -896,6 +896,27 @@ fn instances_beyond_the_maximum_are_refused_before_any_work() {
         inst.validate().unwrap_err(),
         "villages: 20001 villages; at most 20000 are taken"
     );
+}
+
+#[test]
+fn a_waiting_village_takes_a_farther_villages_place_when_that_saves_travel() {
+    // One talk a day, one day: the far village holds the only place, the near one waits.
+    let inst = instance(
+        vec![(36.30, 103.90, 1), (36.60, 104.20, 1)],
+        vec![(36.305, 103.905, vec![1], 1)],
+        1,
+    );
+    let p = Problem::new(&inst);
+    let mut plan = Plan::new(&p);
+    plan.routes[0].stops = vec![1];
+    plan.unassigned = vec![0];
+    let far = plan.cost(&p).km;
+    plan.swap_waiting(&p, &mut Steps { taken: 0, limit: 1 });
+    assert_eq!(
+        (plan.routes[0].stops.clone(), plan.unassigned.clone()),
+        (vec![0], vec![1])
+    );
+    assert!(plan.cost(&p).km < far);
 }
 
 /// A budget already exhausted: construction stops at its first check.
