@@ -207,7 +207,7 @@ fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
 }
 
 /// The solver's budget as the command line gives it. With a time limit the search stops at
-/// 93 % of it and everything else (construction, the last passes) by 97 %, which leaves the
+/// 90 % of it and everything else (construction, the last passes) by 93 %, which leaves the
 /// checker, the lower bound and the output inside the limit + 5 %. With `--iterations` the
 /// search takes exactly that many steps and nothing else is cut short.
 struct CliBudget<'a> {
@@ -222,7 +222,7 @@ impl jinguo_tours::Budget for CliBudget<'_> {
         self.steps += 1;
         let share = match self.budget {
             Budget::Time(limit) => {
-                self.started.elapsed().as_secs_f64() / (0.93 * limit.as_secs_f64()).max(1e-9)
+                self.started.elapsed().as_secs_f64() / (0.9 * limit.as_secs_f64()).max(1e-9)
             }
             Budget::Steps(n) => self.steps as f64 / n.max(1) as f64,
         };
@@ -234,7 +234,7 @@ impl jinguo_tours::Budget for CliBudget<'_> {
 
     fn exhausted(&mut self) -> bool {
         match self.budget {
-            Budget::Time(limit) => self.started.elapsed() >= limit.mul_f64(0.97),
+            Budget::Time(limit) => self.started.elapsed() >= limit.mul_f64(0.93),
             Budget::Steps(_) => false,
         }
     }
