@@ -10,6 +10,7 @@ mod check;
 mod fairness;
 pub mod ics;
 mod near;
+mod repair;
 mod solver;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 pub use check::{Violation, check};
+pub use repair::repair;
 pub use solver::{Budget, solve};
 pub use travel::{Leg, Place, Travel, haversine_km, travel_lower_bound_km};
 

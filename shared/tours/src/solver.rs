@@ -288,9 +288,19 @@ impl<'a> Problem<'a> {
     /// Walks a day of `len` stops (`at(i)` is the i-th) from home and back: its km, or `None`
     /// when it does not fit the day window.
     fn walk(&self, lecturer: usize, len: usize, at: impl Fn(usize) -> usize) -> Option<f64> {
-        let mut km = 0.0;
-        let mut clock = self.day.0;
-        let mut prev: Option<usize> = None;
+        self.walk_from(lecturer, (0.0, self.day.0, None), len, at)
+    }
+
+    /// Walks on from `start` = (km so far, clock, where she is: `None` at home) through `len`
+    /// more stops and home: the day's km, or `None` when it does not fit the day window.
+    pub(super) fn walk_from(
+        &self,
+        lecturer: usize,
+        start: (f64, i64, Option<usize>),
+        len: usize,
+        at: impl Fn(usize) -> usize,
+    ) -> Option<f64> {
+        let (mut km, mut clock, mut prev) = start;
         for i in 0..len {
             let v = at(i);
             let leg = match prev {
@@ -960,7 +970,7 @@ pub(super) fn each_order(items: &mut Vec<usize>, k: usize, f: &mut dyn FnMut(&[u
 }
 
 /// Why villages cannot be placed at all, for the report. The lecturers are sorted out once.
-struct Reasons<'p, 'a> {
+pub(super) struct Reasons<'p, 'a> {
     p: &'p Problem<'a>,
     any_with_topic: bool,
     /// Lecturers with the topic and a date among the days.
@@ -970,7 +980,7 @@ struct Reasons<'p, 'a> {
 }
 
 impl<'p, 'a> Reasons<'p, 'a> {
-    fn new(p: &'p Problem<'a>) -> Self {
+    pub(super) fn new(p: &'p Problem<'a>) -> Self {
         let inst = p.inst;
         let days: HashSet<NaiveDate> = inst.days.iter().copied().collect();
         let with_topic = |l: &&crate::Lecturer| l.topics.contains(&inst.topic);
@@ -994,7 +1004,7 @@ impl<'p, 'a> Reasons<'p, 'a> {
         }
     }
 
-    fn of(&self, village: usize) -> Reason {
+    pub(super) fn of(&self, village: usize) -> Reason {
         let (p, inst) = (self.p, self.p.inst);
         if !self.any_with_topic {
             return Reason::NoLecturerWithTopic;
@@ -1253,11 +1263,6 @@ fn search_travel(
     best
 }
 
-/// Villages with every session they asked for.
-fn covered(inst: &Instance, plan: &Plan) -> usize {
-    inst.villages.len() - plan.uncovered()
-}
-
 fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
     let inst = p.inst;
     let mut sessions = Vec::new();
@@ -1286,16 +1291,36 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
             prev = Some(v);
         }
     }
+    schedule_from(
+        p,
+        sessions,
+        km,
+        &plan.unassigned,
+        &plan.placed(inst),
+        &plan.loads(p),
+    )
+}
+
+/// The schedule as written: sessions sorted, each village short of its talks listed once with
+/// its reason, the statistics. `waiting` holds a village once per talk it lacks; `placed` and
+/// `load` are talks per village and per lecturer.
+pub(super) fn schedule_from(
+    p: &Problem,
+    mut sessions: Vec<Session>,
+    travel_km: f64,
+    waiting: &[usize],
+    placed: &[u32],
+    load: &[u32],
+) -> Schedule {
+    let inst = p.inst;
     sessions.sort();
-    let covered = covered(inst, plan);
-    let mut missing: Vec<usize> = plan.unassigned.clone();
-    missing.sort();
+    let mut missing = waiting.to_vec();
+    missing.sort_unstable();
     missing.dedup();
-    let placed = plan.placed(inst);
     let reasons = Reasons::new(p);
     let unassigned = missing
-        .into_iter()
-        .map(|v| Unassigned {
+        .iter()
+        .map(|&v| Unassigned {
             village: inst.villages[v].code.clone(),
             // A village that got a talk is plainly reachable: it lacks room for the rest.
             reason: if placed[v] > 0 {
@@ -1305,13 +1330,13 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
             },
         })
         .collect();
-    let (fewest_sessions, most_sessions) = plan.fairness(p);
+    let (fewest_sessions, most_sessions) = p.fairness_of(load);
     Schedule {
         sessions,
         unassigned,
         stats: Stats {
-            covered,
-            travel_km: km,
+            covered: inst.villages.len() - missing.len(),
+            travel_km,
             spread: most_sessions - fewest_sessions,
             most_sessions,
             fewest_sessions,

@@ -919,6 +919,89 @@ fn a_waiting_village_takes_a_farther_villages_place_when_that_saves_travel() {
     assert!(plan.cost(&p).km < far);
 }
 
+/// The repaired schedule passes the checker, keeps every published session not dropped exactly
+/// (village, lecturer, date, start, end), and gives the dropped villages their talks back when
+/// there is room.
+fn assert_repaired(changed: &Instance, published: &Schedule, dropped: &[Session]) -> Schedule {
+    let repaired = repair(changed, published, dropped);
+    assert_checked(changed, &repaired);
+    for s in &published.sessions {
+        if !dropped.contains(s) {
+            assert!(repaired.sessions.contains(s), "{s:?} moved");
+        }
+    }
+    repaired
+}
+
+#[test]
+fn a_declined_session_is_given_again_and_nothing_else_moves() {
+    let inst = city(120, 30, 6, 41);
+    let published = run(&inst, 300);
+    assert_eq!(published.stats.covered, 120);
+    for k in [0, 17, 60] {
+        let declined = published.sessions[k % published.sessions.len()].clone();
+        let repaired = assert_repaired(&inst, &published, std::slice::from_ref(&declined));
+        assert_eq!(
+            repaired.stats.covered, 120,
+            "{declined:?}: {:?}",
+            repaired.unassigned
+        );
+        assert_eq!(repaired.sessions.len(), published.sessions.len());
+        let again = repaired
+            .sessions
+            .iter()
+            .find(|s| s.village == declined.village)
+            .unwrap();
+        assert!(
+            (again.lecturer.as_str(), again.date) != (declined.lecturer.as_str(), declined.date),
+            "{again:?} went back to the day it was declined from"
+        );
+    }
+    // A day taken out: every session on it goes, the rest stay.
+    let day = published.sessions[0].date;
+    let mut changed = inst.clone();
+    changed.days.retain(|&d| d != day);
+    let dropped: Vec<Session> = published
+        .sessions
+        .iter()
+        .filter(|s| s.date == day)
+        .cloned()
+        .collect();
+    let repaired = assert_repaired(&changed, &published, &dropped);
+    assert!(repaired.sessions.iter().all(|s| s.date != day));
+}
+
+#[test]
+fn a_lecturer_taken_out_leaves_every_other_session_where_it_was() {
+    let inst = city(120, 30, 6, 43);
+    let published = run(&inst, 300);
+    let busiest = &published
+        .sessions
+        .iter()
+        .max_by_key(|s| {
+            published
+                .sessions
+                .iter()
+                .filter(|t| t.lecturer == s.lecturer)
+                .count()
+        })
+        .unwrap()
+        .lecturer;
+    let mut changed = inst.clone();
+    changed.lecturers.retain(|l| &l.id != busiest);
+    let dropped: Vec<Session> = published
+        .sessions
+        .iter()
+        .filter(|s| &s.lecturer == busiest)
+        .cloned()
+        .collect();
+    let repaired = assert_repaired(&changed, &published, &dropped);
+    assert!(repaired.sessions.iter().all(|s| &s.lecturer != busiest));
+    assert_eq!(repaired.stats.covered + repaired.unassigned.len(), 120);
+    // With room to spare (30 lecturers over 6 days for 120 villages), every village keeps a talk.
+    assert_eq!(repaired.stats.covered, 120, "{:?}", repaired.unassigned);
+}
+
 /// A budget already exhausted: construction stops at its first check.
 struct Exhausted;
 
