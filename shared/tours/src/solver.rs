@@ -1192,10 +1192,28 @@ fn search_travel(
         stops.sort_unstable_by(|a, b| b.cmp(a));
         let waiting = plan.unassigned.clone();
         plan.journal = Some(Vec::new());
+        let mut removed = Vec::with_capacity(stops.len());
         for &(ri, i) in &stops {
-            let v = plan.edit(ri).remove(i);
-            plan.unassigned.push(v);
+            removed.push(plan.edit(ri).remove(i));
         }
+        // Of the villages already waiting, only those near the removed ones compete for the
+        // room: where many wait for want of room, reinserting them all made every step as slow
+        // as construction. The rest wait aside and rejoin after.
+        for &v in &removed {
+            nearby[v] = true;
+            for &u in &p.near[v] {
+                nearby[u as usize] = true;
+            }
+        }
+        let (active, aside): (Vec<usize>, Vec<usize>) = waiting.iter().partition(|&&v| nearby[v]);
+        for &v in &removed {
+            nearby[v] = false;
+            for &u in &p.near[v] {
+                nearby[u as usize] = false;
+            }
+        }
+        plan.unassigned = active;
+        plan.unassigned.extend_from_slice(&removed);
         // Regret, cheapest first (when more villages wait than there is room for, which ones
         // get the room matters more than which are hardest to place), or greedy in a random
         // order.
@@ -1204,6 +1222,7 @@ fn search_travel(
             1 => plan.insert_by(p, Order::Cheapest, false, &mut Unlimited),
             _ => plan.insert_shuffled(p, rng),
         }
+        plan.unassigned.extend_from_slice(&aside);
         let journal = plan.journal.take().unwrap_or_default();
         let mut km = current.2;
         let mut changed = Vec::with_capacity(journal.len());
