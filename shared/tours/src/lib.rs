@@ -77,6 +77,19 @@ impl Lecturer {
     pub fn free_on(&self, date: NaiveDate) -> bool {
         self.available.contains(&date) && !self.unavailable.contains(&date)
     }
+
+    /// The tour's days she is free on, ascending, each once: her lecturer-days.
+    pub fn free_days(&self, days: &HashSet<NaiveDate>) -> Vec<NaiveDate> {
+        let mut dates: Vec<NaiveDate> = self
+            .available
+            .iter()
+            .copied()
+            .filter(|&d| days.contains(&d) && self.free_on(d))
+            .collect();
+        dates.sort();
+        dates.dedup();
+        dates
+    }
 }
 
 /// A tour's dates when `days` is not given: the working days from `from` to `to` on the
@@ -336,16 +349,7 @@ impl Instance {
         let lecturer_days: usize = self
             .lecturers
             .iter()
-            .map(|l| {
-                let mut dates: Vec<&NaiveDate> = l
-                    .available
-                    .iter()
-                    .filter(|&&d| days.contains(&d) && l.free_on(d))
-                    .collect();
-                dates.sort();
-                dates.dedup();
-                dates.len()
-            })
+            .map(|l| l.free_days(&days).len())
             .sum();
         let matrix_points = self.travel_matrix.as_ref().map_or(0, |m| m.points.len());
         let problem = too_many("villages", self.villages.len(), MAX_VILLAGES, "villages")

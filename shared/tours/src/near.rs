@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::haversine_km;
+use super::{Instance, haversine_km};
 
 /// Points (latitude, longitude) bucketed into square cells of a few points each.
 pub(super) struct Grid {
@@ -76,6 +76,17 @@ impl Grid {
         }
         grid.cells = cells;
         grid
+    }
+
+    /// The instance's villages, indexed as in the instance.
+    pub(super) fn of_villages(inst: &Instance) -> Grid {
+        Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect())
+    }
+
+    /// The homes of `lecturers`, indexed by position in that list.
+    pub(super) fn of_homes(inst: &Instance, lecturers: &[usize]) -> Grid {
+        let home = |l: usize| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon);
+        Grid::new(lecturers.iter().map(|&l| home(l)).collect())
     }
 
     /// The cell holding a position (clamped into the grid).

@@ -127,7 +127,7 @@ impl<'a> Problem<'a> {
             problem.leg(Place::Village(v), Place::Home(l))
         });
         (problem.vv, problem.hv, problem.vh) = (vv, hv, vh);
-        let villages = Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect());
+        let villages = Grid::of_villages(inst);
         problem.near = inst
             .villages
             .iter()
@@ -219,12 +219,7 @@ impl<'a> Problem<'a> {
                 })
                 .collect();
         }
-        let homes = Grid::new(
-            lecturing
-                .iter()
-                .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
-                .collect(),
-        );
+        let homes = Grid::of_homes(inst, &lecturing);
         inst.villages
             .iter()
             .enumerate()
@@ -338,17 +333,7 @@ fn route_keys(inst: &Instance) -> Vec<(usize, NaiveDate)> {
     lecturers.sort_by_key(|&(li, l)| (std::cmp::Reverse(l.max_per_day), li));
     lecturers
         .into_iter()
-        .flat_map(|(li, l)| {
-            let mut dates: Vec<NaiveDate> = l
-                .available
-                .iter()
-                .copied()
-                .filter(|&d| days.contains(&d) && l.free_on(d))
-                .collect();
-            dates.sort();
-            dates.dedup();
-            dates.into_iter().map(move |date| (li, date))
-        })
+        .flat_map(|(li, l)| l.free_days(&days).into_iter().map(move |date| (li, date)))
         .collect()
 }
 
@@ -990,12 +975,7 @@ impl<'p, 'a> Reasons<'p, 'a> {
                 with_topic(&lecturer) && days.iter().any(|&d| lecturer.free_on(d))
             })
             .collect();
-        let homes = Grid::new(
-            on_days
-                .iter()
-                .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
-                .collect(),
-        );
+        let homes = Grid::of_homes(inst, &on_days);
         Reasons {
             p,
             any_with_topic: inst.lecturers.iter().any(|l| with_topic(&l)),

@@ -131,13 +131,8 @@ pub fn travel_lower_bound_km(inst: &Instance) -> f64 {
     let n = inst.villages.len();
     let km = |from: Place, to: Place| travel.leg(from, to).map_or(f64::INFINITY, |leg| leg.km);
     let finite_or_zero = |x: f64| if x.is_finite() { x } else { 0.0 };
-    let villages = Grid::new(inst.villages.iter().map(|v| (v.lat, v.lon)).collect());
-    let home_grid = Grid::new(
-        homes
-            .iter()
-            .map(|&l| (inst.lecturers[l].home_lat, inst.lecturers[l].home_lon))
-            .collect(),
-    );
+    let villages = Grid::of_villages(inst);
+    let home_grid = Grid::of_homes(inst, &homes);
     let most_a_day = homes
         .iter()
         .map(|&l| inst.lecturers[l].max_per_day)
