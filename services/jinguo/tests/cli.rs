@@ -15,6 +15,17 @@ fn jinguo(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
+/// Runs jinguo as [`jinguo`] does, failing the test with its stderr unless it succeeds.
+fn succeeded(args: &[&str]) -> Output {
+    let out = jinguo(args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn stderr_lines(out: &Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stderr)
         .lines()
@@ -275,22 +286,14 @@ fn a_tour_period_takes_its_days_from_the_working_day_calendar() {
     let dates_of = |weekends: bool| {
         let input = dir.path().join(format!("period-{weekends}.json"));
         std::fs::write(&input, instance(weekends).to_string()).unwrap();
-        let out = jinguo(
-            &[
-                "tour",
-                "solve",
-                "--input",
-                input.to_str().unwrap(),
-                "--iterations",
-                "50",
-            ],
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(&[
+            "tour",
+            "solve",
+            "--input",
+            input.to_str().unwrap(),
+            "--iterations",
+            "50",
+        ]);
         let schedule = dir.path().join(format!("schedule-{weekends}.json"));
         std::fs::write(&schedule, &out.stdout).unwrap();
         let checked = jinguo(
@@ -365,17 +368,11 @@ fn tour_ics_writes_a_calendar_per_lecturer_that_a_calendar_library_reads() {
             "yongdeng-2026-12".into(),
         ]
     };
-    let written = jinguo(
+    succeeded(
         &args(&schedule)
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
-        &[],
-    );
-    assert!(
-        written.status.success(),
-        "{}",
-        String::from_utf8_lossy(&written.stderr)
     );
     let ics = calendars.join("L1.ics");
     // Python's icalendar reads it (scripts/test installs it): one VEVENT per session, in
@@ -500,47 +497,31 @@ fn tour_check_lists_what_a_hand_edited_schedule_breaks() {
 #[test]
 fn a_generated_county_instance_is_fully_covered() {
     let dir = tempfile::tempdir().unwrap();
-    let out = jinguo(
-        &[
-            "tour",
-            "generate",
-            "--county",
-            "620122",
-            "--lecturers",
-            "10",
-            "--days",
-            "10",
-            "--seed",
-            "2",
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&[
+        "tour",
+        "generate",
+        "--county",
+        "620122",
+        "--lecturers",
+        "10",
+        "--days",
+        "10",
+        "--seed",
+        "2",
+    ]);
     let instance: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let villages = instance["villages"].as_array().unwrap().len();
     assert_eq!(villages, 42, "皋兰县's villages in the shipped data");
     let input = dir.path().join("gaolan.json");
     std::fs::write(&input, &out.stdout).unwrap();
-    let solved = jinguo(
-        &[
-            "tour",
-            "solve",
-            "--input",
-            input.to_str().unwrap(),
-            "--time-limit-ms",
-            "500",
-        ],
-        &[],
-    );
-    assert!(
-        solved.status.success(),
-        "{}",
-        String::from_utf8_lossy(&solved.stderr)
-    );
+    let solved = succeeded(&[
+        "tour",
+        "solve",
+        "--input",
+        input.to_str().unwrap(),
+        "--time-limit-ms",
+        "500",
+    ]);
     let schedule: serde_json::Value = serde_json::from_slice(&solved.stdout).unwrap();
     assert_eq!(schedule["stats"]["covered"], villages);
     let bad = jinguo(&["tour", "generate", "--county", "620122100"], &[]);
