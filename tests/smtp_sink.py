@@ -4,13 +4,15 @@
     python3 smtp_sink.py PORT DIR
 
 For each mail: DIR/<n>.eml (raw) and DIR/<n>.json (Message-ID, decoded subject, content types,
-text and HTML parts). Control, by files in DIR: `tempfail` present → every RCPT answers
-451 (temporary); recipients starting with "reject" get 550 (permanent); `hold` present → the
-answer to DATA waits until it is removed, with `holding` present meanwhile (a slow server, for
-what the client does while it waits). DIR/attempts counts RCPT commands. Prints "ready" once
-listening.
+text and HTML parts, and its attachments: filename, content type with its parameters, body
+decoded — text by its charset, binary as base64). Control, by files in DIR: `tempfail` present
+→ every RCPT answers 451 (temporary); recipients starting with "reject" get 550 (permanent);
+`hold` present → the answer to DATA waits until it is removed, with `holding` present meanwhile
+(a slow server, for what the client does while it waits). DIR/attempts counts RCPT commands.
+Prints "ready" once listening.
 """
 import asyncio
+import base64
 import email
 import json
 import os
@@ -19,6 +21,16 @@ import threading
 from email import policy
 
 from aiosmtpd.controller import Controller
+
+
+def attachment(part):
+    body = part.get_content()
+    return {
+        "filename": part.get_filename(),
+        "content_type": part.get_content_type(),
+        "params": dict(part["Content-Type"].params),
+        "body": body if isinstance(body, str) else base64.b64encode(body).decode("ascii"),
+    }
 
 
 class Sink:
@@ -65,6 +77,9 @@ class Sink:
             "content_types": [p.get_content_type() for p in msg.walk()],
             "text": text.get_content() if text is not None else None,
             "html": html.get_content() if html is not None else None,
+            "attachments": [
+                attachment(p) for p in msg.walk() if p.get_content_disposition() == "attachment"
+            ],
         }
         with self.lock:
             self.count += 1

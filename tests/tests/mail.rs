@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jinguo_bus::Envelope;
 use jinguo_core::notify::{Channel, Person, Urgency};
-use jinguo_mail::{DeadlineReminder, MAIL_SEND};
+use jinguo_mail::{Attachment, DeadlineReminder, MAIL_SEND};
 use jinguo_store::{Store, StoreError, dead_letters, outbox, people};
 use jinguo_tests::{Backend, Contents, SmtpSink, TestApp, TestBus, TestDb, Transport, eventually};
 use uuid::Uuid;
@@ -22,6 +22,11 @@ fn reminder() -> DeadlineReminder {
 
 /// Adds a person and notifies them in one transaction; returns the mail id.
 async fn notify(store: &Store, email: &str) -> Uuid {
+    notify_with(store, email, None).await
+}
+
+/// [`notify`], with `attachment` on the mail when there is one.
+async fn notify_with(store: &Store, email: &str, attachment: Option<Attachment>) -> Uuid {
     let person = Person {
         id: jinguo_bus::new_id(),
         display_name: "王芳".into(),
@@ -33,14 +38,13 @@ async fn notify(store: &Store, email: &str) -> Uuid {
         .transaction(move |c| {
             Box::pin(async move {
                 people::insert(c, &person, jinguo_bus::now()).await?;
-                jinguo_mail::notify(
-                    c,
-                    person.id,
-                    &reminder(),
-                    Urgency::Normal,
-                    jinguo_bus::now(),
-                )
-                .await
+                let (id, email, now) = (person.id, &reminder(), jinguo_bus::now());
+                match attachment {
+                    Some(a) => {
+                        jinguo_mail::notify_attached(c, id, email, a, Urgency::Normal, now).await
+                    }
+                    None => jinguo_mail::notify(c, id, email, Urgency::Normal, now).await,
+                }
                 .map_err(|e| StoreError::Task(e.to_string()))
             })
         })
@@ -89,6 +93,7 @@ async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Tr
         .map(|t| t.as_str().unwrap())
         .collect();
     assert_eq!(types, ["multipart/alternative", "text/plain", "text/html"]);
+    assert_eq!(mail["attachments"], serde_json::json!([]));
     assert!(
         mail["text"]
             .as_str()
@@ -128,6 +133,72 @@ async fn smtp_mail_arrives_once_with_both_parts_and_its_message_id(transport: Tr
         .unwrap()
         .unwrap();
     assert!(stored.sent_at.is_some());
+}
+
+/// A lecture tour mails each lecturer her sessions as an .ics file: the mail arrives once, its
+/// plain and HTML parts as before, and the calendar beside them exactly as stored. A mail
+/// without attachment sent alongside is still plain multipart/alternative.
+async fn smtp_mail_carries_its_calendar_attachment(transport: Transport) {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let db = TestDb::new(database_for(transport), Contents::Empty).await;
+    let bus = bus_with_mailer(&db, transport, &[("JINGUO_MAIL__SMTP_URL", &url)]).await;
+    let calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Jinguo//Tours//ZH\r\n\
+                    METHOD:PUBLISH\r\nBEGIN:VEVENT\r\nUID:session-1@jinguo.invalid\r\n\
+                    DTSTAMP:20261206T000000Z\r\nDTSTART:20261210T013000Z\r\n\
+                    DTEND:20261210T033000Z\r\nSUMMARY:反家暴宣讲（城关镇）\r\n\
+                    END:VEVENT\r\nEND:VCALENDAR\r\n";
+    let attached = notify_with(
+        &bus.bus.store,
+        "lecturer@example.cn",
+        Some(Attachment {
+            filename: "宣讲安排.ics".into(),
+            content_type: "text/calendar; charset=UTF-8; method=PUBLISH".into(),
+            body: calendar.into(),
+        }),
+    )
+    .await;
+    let plain = notify(&bus.bus.store, "wangfang@example.cn").await;
+
+    let mails = eventually("both mails at the SMTP server", WAIT, || async {
+        let m = sink.mails();
+        (m.len() >= 2).then_some(m)
+    })
+    .await;
+    let by_id = |id: Uuid| {
+        let mid = format!("<{id}@jinguo.invalid>");
+        let found: Vec<_> = mails.iter().filter(|m| m["message_id"] == mid).collect();
+        assert_eq!(found.len(), 1, "{mid} arrived once: {mails:?}");
+        found[0]
+    };
+    let mail = by_id(attached);
+    assert_eq!(
+        mail["content_types"],
+        serde_json::json!([
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "text/calendar"
+        ])
+    );
+    assert!(mail["text"].as_str().unwrap().contains("/review/abc"));
+    assert!(mail["html"].as_str().unwrap().contains("/review/abc"));
+    let attachments = mail["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["filename"], "宣讲安排.ics");
+    assert_eq!(attachments[0]["content_type"], "text/calendar");
+    assert_eq!(attachments[0]["params"]["method"], "PUBLISH");
+    assert_eq!(attachments[0]["body"], calendar);
+
+    let mail = by_id(plain);
+    assert_eq!(
+        mail["content_types"],
+        serde_json::json!(["multipart/alternative", "text/plain", "text/html"])
+    );
+    assert_eq!(mail["attachments"], serde_json::json!([]));
+    jinguo_tests::settle(&bus.bus.store).await;
+    assert_eq!(sink.mails().len(), 2, "each sent once");
 }
 
 /// While the SMTP server takes its time over a mail, the database is free: on SQLite the mailer
@@ -234,6 +305,7 @@ async fn permanent_smtp_rejection_becomes_a_dead_letter(transport: Transport) {
 
 jinguo_tests::on_both_transports!(
     smtp_mail_arrives_once_with_both_parts_and_its_message_id,
+    smtp_mail_carries_its_calendar_attachment,
     a_slow_smtp_server_holds_no_database_lock,
     temporary_smtp_failure_is_retried_and_delivers_once,
     permanent_smtp_rejection_becomes_a_dead_letter,

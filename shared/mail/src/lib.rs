@@ -16,6 +16,7 @@ use jinguo_store::{Conn, StoreError, outbox, people};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use jinguo_store::mail::Attachment;
 pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
@@ -58,10 +59,21 @@ pub async fn notify(
     urgency: Urgency,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, NotifyError> {
-    let person = people::get(conn, person_id)
-        .await?
-        .ok_or(NotifyError::UnknownPerson(person_id))?;
+    let person = person(conn, person_id).await?;
     notify_person(conn, &person, email, urgency, now).await
+}
+
+/// Like [`notify`], and every mail composed carries `attachment` (a lecture tour's .ics file).
+pub async fn notify_attached(
+    conn: &mut Conn<'_>,
+    person_id: Uuid,
+    email: &dyn Email,
+    attachment: Attachment,
+    urgency: Urgency,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, NotifyError> {
+    let person = person(conn, person_id).await?;
+    on_channels(conn, &person, email, Some(&attachment), urgency, now).await
 }
 
 /// Like [`notify`], for a person the caller has read already.
@@ -72,11 +84,29 @@ pub async fn notify_person(
     urgency: Urgency,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, NotifyError> {
+    on_channels(conn, person, email, None, urgency, now).await
+}
+
+async fn person(conn: &mut Conn<'_>, id: Uuid) -> Result<Person, NotifyError> {
+    people::get(conn, id)
+        .await?
+        .ok_or(NotifyError::UnknownPerson(id))
+}
+
+async fn on_channels(
+    conn: &mut Conn<'_>,
+    person: &Person,
+    email: &dyn Email,
+    attachment: Option<&Attachment>,
+    urgency: Urgency,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, NotifyError> {
     let mut sent = Vec::new();
     for channel in notify::channels(person, urgency, &AVAILABLE_CHANNELS) {
         match channel {
-            Channel::Email => sent.push(compose(conn, person, email, now).await?),
-            // Not in AVAILABLE_CHANNELS yet: an SMS gateway adapter goes here.
+            Channel::Email => sent.push(compose_with(conn, person, email, attachment, now).await?),
+            // Not in AVAILABLE_CHANNELS yet: an SMS gateway adapter goes here (an attachment
+            // stays with the email).
             Channel::Sms => {}
         }
     }
@@ -88,6 +118,16 @@ pub async fn compose(
     conn: &mut Conn<'_>,
     to: &Person,
     email: &dyn Email,
+    now: DateTime<Utc>,
+) -> Result<Uuid, NotifyError> {
+    compose_with(conn, to, email, None, now).await
+}
+
+async fn compose_with(
+    conn: &mut Conn<'_>,
+    to: &Person,
+    email: &dyn Email,
+    attachment: Option<&Attachment>,
     now: DateTime<Utc>,
 ) -> Result<Uuid, NotifyError> {
     let rendered = email.render()?;
@@ -103,6 +143,7 @@ pub async fn compose(
             html_body: rendered.html,
             created_at: now,
             sent_at: None,
+            attachment: attachment.cloned(),
         },
     )
     .await?;

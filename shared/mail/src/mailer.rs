@@ -1,4 +1,6 @@
-//! The mailer service: `mail.send` → lettre, over SMTP (pooled) or as .eml files.
+//! The mailer service: `mail.send` → lettre, over SMTP (pooled) or as .eml files. A mail is
+//! multipart/alternative (plain and HTML), wrapped in multipart/mixed with its attachment when it
+//! has one.
 //!
 //! A mail is marked sent once the server accepted it, so a redelivered `mail.send` does not send
 //! it again. A crash after the server accepted the mail and before that commit can send it
@@ -12,7 +14,8 @@ use jinguo_bus::{HandlerError, Handlers, Worker};
 use jinguo_config::Config;
 use jinguo_store::mail::OutgoingMail;
 use jinguo_store::{BoxFuture, Store};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
@@ -136,15 +139,26 @@ impl Mailer {
             .to_address
             .parse()
             .map_err(|e| permanent(format!("mail {}: bad recipient address: {e}", mail.id)))?;
+        let mut body =
+            MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone());
+        if let Some(attachment) = &mail.attachment {
+            let content_type = ContentType::parse(&attachment.content_type).map_err(|e| {
+                permanent(format!(
+                    "mail {}: attachment content type {:?}: {e}",
+                    mail.id, attachment.content_type
+                ))
+            })?;
+            body = MultiPart::mixed().multipart(body).singlepart(
+                Attachment::new(attachment.filename.clone())
+                    .body(attachment.body.clone(), content_type),
+            );
+        }
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)
             .message_id(Some(self.message_id(mail.id)))
-            .multipart(MultiPart::alternative_plain_html(
-                mail.text_body.clone(),
-                mail.html_body.clone(),
-            ))
+            .multipart(body)
             .map_err(|e| permanent(format!("mail {}: {e}", mail.id)))
     }
 }
@@ -190,4 +204,64 @@ pub fn mailer_worker(config: &Config) -> Result<Worker, String> {
     Ok(Handlers::new(mailer)
         .on_outside::<MailSend, _>(Mailer::send)
         .worker("mailer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jinguo_store::mail::Attachment;
+
+    fn mail(attachment: Option<Attachment>) -> OutgoingMail {
+        OutgoingMail {
+            id: Uuid::from_u128(7),
+            person_id: None,
+            to_address: "wangfang@example.cn".into(),
+            subject: "宣讲安排".into(),
+            text_body: "见附件。".into(),
+            html_body: "<p>见附件。</p>".into(),
+            created_at: "2026-12-06T08:00:00Z".parse().unwrap(),
+            sent_at: None,
+            attachment,
+        }
+    }
+
+    fn mailer() -> Mailer {
+        Mailer::new(
+            Transport::Files("unused".into()),
+            "巾帼 <noreply@jinguo.invalid>",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_attachment_makes_the_mail_mixed_around_the_alternative() {
+        let calendar = Attachment {
+            filename: "宣讲安排.ics".into(),
+            content_type: "text/calendar; charset=UTF-8; method=PUBLISH".into(),
+            body: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
+        };
+        let raw =
+            String::from_utf8(mailer().build(&mail(Some(calendar))).unwrap().formatted()).unwrap();
+        let mixed = raw.find("multipart/mixed").expect(&raw);
+        let alternative = raw.find("multipart/alternative").expect(&raw);
+        let calendar = raw.find("Content-Type: text/calendar").expect(&raw);
+        assert!(mixed < alternative && alternative < calendar, "{raw}");
+        assert!(raw.contains("Content-Disposition: attachment"), "{raw}");
+
+        let raw = String::from_utf8(mailer().build(&mail(None)).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("multipart/mixed"), "{raw}");
+        assert!(!raw.contains("Content-Disposition"), "{raw}");
+    }
+
+    #[test]
+    fn an_attachment_type_that_does_not_parse_is_a_permanent_error_naming_the_mail() {
+        let bad = Attachment {
+            filename: "x.ics".into(),
+            content_type: "calendar".into(),
+            body: String::new(),
+        };
+        let e = mailer().build(&mail(Some(bad))).unwrap_err();
+        assert!(e.permanent);
+        assert!(e.message.contains(&Uuid::from_u128(7).to_string()), "{e}");
+    }
 }

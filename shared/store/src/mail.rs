@@ -23,6 +23,17 @@ pub struct OutgoingMail {
     pub html_body: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent with a mail, stored as text (a lecture tour's .ics calendar).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A MIME content type with its parameters, e.g. `text/calendar; charset=UTF-8; method=PUBLISH`;
+    /// the mailer refuses (permanently) one that does not parse.
+    pub content_type: String,
+    pub body: String,
 }
 
 #[derive(Queryable, Selectable)]
@@ -36,11 +47,28 @@ struct MailRecord {
     html_body: String,
     created_at: NaiveDateTime,
     sent_at: Option<NaiveDateTime>,
+    attachment_name: Option<String>,
+    attachment_type: Option<String>,
+    attachment_body: Option<String>,
 }
 
 impl TryFrom<MailRecord> for OutgoingMail {
     type Error = StoreError;
     fn try_from(r: MailRecord) -> Result<Self, StoreError> {
+        let attachment = match (r.attachment_name, r.attachment_type, r.attachment_body) {
+            (Some(filename), Some(content_type), Some(body)) => Some(Attachment {
+                filename,
+                content_type,
+                body,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(StoreError::corrupt(format!(
+                    "outgoing_mail {}: part of an attachment",
+                    r.id
+                )));
+            }
+        };
         Ok(OutgoingMail {
             id: parse(&r.id, "outgoing_mail id")?,
             person_id: r
@@ -54,6 +82,7 @@ impl TryFrom<MailRecord> for OutgoingMail {
             html_body: r.html_body,
             created_at: utc(r.created_at),
             sent_at: r.sent_at.map(utc),
+            attachment,
         })
     }
 }
@@ -67,6 +96,9 @@ pub async fn insert(conn: &mut Conn<'_>, mail: &OutgoingMail) -> Result<(), Stor
         outgoing_mail::text_body.eq(&mail.text_body),
         outgoing_mail::html_body.eq(&mail.html_body),
         outgoing_mail::created_at.eq(naive(mail.created_at)),
+        outgoing_mail::attachment_name.eq(mail.attachment.as_ref().map(|a| &a.filename)),
+        outgoing_mail::attachment_type.eq(mail.attachment.as_ref().map(|a| &a.content_type)),
+        outgoing_mail::attachment_body.eq(mail.attachment.as_ref().map(|a| &a.body)),
     ));
     on_backend!(conn, |c| insert.execute(c).await)?;
     Ok(())

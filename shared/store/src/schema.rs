@@ -99,6 +99,9 @@ diesel::table! {
         html_body -> Text,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        attachment_name -> Nullable<Text>,
+        attachment_type -> Nullable<Text>,
+        attachment_body -> Nullable<Text>,
     }
 }
 
