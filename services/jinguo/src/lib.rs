@@ -109,6 +109,7 @@ pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
         mailer,
         jinguo_nominations::worker(config)?,
         jinguo_referrals::worker(config)?,
+        jinguo_tour_program::worker(config)?,
     ])
 }
 

@@ -44,6 +44,7 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub audit: AuditConfig,
     pub referrals: ReferralsConfig,
+    pub tours: ToursConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub log: LogConfig,
@@ -250,6 +251,14 @@ impl fmt::Debug for AuditConfig {
             .field("checkpoint_every", &self.checkpoint_every)
             .finish_non_exhaustive()
     }
+}
+
+/// The lecture-tours program: how long the worker may plan a tour, and how long a lecturer's
+/// decline link and a host's attendance link work.
+#[derive(Debug, Clone)]
+pub struct ToursConfig {
+    pub plan_time_limit: std::time::Duration,
+    pub link_valid_for: std::time::Duration,
 }
 
 /// The referrals program: its policy files (empty: the shipped ones) and limits.
@@ -511,6 +520,12 @@ impl Config {
                 link_valid_for: minutes(60 * u64::from(l.at_most("referrals.link_hours", 720)?)),
                 self_referral_per_ip_per_hour: l
                     .positive("referrals.self_referral_per_ip_per_hour")?,
+            },
+            tours: ToursConfig {
+                plan_time_limit: std::time::Duration::from_millis(
+                    l.at_most("tours.plan_time_limit_ms", 300_000)?.max(100).into(),
+                ),
+                link_valid_for: minutes(24 * 60 * u64::from(l.at_most("tours.link_days", 366)?)),
             },
             http: HttpConfig {
                 addr: http_addr,

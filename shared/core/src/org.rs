@@ -53,7 +53,7 @@ impl OrgLevel {
     }
 
     /// Digits up to and including this level's segment.
-    fn prefix_len(self) -> usize {
+    pub fn prefix_len(self) -> usize {
         match self {
             OrgLevel::Province => 2,
             OrgLevel::City => 4,

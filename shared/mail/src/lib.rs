@@ -21,7 +21,8 @@ pub use mailer::{Mailer, SendError, Transport, mailer_worker};
 pub use templates::{
     BreakGlassNotice, DailyDigest, DeadlineReminder, DigestItem, EligibilityCheck, Email,
     EscalationNotice, NoReviewerNotice, NominationOutcome, ObjectionNotice, ReferralNotice,
-    Rendered, ReviewRequest, ReviewUrge, SignInLink, StaffWelcome, StalledUnit,
+    Rendered, ReviewRequest, ReviewUrge, SignInLink, StaffWelcome, StalledUnit, TourLine, TourLink,
+    TourNotice,
 };
 
 /// The job the mailer handles: send the stored mail `mail_id`. The message id is the mail's.

@@ -573,3 +573,37 @@ mod tests {
         assert!(out.html.contains("/link/abc"));
     }
 }
+
+/// A link in a tour mail: what it does and where.
+#[derive(Debug, Clone)]
+pub struct TourLink {
+    pub label: String,
+    pub url: String,
+}
+
+/// One line of a tour mail (a talk), with its own link when it has one (decline this talk).
+#[derive(Debug, Clone)]
+pub struct TourLine {
+    pub text: String,
+    pub link: Option<TourLink>,
+}
+
+/// Every mail of a lecture tour (巡回宣讲): a lecturer's talks, a host's visit, a change, a
+/// reminder, an attendance request. `subject` completes "【巾帼】"; `calendar` says an .ics
+/// file is attached.
+#[derive(Debug, Clone)]
+pub struct TourNotice {
+    pub recipient: String,
+    pub subject: String,
+    pub lead: String,
+    pub lines: Vec<TourLine>,
+    pub actions: Vec<TourLink>,
+    pub calendar: bool,
+}
+
+email!(
+    TourNotice,
+    "tour_notice.html",
+    "tour_notice.txt",
+    |m| format!("【巾帼】{}", m.subject)
+);

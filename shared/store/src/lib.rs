@@ -40,6 +40,7 @@ pub mod sealed;
 pub mod seed;
 pub mod staff;
 pub mod timers;
+pub mod tours;
 mod wake;
 mod work;
 

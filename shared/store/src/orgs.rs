@@ -114,6 +114,37 @@ pub async fn names(
         .collect()
 }
 
+/// The units at `level` that lie within `code` (a county's villages, say), by code.
+pub async fn below(
+    conn: &mut Conn<'_>,
+    code: OrgCode,
+    level: OrgLevel,
+) -> Result<Vec<OrgUnit>, StoreError> {
+    let prefix = &code.as_str()[..code.level().prefix_len()];
+    let query = orgs::table
+        .filter(orgs::code.like(format!("{prefix}%")))
+        .filter(orgs::level.eq(level.as_str()))
+        .order(orgs::code);
+    let records = on_backend!(conn, |c| query.select(OrgRecord::as_select()).load(c).await)?;
+    records.into_iter().map(OrgRecord::into_unit).collect()
+}
+
+/// The units of `codes` that are in the tree, by code, in chunked queries.
+pub async fn units(conn: &mut Conn<'_>, codes: &[OrgCode]) -> Result<Vec<OrgUnit>, StoreError> {
+    let mut out = Vec::with_capacity(codes.len());
+    for chunk in codes.chunks(500) {
+        let query = orgs::table
+            .filter(orgs::code.eq_any(chunk.iter().map(OrgCode::to_string).collect::<Vec<_>>()))
+            .order(orgs::code);
+        let records = on_backend!(conn, |c| query.select(OrgRecord::as_select()).load(c).await)?;
+        for r in records {
+            out.push(r.into_unit()?);
+        }
+    }
+    out.sort_by_key(|u| u.code);
+    Ok(out)
+}
+
 /// How many units each level has.
 pub async fn count_by_level(conn: &mut Conn<'_>) -> Result<BTreeMap<OrgLevel, i64>, StoreError> {
     let query = orgs::table

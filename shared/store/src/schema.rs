@@ -402,3 +402,64 @@ diesel::table! {
         opened_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    volunteers (person_id) {
+        person_id -> Text,
+        home_village -> Text,
+        county_code -> Text,
+        topics -> Text,
+        max_per_day -> Integer,
+        available_from -> Nullable<Text>,
+        available_to -> Nullable<Text>,
+        unavailable -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tours (id) {
+        id -> Text,
+        name -> Text,
+        county_code -> Text,
+        spec -> Text,
+        state -> Text,
+        plan_request -> Nullable<Text>,
+        plan -> Nullable<Text>,
+        plan_note -> Nullable<Text>,
+        removals -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        planned_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tour_villages (tour_id, village_code) {
+        tour_id -> Text,
+        village_code -> Text,
+        venue -> Text,
+        capacity -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    tour_sessions (id) {
+        id -> Text,
+        tour_id -> Text,
+        village_code -> Text,
+        n -> Integer,
+        volunteer_id -> Nullable<Text>,
+        day -> Text,
+        starts -> Text,
+        ends -> Text,
+        sequence -> Integer,
+        state -> Text,
+        attendance -> Nullable<Integer>,
+        topic_covered -> Nullable<Bool>,
+        note -> Nullable<Text>,
+        recorded_at -> Nullable<Timestamp>,
+    }
+}
