@@ -24,6 +24,8 @@ mod review;
 mod signin;
 mod staff;
 mod timeline;
+mod tour_pages;
+mod tours;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +54,8 @@ pub struct AppState {
     link_actions: Arc<links::LinkActions>,
     /// Built once (it loads the referral policy files): what the referrals program needs.
     referrals: Arc<jinguo_referrals::Settings>,
+    /// What the tours program needs (built once).
+    tours: Arc<jinguo_tour_program::Settings>,
 }
 
 impl AppState {
@@ -62,7 +66,9 @@ impl AppState {
         let sealer = Arc::new(jinguo_nominations::sealer_from(&config)?);
         let referrals =
             jinguo_referrals::Settings::from_config(&config, calendar.clone(), sealer.clone())?;
+        let tours = jinguo_tour_program::Settings::from_config(&config, calendar.clone())?;
         Ok(AppState {
+            tours: Arc::new(tours),
             calendar,
             sealer,
             referrals: Arc::new(referrals),
@@ -78,7 +84,9 @@ impl AppState {
                         jinguo_nominations::OBJECTION,
                         review::NominationLink::Objection,
                     )
-                    .with(jinguo_referrals::ACKNOWLEDGE, referral_pages::ReferralLink),
+                    .with(jinguo_referrals::ACKNOWLEDGE, referral_pages::ReferralLink)
+                    .with(jinguo_tour_program::DECLINE, tours::DeclineLink)
+                    .with(jinguo_tour_program::ATTENDANCE, tours::AttendanceLink),
             ),
             store,
             config,
@@ -96,6 +104,11 @@ impl AppState {
     /// What the referrals program needs from configuration (built once in [`AppState::new`]).
     pub(crate) fn referrals(&self) -> &Arc<jinguo_referrals::Settings> {
         &self.referrals
+    }
+
+    /// What the tours program needs (built once in [`AppState::new`]).
+    pub(crate) fn tours(&self) -> &Arc<jinguo_tour_program::Settings> {
+        &self.tours
     }
 }
 
@@ -270,6 +283,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/reviews/{task_id}/reassign",
             post(nominations::reassign),
         )
+        .route(
+            "/api/v1/volunteers",
+            get(tours::list_volunteers).post(tours::add_volunteer),
+        )
+        .route("/api/v1/volunteers/import", post(tours::import_volunteers))
+        .route("/api/v1/tours", post(tours::create_tour))
+        .route("/api/v1/tours/{id}", get(tours::show_tour))
+        .route("/api/v1/tours/{id}/plan", post(tours::plan_tour))
+        .route("/api/v1/tours/{id}/publish", post(tours::publish_tour))
+        .route("/api/v1/tours/{id}/removals", post(tours::remove))
+        .route("/api/v1/tours/{id}/schedule", get(tours::schedule))
+        .route("/api/v1/tours/{id}/schedule.ics", get(tours::schedule_ics))
+        .merge(tour_pages::routes())
         .route("/static/jinguo.css", get(pages::stylesheet))
         .route(
             "/static/quick-exit.js",

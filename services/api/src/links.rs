@@ -31,6 +31,10 @@ pub(crate) struct LinkForm {
     /// Review links: approve, reject or return; eligibility links: continue or close.
     pub decision: Option<String>,
     pub reason: Option<String>,
+    /// Tour attendance links: women attending, topic covered (yes / no), a note.
+    pub women: Option<String>,
+    pub topic_covered: Option<String>,
+    pub note: Option<String>,
 }
 
 /// What a link did: the outcome recorded with its use, and the answer to show.

@@ -41,7 +41,8 @@ pub use rules::{Removal, Settings, TOPICS, TourSpec, VENUES};
 pub use tour::{MANAGE_TOURS, NewTour, VillageVenue, create_tour, may_manage};
 pub use views::{
     DayView, LecturerView, TalkView, TourLine, TourView, TownshipCoverage, UnassignedView,
-    VillagePoint, counties_for, map_svg, schedule_ics, tour_view, tours_for,
+    SessionView, VillagePoint, counties_for, map_svg, schedule_ics, session_view, tour_view,
+    tours_for,
 };
 pub use volunteers::{
     CSV_COLUMNS, MANAGE_VOLUNTEERS, NewVolunteer, add_volunteer, csv_template, import_volunteers,

@@ -548,3 +548,37 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// One talk as its decline or attendance link shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub tour: String,
+    pub topic: String,
+    /// "12月8日（周二）09:00–10:30 某镇某村妇女之家".
+    pub line: String,
+    pub lecturer: String,
+    #[serde(skip)]
+    pub state: SessionState,
+    pub women: Option<u32>,
+}
+
+/// The talk `session`, with names, or `None`.
+pub async fn session_view(conn: &mut Conn<'_>, session: Uuid) -> Result<Option<SessionView>, Refusal> {
+    let Some(s) = store::session(conn, session).await? else {
+        return Ok(None);
+    };
+    let Some(row) = store::tour(conn, s.tour_id).await? else {
+        return Ok(None);
+    };
+    let spec = crate::tour::spec_of(&row)?;
+    let venues = venues(conn, row.id).await?;
+    let places = Places::load(conn, row.id, &row.name, &spec.topic, venues, std::slice::from_ref(&s)).await?;
+    Ok(Some(SessionView {
+        tour: row.name.clone(),
+        topic: spec.topic,
+        line: places.line(&s),
+        lecturer: places.lecturer(s.volunteer).to_owned(),
+        state: s.state,
+        women: s.attendance.as_ref().map(|a| a.women),
+    }))
+}
