@@ -100,9 +100,7 @@ pub(crate) async fn import_volunteers(
     body: String,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let imported = run(&state, move |c, _, now| {
-        Box::pin(
-            async move { jinguo_tour_program::import_volunteers(c, person, &body, now).await },
-        )
+        Box::pin(async move { jinguo_tour_program::import_volunteers(c, person, &body, now).await })
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "imported": imported }))))
@@ -321,9 +319,7 @@ async fn session_of(
     };
     state
         .store
-        .read(move |c| {
-            Box::pin(async move { jinguo_tour_program::session_view(c, session).await })
-        })
+        .read(move |c| Box::pin(async move { jinguo_tour_program::session_view(c, session).await }))
         .await
         .map_err(|e| ApiError::from(e).into_response())
 }

@@ -33,7 +33,15 @@ async fn current(
     };
     let spec = spec_of(&tour)?;
     let venues = venues(conn, tour.id).await?;
-    let places = Places::load(conn, tour.id, &tour.name, &spec.topic, venues, std::slice::from_ref(&s)).await?;
+    let places = Places::load(
+        conn,
+        tour.id,
+        &tour.name,
+        &spec.topic,
+        venues,
+        std::slice::from_ref(&s),
+    )
+    .await?;
     Ok(Some((s, places)))
 }
 
@@ -51,7 +59,10 @@ pub(crate) async fn remind(
         let mail = TourNotice {
             recipient: people::display_name(conn, lecturer).await?,
             subject: format!("宣讲提醒：{}", notices::day_label(s.day)),
-            lead: format!("提醒：您在“{}”巡回宣讲中有一场宣讲即将举行：", places.tour_name),
+            lead: format!(
+                "提醒：您在“{}”巡回宣讲中有一场宣讲即将举行：",
+                places.tour_name
+            ),
             lines: vec![jinguo_mail::TourLine {
                 text: places.line(&s),
                 link: None,

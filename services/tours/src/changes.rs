@@ -103,7 +103,9 @@ pub async fn remove(
         return Err(invalid("day", "这一天不在宣讲期间"));
     }
     if let Some(v) = removal.volunteer
-        && store::volunteer(conn, v).await?.is_none_or(|x| x.county != row.county)
+        && store::volunteer(conn, v)
+            .await?
+            .is_none_or(|x| x.county != row.county)
     {
         return Err(invalid("volunteer", "没有这位讲师"));
     }
@@ -185,7 +187,10 @@ async fn repair_and_tell(
     }
     for (before, after) in &mut changed {
         after.sequence = before.sequence + 1;
-        match fresh.get_mut(&before.village.to_string()).and_then(|v| v.pop()) {
+        match fresh
+            .get_mut(&before.village.to_string())
+            .and_then(|v| v.pop())
+        {
             Some(n) => {
                 after.volunteer = n.lecturer.parse().ok();
                 after.day = n.date;

@@ -50,7 +50,11 @@ impl Tours {
     /// Outside any transaction: solving takes seconds, and holding a transaction open that
     /// long would block SQLite's one writer. The result is written in a short transaction
     /// that checks the request is still current, so a redelivery changes nothing.
-    fn on_plan<'a>(&'a self, store: &'a Store, job: PlanTour) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn on_plan<'a>(
+        &'a self,
+        store: &'a Store,
+        job: PlanTour,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             handled(crate::plan::plan_tour(store, &self.settings, job.tour, job.request).await)
         })
@@ -75,8 +79,14 @@ impl Tours {
         Box::pin(async move {
             let now = jinguo_bus::now();
             handled(
-                crate::attendance::ask_attendance(conn, &self.settings, job.session, job.sequence, now)
-                    .await,
+                crate::attendance::ask_attendance(
+                    conn,
+                    &self.settings,
+                    job.session,
+                    job.sequence,
+                    now,
+                )
+                .await,
             )
         })
     }

@@ -40,8 +40,8 @@ pub use refusal::{LineError, Refusal};
 pub use rules::{Removal, Settings, TOPICS, TourSpec, VENUES};
 pub use tour::{MANAGE_TOURS, NewTour, VillageVenue, create_tour, may_manage};
 pub use views::{
-    DayView, LecturerView, TalkView, TourLine, TourView, TownshipCoverage, UnassignedView,
-    SessionView, VillagePoint, counties_for, map_svg, schedule_ics, session_view, tour_view,
+    DayView, LecturerView, SessionView, TalkView, TourLine, TourView, TownshipCoverage,
+    UnassignedView, VillagePoint, counties_for, map_svg, schedule_ics, session_view, tour_view,
     tours_for,
 };
 pub use volunteers::{

@@ -68,7 +68,10 @@ impl Places {
         let village = venues
             .keys()
             .map(|c| {
-                let town = names.get(&c.at_level(OrgLevel::Township)).cloned().unwrap_or_default();
+                let town = names
+                    .get(&c.at_level(OrgLevel::Township))
+                    .cloned()
+                    .unwrap_or_default();
                 let name = names.get(c).cloned().unwrap_or_default();
                 (*c, format!("{town}{name}"))
             })
@@ -98,7 +101,8 @@ impl Places {
     }
 
     pub fn lecturer(&self, v: Option<Uuid>) -> &str {
-        v.and_then(|v| self.lecturer.get(&v)).map_or("（待定）", String::as_str)
+        v.and_then(|v| self.lecturer.get(&v))
+            .map_or("（待定）", String::as_str)
     }
 
     /// "12月8日（周二）09:00–10:30 某镇某村妇女之家".
@@ -132,7 +136,12 @@ pub fn uid(tour: Uuid, s: &SessionRow) -> String {
 }
 
 /// The calendar file of `sessions`.
-pub fn calendar(places: &Places, method: Method, sessions: &[&SessionRow], now: DateTime<Utc>) -> String {
+pub fn calendar(
+    places: &Places,
+    method: Method,
+    sessions: &[&SessionRow],
+    now: DateTime<Utc>,
+) -> String {
     let events: Vec<Event> = sessions.iter().map(|s| places.event(s)).collect();
     ics::calendar(method, &events, now.naive_utc())
 }
@@ -143,7 +152,12 @@ fn attachment(body: String, method: Method) -> Attachment {
         Method::Cancel => "CANCEL",
     };
     Attachment {
-        filename: if method == "CANCEL" { "宣讲取消.ics" } else { "宣讲安排.ics" }.to_owned(),
+        filename: if method == "CANCEL" {
+            "宣讲取消.ics"
+        } else {
+            "宣讲安排.ics"
+        }
+        .to_owned(),
         content_type: format!("text/calendar; charset=UTF-8; method={method}"),
         body,
     }
@@ -298,7 +312,11 @@ fn working_day_before(settings: &Settings, county: OrgCode, day: NaiveDate) -> N
 /// When the reminder of `s` goes out: office opening on the working day before.
 pub fn reminder_at(settings: &Settings, s: &SessionRow) -> DateTime<Utc> {
     let county = s.village.at_level(OrgLevel::County);
-    local(settings, working_day_before(settings, county, s.day), settings.office_opens)
+    local(
+        settings,
+        working_day_before(settings, county, s.day),
+        settings.office_opens,
+    )
 }
 
 /// When the host is asked for attendance: the talk's end.

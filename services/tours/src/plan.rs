@@ -74,7 +74,10 @@ pub async fn instance_of(
     let volunteers = store::volunteers_of(conn, row.county).await?;
     let homes: HashMap<OrgCode, OrgUnit> = orgs::units(
         conn,
-        &volunteers.iter().map(|v| v.home_village).collect::<Vec<_>>(),
+        &volunteers
+            .iter()
+            .map(|v| v.home_village)
+            .collect::<Vec<_>>(),
     )
     .await?
     .into_iter()
@@ -84,7 +87,10 @@ pub async fn instance_of(
     let mut names = HashMap::new();
     for v in volunteers {
         let id = v.person_id;
-        if removals.iter().any(|r| r.volunteer == Some(id) && r.day.is_none()) {
+        if removals
+            .iter()
+            .any(|r| r.volunteer == Some(id) && r.day.is_none())
+        {
             continue;
         }
         let Some(home) = homes.get(&v.home_village).and_then(|u| u.location) else {
@@ -176,7 +182,11 @@ fn tour_days(
     period
         .days
         .into_iter()
-        .filter(|d| !removals.iter().any(|r| r.volunteer.is_none() && r.day == Some(*d)))
+        .filter(|d| {
+            !removals
+                .iter()
+                .any(|r| r.volunteer.is_none() && r.day == Some(*d))
+        })
         .collect()
 }
 
@@ -190,7 +200,9 @@ pub async fn request_plan(
 ) -> Result<TourRow, Refusal> {
     let (mut row, _) = managed(conn, by, tour, true, now).await?;
     if row.state == TourState::Published {
-        return Err(conflict("已发布的宣讲安排不能重新计算，请用调整（取消某位讲师或某一天）"));
+        return Err(conflict(
+            "已发布的宣讲安排不能重新计算，请用调整（取消某位讲师或某一天）",
+        ));
     }
     let request = jinguo_bus::new_id();
     row.state = TourState::Planning;

@@ -69,7 +69,10 @@ pub(crate) fn topic(field: &'static str, raw: &str) -> Result<String, Refusal> {
     if TOPICS.contains(&t) {
         Ok(t.to_owned())
     } else {
-        Err(invalid(field, format!("“{t}”不是可选的宣讲主题（{}）", TOPICS.join("、"))))
+        Err(invalid(
+            field,
+            format!("“{t}”不是可选的宣讲主题（{}）", TOPICS.join("、")),
+        ))
     }
 }
 
@@ -88,7 +91,11 @@ pub(crate) fn name(field: &'static str, raw: &str) -> Result<String, Refusal> {
     Ok(n.to_owned())
 }
 
-pub(crate) fn within(field: &'static str, value: u32, (lo, hi): (u32, u32)) -> Result<u32, Refusal> {
+pub(crate) fn within(
+    field: &'static str,
+    value: u32,
+    (lo, hi): (u32, u32),
+) -> Result<u32, Refusal> {
     if (lo..=hi).contains(&value) {
         Ok(value)
     } else {
@@ -134,6 +141,10 @@ impl Settings {
     }
 
     pub(crate) fn link(&self, secret: &jinguo_auth::Secret) -> String {
-        format!("{}/link/{}", self.public_url.trim_end_matches('/'), secret.expose())
+        format!(
+            "{}/link/{}",
+            self.public_url.trim_end_matches('/'),
+            secret.expose()
+        )
     }
 }

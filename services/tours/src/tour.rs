@@ -177,7 +177,8 @@ async fn villages_in_scope(
     listed: &[VillageVenue],
 ) -> Result<Vec<TourVillageRow>, Refusal> {
     let in_scope = |code: &OrgCode| {
-        code.is_within(&county) && (townships.is_empty() || townships.iter().any(|t| code.is_within(t)))
+        code.is_within(&county)
+            && (townships.is_empty() || townships.iter().any(|t| code.is_within(t)))
     };
     let mut out: Vec<TourVillageRow> = Vec::new();
     if listed.is_empty() {
@@ -222,7 +223,10 @@ async fn villages_in_scope(
         }
         let found = orgs::units(conn, &codes).await?;
         if found.len() != codes.len() || found.iter().any(|u| u.location.is_none()) {
-            return Err(invalid("villages", "所选村（社区）中有的不存在或没有位置信息"));
+            return Err(invalid(
+                "villages",
+                "所选村（社区）中有的不存在或没有位置信息",
+            ));
         }
         out.sort_by_key(|v| v.village);
     }

@@ -157,7 +157,8 @@ pub async fn tours_for(
                 .collect()
         };
         for c in found {
-            if !counties.contains(&c) && crate::tour::may_manage(conn, person, c, now).await.is_ok() {
+            if !counties.contains(&c) && crate::tour::may_manage(conn, person, c, now).await.is_ok()
+            {
                 counties.push(c);
             }
         }
@@ -201,7 +202,9 @@ pub async fn counties_for(
         };
         for u in units {
             if !out.iter().any(|(c, _)| *c == u.code)
-                && crate::tour::may_manage(conn, person, u.code, now).await.is_ok()
+                && crate::tour::may_manage(conn, person, u.code, now)
+                    .await
+                    .is_ok()
             {
                 out.push((u.code, u.name));
             }
@@ -271,7 +274,11 @@ async fn talks(
             date: s.day,
             day: day_label(s.day),
             time: time_label(s.starts, s.ends),
-            state: if published { talk_state(s.state) } else { "计划" },
+            state: if published {
+                talk_state(s.state)
+            } else {
+                "计划"
+            },
             women: s.attendance.as_ref().map(|a| a.women),
         })
         .collect();
@@ -312,7 +319,9 @@ pub async fn tour_view(
         .iter()
         .map(|l| (l.id.as_str(), (l.home_lat, l.home_lon)))
         .collect();
-    let km = |a: (f64, f64), b: (f64, f64)| jinguo_tours::haversine_km(a.0, a.1, b.0, b.1) * inst.road_factor;
+    let km = |a: (f64, f64), b: (f64, f64)| {
+        jinguo_tours::haversine_km(a.0, a.1, b.0, b.1) * inst.road_factor
+    };
     let mut lecturers: Vec<LecturerView> = per_lecturer
         .into_iter()
         .map(|(id, talks)| {
@@ -336,7 +345,10 @@ pub async fn tour_view(
             }
             LecturerView {
                 id,
-                name: talks.first().map(|t| t.lecturer.clone()).unwrap_or_default(),
+                name: talks
+                    .first()
+                    .map(|t| t.lecturer.clone())
+                    .unwrap_or_default(),
                 talks,
                 km: (total * 10.0).round() / 10.0,
             }
@@ -443,7 +455,11 @@ pub async fn tour_view(
     let removed = removals
         .iter()
         .map(|r| match (r.volunteer, r.day) {
-            (Some(v), Some(d)) => format!("{} {}", names_of.get(&v).map_or("讲师", |s| s), day_label(d)),
+            (Some(v), Some(d)) => format!(
+                "{} {}",
+                names_of.get(&v).map_or("讲师", |s| s),
+                day_label(d)
+            ),
             (Some(v), None) => format!("{}（全部场次）", names_of.get(&v).map_or("讲师", |s| s)),
             (None, Some(d)) => format!("{}（全天）", day_label(d)),
             (None, None) => String::new(),
@@ -563,7 +579,10 @@ pub struct SessionView {
 }
 
 /// The talk `session`, with names, or `None`.
-pub async fn session_view(conn: &mut Conn<'_>, session: Uuid) -> Result<Option<SessionView>, Refusal> {
+pub async fn session_view(
+    conn: &mut Conn<'_>,
+    session: Uuid,
+) -> Result<Option<SessionView>, Refusal> {
     let Some(s) = store::session(conn, session).await? else {
         return Ok(None);
     };
@@ -572,7 +591,15 @@ pub async fn session_view(conn: &mut Conn<'_>, session: Uuid) -> Result<Option<S
     };
     let spec = crate::tour::spec_of(&row)?;
     let venues = venues(conn, row.id).await?;
-    let places = Places::load(conn, row.id, &row.name, &spec.topic, venues, std::slice::from_ref(&s)).await?;
+    let places = Places::load(
+        conn,
+        row.id,
+        &row.name,
+        &spec.topic,
+        venues,
+        std::slice::from_ref(&s),
+    )
+    .await?;
     Ok(Some(SessionView {
         tour: row.name.clone(),
         topic: spec.topic,

@@ -119,7 +119,10 @@ async fn add_checked(
     }
     let village = orgs::get(conn, c.village).await?;
     if village.as_ref().is_none_or(|u| u.location.is_none()) {
-        return Err(invalid("home_village", "没有这个村（社区），或它没有位置信息"));
+        return Err(invalid(
+            "home_village",
+            "没有这个村（社区），或它没有位置信息",
+        ));
     }
     let person_id = match jinguo_store::staff::find_by_email(conn, &c.email).await? {
         Some((id, _)) => {
@@ -211,7 +214,11 @@ fn from_record(record: &csv::StringRecord) -> Result<NewVolunteer, (&'static str
             .map_err(|_| (field, format!("“{s}”不是日期（例如 2026-12-01）")))
     };
     let optional_date = |field: &'static str, s: &str| {
-        if s.is_empty() { Ok(None) } else { date(field, s).map(Some) }
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            date(field, s).map(Some)
+        }
     };
     let max_per_day = at(5)
         .parse::<u32>()
@@ -261,7 +268,10 @@ pub async fn import_volunteers(
                 continue;
             }
         };
-        match from_record(&record).map_err(|(f, m)| invalid(f, m)).and_then(|v| check(&v)) {
+        match from_record(&record)
+            .map_err(|(f, m)| invalid(f, m))
+            .and_then(|v| check(&v))
+        {
             Ok(c) if !emails.insert(c.email.clone()) => errors.push(LineError {
                 line,
                 field: column_of("email"),

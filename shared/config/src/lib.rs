@@ -523,7 +523,9 @@ impl Config {
             },
             tours: ToursConfig {
                 plan_time_limit: std::time::Duration::from_millis(
-                    l.at_most("tours.plan_time_limit_ms", 300_000)?.max(100).into(),
+                    l.at_most("tours.plan_time_limit_ms", 300_000)?
+                        .max(100)
+                        .into(),
                 ),
                 link_valid_for: minutes(24 * 60 * u64::from(l.at_most("tours.link_days", 366)?)),
             },

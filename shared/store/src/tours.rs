@@ -105,7 +105,10 @@ pub async fn insert_volunteer(conn: &mut Conn<'_>, v: &VolunteerRow) -> Result<(
     Ok(())
 }
 
-pub async fn volunteer(conn: &mut Conn<'_>, person: Uuid) -> Result<Option<VolunteerRow>, StoreError> {
+pub async fn volunteer(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+) -> Result<Option<VolunteerRow>, StoreError> {
     let query = volunteers::table.find(person.to_string());
     let row = on_backend!(conn, |c| query
         .select(VolunteerRecord::as_select())
@@ -217,7 +220,11 @@ impl TryFrom<TourRecord> for TourRow {
             county: org(&r.county_code)?,
             spec: r.spec,
             state: parse(&r.state, "tour state")?,
-            plan_request: r.plan_request.as_deref().map(|s| parse(s, "plan request")).transpose()?,
+            plan_request: r
+                .plan_request
+                .as_deref()
+                .map(|s| parse(s, "plan request"))
+                .transpose()?,
             plan: r.plan,
             plan_note: r.plan_note,
             removals: r.removals,
@@ -441,7 +448,11 @@ impl TryFrom<SessionRecord> for SessionRow {
             tour_id: parse(&r.tour_id, "tour id")?,
             village: org(&r.village_code)?,
             n: r.n.max(0) as u32,
-            volunteer: r.volunteer_id.as_deref().map(|v| parse(v, "volunteer")).transpose()?,
+            volunteer: r
+                .volunteer_id
+                .as_deref()
+                .map(|v| parse(v, "volunteer"))
+                .transpose()?,
             day: date(&r.day)?,
             starts: time(&r.starts)?,
             ends: time(&r.ends)?,
@@ -474,7 +485,10 @@ impl From<&SessionRow> for SessionRecord {
     }
 }
 
-pub async fn insert_sessions(conn: &mut Conn<'_>, sessions: &[SessionRow]) -> Result<(), StoreError> {
+pub async fn insert_sessions(
+    conn: &mut Conn<'_>,
+    sessions: &[SessionRow],
+) -> Result<(), StoreError> {
     for s in sessions {
         let insert = diesel::insert_into(tour_sessions::table).values(SessionRecord::from(s));
         on_backend!(conn, |c| insert.execute(c).await)?;

@@ -3,7 +3,8 @@
 //! it is (lecturer, date, start and end), so only the people a change touches hear of it; the
 //! villages that lost their talk are placed again where room is left: after the last published
 //! talk of a day (its earlier talks keep their times; the lecturer may wait between them) or on
-//! a day that had none, never back to the day it was declined from. The instance given is the one
+//! a day that had none, never back to the lecturer who gave it up (she declined it, or her day or
+//! she was taken out). The instance given is the one
 //! after the change (a lecturer removed, or marked unavailable on a day taken out): a published
 //! session it no longer allows is dropped too.
 
@@ -91,13 +92,20 @@ pub fn repair(inst: &Instance, published: &Schedule, dropped: &[Session]) -> Sch
         .iter()
         .filter_map(|s| village_index.get(s.village.as_str()).copied())
         .collect();
-    // A declined talk does not go back to the day it was declined from.
+    // A talk given up does not go back to the lecturer who gave it up: she declined it, or
+    // her day or she herself was taken out (then she has no day to take it anyway).
+    let lecturer_index: HashMap<&str, usize> = inst
+        .lecturers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.as_str(), i))
+        .collect();
     let declined: Vec<(usize, usize)> = dropped
         .iter()
         .filter_map(|s| {
             Some((
                 *village_index.get(s.village.as_str())?,
-                *day_index.get(&(s.lecturer.as_str(), s.date))?,
+                *lecturer_index.get(s.lecturer.as_str())?,
             ))
         })
         .collect();
@@ -138,8 +146,8 @@ pub fn repair(inst: &Instance, published: &Schedule, dropped: &[Session]) -> Sch
 }
 
 /// Places `waiting` villages, cheapest first, each where it adds the least travel: after a
-/// day's kept talks or on an empty day, among the days it is offered, never on a day in
-/// `declined` for that village. Returns those left.
+/// day's kept talks or on an empty day, among the days it is offered, never with a lecturer
+/// in `declined` for that village. Returns those left.
 fn place_cheapest_first(
     p: &Problem,
     days: &mut [Day],
@@ -152,7 +160,7 @@ fn place_cheapest_first(
             for &di in &p.candidates[v] {
                 let (di, day) = (di as usize, &days[di as usize]);
                 // At most one talk per village per date, whoever gives it.
-                if declined.contains(&(v, di))
+                if declined.contains(&(v, day.lecturer))
                     || (p.inst.villages[v].sessions > 1
                         && days.iter().any(|d| d.date == day.date && d.holds(v)))
                 {
