@@ -76,12 +76,12 @@ impl Places {
                 (*c, format!("{town}{name}"))
             })
             .collect();
-        let mut lecturer = HashMap::new();
-        for v in sessions.iter().filter_map(|s| s.volunteer) {
-            if let std::collections::hash_map::Entry::Vacant(e) = lecturer.entry(v) {
-                e.insert(people::display_name(conn, v).await?);
-            }
-        }
+        let ids: Vec<Uuid> = sessions.iter().filter_map(|s| s.volunteer).collect();
+        let lecturer = people::names(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, (name, _))| (id, name))
+            .collect();
         Ok(Places {
             tour_id,
             tour_name: tour_name.to_owned(),

@@ -83,6 +83,11 @@ pub async fn instance_of(
     .into_iter()
     .map(|u| (u.code, u))
     .collect();
+    let people = people::names(
+        conn,
+        &volunteers.iter().map(|v| v.person_id).collect::<Vec<_>>(),
+    )
+    .await?;
     let mut lecturers = Vec::new();
     let mut names = HashMap::new();
     for v in volunteers {
@@ -96,10 +101,10 @@ pub async fn instance_of(
         let Some(home) = homes.get(&v.home_village).and_then(|u| u.location) else {
             continue;
         };
-        if !jinguo_store::staff::is_active(conn, id).await? {
+        // A disabled person gives no talks.
+        let Some((name, true)) = people.get(&id).cloned() else {
             continue;
-        }
-        let name = people::display_name(conn, id).await?;
+        };
         let available = days
             .iter()
             .copied()

@@ -80,3 +80,22 @@ pub async fn display_name(conn: &mut Conn<'_>, id: Uuid) -> Result<String, Store
         .map(|p| p.display_name)
         .unwrap_or_default())
 }
+
+/// The names of `ids` and whether each is active, in one query per 500 (an unknown id is left
+/// out): what a page listing many people needs.
+pub async fn names(
+    conn: &mut Conn<'_>,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (String, bool)>, StoreError> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let query = people::table
+            .filter(people::id.eq_any(chunk.iter().map(Uuid::to_string).collect::<Vec<_>>()))
+            .select((people::id, people::display_name, people::active));
+        let rows: Vec<(String, String, bool)> = on_backend!(conn, |c| query.load(c).await)?;
+        for (id, name, active) in rows {
+            out.insert(parse(&id, "people id")?, (name, active));
+        }
+    }
+    Ok(out)
+}
