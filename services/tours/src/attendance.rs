@@ -192,3 +192,25 @@ pub async fn record_attendance(
     .await?;
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_bounded_naming_the_field() {
+        let r = parse_record(" 36 ", "yes", "反响热烈").unwrap();
+        assert_eq!(
+            (r.women, r.topic_covered, r.note.as_str()),
+            (36, true, "反响热烈")
+        );
+        let field = |w: &str, t: &str| match parse_record(w, t, "") {
+            Err(Refusal::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field("很多", "yes"), "women");
+        assert_eq!(field("-1", "yes"), "women");
+        assert_eq!(field("5001", "yes"), "women");
+        assert_eq!(field("3", ""), "topic_covered");
+    }
+}

@@ -358,3 +358,16 @@ pub async fn cancel_timers(conn: &mut Conn<'_>, s: &SessionRow) -> Result<(), Re
     timers::cancel(conn, &timer_key("tour.attendance", s)).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_read_in_chinese() {
+        assert_eq!(day_label("2026-12-08".parse().unwrap()), "12月8日（周二）");
+        assert_eq!(day_label("2027-01-03".parse().unwrap()), "1月3日（周日）");
+        let t = |s| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert_eq!(time_label(t("09:00"), t("10:30")), "09:00–10:30");
+    }
+}

@@ -148,3 +148,50 @@ impl Settings {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removal_covers_exactly_what_it_names() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let d1: NaiveDate = "2027-03-01".parse().unwrap();
+        let d2: NaiveDate = "2027-03-02".parse().unwrap();
+        let lecturer = Removal {
+            volunteer: Some(a),
+            day: None,
+        };
+        assert!(lecturer.covers(a, d1) && lecturer.covers(a, d2) && !lecturer.covers(b, d1));
+        let day = Removal {
+            volunteer: None,
+            day: Some(d1),
+        };
+        assert!(day.covers(a, d1) && day.covers(b, d1) && !day.covers(a, d2));
+        let both = Removal {
+            volunteer: Some(a),
+            day: Some(d1),
+        };
+        assert!(both.covers(a, d1) && !both.covers(a, d2) && !both.covers(b, d1));
+    }
+
+    #[test]
+    fn names_topics_and_numbers_are_bounded_naming_the_field() {
+        assert_eq!(name("name", "  李梅 ").unwrap(), "李梅");
+        for bad in ["", "   ", "李\u{7}梅"] {
+            assert!(matches!(
+                name("name", bad),
+                Err(Refusal::Invalid { field: "name", .. })
+            ));
+        }
+        assert!(name("name", &"长".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert_eq!(topic("topic", " 家风家教").unwrap(), "家风家教");
+        assert!(matches!(
+            topic("topic", "跳舞"),
+            Err(Refusal::Invalid { field: "topic", .. })
+        ));
+        assert!(within("n", 0, (1, 6)).is_err() && within("n", 7, (1, 6)).is_err());
+        assert_eq!(within("n", 6, (1, 6)).unwrap(), 6);
+        assert!(note("note", &"字".repeat(MAX_NOTE_CHARS + 1)).is_err());
+    }
+}

@@ -609,3 +609,32 @@ pub async fn session_view(
         women: s.attendance.as_ref().map(|a| a.women),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_map_places_every_village_coloured_by_status_with_names_escaped() {
+        let p = |name: &str, status, lat, lon| VillagePoint {
+            name: name.into(),
+            status,
+            lat,
+            lon,
+        };
+        let svg = map_svg(&[
+            p("什川镇上车村", "已举行", 36.14, 104.08),
+            p("南庄<村>", "已安排", 36.20, 104.10),
+            p("北庄村", "未覆盖", 36.22, 104.04),
+        ]);
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(svg.contains("#1b7f3b") && svg.contains("#1f5fbf") && svg.contains("#c62828"));
+        assert!(svg.contains("南庄&lt;村&gt;") && !svg.contains("南庄<村>"));
+        // Every point inside the box.
+        for c in svg.split("cx=\"").skip(1) {
+            let x: f64 = c.split('"').next().unwrap().parse().unwrap();
+            assert!((0.0..=640.0).contains(&x));
+        }
+        assert_eq!(map_svg(&[]).matches("<circle").count(), 0);
+    }
+}

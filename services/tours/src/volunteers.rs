@@ -329,3 +329,80 @@ pub async fn volunteers_of(
     }
     Ok(store::volunteers_of(conn, county).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(fields: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(fields.to_vec())
+    }
+
+    #[test]
+    fn a_csv_row_reads_lists_and_dates() {
+        let v = from_record(&record(&[
+            "李梅",
+            "limei@example.cn",
+            "",
+            "620122103201",
+            "家风家教、法律宣传",
+            "2",
+            "2027-03-01",
+            "",
+            "2027-03-08;2027-03-09",
+        ]))
+        .unwrap();
+        assert_eq!(v.topics, ["家风家教", "法律宣传"]);
+        assert_eq!(v.phone, None);
+        assert_eq!(v.available_from, Some("2027-03-01".parse().unwrap()));
+        assert_eq!(v.available_to, None);
+        assert_eq!(v.unavailable.len(), 2);
+        assert!(check(&v).is_ok());
+    }
+
+    #[test]
+    fn a_bad_csv_field_is_named() {
+        let bad = |i: usize, value: &str| {
+            let mut f = vec![
+                "李梅",
+                "limei@example.cn",
+                "",
+                "620122103201",
+                "家风家教",
+                "2",
+                "",
+                "",
+                "",
+            ];
+            f[i] = value;
+            from_record(&record(&f))
+                .map_err(|(field, _)| field)
+                .and_then(|v| match check(&v) {
+                    Err(Refusal::Invalid { field, .. }) => Err(field),
+                    _ => Ok(()),
+                })
+        };
+        assert_eq!(bad(1, "not-mail"), Err("email"));
+        assert_eq!(bad(2, "12345"), Err("phone"));
+        assert_eq!(
+            bad(3, "620122103000"),
+            Err("home_village"),
+            "a township is not a village"
+        );
+        assert_eq!(bad(4, "跳舞"), Err("topics"));
+        assert_eq!(bad(5, "two"), Err("max_per_day"));
+        assert_eq!(bad(5, "9"), Err("max_per_day"));
+        assert_eq!(bad(6, "2027-13-45"), Err("available_from"));
+        assert_eq!(bad(8, "明天"), Err("unavailable"));
+    }
+
+    #[test]
+    fn the_template_names_every_column_and_its_example_reads() {
+        let t = csv_template(OrgCode::parse("620122103201").unwrap());
+        let mut r = csv::Reader::from_reader(t.as_bytes());
+        let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(header.len(), CSV_COLUMNS.len());
+        let row = r.records().next().unwrap().unwrap();
+        assert!(check(&from_record(&row).unwrap()).is_ok());
+    }
+}
