@@ -115,10 +115,12 @@ pub async fn remove(
     }
     row.removals = serde_json::to_string(&removals).expect("serialises");
     store::update_tour(conn, &row).await?;
+    // Talks of days gone by are left for their hosts to record.
+    let today = today(settings, now);
     let dropped: Vec<SessionRow> = store::sessions(conn, tour)
         .await?
         .into_iter()
-        .filter(|s| s.state == SessionState::Scheduled)
+        .filter(|s| s.state == SessionState::Scheduled && s.day >= today)
         .filter(|s| s.volunteer.is_some_and(|v| removal.covers(v, s.day)))
         .collect();
     jinguo_auth::record(
@@ -147,10 +149,14 @@ async fn repair_and_tell(
     }
     let spec = spec_of(row)?;
     let planned = instance_of(conn, settings, row).await?;
+    // The talks still to come take part (and those given up); those of today and before stay
+    // as they are, and nothing is placed on them.
+    let today = today(settings, now);
     let all = store::sessions(conn, row.id).await?;
     let live: Vec<&SessionRow> = all
         .iter()
         .filter(|s| s.state == SessionState::Scheduled && s.volunteer.is_some())
+        .filter(|s| s.day > today || dropped.iter().any(|d| d.id == s.id))
         .collect();
     let published = Schedule {
         sessions: live.iter().map(|s| as_session(s)).collect(),
@@ -164,10 +170,11 @@ async fn repair_and_tell(
         },
     };
     let dropped_sessions: Vec<Session> = dropped.iter().map(as_session).collect();
-    let repaired = jinguo_tours::repair(&planned.instance, &published, &dropped_sessions);
+    let mut instance = planned.instance;
+    instance.days.retain(|d| *d > today);
+    let repaired = jinguo_tours::repair(&instance, &published, &dropped_sessions);
     // Per village, the repaired talks not matching a kept one are where dropped ones went;
     // none goes to a day already begun.
-    let today = today(settings, now);
     let mut fresh: HashMap<String, Vec<Session>> = HashMap::new();
     for s in repaired.sessions {
         fresh.entry(s.village.clone()).or_default().push(s);
