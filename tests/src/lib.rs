@@ -19,6 +19,7 @@ mod process;
 mod proxy;
 pub mod referring;
 mod smtp;
+pub mod touring;
 
 use std::sync::Arc;
 

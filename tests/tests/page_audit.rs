@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use jinguo_tests::nominating::{campaign, links_mailed_to, units};
+use jinguo_tests::touring::published_tour;
 use jinguo_tests::{Backend, Browser, TestApp, add_staff, api_token, eventually, session};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,6 +94,55 @@ async fn pages_pass_the_phone_audit() {
     browser.wait_for("#reason-error").await;
     let refused_review = browser.audit_page().await;
 
+    // A lecture tour, signed out: a lecturer's decline page, and a host's attendance page,
+    // also refused (the topic question left unanswered).
+    let mail_dir = tempfile::tempdir().unwrap();
+    let mut touring = published_tour(&app, mail_dir.path().to_str().unwrap()).await;
+    let mut decline = None;
+    for v in &touring.volunteers {
+        decline = links_mailed_to(&app.store, *v, "【巾帼】宣讲安排")
+            .await
+            .into_iter()
+            .next();
+        if decline.is_some() {
+            break;
+        }
+    }
+    audit(&decline.expect("a lecturer's decline link")).await;
+    let (_, schedule) = app
+        .get_json_as(
+            &format!("/api/v1/tours/{}/schedule", touring.tour),
+            &touring.token,
+        )
+        .await;
+    let talk = &schedule["sessions"][0];
+    let key = format!("tour.attendance:{}:0", talk["session"].as_str().unwrap());
+    app.store
+        .transaction(move |c| {
+            Box::pin(
+                async move { jinguo_store::timers::reschedule(c, &key, chrono::Utc::now()).await },
+            )
+        })
+        .await
+        .unwrap();
+    let host = touring.hosts[talk["village_code"].as_str().unwrap()];
+    let attendance = eventually("the attendance request", Duration::from_secs(30), || {
+        let store = &app.store;
+        async move {
+            links_mailed_to(store, host, "【巾帼】请记录宣讲情况")
+                .await
+                .into_iter()
+                .next()
+        }
+    })
+    .await;
+    audit(&attendance).await;
+    browser.type_into("#women", "36").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for("#topic_covered-error").await;
+    let refused_attendance = browser.audit_page().await;
+    touring.bus.stop().await;
+
     // Signed in as a case officer.
     let (cookie, _) = session(&app.store, officer).await;
     browser.set_cookie(&cookie).await;
@@ -103,6 +153,11 @@ async fn pages_pass_the_phone_audit() {
         refused_review
             .iter()
             .map(|p| format!("the refused review: {p}")),
+    );
+    problems.extend(
+        refused_attendance
+            .iter()
+            .map(|p| format!("the refused attendance record: {p}")),
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
