@@ -1,5 +1,5 @@
 //! Lecture tours for tests: a coordinator of 皋兰县, hosts in the nine villages of 什川镇, four
-//! volunteers, and a tour of 什川镇 planned by the tours worker and published.
+//! volunteers, and a tour of 什川镇: a draft, or planned by the tours worker and published.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,15 +14,20 @@ pub const COUNTY: &str = "620122000000";
 /// 什川镇: nine villages, 620122103201 to 620122103209.
 pub const TOWNSHIP: &str = "620122103000";
 
-/// A published tour and the people around it. Stop `bus` when done.
-pub struct Touring {
-    pub bus: TestBus,
+/// A draft tour and the people around it.
+pub struct Draft {
     pub coordinator: Uuid,
     pub token: String,
     /// Village code → its host.
     pub hosts: HashMap<String, Uuid>,
     pub volunteers: Vec<Uuid>,
     pub tour: String,
+}
+
+/// A published tour, and the bus whose tours worker planned it. Stop `bus` when done.
+pub struct Touring {
+    pub bus: TestBus,
+    pub draft: Draft,
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
@@ -40,48 +45,27 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     body
 }
 
-/// The tours worker and the mailer (mail to files in `mail_dir`) on the in-process bus over
-/// `app`'s database, a tour of 什川镇 from a fortnight on, planned and published.
-pub async fn published_tour(app: &TestApp, mail_dir: &str) -> Touring {
-    let env = [
-        ("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "300"),
-        ("JINGUO_MAIL__DIR", mail_dir),
-        ("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str()),
-    ];
-    let config = crate::test_config(&app.db, &env);
-    let workers = vec![
-        jinguo_mail::mailer_worker(&config).unwrap(),
-        jinguo_tour_program::worker(&config).unwrap(),
-    ];
-    let mut bus = TestBus::build(&app.db, None, workers, app.store.clone(), &env);
-    bus.start_services();
+/// A coordinator of 皋兰县, a host in each village of 什川镇, four volunteers and a draft tour
+/// of 什川镇 from a fortnight on, all made over the API.
+pub async fn draft_tour(app: &TestApp) -> Draft {
     let store = &app.store;
     let coordinator = add_staff(store, "tour-coord@t.cn", "马协调", "coordinator", "620122").await;
     let token = api_token(store, coordinator).await;
     let mut hosts = HashMap::new();
     for i in 1..=9 {
         let village = format!("62012210320{i}");
-        let name = format!("村主任{i}");
-        let host = add_staff(
-            store,
-            &format!("tour-host{i}@t.cn"),
-            &name,
-            "reviewer",
-            &village,
-        )
-        .await;
+        let (email, name) = (format!("tour-host{i}@t.cn"), format!("村主任{i}"));
+        let host = add_staff(store, &email, &name, "reviewer", &village).await;
         hosts.insert(village, host);
     }
     let mut volunteers = Vec::new();
-    for (i, village) in [
+    let homes = [
         "620122103201",
         "620122103204",
         "620122103207",
         "620122103209",
-    ]
-    .iter()
-    .enumerate()
-    {
+    ];
+    for (i, village) in homes.iter().enumerate() {
         let made = post(
             app,
             &token,
@@ -106,37 +90,50 @@ pub async fn published_tour(app: &TestApp, mail_dir: &str) -> Touring {
         }),
     )
     .await;
-    let tour = created["id"].as_str().unwrap().to_owned();
-    post(
-        app,
-        &token,
-        &format!("/api/v1/tours/{tour}/plan"),
-        json!({}),
-    )
-    .await;
-    eventually("the worker plans the tour", Duration::from_secs(60), || {
-        let (token, tour) = (&token, &tour);
-        async move {
-            let (_, v) = app
-                .get_json_as(&format!("/api/v1/tours/{tour}"), token)
-                .await;
-            (v["state"] == "planned").then_some(())
-        }
-    })
-    .await;
-    post(
-        app,
-        &token,
-        &format!("/api/v1/tours/{tour}/publish"),
-        json!({}),
-    )
-    .await;
-    Touring {
-        bus,
+    Draft {
         coordinator,
         token,
         hosts,
         volunteers,
-        tour,
+        tour: created["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// The tours worker and the mailer (mail to files in `mail_dir`) on the in-process bus over
+/// `app`'s database, and [`draft_tour`]'s tour planned and published.
+pub async fn published_tour(app: &TestApp, mail_dir: &str) -> Touring {
+    let env = [
+        ("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "300"),
+        ("JINGUO_MAIL__DIR", mail_dir),
+        ("JINGUO_HTTP__PUBLIC_URL", app.base_url.as_str()),
+    ];
+    let config = crate::test_config(&app.db, &env);
+    let workers = vec![
+        jinguo_mail::mailer_worker(&config).unwrap(),
+        jinguo_tour_program::worker(&config).unwrap(),
+    ];
+    let mut bus = TestBus::build(&app.db, None, workers, app.store.clone(), &env);
+    bus.start_services();
+    let draft = draft_tour(app).await;
+    let (token, tour) = (&draft.token, &draft.tour);
+    post(app, token, &format!("/api/v1/tours/{tour}/plan"), json!({})).await;
+    eventually(
+        "the worker plans the tour",
+        Duration::from_secs(60),
+        || async move {
+            let (_, v) = app
+                .get_json_as(&format!("/api/v1/tours/{tour}"), token)
+                .await;
+            (v["state"] == "planned").then_some(())
+        },
+    )
+    .await;
+    post(
+        app,
+        token,
+        &format!("/api/v1/tours/{tour}/publish"),
+        json!({}),
+    )
+    .await;
+    Touring { bus, draft }
 }

@@ -99,7 +99,7 @@ async fn pages_pass_the_phone_audit() {
     let mail_dir = tempfile::tempdir().unwrap();
     let mut touring = published_tour(&app, mail_dir.path().to_str().unwrap()).await;
     let mut decline = None;
-    for v in &touring.volunteers {
+    for v in &touring.draft.volunteers {
         decline = links_mailed_to(&app.store, *v, "【巾帼】宣讲安排")
             .await
             .into_iter()
@@ -111,8 +111,8 @@ async fn pages_pass_the_phone_audit() {
     audit(&decline.expect("a lecturer's decline link")).await;
     let (_, schedule) = app
         .get_json_as(
-            &format!("/api/v1/tours/{}/schedule", touring.tour),
-            &touring.token,
+            &format!("/api/v1/tours/{}/schedule", touring.draft.tour),
+            &touring.draft.token,
         )
         .await;
     let talk = &schedule["sessions"][0];
@@ -125,7 +125,7 @@ async fn pages_pass_the_phone_audit() {
         })
         .await
         .unwrap();
-    let host = touring.hosts[talk["village_code"].as_str().unwrap()];
+    let host = touring.draft.hosts[talk["village_code"].as_str().unwrap()];
     let attendance = eventually("the attendance request", Duration::from_secs(30), || {
         let store = &app.store;
         async move {

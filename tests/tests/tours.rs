@@ -647,3 +647,76 @@ async fn plan_tour_end_to_end(transport: Transport) {
 }
 
 jinguo_tests::on_both_transports!(plan_tour_end_to_end);
+
+/// The plan job runs outside any transaction, so its idempotence is its own: delivered again it
+/// finds its request answered and changes nothing; a job for a request superseded by a newer one
+/// writes nothing, and the newer one's result is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_job_delivered_again_or_superseded_changes_nothing() {
+    use jinguo_bus::Job;
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        jinguo_tests::Contents::Gansu,
+        &[("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "200")],
+    )
+    .await;
+    let draft = jinguo_tests::touring::draft_tour(&app).await;
+    let config = jinguo_tests::test_config(&app.db, &[("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "200")]);
+    let worker = jinguo_tour_program::worker(&config).unwrap();
+    let tour: Uuid = draft.tour.parse().unwrap();
+    let store = app.store.clone();
+    let row = || {
+        let store = store.clone();
+        async move {
+            store
+                .read(move |c| Box::pin(async move { jinguo_store::tours::tour(c, tour).await }))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let ask = || async {
+        let (status, _) = post(
+            &app,
+            &draft.token,
+            &format!("/api/v1/tours/{tour}/plan"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 202);
+        row().await.plan_request.unwrap()
+    };
+    let deliver = |request: Uuid| {
+        let (worker, store) = (&worker, &app.store);
+        async move {
+            let job = jinguo_tour_program::PlanTour { tour, request }.envelope(Utc::now());
+            worker.handler.handle_outside(store, &job).await.unwrap();
+        }
+    };
+    // No bus runs: the jobs are delivered by hand.
+    let first = ask().await;
+    deliver(first).await;
+    let planned = row().await;
+    assert_eq!(planned.state, jinguo_store::tours::TourState::Planned);
+    deliver(first).await;
+    let again = row().await;
+    assert_eq!(
+        (again.plan, again.planned_at),
+        (planned.plan.clone(), planned.planned_at),
+        "delivered again: nothing changes"
+    );
+
+    let stale = first;
+    let second = ask().await;
+    deliver(stale).await;
+    let waiting = row().await;
+    assert_eq!(
+        waiting.state,
+        jinguo_store::tours::TourState::Planning,
+        "a superseded job writes nothing"
+    );
+    deliver(second).await;
+    let replanned = row().await;
+    assert_eq!(replanned.state, jinguo_store::tours::TourState::Planned);
+    assert!(replanned.planned_at > planned.planned_at);
+}
