@@ -1,11 +1,14 @@
 //! Every page a person meets, audited in a real Chromium at phone size (390 × 844): no
 //! horizontal scrolling, no English in what people read, and no critical or serious WCAG 2.x
-//! A/AA violation that axe-core finds. One test walks the pages so one browser serves them all.
+//! A/AA violation that axe-core finds. One test walks the pages so one browser serves them all:
+//! the public ones, a reviewer's link, a case officer's and a tour coordinator's.
 
 use std::time::Duration;
 
 use jinguo_tests::nominating::{campaign, links_mailed_to, units};
-use jinguo_tests::{Backend, Browser, TestApp, add_staff, api_token, eventually, session};
+use jinguo_tests::{
+    Backend, Browser, TestApp, TestBus, add_staff, api_token, eventually, session, test_config,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_pass_the_phone_audit() {
@@ -99,10 +102,100 @@ async fn pages_pass_the_phone_audit() {
     for path in ["/me", "/referrals", "/referrals/new"] {
         audit(path).await;
     }
+
+    // Signed in as the county's coordinator: the tour and volunteer pages, a tour planned by
+    // the worker (its tables per day, lecturers, coverage and map), and both forms refused.
+    let coordinator = add_staff(&app.store, "c@t.cn", "县协调员", "coordinator", "620122").await;
+    let token = api_token(&app.store, coordinator).await;
+    let volunteers = "姓名,邮箱,手机,居住村代码,宣讲主题,每日最多场次,可宣讲开始日期,可宣讲结束日期,不可宣讲日期\n\
+        李梅,limei@t.cn,,620122100201,家风家教,3,,,\n\
+        王芳,wangfang@t.cn,,620122103201,家风家教、法律宣传,3,,,2026-12-09\n";
+    let imported = app
+        .client
+        .post(format!("{base}/api/v1/volunteers/import"))
+        .bearer_auth(&token)
+        .body(volunteers)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 201);
+    let created: serde_json::Value = app
+        .client
+        .post(format!("{base}/api/v1/tours"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "name": "2026年冬季皋兰县巡回宣讲", "county": "620122000000",
+            "townships": ["620122100000", "620122103000"],
+            "from": "2026-12-07", "to": "2026-12-18", "topic": "家风家教",
+            "session_minutes": 90, "day_start": "09:00", "day_end": "17:00"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tour = created["id"].as_str().unwrap().to_owned();
+    let asked = app
+        .client
+        .post(format!("{base}/api/v1/tours/{tour}/plan"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    let extra = [("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "300")];
+    let config = test_config(&app.db, &extra);
+    let mut bus = TestBus::build(
+        &app.db,
+        None,
+        vec![jinguo_tour_program::worker(&config).unwrap()],
+        app.store.clone(),
+        &extra,
+    );
+    bus.start_services();
+    eventually("the plan", Duration::from_secs(60), || {
+        let (app, token, tour) = (&app, &token, &tour);
+        async move {
+            let (_, t) = app
+                .get_json_as(&format!("/api/v1/tours/{tour}"), token)
+                .await;
+            (t["state"] == "planned").then_some(())
+        }
+    })
+    .await;
+    bus.stop().await;
+    let (cookie, _) = session(&app.store, coordinator).await;
+    browser.set_cookie(&cookie).await;
+    for path in ["/me", "/tours", "/volunteers", &format!("/tours/{tour}")] {
+        audit(path).await;
+    }
+    browser.goto(&format!("{base}/tours")).await;
+    browser
+        .click("form[action=\"/tours#new\"] p > button[value=create]")
+        .await;
+    browser.wait_for("#name-error").await;
+    let refused_tour = browser.audit_page().await;
+    browser.goto(&format!("{base}/volunteers")).await;
+    browser
+        .click("form[action=\"/volunteers#add\"] > button[type=submit]")
+        .await;
+    browser.wait_for("#add-name-error").await;
+    let refused_volunteer = browser.audit_page().await;
     problems.extend(
         refused_review
             .iter()
             .map(|p| format!("the refused review: {p}")),
+    );
+    problems.extend(
+        refused_tour
+            .iter()
+            .map(|p| format!("the refused tour: {p}")),
+    );
+    problems.extend(
+        refused_volunteer
+            .iter()
+            .map(|p| format!("the refused volunteer: {p}")),
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -629,21 +629,49 @@ async fn pages_ask_for_sign_in_and_rights(backend: Backend) {
     assert!(!page.contains("href=\"/tours\""), "{page}");
 }
 
-mod sqlite {
-    use jinguo_tests::Backend;
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_coordinator_registers_volunteers_by_form_and_by_csv() {
-        super::a_coordinator_registers_volunteers_by_form_and_by_csv(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages() {
-        super::a_coordinator_plans_and_publishes_a_tour_from_the_pages(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn pages_ask_for_sign_in_and_rights() {
-        super::pages_ask_for_sign_in_and_rights(Backend::Sqlite).await
-    }
+/// A coordinator of a city chooses the county first; “列出所选县（区）的乡镇” posts the form back
+/// with that county's townships to tick and everything typed kept.
+async fn a_city_coordinator_chooses_the_county_first(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let me = Coordinator::at(&app, "city@example.cn", "市协调员", "6201").await;
+    let (status, page) = me.get("/tours").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<option value=\"\" selected>请选择县（区）</option>"),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"620122000000\">皋兰县</option>"));
+    assert!(
+        !page.contains("name=\"townships\""),
+        "no townships before a county"
+    );
+    let (status, _, page) = me
+        .post(
+            "/tours",
+            &[
+                ("step", "pick"),
+                ("name", "兰州市巡回宣讲"),
+                ("county", COUNTY),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("<option value=\"{COUNTY}\" selected>皋兰县")));
+    assert!(
+        page.contains(&format!("value=\"{SHIDONG}\"> 石洞镇")),
+        "{page}"
+    );
+    assert!(page.contains("value=\"兰州市巡回宣讲\""));
+    assert!(
+        !page.contains("class=\"error\""),
+        "a step of the form refuses nothing"
+    );
+    assert_names_only(&page);
 }
+
+jinguo_tests::on_both_backends!(
+    a_city_coordinator_chooses_the_county_first,
+    a_coordinator_registers_volunteers_by_form_and_by_csv,
+    a_coordinator_plans_and_publishes_a_tour_from_the_pages,
+    pages_ask_for_sign_in_and_rights,
+);
