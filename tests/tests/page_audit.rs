@@ -1,6 +1,7 @@
 //! Every page a person meets, audited in a real Chromium at phone size (390 × 844): no
 //! horizontal scrolling, no English in what people read, and no critical or serious WCAG 2.x
-//! A/AA violation that axe-core finds. One test walks the pages so one browser serves them all.
+//! A/AA violation that axe-core finds. One test walks the pages so one browser serves them all:
+//! the public ones, a reviewer's link, a case officer's and a tour coordinator's.
 
 use std::time::Duration;
 
@@ -149,6 +150,28 @@ async fn pages_pass_the_phone_audit() {
     for path in ["/me", "/referrals", "/referrals/new"] {
         audit(path).await;
     }
+
+    // Signed in as the county's coordinator: the tour and volunteer pages, the published tour
+    // (its tables per day, lecturers, coverage, map and removal form), and both forms refused.
+    let tour = touring.draft.tour.clone();
+    let coordinator = touring.draft.coordinator;
+    let (cookie, _) = session(&app.store, coordinator).await;
+    browser.set_cookie(&cookie).await;
+    for path in ["/me", "/tours", "/volunteers", &format!("/tours/{tour}")] {
+        audit(path).await;
+    }
+    browser.goto(&format!("{base}/tours")).await;
+    browser
+        .click("form[action=\"/tours#new\"] p > button[value=create]")
+        .await;
+    browser.wait_for("#name-error").await;
+    let refused_tour = browser.audit_page().await;
+    browser.goto(&format!("{base}/volunteers")).await;
+    browser
+        .click("form[action=\"/volunteers#add\"] > button[type=submit]")
+        .await;
+    browser.wait_for("#add-name-error").await;
+    let refused_volunteer = browser.audit_page().await;
     problems.extend(
         refused_review
             .iter()
@@ -158,6 +181,16 @@ async fn pages_pass_the_phone_audit() {
         refused_attendance
             .iter()
             .map(|p| format!("the refused attendance record: {p}")),
+    );
+    problems.extend(
+        refused_tour
+            .iter()
+            .map(|p| format!("the refused tour: {p}")),
+    );
+    problems.extend(
+        refused_volunteer
+            .iter()
+            .map(|p| format!("the refused volunteer: {p}")),
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

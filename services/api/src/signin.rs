@@ -230,6 +230,8 @@ struct MePage {
     staff_links: Vec<(String, String)>,
     /// 反家暴联动, for those who work on cases: (open cases, overdue among them).
     referrals: Option<(usize, usize)>,
+    /// 巡回宣讲, for those who manage tours somewhere: the counties by name.
+    tours_in: Option<String>,
     /// 运行状态, for admins.
     admin: bool,
     csrf: String,
@@ -348,6 +350,10 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
             None,
         );
     };
+    let tours_in = match crate::tour_pages::tile(&state, person).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
     let tasks = w
         .tasks
         .into_iter()
@@ -367,6 +373,7 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Res
         nominate: w.nominate,
         staff_links: w.staff_links,
         referrals: w.cases,
+        tours_in,
         admin: principal
             .assignments
             .iter()
