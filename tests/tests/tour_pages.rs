@@ -5,8 +5,10 @@
 //! published, downloaded as a calendar and a workbook; a coordinator of another county is
 //! refused, an unknown tour is a Chinese 404, and the 工作台 leads here.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use chrono::{Datelike, Days, NaiveDate};
 use jinguo_tests::{Backend, TestApp, TestBus, add_staff, eventually, session, test_config};
 use uuid::Uuid;
 
@@ -17,6 +19,30 @@ const SHICHUAN: &str = "620122103000";
 const ZHUANGZIPING: &str = "620122100201";
 const DONGWAN: &str = "620122100202";
 const SHANGCHE: &str = "620122103201";
+
+/// The tours' first day: the Monday at least a fortnight after today in Shanghai, so that the
+/// dates stay ahead of the clock whenever the tests run.
+static MONDAY: LazyLock<NaiveDate> = LazyLock::new(|| {
+    let soon = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        + Days::new(14);
+    soon + Days::new(u64::from((7 - soon.weekday().num_days_from_monday()) % 7))
+});
+
+/// The day `n` days after [`MONDAY`], as a form sends it.
+fn day(n: u64) -> &'static str {
+    static DAYS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..14)
+            .map(|n| (*MONDAY + Days::new(n)).to_string())
+            .collect()
+    });
+    &DAYS[n as usize]
+}
+
+fn label(n: u64) -> String {
+    jinguo_tour_program::day_label(*MONDAY + Days::new(n))
+}
 
 /// A signed-in person with a browser that keeps no cookies and follows no redirects.
 struct Coordinator {
@@ -310,8 +336,8 @@ fn tour_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         ("county", COUNTY),
         ("townships", SHIDONG),
         ("townships", SHICHUAN),
-        ("from", "2026-12-07"),
-        ("to", "2026-12-18"),
+        ("from", day(0)),
+        ("to", day(11)),
         ("topic", "家风家教"),
         ("session_minutes", "60"),
         ("sessions_per_village", "1"),
@@ -332,7 +358,7 @@ async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages(backend: Backen
     let app = TestApp::spawn(backend).await;
     let me = Coordinator::at(&app, "coord@example.cn", "县协调员", "620122").await;
     let lines = csv(&[
-        &format!("李梅,limei@example.cn,,{ZHUANGZIPING},家风家教,3,2026-12-01,2027-01-31,"),
+        &format!("李梅,limei@example.cn,,{ZHUANGZIPING},家风家教,3,2026-12-01,,"),
         &format!("王芳,wangfang@example.cn,,{DONGWAN},家风家教、法律宣传,3,,,2026-12-09"),
         &format!("赵丽,zhaoli@example.cn,,{SHANGCHE},家风家教,3,,,"),
     ]);
@@ -445,7 +471,7 @@ async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages(backend: Backen
         "{page}"
     );
     assert!(page.contains("<table class=\"tour-day\">"), "{page}");
-    assert!(page.contains("12月7日（周一）"), "{page}");
+    assert!(page.contains(&label(0)), "{page}");
     assert!(
         page.contains("李梅") && page.contains("王芳") && page.contains("赵丽"),
         "lecturers by name: {page}"
@@ -497,7 +523,11 @@ async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages(backend: Backen
     assert!(page.contains("已安排"), "{page}");
     assert!(page.contains("<h2 id=\"adjust\">调整安排</h2>"), "{page}");
     assert!(
-        page.contains("<option value=\"2026-12-08\">12月8日（周二）</option>"),
+        page.contains(&format!(
+            "<option value=\"{}\">{}</option>",
+            day(1),
+            label(1)
+        )),
         "{page}"
     );
     assert_names_only(&page);
@@ -532,13 +562,13 @@ async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages(backend: Backen
     let (status, adjusted, _) = me
         .post(
             &format!("{location}/remove"),
-            &[("volunteer", ""), ("day", "2026-12-08")],
+            &[("volunteer", ""), ("day", day(1))],
         )
         .await;
     assert_eq!(status, 303);
     let (_, page) = me.get(&adjusted).await;
     assert!(page.contains("已调整："), "{page}");
-    assert!(page.contains("12月8日（周二）（全天）"), "{page}");
+    assert!(page.contains(&format!("{}（全天）", label(1))), "{page}");
     assert_names_only(&page);
 
     // A topic nobody gives: every village is left out, each with the reason in words.
@@ -571,11 +601,7 @@ async fn a_coordinator_plans_and_publishes_a_tour_from_the_pages(backend: Backen
     let (status, weekend, _) = me
         .post(
             "/tours",
-            &tour_form(&[
-                ("name", "周末宣讲"),
-                ("from", "2026-12-12"),
-                ("to", "2026-12-13"),
-            ]),
+            &tour_form(&[("name", "周末宣讲"), ("from", day(5)), ("to", day(6))]),
         )
         .await;
     assert_eq!(status, 303);

@@ -135,36 +135,52 @@ pub struct TourView {
     pub removed: Vec<String>,
 }
 
-/// The tours of the counties `person` manages tours in, within `under`.
+/// The counties where `person` may manage tours, by code, with their names: the one rule
+/// (`tour.manage` on the county), decided in memory over the person's posts and the permission
+/// table read once, so that a province's admin costs two queries and a list, not one check per
+/// county.
+pub async fn counties_for(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<(OrgCode, String)>, Refusal> {
+    let Some(principal) = jinguo_store::staff::principal(conn, person, now).await? else {
+        return Ok(Vec::new());
+    };
+    let table = jinguo_store::staff::permissions(conn).await?;
+    let mut out: Vec<(OrgCode, String)> = Vec::new();
+    for a in &principal.assignments {
+        let units = match a.org.level() {
+            OrgLevel::County => orgs::units(conn, &[a.org]).await?,
+            level if level < OrgLevel::County => orgs::below(conn, a.org, OrgLevel::County).await?,
+            _ => Vec::new(),
+        };
+        for u in units {
+            let allowed = jinguo_core::auth::authorize(
+                &principal,
+                crate::tour::MANAGE_TOURS,
+                jinguo_core::auth::Target::Org(u.code),
+                &table,
+                now,
+            );
+            if allowed && !out.iter().any(|(c, _)| *c == u.code) {
+                out.push((u.code, u.name));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The tours of the counties `person` manages tours in, newest first.
 pub async fn tours_for(
     conn: &mut Conn<'_>,
     person: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Vec<TourLine>, Refusal> {
-    let Some(principal) = jinguo_store::staff::principal(conn, person, now).await? else {
-        return Ok(Vec::new());
-    };
-    let mut counties: Vec<OrgCode> = Vec::new();
-    for a in &principal.assignments {
-        let unit = a.org;
-        let found = if unit.level() >= OrgLevel::County {
-            vec![unit.at_level(OrgLevel::County)]
-        } else {
-            orgs::below(conn, unit, OrgLevel::County)
-                .await?
-                .into_iter()
-                .map(|u| u.code)
-                .collect()
-        };
-        for c in found {
-            if !counties.contains(&c) && crate::tour::may_manage(conn, person, c, now).await.is_ok()
-            {
-                counties.push(c);
-            }
-        }
-    }
-    let tours = store::tours_in(conn, &counties).await?;
-    let names = orgs::names(conn, &counties).await?;
+    let counties = counties_for(conn, person, now).await?;
+    let codes: Vec<OrgCode> = counties.iter().map(|(c, _)| *c).collect();
+    let names: HashMap<OrgCode, String> = counties.into_iter().collect();
+    let tours = store::tours_in(conn, &codes).await?;
     tours
         .into_iter()
         .map(|t| {
@@ -180,37 +196,6 @@ pub async fn tours_for(
             })
         })
         .collect()
-}
-
-/// The counties where `person` may manage tours, for the creation form's picker.
-pub async fn counties_for(
-    conn: &mut Conn<'_>,
-    person: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Vec<(OrgCode, String)>, Refusal> {
-    let Some(principal) = jinguo_store::staff::principal(conn, person, now).await? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for a in &principal.assignments {
-        let units = if a.org.level() == OrgLevel::County {
-            orgs::units(conn, &[a.org]).await?
-        } else if a.org.level() < OrgLevel::County {
-            orgs::below(conn, a.org, OrgLevel::County).await?
-        } else {
-            Vec::new()
-        };
-        for u in units {
-            if !out.iter().any(|(c, _)| *c == u.code)
-                && crate::tour::may_manage(conn, person, u.code, now)
-                    .await
-                    .is_ok()
-            {
-                out.push((u.code, u.name));
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn talk_state(s: SessionState) -> &'static str {
