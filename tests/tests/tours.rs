@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::{Datelike, Days, Utc};
+use chrono::{Days, Utc};
 use jinguo_store::Store;
 use jinguo_store::mail::OutgoingMail;
 use jinguo_tests::nominating::csrf_of;
@@ -499,6 +499,19 @@ async fn plan_tour_end_to_end(transport: Transport) {
         );
         assert_ne!(removed[u]["lecturer_id"], json!(out.to_string()));
     }
+    // Her decline links now say where the talk went.
+    let old = links_in(&to(&all, out, "【巾帼】宣讲安排")[0].text_body);
+    let page = app
+        .client
+        .get(format!("{}{}", app.base_url, old[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 409);
+    assert!(
+        page.text().await.unwrap().contains("转交"),
+        "superseded, not declinable"
+    );
 
     // The reminder is set for the working day before, at office opening; fired, it reaches
     // the lecturer and the host.
@@ -521,10 +534,14 @@ async fn plan_tour_end_to_end(transport: Transport) {
         local.date_naive() < day && local.format("%H:%M").to_string() == "09:00",
         "{local}"
     );
-    assert!(
-        local.weekday().num_days_from_monday() < 5
-            || day - local.date_naive() <= chrono::Duration::days(1)
-    );
+    // The working day before, on the shipped calendar with the county's overlays.
+    let calendar = config.calendar.load().unwrap();
+    let county = jinguo_core::org::OrgCode::parse(COUNTY).unwrap();
+    let mut before = day.pred_opt().unwrap();
+    while !calendar.is_working_day(before, Some(&county)) {
+        before = before.pred_opt().unwrap();
+    }
+    assert_eq!(local.date_naive(), before, "the working day before {day}");
     fire_timer(&store, key).await;
     let lecturer: Uuid = talk["lecturer_id"].as_str().unwrap().parse().unwrap();
     let host = hosts[talk["village_code"].as_str().unwrap()];

@@ -210,6 +210,14 @@ async fn repair_and_tell(
             }
         }
         notices::cancel_timers(conn, before).await?;
+        // The lecturer's old decline link of the talk says where it went, not "decline".
+        let went = if after.state == SessionState::Scheduled {
+            "转交其他讲师"
+        } else {
+            "转交县妇联另行安排"
+        };
+        jinguo_auth::links::supersede(conn, notices::DECLINE, &before.id.to_string(), went, now)
+            .await?;
         store::update_session(conn, after).await?;
         if after.state == SessionState::Scheduled {
             notices::schedule_timers(conn, settings, after, now).await?;
