@@ -160,6 +160,34 @@ async fn pages_pass_the_phone_audit() {
     for path in ["/me", "/tours", "/volunteers", &format!("/tours/{tour}")] {
         audit(path).await;
     }
+    // A draft tour's page, with its village and venue form open and refused (nothing ticked).
+    let draft: serde_json::Value = app
+        .client
+        .post(format!("{base}/api/v1/tours"))
+        .bearer_auth(&touring.draft.token)
+        .json(&serde_json::json!({
+            "name": "草稿宣讲", "county": "620122000000", "townships": ["620122103000"],
+            "from": "2027-03-01", "to": "2027-03-12", "topic": "家风家教",
+            "session_minutes": 60, "day_start": "09:00", "day_end": "17:00"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let draft_page = format!("/tours/{}", draft["id"].as_str().unwrap());
+    audit(&draft_page).await;
+    browser.goto(&format!("{base}{draft_page}")).await;
+    browser.click("#villages + details > summary").await;
+    browser
+        .execute("document.querySelectorAll('input[name=v]').forEach(c => c.checked = false); return true;")
+        .await;
+    browser
+        .click("form[action$=\"/villages#villages\"] button[type=submit]")
+        .await;
+    browser.wait_for("#villages-error").await;
+    let refused_villages = browser.audit_page().await;
     browser.goto(&format!("{base}/tours")).await;
     browser
         .click("form[action=\"/tours#new\"] p > button[value=create]")
@@ -176,6 +204,11 @@ async fn pages_pass_the_phone_audit() {
         refused_review
             .iter()
             .map(|p| format!("the refused review: {p}")),
+    );
+    problems.extend(
+        refused_villages
+            .iter()
+            .map(|p| format!("the refused village form: {p}")),
     );
     problems.extend(
         refused_attendance

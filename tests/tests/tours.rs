@@ -339,6 +339,14 @@ async fn plan_tour_end_to_end(transport: Transport) {
     assert_eq!(status, 200, "{body}");
     let before = sessions(&app, &token, &tour).await;
     assert_eq!(before.len(), 9);
+    let (status, _) = put(
+        &app,
+        &token,
+        &format!("/api/v1/tours/{tour}/villages"),
+        json!([{ "code": "620122103201" }]),
+    )
+    .await;
+    assert_eq!(status, 409, "published: villages no longer change");
     let all = mails(&store).await;
     let mut lecturers: HashMap<Uuid, Vec<&Value>> = HashMap::new();
     for s in before.values() {
@@ -737,3 +745,136 @@ async fn a_plan_job_delivered_again_or_superseded_changes_nothing() {
     assert_eq!(replanned.state, jinguo_store::tours::TourState::Planned);
     assert!(replanned.planned_at > planned.planned_at);
 }
+
+async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .put(format!("{}{path}", app.base_url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Before publishing, the coordinator chooses the villages and their venues, by API and by
+/// page, the same rule behind both: inside the tour's township, a venue of the two kinds, a
+/// capacity in bounds; another county's coordinator is refused; the tour's page shows them.
+async fn villages_and_venues_are_chosen_before_planning(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let draft = jinguo_tests::touring::draft_tour(&app).await;
+    let path = format!("/api/v1/tours/{}/villages", draft.tour);
+    let chosen = json!([
+        { "code": "620122103201" },
+        { "code": "620122103202", "venue": "新时代文明实践站", "capacity": 80 },
+        { "code": "620122103203", "venue": "妇女之家", "capacity": 40 },
+    ]);
+    let (status, body) = put(&app, &draft.token, &path, chosen.clone()).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("draft")),
+        "{body}"
+    );
+    let (_, view) = app
+        .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
+        .await;
+    assert_eq!(view["villages"], 3);
+    let choices = view["village_choices"][0][1].as_array().unwrap();
+    let second = choices
+        .iter()
+        .find(|v| v["code"] == "620122103202")
+        .unwrap();
+    assert_eq!(
+        (
+            second["chosen"].as_bool(),
+            second["venue"].as_str(),
+            second["capacity"].as_u64()
+        ),
+        (Some(true), Some("新时代文明实践站"), Some(80))
+    );
+
+    for (bad, field) in [
+        (json!([{ "code": "620122100201" }]), "villages"), // 石洞镇: outside the tour's township
+        (
+            json!([{ "code": "620122103201", "venue": "礼堂" }]),
+            "villages",
+        ),
+        (
+            json!([{ "code": "620122103201", "capacity": 0 }]),
+            "villages",
+        ),
+        (json!([]), "villages"),
+    ] {
+        let (status, body) = put(&app, &draft.token, &path, bad.clone()).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{bad}: {body}"
+        );
+    }
+    let neighbour = add_staff(&app.store, "n@t.cn", "孙邻县", "coordinator", "620123").await;
+    let neighbour_token = api_token(&app.store, neighbour).await;
+    let (status, _) = put(&app, &neighbour_token, &path, chosen).await;
+    assert_eq!(status, 403);
+
+    // The page: the form lists 什川镇's villages with what was chosen, and saves a new choice.
+    let (cookie, csrf) = jinguo_tests::session(&app.store, draft.coordinator).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/tours/{}", app.base_url, draft.tour))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("已选 3 个") && page.contains("<legend>什川镇</legend>"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"620122103202\" checked"));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("villages_form", "1"),
+        ("v", "620122103204"),
+        ("venue-620122103204", "新时代文明实践站"),
+        ("capacity-620122103204", "60"),
+        ("v", "620122103205"),
+        ("venue-620122103205", "妇女之家"),
+        ("capacity-620122103205", ""),
+    ];
+    let r = client
+        .post(format!("{}/tours/{}/villages", app.base_url, draft.tour))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, view) = app
+        .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
+        .await;
+    assert_eq!(view["villages"], 2);
+    // Nothing ticked: refused beside the form, nothing changed.
+    let r = client
+        .post(format!("{}/tours/{}/villages", app.base_url, draft.tour))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("villages_form", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("id=\"villages-error\""));
+    let (_, view) = app
+        .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
+        .await;
+    assert_eq!(view["villages"], 2);
+}
+
+jinguo_tests::on_both_backends!(villages_and_venues_are_chosen_before_planning);

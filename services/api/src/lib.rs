@@ -290,6 +290,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/volunteers/import", post(tours::import_volunteers))
         .route("/api/v1/tours", post(tours::create_tour))
         .route("/api/v1/tours/{id}", get(tours::show_tour))
+        .route("/api/v1/tours/{id}/villages", put(tours::set_villages))
         .route("/api/v1/tours/{id}/plan", post(tours::plan_tour))
         .route("/api/v1/tours/{id}/publish", post(tours::publish_tour))
         .route("/api/v1/tours/{id}/removals", post(tours::remove))

@@ -28,7 +28,7 @@ use jinguo_core::org::{OrgCode, OrgLevel, OrgUnit};
 use jinguo_store::tours::TourState;
 use jinguo_store::{Conn, orgs, people};
 use jinguo_tour_program::{
-    LineError, NewTour, NewVolunteer, Refusal, Removal, TOPICS, TourLine, TourView,
+    LineError, NewTour, NewVolunteer, Refusal, Removal, TOPICS, TourLine, TourView, VillageVenue,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -49,6 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tours/{id}/plan", post(plan))
         .route("/tours/{id}/publish", post(publish))
         .route("/tours/{id}/remove", post(remove))
+        .route("/tours/{id}/villages", post(set_villages))
         .route("/tours/{id}/schedule.ics", get(schedule_ics))
         .route("/tours/{id}/plan.xlsx", get(plan_xlsx))
         .route("/volunteers", get(volunteers).post(add_volunteer))
@@ -373,10 +374,11 @@ struct ShowPage {
     /// What the last step did, said once after its redirect.
     done: Option<String>,
     refused: Option<Refused>,
-    /// The removal form as typed.
+    /// The removal or village form as typed.
     values: Typed,
     /// How long the worker may take, in seconds, for the planning notice.
     plan_seconds: u64,
+    venues: &'static [&'static str],
 }
 
 impl RefusedForm for ShowPage {
@@ -390,6 +392,36 @@ impl RefusedForm for ShowPage {
 }
 
 impl ShowPage {
+    /// Whether the village form came back refused: then it shows what was typed.
+    fn villages_typed(&self) -> bool {
+        self.values.get("villages_form") == "1"
+    }
+
+    fn ticked(&self, v: &jinguo_tour_program::VillageChoice) -> bool {
+        if self.villages_typed() {
+            self.values.all("v").any(|c| c == v.code)
+        } else {
+            v.chosen
+        }
+    }
+
+    fn venue_of(&self, v: &jinguo_tour_program::VillageChoice) -> String {
+        let typed = self.values.get(&format!("venue-{}", v.code));
+        if self.villages_typed() && !typed.is_empty() {
+            typed.to_owned()
+        } else {
+            v.venue.to_owned()
+        }
+    }
+
+    fn capacity_of(&self, v: &jinguo_tour_program::VillageChoice) -> String {
+        if self.villages_typed() {
+            self.values.get(&format!("capacity-{}", v.code)).to_owned()
+        } else {
+            v.capacity.map(|c| c.to_string()).unwrap_or_default()
+        }
+    }
+
     fn draft(&self) -> bool {
         self.view.state == TourState::Draft
     }
@@ -420,11 +452,18 @@ pub(crate) struct ShowQuery {
     moved: Option<String>,
     #[serde(default)]
     cancelled: Option<String>,
+    #[serde(default)]
+    villages: Option<String>,
 }
 
 impl ShowQuery {
     /// What the step before the redirect did, in a sentence.
     fn done(&self) -> Option<String> {
+        if let Some(n) = &self.villages {
+            return Some(format!(
+                "已保存：宣讲 {n} 个村（社区）及其场所，请重新计算安排。"
+            ));
+        }
         if self.published.is_some() {
             return Some("已发布：每位讲师和每个村（社区）都已收到通知和日历文件，宣讲前一个工作日会收到提醒。".into());
         }
@@ -465,6 +504,7 @@ async fn show_page(
         refused,
         values,
         plan_seconds: state.tours().plan_time_limit.as_secs().max(1),
+        venues: jinguo_tour_program::VENUES,
     };
     render(status, &page)
 }
@@ -616,6 +656,64 @@ pub(crate) async fn remove(
             r.moved, r.cancelled
         ))
         .into_response(),
+        Err(r) => after_step(&state, &session, id, r, typed).await,
+    }
+}
+
+/// The village form as the program's input: every ticked village (`v`) with its venue
+/// (`venue-<code>`) and capacity (`capacity-<code>`, empty for none).
+fn villages_of(t: &Typed) -> Result<Vec<VillageVenue>, Refused> {
+    t.all("v")
+        .map(|code| {
+            let capacity = match t.get(&format!("capacity-{code}")).trim() {
+                "" => None,
+                raw => Some(
+                    raw.parse::<u32>()
+                        .map_err(|_| Refused::at("villages", "容纳人数：请填写整数，或留空"))?,
+                ),
+            };
+            Ok(VillageVenue {
+                code: code.to_owned(),
+                venue: Some(t.get(&format!("venue-{code}")).to_owned()),
+                capacity,
+            })
+        })
+        .collect()
+}
+
+/// `POST /tours/{id}/villages`: the villages the tour covers, each with its venue and
+/// capacity (before publishing; a computed plan is dropped).
+pub(crate) async fn set_villages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let (session, typed) = match posted_form(&state, &headers, pairs).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let villages = match villages_of(&typed) {
+        Ok(v) => v,
+        Err(refused) => return show_page(&state, &session, id, None, Some(refused), typed).await,
+    };
+    let person = session.person;
+    let set = run(&state, move |c, _, now| {
+        Box::pin(
+            async move { jinguo_tour_program::set_villages(c, person, id, &villages, now).await },
+        )
+    })
+    .await;
+    match set {
+        Ok(_) => Redirect::to(&format!(
+            "/tours/{id}?villages={}#villages",
+            typed.all("v").count()
+        ))
+        .into_response(),
+        Err(Refusal::Invalid { field, message }) => {
+            let refused = Refused::at(field, format!("村（社区）：{}", for_people(&message)));
+            show_page(&state, &session, id, None, Some(refused), typed).await
+        }
         Err(r) => after_step(&state, &session, id, r, typed).await,
     }
 }

@@ -174,6 +174,23 @@ pub(crate) async fn show_tour(
     Ok(Json(value))
 }
 
+/// `PUT /api/v1/tours/{id}/villages`: the villages the tour covers, each with its venue and
+/// capacity, before publishing (a computed plan is dropped: the tour is a draft again).
+pub(crate) async fn set_villages(
+    State(state): State<AppState>,
+    ApiCaller(person): ApiCaller,
+    Path(id): Path<Uuid>,
+    JsonBody(villages): JsonBody<Vec<jinguo_tour_program::VillageVenue>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = run(&state, move |c, _, now| {
+        Box::pin(
+            async move { jinguo_tour_program::set_villages(c, person, id, &villages, now).await },
+        )
+    })
+    .await?;
+    Ok(Json(json!({ "id": row.id, "state": row.state.as_str() })))
+}
+
 /// `POST /api/v1/tours/{id}/plan`: the worker plans it (202; `GET` shows the plan when done).
 pub(crate) async fn plan_tour(
     State(state): State<AppState>,

@@ -38,11 +38,11 @@ pub use plan::{Planned, instance_of, request_plan};
 pub use publish::publish;
 pub use refusal::{LineError, Refusal};
 pub use rules::{Removal, Settings, TOPICS, TourSpec, VENUES};
-pub use tour::{MANAGE_TOURS, NewTour, VillageVenue, create_tour, may_manage};
+pub use tour::{MANAGE_TOURS, NewTour, VillageVenue, create_tour, may_manage, set_villages};
 pub use views::{
     DayView, LecturerView, SessionView, TalkView, TourLine, TourView, TownshipCoverage,
-    UnassignedView, VillagePoint, counties_for, map_svg, schedule_ics, session_view, tour_view,
-    tours_for,
+    UnassignedView, VillageChoice, VillagePoint, counties_for, map_svg, schedule_ics, session_view,
+    tour_view, tours_for,
 };
 pub use volunteers::{
     CSV_COLUMNS, MANAGE_VOLUNTEERS, NewVolunteer, add_volunteer, csv_template, import_volunteers,

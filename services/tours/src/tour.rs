@@ -168,6 +168,100 @@ pub async fn create_tour(
     Ok(row)
 }
 
+/// Gives a tour not yet published its villages again, each with its venue and capacity
+/// (within the tour's townships or county). A plan computed for the old villages is dropped:
+/// the tour goes back to draft, and a plan being computed becomes stale.
+pub async fn set_villages(
+    conn: &mut Conn<'_>,
+    by: Uuid,
+    tour: Uuid,
+    villages: &[VillageVenue],
+    now: DateTime<Utc>,
+) -> Result<TourRow, Refusal> {
+    let (mut row, spec) = managed(conn, by, tour, true, now).await?;
+    if row.state == TourState::Published {
+        return Err(crate::refusal::conflict(
+            "已发布的宣讲不能再改村（社区）或场所，请用调整安排",
+        ));
+    }
+    if villages.is_empty() {
+        return Err(invalid("villages", "请至少选择一个村（社区）"));
+    }
+    let rows = villages_in_scope(conn, row.county, &spec.townships, villages).await?;
+    store::delete_villages(conn, tour).await?;
+    store::insert_villages(conn, tour, &rows).await?;
+    if row.state != TourState::Draft {
+        row.state = TourState::Draft;
+        row.plan = None;
+        row.plan_request = None;
+        row.plan_note = None;
+        row.planned_at = None;
+    }
+    store::update_tour(conn, &row).await?;
+    jinguo_auth::record(
+        conn,
+        &by.to_string(),
+        "tour.villages_set",
+        &tour.to_string(),
+        serde_json::json!({ "villages": rows.len() }),
+        now,
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The villages a tour may cover, by township, each with whether it is chosen and its venue
+/// and capacity: what the page's village form shows.
+pub(crate) async fn village_choices(
+    conn: &mut Conn<'_>,
+    row: &TourRow,
+    spec: &TourSpec,
+) -> Result<Vec<(String, Vec<crate::views::VillageChoice>)>, Refusal> {
+    let chosen: std::collections::HashMap<OrgCode, TourVillageRow> = store::villages(conn, row.id)
+        .await?
+        .into_iter()
+        .map(|v| (v.village, v))
+        .collect();
+    let in_scope = |code: &OrgCode| {
+        spec.townships.is_empty() || spec.townships.iter().any(|t| code.is_within(t))
+    };
+    let towns: std::collections::HashMap<OrgCode, String> =
+        orgs::below(conn, row.county, OrgLevel::Township)
+            .await?
+            .into_iter()
+            .map(|u| (u.code, u.name))
+            .collect();
+    let mut groups: Vec<(String, Vec<crate::views::VillageChoice>)> = Vec::new();
+    for unit in orgs::below(conn, row.county, OrgLevel::Village).await? {
+        if unit.location.is_none() || !in_scope(&unit.code) {
+            continue;
+        }
+        let town = towns
+            .get(&unit.code.at_level(OrgLevel::Township))
+            .cloned()
+            .unwrap_or_default();
+        let here = chosen.get(&unit.code);
+        let choice = crate::views::VillageChoice {
+            code: unit.code.to_string(),
+            name: unit.name,
+            chosen: here.is_some(),
+            venue: here.map_or(VENUES[0], |v| {
+                VENUES
+                    .iter()
+                    .copied()
+                    .find(|x| *x == v.venue)
+                    .unwrap_or(VENUES[0])
+            }),
+            capacity: here.and_then(|v| v.capacity),
+        };
+        match groups.last_mut() {
+            Some((t, list)) if *t == town => list.push(choice),
+            _ => groups.push((town, vec![choice])),
+        }
+    }
+    Ok(groups)
+}
+
 /// The villages to cover: those listed (each inside the scope, with a location), or every
 /// village in scope that has a location.
 async fn villages_in_scope(

@@ -98,6 +98,18 @@ pub struct TownshipCoverage {
     pub covered: usize,
     pub held: usize,
     pub women: u32,
+    /// Each village of the township: its name and status (已举行, 已安排 or 未覆盖).
+    pub list: Vec<(String, &'static str)>,
+}
+
+/// A village the tour may cover, as the page's village form shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VillageChoice {
+    pub code: String,
+    pub name: String,
+    pub chosen: bool,
+    pub venue: &'static str,
+    pub capacity: Option<u32>,
 }
 
 /// A village's point on the map.
@@ -133,6 +145,8 @@ pub struct TourView {
     pub volunteer_choices: Vec<(Uuid, String)>,
     pub day_choices: Vec<(NaiveDate, String)>,
     pub removed: Vec<String>,
+    /// Before publishing: the villages in scope by township, for choosing villages and venues.
+    pub village_choices: Vec<(String, Vec<VillageChoice>)>,
 }
 
 /// The counties where `person` may manage tours, by code, with their names: the one rule
@@ -378,20 +392,23 @@ pub async fn tour_view(
             covered: 0,
             held: 0,
             women: 0,
+            list: Vec::new(),
         });
         c.villages += 1;
         c.covered += usize::from(is_covered);
         c.held += usize::from(held >= spec.sessions_per_village);
         c.women += women;
+        let status = if held >= spec.sessions_per_village {
+            "已举行"
+        } else if is_covered {
+            "已安排"
+        } else {
+            "未覆盖"
+        };
+        c.list.push((unit.name.clone(), status));
         points.push(VillagePoint {
             name: format!("{}{}", c.township, unit.name),
-            status: if held >= spec.sessions_per_village {
-                "已举行"
-            } else if is_covered {
-                "已安排"
-            } else {
-                "未覆盖"
-            },
+            status,
             lat: v.lat,
             lon: v.lon,
         });
@@ -452,6 +469,11 @@ pub async fn tour_view(
         .collect();
     let travel_km = (lecturers.iter().map(|l| l.km).sum::<f64>() * 10.0).round() / 10.0;
     let _ = &sessions;
+    let village_choices = if row.state == TourState::Published {
+        Vec::new()
+    } else {
+        crate::tour::village_choices(conn, &row, &spec).await?
+    };
     Ok(TourView {
         id: row.id,
         name: row.name.clone(),
@@ -479,6 +501,7 @@ pub async fn tour_view(
         volunteer_choices,
         day_choices: inst.days.iter().map(|d| (*d, day_label(*d))).collect(),
         removed,
+        village_choices,
     })
 }
 

@@ -530,3 +530,10 @@ pub async fn sessions(conn: &mut Conn<'_>, tour: Uuid) -> Result<Vec<SessionRow>
         .await)?;
     rows.into_iter().map(SessionRow::try_from).collect()
 }
+
+/// Takes every village out of a tour (before its villages are given again).
+pub async fn delete_villages(conn: &mut Conn<'_>, tour: Uuid) -> Result<usize, StoreError> {
+    let delete =
+        diesel::delete(tour_villages::table.filter(tour_villages::tour_id.eq(tour.to_string())));
+    Ok(on_backend!(conn, |c| delete.execute(c).await)?)
+}
