@@ -403,11 +403,16 @@ async fn the_scheduler_process_checkpoints_the_log_as_it_grows(backend: Backend)
     let signed = checkpoint_reaches(&path, head.seq, || reminders.log()).await;
     assert_eq!(signed.checkpoint.hash, head.hash);
     assert_eq!(signed.checkpoint.count, 5);
-    let log = reminders.log();
-    assert!(
-        log.contains("audit checkpoint written") && log.contains(&signed.mac),
-        "{log}"
-    );
+    // The process writes the file, then logs it: the line may follow the file by a moment.
+    let logged = || {
+        let log = reminders.log();
+        log.contains("audit checkpoint written") && log.contains(&signed.mac)
+    };
+    let started = std::time::Instant::now();
+    while !logged() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(logged(), "{}", reminders.log());
     assert!(reminders.terminate().success(), "{}", reminders.log());
 
     let verify = op.jinguo(&["audit", "verify"]);
