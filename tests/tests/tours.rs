@@ -351,6 +351,12 @@ async fn plan_tour_end_to_end(transport: Transport) {
     let mut lecturers: HashMap<Uuid, Vec<&Value>> = HashMap::new();
     for s in before.values() {
         assert_eq!(s["sequence"], 0);
+        let time = s["time"].as_str().unwrap();
+        assert_eq!(
+            &time[4..5],
+            "0",
+            "talks start on the ten-minute step: {time}"
+        );
         let l: Uuid = s["lecturer_id"].as_str().unwrap().parse().unwrap();
         lecturers.entry(l).or_default().push(s);
     }

@@ -513,5 +513,6 @@ pub(crate) fn generate(
         topic: "反家暴".into(),
         travel_matrix: None,
         fairness_slack: 0.0,
+        start_step_minutes: 1,
     })
 }

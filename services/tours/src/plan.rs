@@ -23,6 +23,9 @@ use crate::tour::{managed, removals_of, spec_of};
 const ROAD_FACTOR: f64 = 1.3;
 /// Average speed on county roads, km/h.
 const SPEED_KMH: f64 = 40.0;
+/// Talks start on a ten-minute step (09:00, 09:10, …), not at 09:02: a time a host can
+/// announce.
+const START_STEP_MINUTES: u32 = 10;
 
 /// A tour as the solver sees it, with what people read beside the codes.
 pub struct Planned {
@@ -142,6 +145,7 @@ pub async fn instance_of(
             topic: spec.topic.clone(),
             travel_matrix: None,
             fairness_slack: 0.0,
+            start_step_minutes: START_STEP_MINUTES,
         },
         villages: units,
         venues,
@@ -174,6 +178,7 @@ fn tour_days(
         topic: spec.topic.clone(),
         travel_matrix: None,
         fairness_slack: 0.0,
+        start_step_minutes: START_STEP_MINUTES,
     };
     let calendar = &settings.calendar;
     // The spec's bounds were checked when the tour was created.

@@ -100,6 +100,14 @@ pub fn check(inst: &Instance, schedule: &Schedule) -> Result<Stats, Vec<Violatio
                     time_of(arrive).format("%H:%M")
                 ));
             }
+            let step = i64::from(inst.start_step_minutes.max(1));
+            if minutes(s.start) % step != 0 {
+                fail(format!(
+                    "{id}'s session at {} on {date} starts at {}, not on the {step}-minute step",
+                    s.village,
+                    s.start.format("%H:%M")
+                ));
+            }
             clock = minutes(s.end);
             at = Place::Village(v);
         }

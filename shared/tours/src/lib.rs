@@ -142,6 +142,14 @@ pub struct Instance {
     /// that travel the same.
     #[serde(default)]
     pub fairness_slack: f64,
+    /// Talks start on this step of minutes after midnight (10: 09:00, 09:10, …), the lecturer
+    /// waiting for it after she arrives. 1, the default, starts a talk when she arrives.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub start_step_minutes: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 mod hhmm {
@@ -293,6 +301,12 @@ impl Instance {
         }
         if self.session_minutes == 0 {
             return Err("session_minutes: must be positive".into());
+        }
+        if !(1..=60).contains(&self.start_step_minutes) {
+            return Err(format!(
+                "start_step_minutes: {} is not between 1 and 60",
+                self.start_step_minutes
+            ));
         }
         // Bounds keep every clock sum far from overflow as well as catching typos.
         if !(1.0..=300.0).contains(&self.speed_kmh) {

@@ -216,7 +216,7 @@ fn schedule_of(p: &Problem, days: &[Day], waiting: &[usize]) -> Schedule {
             at = Some(v);
         }
         for &v in &day.added {
-            clock += at.map_or(p.hv(l, v), |a| p.vv(a, v)).minutes;
+            clock = p.start_at(clock + at.map_or(p.hv(l, v), |a| p.vv(a, v)).minutes);
             sessions.push(session(v, clock));
             clock += p.session;
             at = Some(v);

@@ -47,6 +47,8 @@ pub(super) struct Problem<'a> {
     vh: Legs,
     pub(super) day: (i64, i64),
     pub(super) session: i64,
+    /// Talks start on multiples of this many minutes after midnight.
+    pub(super) step: i64,
     /// The lecturers fairness is measured over ([`Instance::can_lecture`]).
     pub(super) eligible: Vec<usize>,
     /// Every lecturer-day of a lecturer with the topic: (lecturer, date), lecturer by
@@ -100,6 +102,7 @@ impl<'a> Problem<'a> {
             vh: Legs::Computed,
             day: (minutes(inst.day_start), minutes(inst.day_end)),
             session: i64::from(inst.session_minutes),
+            step: i64::from(inst.start_step_minutes.max(1)),
             eligible: (0..lecturers)
                 .filter(|&l| inst.can_lecture(&inst.lecturers[l]))
                 .collect(),
@@ -288,6 +291,17 @@ impl<'a> Problem<'a> {
 
     /// Walks on from `start` = (km so far, clock, where she is: `None` at home) through `len`
     /// more stops and home: the day's km, or `None` when it does not fit the day window.
+    /// When a talk starts for a lecturer arriving at `arrival` (minutes after midnight): on
+    /// the instance's start step.
+    pub(super) fn start_at(&self, arrival: i64) -> i64 {
+        // The walk is the search's inner loop: no division when talks start on arrival.
+        if self.step == 1 {
+            arrival
+        } else {
+            (arrival + self.step - 1).div_euclid(self.step) * self.step
+        }
+    }
+
     pub(super) fn walk_from(
         &self,
         lecturer: usize,
@@ -303,7 +317,7 @@ impl<'a> Problem<'a> {
                 Some(p) => self.vv(p, v),
             };
             km += leg.km;
-            clock += leg.minutes + self.session;
+            clock = self.start_at(clock + leg.minutes) + self.session;
             if clock > self.day.1 {
                 return None;
             }
@@ -1278,7 +1292,7 @@ fn to_schedule(p: &Problem, plan: &Plan) -> Schedule {
                 None => p.hv(r.lecturer, v),
                 Some(x) => p.vv(x, v),
             };
-            clock += leg.minutes;
+            clock = p.start_at(clock + leg.minutes);
             sessions.push(Session {
                 village: inst.villages[v].code.clone(),
                 lecturer: inst.lecturers[r.lecturer].id.clone(),

@@ -53,6 +53,7 @@ fn instance(
         topic: "反家暴".into(),
         travel_matrix: None,
         fairness_slack: 0.0,
+        start_step_minutes: 1,
     }
 }
 
@@ -1093,4 +1094,35 @@ proptest! {
         let missing: usize = inst.villages.len() - s.stats.covered;
         prop_assert_eq!(missing, s.unassigned.len());
     }
+}
+
+#[test]
+fn talks_start_on_the_step_and_the_checker_holds_them_to_it() {
+    let mut inst = city(60, 6, 5, 3);
+    inst.start_step_minutes = 10;
+    let schedule = run(&inst, 200);
+    assert!(schedule.stats.covered > 0);
+    assert_checked(&inst, &schedule);
+    for s in &schedule.sessions {
+        assert_eq!(minutes(s.start) % 10, 0, "{s:?}");
+    }
+    // One minute late: the checker says so.
+    let mut late = schedule.clone();
+    let first = &mut late.sessions[0];
+    first.start += chrono::Duration::minutes(1);
+    first.end += chrono::Duration::minutes(1);
+    let violations = check(&inst, &late).unwrap_err();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.0.contains("not on the 10-minute step")),
+        "{violations:?}"
+    );
+    // A step out of bounds is refused by name.
+    inst.start_step_minutes = 0;
+    assert!(
+        inst.validate()
+            .unwrap_err()
+            .starts_with("start_step_minutes")
+    );
 }
