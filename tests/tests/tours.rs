@@ -787,6 +787,23 @@ async fn villages_and_venues_are_chosen_before_planning(backend: Backend) {
         .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
         .await;
     assert_eq!(view["villages"], 3);
+    assert_eq!(
+        view["without_host"],
+        json!([]),
+        "every village has its chair"
+    );
+    // A chair disabled: her village is named as one that hears of nothing.
+    let host = draft.hosts["620122103202"];
+    app.store
+        .transaction(move |c| {
+            Box::pin(async move { jinguo_store::staff::set_active(c, host, false).await })
+        })
+        .await
+        .unwrap();
+    let (_, view) = app
+        .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
+        .await;
+    assert_eq!(view["without_host"], json!(["什川镇长坡村委会"]));
     let choices = view["village_choices"][0][1].as_array().unwrap();
     let second = choices
         .iter()

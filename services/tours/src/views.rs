@@ -147,6 +147,9 @@ pub struct TourView {
     pub removed: Vec<String>,
     /// Before publishing: the villages in scope by township, for choosing villages and venues.
     pub village_choices: Vec<(String, Vec<VillageChoice>)>,
+    /// Villages of the tour with nobody to host it (no active reviewer there): they hear of
+    /// nothing, so the coordinator must tell them herself.
+    pub without_host: Vec<String>,
 }
 
 /// The counties where `person` may manage tours, by code, with their names: the one rule
@@ -469,6 +472,23 @@ pub async fn tour_view(
         .collect();
     let travel_km = (lecturers.iter().map(|l| l.km).sum::<f64>() * 10.0).round() / 10.0;
     let _ = &sessions;
+    let codes: Vec<OrgCode> = planned.villages.values().map(|u| u.code).collect();
+    let hosted =
+        jinguo_store::staff::units_with_holders(conn, jinguo_core::auth::Role::Reviewer, &codes)
+            .await?;
+    let mut without_host: Vec<String> = planned
+        .villages
+        .values()
+        .filter(|u| !hosted.contains(&u.code))
+        .map(|u| {
+            let town = town_names
+                .get(&u.code.at_level(OrgLevel::Township))
+                .cloned()
+                .unwrap_or_default();
+            format!("{town}{}", u.name)
+        })
+        .collect();
+    without_host.sort();
     let village_choices = if row.state == TourState::Published {
         Vec::new()
     } else {
@@ -502,6 +522,7 @@ pub async fn tour_view(
         day_choices: inst.days.iter().map(|d| (*d, day_label(*d))).collect(),
         removed,
         village_choices,
+        without_host,
     })
 }
 

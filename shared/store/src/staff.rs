@@ -371,6 +371,27 @@ pub async fn on_duty(
     Ok(out)
 }
 
+/// Which of `orgs` have an active holder of `role` at exactly that unit, in one query per 500.
+pub async fn units_with_holders(
+    conn: &mut Conn<'_>,
+    role: Role,
+    orgs: &[OrgCode],
+) -> Result<std::collections::HashSet<OrgCode>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in orgs.chunks(500) {
+        let codes: Vec<String> = chunk.iter().map(OrgCode::to_string).collect();
+        let query = active_holders(role.as_str())
+            .filter(role_assignments::org_code.eq_any(codes))
+            .select(role_assignments::org_code)
+            .distinct();
+        let rows: Vec<String> = on_backend!(conn, |c| query.load(c).await)?;
+        for code in rows {
+            out.insert(parse(&code, "org code")?);
+        }
+    }
+    Ok(out)
+}
+
 /// Active people holding `role` at exactly `org` (e.g. the reviewers of a village).
 pub async fn holders_at(
     conn: &mut Conn<'_>,
