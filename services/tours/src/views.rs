@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use jinguo_core::org::{OrgCode, OrgLevel};
+use jinguo_core::org::{OrgCode, OrgLevel, OrgUnit};
 use jinguo_store::tours::{self as store, SessionRow, SessionState, TourRow, TourState};
 use jinguo_store::{Conn, orgs};
 use jinguo_tours::Reason;
@@ -228,7 +228,7 @@ async fn talks(
     conn: &mut Conn<'_>,
     row: &TourRow,
     spec: &TourSpec,
-) -> Result<(Vec<TalkView>, Vec<SessionRow>), Refusal> {
+) -> Result<Vec<TalkView>, Refusal> {
     let sessions: Vec<SessionRow> = if row.state == TourState::Published {
         store::sessions(conn, row.id).await?
     } else {
@@ -284,7 +284,7 @@ async fn talks(
             women: s.attendance.as_ref().map(|a| a.women),
         })
         .collect();
-    Ok((views, sessions))
+    Ok(views)
 }
 
 /// The tour page's data, for someone who manages tours of its county.
@@ -296,7 +296,7 @@ pub async fn tour_view(
     now: DateTime<Utc>,
 ) -> Result<TourView, Refusal> {
     let (row, spec) = managed(conn, by, tour, false, now).await?;
-    let (talks, sessions) = talks(conn, &row, &spec).await?;
+    let talks = talks(conn, &row, &spec).await?;
     let planned = instance_of(conn, settings, &row).await?;
     let inst = &planned.instance;
     let county = orgs::names(conn, &[row.county]).await?;
@@ -380,6 +380,11 @@ pub async fn tour_view(
         .map(|u| u.code.at_level(OrgLevel::Township))
         .collect();
     let town_names = orgs::names(conn, &town_codes).await?;
+    // "什川镇上车村委会": a village as people name it.
+    let full_name = |u: &OrgUnit| {
+        let town = town_names.get(&u.code.at_level(OrgLevel::Township));
+        format!("{}{}", town.map_or("", String::as_str), u.name)
+    };
     let mut covered = 0;
     for v in &inst.villages {
         let Some(unit) = planned.villages.get(&v.code) else {
@@ -410,7 +415,7 @@ pub async fn tour_view(
         };
         c.list.push((unit.name.clone(), status));
         points.push(VillagePoint {
-            name: format!("{}{}", c.township, unit.name),
+            name: full_name(unit),
             status,
             lat: v.lat,
             lon: v.lon,
@@ -430,22 +435,13 @@ pub async fn tour_view(
             .map(|p| p.unassigned)
             .unwrap_or_default()
             .into_iter()
-            .map(|u| {
-                let name = planned
+            .map(|u| UnassignedView {
+                village: planned
                     .villages
                     .get(&u.village)
-                    .map(|unit| {
-                        let town = town_names
-                            .get(&unit.code.at_level(OrgLevel::Township))
-                            .cloned()
-                            .unwrap_or_default();
-                        format!("{town}{}", unit.name)
-                    })
-                    .unwrap_or_default();
-                UnassignedView {
-                    village: name,
-                    reason: reason_label(u.reason),
-                }
+                    .map(full_name)
+                    .unwrap_or_default(),
+                reason: reason_label(u.reason),
             })
             .collect()
     };
@@ -471,7 +467,6 @@ pub async fn tour_view(
         })
         .collect();
     let travel_km = (lecturers.iter().map(|l| l.km).sum::<f64>() * 10.0).round() / 10.0;
-    let _ = &sessions;
     let codes: Vec<OrgCode> = planned.villages.values().map(|u| u.code).collect();
     let hosted =
         jinguo_store::staff::units_with_holders(conn, jinguo_core::auth::Role::Reviewer, &codes)
@@ -480,13 +475,7 @@ pub async fn tour_view(
         .villages
         .values()
         .filter(|u| !hosted.contains(&u.code))
-        .map(|u| {
-            let town = town_names
-                .get(&u.code.at_level(OrgLevel::Township))
-                .cloned()
-                .unwrap_or_default();
-            format!("{town}{}", u.name)
-        })
+        .map(full_name)
         .collect();
     without_host.sort();
     let village_choices = if row.state == TourState::Published {
