@@ -25,10 +25,17 @@ const COUNTY: &str = "620122000000";
 const TOWNSHIP: &str = "620122103000";
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+/// Sends `body` as JSON with the API token: the status and the answer.
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let r = app
         .client
-        .post(format!("{}{path}", app.base_url))
+        .request(method, format!("{}{path}", app.base_url))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -36,6 +43,10 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Valu
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    send(app, reqwest::Method::POST, token, path, body).await
 }
 
 async fn mails(store: &Store) -> Vec<OutgoingMail> {
@@ -634,6 +645,34 @@ async fn plan_tour_end_to_end(transport: Transport) {
     assert!(page.contains("36"));
     let (status, _) = submit("40").await;
     assert_eq!(status, 409, "once");
+    // The rule behind the link: only a host of the village records (a link whose person is
+    // no longer its chair is refused the same way).
+    let settings = jinguo_tour_program::Settings::from_config(
+        &config,
+        std::sync::Arc::new(config.calendar.load().unwrap()),
+    )
+    .unwrap();
+    let record = jinguo_tour_program::parse_record("12", "yes", "").unwrap();
+    let refused = store
+        .transaction(move |c| {
+            let (settings, record) = (settings.clone(), record.clone());
+            Box::pin(async move {
+                jinguo_tour_program::record_attendance(
+                    c,
+                    &settings,
+                    decliner,
+                    session,
+                    &record,
+                    Utc::now(),
+                )
+                .await
+            })
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(jinguo_tour_program::Refusal::Forbidden(_))),
+        "{refused:?}"
+    );
 
     // Coverage: the township's villages, one held with its women counted; the map shows it.
     let (_, view) = app
@@ -753,16 +792,7 @@ async fn a_plan_job_delivered_again_or_superseded_changes_nothing() {
 }
 
 async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .put(format!("{}{path}", app.base_url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    send(app, reqwest::Method::PUT, token, path, body).await
 }
 
 /// Before publishing, the coordinator chooses the villages and their venues, by API and by

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::notices::{self, Places};
 use crate::plan::instance_of;
-use crate::publish::venues;
 use crate::refusal::{Refusal, conflict, invalid};
 use crate::rules::{self, Removal, Settings};
 use crate::tour::{managed, removals_of, spec_of};
@@ -223,7 +222,7 @@ async fn repair_and_tell(
             notices::schedule_timers(conn, settings, after, now).await?;
         }
     }
-    let venues = venues(conn, row.id).await?;
+    let venues = planned.venues;
     let touched: Vec<SessionRow> = changed
         .iter()
         .flat_map(|(b, a)| [b.clone(), a.clone()])

@@ -297,26 +297,11 @@ fn local(settings: &Settings, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
         .map_or_else(|| day.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
 }
 
-/// The working day before `day` in `county`.
-fn working_day_before(settings: &Settings, county: OrgCode, day: NaiveDate) -> NaiveDate {
-    let mut d = day.pred_opt().unwrap_or(day);
-    for _ in 0..30 {
-        if settings.calendar.is_working_day(d, Some(&county)) {
-            return d;
-        }
-        d = d.pred_opt().unwrap_or(d);
-    }
-    day.pred_opt().unwrap_or(day)
-}
-
 /// When the reminder of `s` goes out: office opening on the working day before.
 pub fn reminder_at(settings: &Settings, s: &SessionRow) -> DateTime<Utc> {
     let county = s.village.at_level(OrgLevel::County);
-    local(
-        settings,
-        working_day_before(settings, county, s.day),
-        settings.office_opens,
-    )
+    let day = settings.calendar.previous_working_day(s.day, Some(&county));
+    local(settings, day, settings.office_opens)
 }
 
 /// When the host is asked for attendance: the talk's end.

@@ -32,8 +32,8 @@ pub struct Planned {
     pub instance: Instance,
     /// Village code → the unit (name, township, location).
     pub villages: HashMap<String, OrgUnit>,
-    /// Village code → venue.
-    pub venues: HashMap<String, String>,
+    /// Village → venue.
+    pub venues: HashMap<OrgCode, String>,
     /// Lecturer id (the volunteer's person id) → name.
     pub lecturers: HashMap<String, String>,
 }
@@ -71,7 +71,7 @@ pub async fn instance_of(
         .collect();
     let venues = tour_villages
         .iter()
-        .map(|tv| (tv.village.to_string(), tv.venue.clone()))
+        .map(|tv| (tv.village, tv.venue.clone()))
         .collect();
     let days = tour_days(settings, row.county, &spec, &removals);
     let volunteers = store::volunteers_of(conn, row.county).await?;
@@ -284,9 +284,14 @@ pub(crate) async fn plan_tour(
     };
     let limit = settings.plan_time_limit;
     let seed = request.as_u128() as u64;
+    // A solver that stopped abnormally leaves the tour a draft to plan again, not planning
+    // for ever.
     let outcome = tokio::task::spawn_blocking(move || solve_checked(&instance, seed, limit))
         .await
-        .map_err(|e| conflict(format!("the solver stopped: {e}")))?;
+        .unwrap_or_else(|e| {
+            tracing::error!(%tour, error = %e, "the solver stopped abnormally");
+            Outcome::Failed("计算意外中止，请重新计算".into())
+        });
     let now = jinguo_bus::now();
     store
         .transaction(move |c| {

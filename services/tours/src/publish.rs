@@ -87,8 +87,15 @@ pub async fn publish(
         });
     }
     store::insert_sessions(conn, &sessions).await?;
-    let venues = venues(conn, tour).await?;
-    let places = Places::load(conn, tour, &row.name, &spec.topic, venues, &sessions).await?;
+    let places = Places::load(
+        conn,
+        tour,
+        &row.name,
+        &spec.topic,
+        planned.venues,
+        &sessions,
+    )
+    .await?;
     let mut by_lecturer: BTreeMap<Uuid, Vec<&SessionRow>> = BTreeMap::new();
     let mut by_village: BTreeMap<OrgCode, Vec<&SessionRow>> = BTreeMap::new();
     for s in &sessions {

@@ -45,9 +45,9 @@ pub struct NewTour {
     pub session_minutes: u32,
     #[serde(default = "one")]
     pub sessions_per_village: u32,
-    #[serde(with = "hhmm")]
+    #[serde(with = "jinguo_tours::hhmm")]
     pub day_start: NaiveTime,
-    #[serde(with = "hhmm")]
+    #[serde(with = "jinguo_tours::hhmm")]
     pub day_end: NaiveTime,
     /// Empty: every village in scope, at its 妇女之家.
     #[serde(default)]
@@ -56,16 +56,6 @@ pub struct NewTour {
 
 fn one() -> u32 {
     1
-}
-
-pub(crate) mod hhmm {
-    use chrono::NaiveTime;
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
-        let s = String::deserialize(d)?;
-        NaiveTime::parse_from_str(&s, "%H:%M").map_err(serde::de::Error::custom)
-    }
 }
 
 /// Whether `person` may manage tours of `county`: the one check of every tour entry point.

@@ -228,6 +228,7 @@ async fn talks(
     conn: &mut Conn<'_>,
     row: &TourRow,
     spec: &TourSpec,
+    venues: HashMap<OrgCode, String>,
 ) -> Result<Vec<TalkView>, Refusal> {
     let sessions: Vec<SessionRow> = if row.state == TourState::Published {
         store::sessions(conn, row.id).await?
@@ -259,7 +260,6 @@ async fn talks(
         }
         out
     };
-    let venues = venues(conn, row.id).await?;
     let places = Places::load(conn, row.id, &row.name, &spec.topic, venues, &sessions).await?;
     let published = row.state == TourState::Published;
     let views = sessions
@@ -296,8 +296,8 @@ pub async fn tour_view(
     now: DateTime<Utc>,
 ) -> Result<TourView, Refusal> {
     let (row, spec) = managed(conn, by, tour, false, now).await?;
-    let talks = talks(conn, &row, &spec).await?;
     let planned = instance_of(conn, settings, &row).await?;
+    let talks = talks(conn, &row, &spec, planned.venues.clone()).await?;
     let inst = &planned.instance;
     let county = orgs::names(conn, &[row.county]).await?;
 

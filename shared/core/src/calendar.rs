@@ -189,6 +189,20 @@ impl Calendar {
         day
     }
 
+    /// The last working day before `date` (a reminder the working day before a talk). Looks
+    /// back at most a year, then gives the day before.
+    pub fn previous_working_day(&self, date: NaiveDate, org: Option<&OrgCode>) -> NaiveDate {
+        let before = date.pred_opt().unwrap_or(date);
+        let mut day = before;
+        for _ in 0..366 {
+            if self.is_working_day(day, org) {
+                return day;
+            }
+            day = day.pred_opt().unwrap_or(day);
+        }
+        before
+    }
+
     /// `t` itself when it falls in office hours on a working day, else the next opening time.
     pub fn next_working_time(
         &self,
@@ -296,6 +310,16 @@ mod tests {
         for day in 15..=23 {
             assert!(!c.is_working_day(NaiveDate::from_ymd_opt(2026, 2, day).unwrap(), None));
         }
+        // Looking back: the working day before Tuesday 24 Feb is Saturday 14 Feb, and before
+        // the make-up Saturday it is Friday 13 Feb.
+        assert_eq!(
+            c.previous_working_day(d("2026-02-24"), None),
+            d("2026-02-14")
+        );
+        assert_eq!(
+            c.previous_working_day(d("2026-02-14"), None),
+            d("2026-02-13")
+        );
     }
 
     #[test]

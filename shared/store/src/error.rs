@@ -112,6 +112,12 @@ pub(crate) fn connection_lost(e: &DieselError) -> bool {
     }
 }
 
+/// Parses a stored org code; one that no longer parses is reported, not guessed around.
+pub(crate) fn org(s: &str) -> Result<jinguo_core::org::OrgCode, StoreError> {
+    jinguo_core::org::OrgCode::parse(s)
+        .map_err(|e| StoreError::corrupt(format!("org code {s:?}: {e}")))
+}
+
 /// Parses a text column into its type (an id, an enum core defines); `what` names the column
 /// in the error.
 pub(crate) fn parse<T>(text: &str, what: &str) -> Result<T, StoreError>

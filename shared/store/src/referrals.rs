@@ -11,7 +11,7 @@ use jinguo_core::referrals::{
 };
 use uuid::Uuid;
 
-use crate::error::parse;
+use crate::error::{org, parse};
 use crate::json::{naive, utc};
 use crate::schema::{
     referral_access, referral_clocks, referral_counters, referral_events, referral_tasks, referrals,
@@ -20,10 +20,6 @@ use crate::{Conn, StoreError, locked, on_backend};
 
 fn uuid(s: &str) -> Result<Uuid, StoreError> {
     parse(s, "id")
-}
-
-fn org(s: &str) -> Result<OrgCode, StoreError> {
-    OrgCode::parse(s).map_err(|e| StoreError::corrupt(format!("org code {s:?}: {e}")))
 }
 
 /// A case as stored. The sealed fields are opaque here: only the program opens them.

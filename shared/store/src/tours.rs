@@ -8,14 +8,10 @@ use diesel_async::RunQueryDsl;
 use jinguo_core::org::OrgCode;
 use uuid::Uuid;
 
-use crate::error::parse;
+use crate::error::{org, parse};
 use crate::json::{naive, utc};
 use crate::schema::{tour_sessions, tour_villages, tours, volunteers};
 use crate::{Conn, StoreError, locked, on_backend};
-
-fn org(s: &str) -> Result<OrgCode, StoreError> {
-    OrgCode::parse(s).map_err(|e| StoreError::corrupt(format!("org code {s:?}: {e}")))
-}
 
 fn date(s: &str) -> Result<NaiveDate, StoreError> {
     parse(s, "date")

@@ -152,7 +152,8 @@ fn is_one(n: &u32) -> bool {
     *n == 1
 }
 
-mod hhmm {
+/// `HH:MM` times in JSON, for serde's `with`.
+pub mod hhmm {
     use chrono::NaiveTime;
     use serde::{Deserialize, Deserializer, Serializer};
 
