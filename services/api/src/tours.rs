@@ -118,7 +118,7 @@ pub(crate) async fn list_volunteers(
     Query(q): Query<CountyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let county = jinguo_core::org::OrgCode::parse(q.county.trim())
-        .map_err(|_| ApiError::bad_request("county", "not a 12-digit county code"))?;
+        .map_err(|_| ApiError::bad_request("county", "请给出 12 位的县（区）代码"))?;
     let rows = run(&state, move |c, _, now| {
         Box::pin(async move {
             let rows = jinguo_tour_program::volunteers_of(c, person, county, now).await?;

@@ -260,10 +260,12 @@ pub async fn import_volunteers(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
+                // The csv crate's words are English: the line says what to fix instead.
+                tracing::debug!(line, error = %e, "volunteer CSV line does not read");
                 errors.push(LineError {
                     line,
                     field: "",
-                    message: format!("无法读取：{e}"),
+                    message: "这一行无法读取（请检查引号是否成对、文件是否为 UTF-8 编码）".into(),
                 });
                 continue;
             }
