@@ -413,11 +413,12 @@ impl Driver {
         {
             bail!(
                 "nothing moved for {STALL:?}: {} decisions and submissions answered, {} review \
-                 mails, {} nominations final; errors: {:?}",
+                 mails, {} nominations final; errors: {:?}\nthe services' logs end:\n{}",
                 book.answers.len(),
                 book.review_mails,
                 self.finals.load(Ordering::Relaxed),
-                book.errors
+                book.errors,
+                procs.log_tails(8)
             );
         }
         Ok(())

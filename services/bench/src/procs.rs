@@ -105,20 +105,24 @@ impl Procs {
         let mut list = self.0.lock().expect("process list");
         for r in list.iter_mut() {
             if let Ok(Some(status)) = r.child.try_wait() {
-                let log = std::fs::read_to_string(&r.log).unwrap_or_default();
-                let tail: String = log
-                    .lines()
-                    .rev()
-                    .take(15)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                bail!("jinguo {} exited early ({status}):\n{tail}", r.name);
+                bail!(
+                    "jinguo {} exited early ({status}):\n{}",
+                    r.name,
+                    log_tail(&r.log, 15)
+                );
             }
         }
         Ok(())
+    }
+
+    /// The last `lines` of each running process's log, headed by its name: what a stalled run
+    /// prints so that the reason (a broker that resets connections, say) is in the failure.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let list = self.0.lock().expect("process list");
+        list.iter()
+            .map(|r| format!("--- {} ---\n{}", r.name, log_tail(&r.log, lines)))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// SIGTERM to every process, then waits for each (SIGKILL after `grace`).
@@ -138,6 +142,13 @@ impl Procs {
             })
             .collect()
     }
+}
+
+/// The last `lines` lines of a log file (empty when it cannot be read).
+fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn terminate(pid: u32) {
