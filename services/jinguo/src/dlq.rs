@@ -38,10 +38,10 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
                 .await
                 .context("reading dead letters")?;
             if list.is_empty() {
-                println!("没有死信 (no dead letters)");
+                outln!("没有死信 (no dead letters)");
             }
             for d in list {
-                println!(
+                outln!(
                     "{:>6}  {}  {:<16} {:<28} attempt {:<3} {}{}",
                     d.id,
                     d.dead_at.format("%Y-%m-%d %H:%M:%S"),
@@ -64,16 +64,16 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
                 .await
                 .context("reading dead letter")?
                 .with_context(|| format!("no dead letter {id}"))?;
-            println!("id:        {}", d.id);
-            println!("consumer:  {}", d.consumer);
-            println!("dead at:   {}", d.dead_at.to_rfc3339());
+            outln!("id:        {}", d.id);
+            outln!("consumer:  {}", d.consumer);
+            outln!("dead at:   {}", d.dead_at.to_rfc3339());
             if let Some(r) = d.replayed_at {
-                println!("replayed:  {}", r.to_rfc3339());
+                outln!("replayed:  {}", r.to_rfc3339());
             }
-            println!("error:     {}", jinguo_core::text::printable(&d.error));
-            println!("history:");
+            outln!("error:     {}", jinguo_core::text::printable(&d.error));
+            outln!("history:");
             for f in &d.envelope.failures {
-                println!(
+                outln!(
                     "  attempt {} at {} by {}: {}",
                     f.attempt,
                     f.at.to_rfc3339(),
@@ -81,16 +81,16 @@ pub(crate) async fn run(config: Arc<Config>, command: Dlq) -> anyhow::Result<()>
                     jinguo_core::text::printable(&f.error)
                 );
             }
-            println!("message:");
-            println!("{}", serde_json::to_string_pretty(&d.envelope)?);
+            outln!("message:");
+            outln!("{}", serde_json::to_string_pretty(&d.envelope)?);
         }
         Dlq::Replay { id: Some(id), .. } => {
             jinguo_bus::dlq::replay(&bus, id).await?;
-            println!("已重放死信 {id} (replayed {id})");
+            outln!("已重放死信 {id} (replayed {id})");
         }
         Dlq::Replay { id: None, .. } => {
             let ids = jinguo_bus::dlq::replay_all(&bus).await?;
-            println!("已重放 {} 条死信 (replayed {})", ids.len(), ids.len());
+            outln!("已重放 {} 条死信 (replayed {})", ids.len(), ids.len());
         }
     }
     Ok(())

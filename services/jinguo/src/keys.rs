@@ -44,7 +44,7 @@ pub(crate) async fn run(config: Arc<Config>, command: Keys) -> anyhow::Result<()
                         done.changed_meanwhile
                     ));
                 }
-                println!("{line}");
+                outln!("{line}");
             }
         }
         Keys::Status => {
@@ -83,7 +83,7 @@ pub(crate) async fn run(config: Arc<Config>, command: Keys) -> anyhow::Result<()
                         None => parts.push(format!("not sealed! {}", c.values)),
                     }
                 }
-                println!("{place}: {}", parts.join(", "));
+                outln!("{place}: {}", parts.join(", "));
             }
         }
     }

@@ -1,6 +1,15 @@
 //! The `jinguo` command-line program: `serve` (the default) runs the API and every worker in
 //! one process; the other subcommands are operator tools.
 
+/// `println!` for command output. A reader that goes away (`jinguo tour generate … | head`)
+/// ends the program quietly with status 141, as a closed pipe ends coreutils; any other write
+/// error is one line on stderr and status 1. `println!` would panic in both cases.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod dlq;
 mod keys;
 mod serve;
@@ -156,9 +165,9 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let applied = store.migrate().await.context("migrating")?;
     if applied.is_empty() {
-        println!("数据库已是最新 (database is up to date)");
+        outln!("数据库已是最新 (database is up to date)");
     } else {
-        println!(
+        outln!(
             "已应用 {} 个迁移 (applied: {})",
             applied.len(),
             applied.join(", ")
@@ -175,7 +184,7 @@ async fn import_orgs(config: &Config, file: &std::path::Path) -> anyhow::Result<
     let summary = jinguo_store::seed::import_orgs(&store, &text)
         .await
         .with_context(|| format!("importing {}", file.display()))?;
-    println!(
+    outln!(
         "导入完成：新增 {}，更名 {}，未变 {} (inserted {}, renamed {}, unchanged {})",
         summary.inserted,
         summary.renamed,
@@ -200,4 +209,18 @@ fn init_tracing(config: &Config) -> anyhow::Result<()> {
     // A second init (tests running commands in-process) keeps the first subscriber.
     drop(installed);
     Ok(())
+}
+
+/// The body of `outln!`.
+pub(crate) fn write_stdout_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let written = writeln!(std::io::stdout().lock(), "{line}");
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        Err(e) => {
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -42,14 +42,14 @@ pub(crate) async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     };
 
     let (listener, local) = listen(&config).await?;
-    println!("巾帼 Jinguo 已启动：http://{local}/");
+    outln!("巾帼 Jinguo 已启动：http://{local}/");
     if !demo.is_empty() {
         let base = &config.http.public_url;
-        println!(
+        outln!(
             "首次运行，已创建演示账号（皋兰县）。登录：打开 {base}/signin 输入邮箱，再到 {base}/dev/mailbox 打开登录链接。"
         );
         for (email, label) in &demo {
-            println!("  {label}: {email}");
+            outln!("  {label}: {email}");
         }
     }
 

@@ -100,7 +100,7 @@ pub(crate) fn run(command: Tour) -> anyhow::Result<()> {
             seed,
         } => {
             let instance = generate(&county, lecturers, days, seed)?;
-            println!("{}", serde_json::to_string_pretty(&instance)?);
+            outln!("{}", serde_json::to_string_pretty(&instance)?);
             Ok(())
         }
     }
@@ -202,7 +202,7 @@ fn solve_file(input: &Path, budget: Budget, seed: u64) -> anyhow::Result<()> {
         stats.fewest_sessions,
         stats.most_sessions,
     );
-    println!("{}", serde_json::to_string_pretty(&schedule)?);
+    outln!("{}", serde_json::to_string_pretty(&schedule)?);
     Ok(())
 }
 
@@ -316,7 +316,7 @@ fn write_calendars(
         let path = out.join(format!("{lecturer}.ics"));
         std::fs::write(&path, calendar(Method::Publish, &events, stamp))
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("{}: {} sessions", path.display(), events.len());
+        outln!("{}: {} sessions", path.display(), events.len());
     }
     Ok(())
 }
@@ -326,7 +326,7 @@ fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
     let schedule_data = read_schedule(schedule)?;
     match check(&instance, &schedule_data) {
         Ok(stats) => {
-            println!(
+            outln!(
                 "ok: {} of {} villages covered, {:.1} km, {}–{} sessions a lecturer",
                 stats.covered,
                 instance.villages.len(),
@@ -338,7 +338,7 @@ fn check_file(input: &Path, schedule: &Path) -> anyhow::Result<()> {
         }
         Err(violations) => {
             for v in &violations {
-                println!("{}", v.0);
+                outln!("{}", v.0);
             }
             anyhow::bail!(
                 "{}: {} problems (listed on stdout)",

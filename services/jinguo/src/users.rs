@@ -159,7 +159,7 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
                     }
                     other => staff_error(other),
                 })?;
-            println!(
+            outln!(
                 "{} {email} ({role} @ {org})",
                 if new {
                     "已添加 (added)"
@@ -181,7 +181,7 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
                     .map(|a| format!("{}@{}", a.role, a.org))
                     .collect();
                 // Names and emails come from the database: never print control characters.
-                println!(
+                outln!(
                     "{:<32} {:<12} {:<8} {}",
                     printable(&s.email),
                     printable(&s.display_name),
@@ -215,7 +215,7 @@ pub(crate) async fn user(config: Arc<Config>, command: User) -> anyhow::Result<(
                 .await
                 .map_err(staff_error)
                 .with_context(|| format!("importing {}", file.display()))?;
-            println!(
+            outln!(
                 "导入完成：新增人员 {people}，角色 {roles} (people added {people}, roles {roles})"
             );
         }
@@ -253,10 +253,10 @@ async fn set_active(store: &Store, email: &str, active: bool, yes: bool) -> anyh
         .map_err(staff_error)?;
     match changed {
         None => anyhow::bail!("--email: no staff member {email}"),
-        Some(false) if active => println!("{email} is already active"),
-        Some(false) => println!("{email} is already disabled"),
-        Some(true) if active => println!("已启用 (enabled) {email}"),
-        Some(true) => println!("已停用 (disabled) {email}"),
+        Some(false) if active => outln!("{email} is already active"),
+        Some(false) => outln!("{email} is already disabled"),
+        Some(true) if active => outln!("已启用 (enabled) {email}"),
+        Some(true) => outln!("已停用 (disabled) {email}"),
     }
     Ok(())
 }
@@ -308,7 +308,7 @@ pub(crate) async fn token(config: Arc<Config>, command: Token) -> anyhow::Result
         .await?;
     anyhow::ensure!(created, "--email: no active staff member {email}");
     // The only time the token is shown.
-    println!("{}", secret.expose());
+    outln!("{}", secret.expose());
     Ok(())
 }
 
@@ -338,7 +338,7 @@ async fn verify_audit(config: &Config, store: &Store) -> anyhow::Result<()> {
              (write one with `jinguo audit checkpoint`)",
             path.display()
         );
-        println!("审计日志完整 (audit log intact): {rows} rows");
+        outln!("审计日志完整 (audit log intact): {rows} rows");
         return Ok(());
     };
     let trusted = signed
@@ -350,7 +350,7 @@ async fn verify_audit(config: &Config, store: &Store) -> anyhow::Result<()> {
         .read(move |conn| Box::pin(async move { checkpoint::check(conn, &c).await }))
         .await?
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    println!(
+    outln!(
         "审计日志完整 (audit log intact): {rows} rows; matches the checkpoint of {} (row {}, {} rows, hash {})",
         trusted
             .at
@@ -367,20 +367,20 @@ async fn write_checkpoint(config: &Config, store: &Store) -> anyhow::Result<()> 
     let written =
         checkpoint::write(store, &config.audit.checkpoint_key, path, jinguo_bus::now()).await?;
     match written {
-        Written::New(s) => println!(
+        Written::New(s) => outln!(
             "已写入审计检查点 (audit checkpoint written): row {}, {} rows, to {}",
             s.checkpoint.seq,
             s.checkpoint.count,
             path.display()
         ),
-        Written::UpToDate(c) => println!(
+        Written::UpToDate(c) => outln!(
             "审计检查点已是最新 (audit checkpoint up to date): row {}, {} rows, in {}",
             c.seq,
             c.count,
             path.display()
         ),
         Written::Empty => {
-            println!("审计日志为空，未写检查点 (audit log empty: no checkpoint written)")
+            outln!("审计日志为空，未写检查点 (audit log empty: no checkpoint written)")
         }
     }
     Ok(())
@@ -513,7 +513,7 @@ pub(crate) async fn duty(config: Arc<Config>, command: Duty) -> anyhow::Result<(
                     }
                     other => staff_error(other),
                 })?;
-            println!("已排班 (on duty) {email} @ {county}");
+            outln!("已排班 (on duty) {email} @ {county}");
         }
         Duty::List { county } => {
             let county = OrgCode::parse(&county).map_err(|e| anyhow::anyhow!("--county: {e}"))?;
@@ -529,7 +529,7 @@ pub(crate) async fn duty(config: Arc<Config>, command: Duty) -> anyhow::Result<(
                 })
                 .await?;
             for s in shifts {
-                println!(
+                outln!(
                     "{} – {}  {}{}",
                     s.starts_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
                     s.ends_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),

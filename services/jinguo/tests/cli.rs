@@ -530,3 +530,44 @@ fn a_generated_county_instance_is_fully_covered() {
         ["error: --county: 620122100000 is not a county, city or province"]
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_and_a_full_disk_is_one_line() {
+    // A reader that went away (`jinguo tour generate … | head -c 0`): the status a closed pipe
+    // gives coreutils, and no panic on stderr. 定西市's instance is larger than a pipe's buffer,
+    // so the write meets the closed pipe whichever comes first.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jinguo"))
+        .args(["tour", "generate", "--county", "6211"])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Any other write error is one line and status 1.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jinguo"))
+        .args(["tour", "generate", "--county", "620121"])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("error: writing to standard output:"),
+        "{lines:?}"
+    );
+}
