@@ -46,6 +46,7 @@ fn label(n: u64) -> String {
 
 /// A signed-in person with a browser that keeps no cookies and follows no redirects.
 struct Coordinator {
+    person: Uuid,
     cookie: String,
     csrf: String,
     client: reqwest::Client,
@@ -57,6 +58,7 @@ impl Coordinator {
         let id = add_staff(&app.store, email, name, "coordinator", org).await;
         let (cookie, csrf) = session(&app.store, id).await;
         Coordinator {
+            person: id,
             cookie,
             csrf,
             client: reqwest::Client::builder()
@@ -639,6 +641,7 @@ async fn pages_ask_for_sign_in_and_rights(backend: Backend) {
     let reviewer = add_staff(&app.store, "rv@example.cn", "审核员", "reviewer", "620122").await;
     let (cookie, csrf) = session(&app.store, reviewer).await;
     let someone = Coordinator {
+        person: reviewer,
         cookie,
         csrf,
         client,
@@ -695,8 +698,115 @@ async fn a_city_coordinator_chooses_the_county_first(backend: Backend) {
     assert_names_only(&page);
 }
 
+/// A township's coordinator keeps the volunteers of her township: the 工作台 leads her to
+/// 巾帼志愿者 (not to 巡回宣讲, which the county runs), her page lists only the volunteers living
+/// in her villages and offers only those villages, she adds one there, a village of another
+/// township is refused beside its field, and another township's page, the county's, and the
+/// API beyond her township are refused.
+async fn a_township_coordinator_keeps_her_townships_volunteers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let county = Coordinator::at(&app, "coord@example.cn", "县协调员", COUNTY).await;
+    for (email, name, village) in [
+        ("a@example.cn", "石洞志愿者", ZHUANGZIPING),
+        ("b@example.cn", "什川志愿者", SHANGCHE),
+    ] {
+        let (status, _, page) = county
+            .post(
+                "/volunteers",
+                &[
+                    ("county", COUNTY),
+                    ("name", name),
+                    ("email", email),
+                    ("home_village", village),
+                    ("topics", "家风家教"),
+                    ("max_per_day", "2"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 303, "{page}");
+    }
+
+    let me = Coordinator::at(&app, "town@example.cn", "镇协调员", SHIDONG).await;
+    let (_, page) = me.get("/me").await;
+    assert!(page.contains("石洞镇的巾帼志愿者"), "{page}");
+    assert!(page.contains("href=\"/volunteers\""), "{page}");
+    assert!(
+        !page.contains("href=\"/tours\""),
+        "tours are the county's: {page}"
+    );
+
+    let (status, page) = me.get("/volunteers").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("巾帼志愿者 · 石洞镇"), "{page}");
+    assert!(page.contains("石洞志愿者"), "{page}");
+    assert!(
+        !page.contains("什川志愿者"),
+        "another township's volunteer: {page}"
+    );
+    assert!(
+        page.contains(&format!("<option value=\"{DONGWAN}\">")),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("<option value=\"{SHANGCHE}\"")),
+        "{page}"
+    );
+    assert_names_only(&page);
+
+    let form = |village: &'static str| {
+        vec![
+            ("county", SHIDONG),
+            ("name", "东湾志愿者"),
+            ("email", "c@example.cn"),
+            ("home_village", village),
+            ("topics", "法律宣传"),
+            ("max_per_day", "1"),
+        ]
+    };
+    let (status, _, page) = me.post("/volunteers", &form(SHANGCHE)).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("value=\"东湾志愿者\""),
+        "what was typed is kept: {page}"
+    );
+    assert!(!page.contains("什川志愿者"), "{page}");
+    let (status, location, page) = me.post("/volunteers", &form(DONGWAN)).await;
+    assert_eq!(status, 303, "{page}");
+    assert!(location.starts_with(&format!("/volunteers?county={SHIDONG}&added=")));
+    let (_, page) = me.get(&location).await;
+    assert!(page.contains("已登记志愿者东湾志愿者"), "{page}");
+    assert!(page.contains("石洞镇东湾村委会"), "{page}");
+
+    for other in [SHICHUAN, COUNTY] {
+        let (status, page) = me.get(&format!("/volunteers?county={other}")).await;
+        assert_eq!(status, 403, "{other}: {page}");
+        assert!(!page.contains("什川志愿者"), "{page}");
+    }
+
+    // The API keeps the same rule: her township yes, the county no.
+    let token = jinguo_tests::api_token(&app.store, me.person).await;
+    let api = |unit: &'static str| {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/volunteers?county={unit}", app.base_url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let r = api(SHIDONG).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: serde_json::Value = r.json().await.unwrap();
+    let names: Vec<&str> = listed["volunteers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["石洞志愿者", "东湾志愿者"]);
+    assert_eq!(api(COUNTY).await.unwrap().status(), 403);
+}
+
 jinguo_tests::on_both_backends!(
     a_city_coordinator_chooses_the_county_first,
+    a_township_coordinator_keeps_her_townships_volunteers,
     a_coordinator_registers_volunteers_by_form_and_by_csv,
     a_coordinator_plans_and_publishes_a_tour_from_the_pages,
     pages_ask_for_sign_in_and_rights,

@@ -230,8 +230,8 @@ struct MePage {
     staff_links: Vec<(String, String)>,
     /// 反家暴联动, for those who work on cases: (open cases, overdue among them).
     referrals: Option<(usize, usize)>,
-    /// 巡回宣讲, for those who manage tours somewhere: the counties by name.
-    tours_in: Option<String>,
+    /// 宣讲, for those who manage tours or keep volunteers somewhere.
+    tours_in: Option<crate::tour_pages::Tile>,
     /// 运行状态, for admins.
     admin: bool,
     csrf: String,

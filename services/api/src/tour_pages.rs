@@ -883,19 +883,21 @@ fn dates_label(from: Option<NaiveDate>, to: Option<NaiveDate>) -> String {
     }
 }
 
-/// A county code from a query or a form, when it has a county's shape.
-fn county_of(raw: &str) -> Option<OrgCode> {
+/// Where volunteers are kept, from the `county` of a query or a form: a county, or the
+/// township of a township's coordinator (the parameter keeps its first name so that links
+/// stay valid).
+fn volunteer_unit_of(raw: &str) -> Option<OrgCode> {
     OrgCode::parse(raw.trim())
         .ok()
-        .filter(|c| c.level() == OrgLevel::County)
+        .filter(|c| matches!(c.level(), OrgLevel::County | OrgLevel::Township))
 }
 
-/// The page for a county code that is not one.
-fn no_such_county() -> Response {
+/// The page for a code that is neither a county nor a township.
+fn no_such_unit() -> Response {
     message(
         StatusCode::NOT_FOUND,
-        "没有这个县（区）",
-        "没有找到这个县（区），请从工作台进入巾帼志愿者页面。".into(),
+        "没有这个地区",
+        "没有找到这个县（区）或乡镇（街道），请从工作台进入巾帼志愿者页面。".into(),
         None,
     )
 }
@@ -909,7 +911,7 @@ async fn volunteers_page(
     let person = session.person;
     let loaded = run(state, move |c, _, now| {
         Box::pin(async move {
-            let counties = jinguo_tour_program::counties_for(c, person, now).await?;
+            let counties = jinguo_tour_program::volunteer_scopes(c, person, now).await?;
             let county = match county.or_else(|| counties.first().map(|(code, _)| *code)) {
                 Some(code) => code,
                 None => {
@@ -1032,9 +1034,9 @@ pub(crate) async fn volunteers(
         Err(page) => return page,
     };
     let county = match q.county.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(raw) => match county_of(raw) {
+        Some(raw) => match volunteer_unit_of(raw) {
             Some(c) => Some(c),
-            None => return no_such_county(),
+            None => return no_such_unit(),
         },
         None => None,
     };
@@ -1111,8 +1113,8 @@ pub(crate) async fn add_volunteer(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let Some(county) = county_of(typed.get("county")) else {
-        return no_such_county();
+    let Some(county) = volunteer_unit_of(typed.get("county")) else {
+        return no_such_unit();
     };
     let input = match new_volunteer(&typed) {
         Ok(v) => v,
@@ -1181,8 +1183,8 @@ pub(crate) async fn import_volunteers(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let Some(county) = county_of(typed.get("county")) else {
-        return no_such_county();
+    let Some(county) = volunteer_unit_of(typed.get("county")) else {
+        return no_such_unit();
     };
     let text = typed.get("csv").to_owned();
     let person = session.person;
@@ -1244,7 +1246,7 @@ pub(crate) async fn template_csv(
     let county = q
         .county
         .as_deref()
-        .and_then(county_of)
+        .and_then(volunteer_unit_of)
         .unwrap_or_else(|| OrgCode::parse("620122000000").expect("a county code"));
     let example = state
         .store
@@ -1281,8 +1283,8 @@ pub(crate) async fn villages_csv(
         Ok(s) => s,
         Err(page) => return page,
     };
-    let Some(county) = county_of(q.county.as_deref().unwrap_or("")) else {
-        return no_such_county();
+    let Some(county) = volunteer_unit_of(q.county.as_deref().unwrap_or("")) else {
+        return no_such_unit();
     };
     let groups = state
         .store
@@ -1314,21 +1316,45 @@ pub(crate) async fn villages_csv(
 
 // --- the 工作台 tile ---------------------------------------------------------------------------
 
-/// The names of the counties where `person` manages tours, joined with 、, when there are any:
-/// the 工作台 shows the 巡回宣讲 tile then.
-pub(crate) async fn tile(state: &AppState, person: Uuid) -> Result<Option<String>, Response> {
-    let counties = run(state, move |c, _, now| {
-        Box::pin(async move { jinguo_tour_program::counties_for(c, person, now).await })
+/// The 宣讲 tile of the workbench: for someone who manages tours, the counties by name (her
+/// tile links to 巡回宣讲 and 巾帼志愿者); for a township's coordinator who keeps volunteers
+/// only, her townships (the tile links to 巾帼志愿者 alone). `None` for everyone else.
+pub(crate) struct Tile {
+    pub units: String,
+    pub tours: bool,
+}
+
+/// The [`Tile`] `person` sees, if any.
+pub(crate) async fn tile(state: &AppState, person: Uuid) -> Result<Option<Tile>, Response> {
+    let (counties, scopes) = run(state, move |c, _, now| {
+        Box::pin(async move {
+            let counties = jinguo_tour_program::counties_for(c, person, now).await?;
+            let scopes = jinguo_tour_program::volunteer_scopes(c, person, now).await?;
+            Ok((counties, scopes))
+        })
     })
     .await
     .map_err(|e| ApiError::from(e).into_response())?;
-    Ok((!counties.is_empty()).then(|| {
-        counties
+    let names = |units: Vec<(OrgCode, String)>| {
+        units
             .into_iter()
             .map(|(_, n)| n)
             .collect::<Vec<_>>()
             .join("、")
-    }))
+    };
+    Ok(if !counties.is_empty() {
+        Some(Tile {
+            units: names(counties),
+            tours: true,
+        })
+    } else if !scopes.is_empty() {
+        Some(Tile {
+            units: names(scopes),
+            tours: false,
+        })
+    } else {
+        None
+    })
 }
 
 #[cfg(test)]

@@ -111,14 +111,15 @@ pub(crate) struct CountyQuery {
     county: String,
 }
 
-/// `GET /api/v1/volunteers?county=`: the county's volunteers.
+/// `GET /api/v1/volunteers?county=`: the volunteers of a county, or of a township for its
+/// coordinator.
 pub(crate) async fn list_volunteers(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
     Query(q): Query<CountyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let county = jinguo_core::org::OrgCode::parse(q.county.trim())
-        .map_err(|_| ApiError::bad_request("county", "请给出 12 位的县（区）代码"))?;
+        .map_err(|_| ApiError::bad_request("county", "请给出 12 位的县（区）或乡镇（街道）代码"))?;
     let rows = run(&state, move |c, _, now| {
         Box::pin(async move {
             let rows = jinguo_tour_program::volunteers_of(c, person, county, now).await?;

@@ -42,7 +42,7 @@ pub use tour::{MANAGE_TOURS, NewTour, VillageVenue, create_tour, may_manage, set
 pub use views::{
     DayView, LecturerView, SessionView, TalkView, TourLine, TourView, TownshipCoverage,
     UnassignedView, VillageChoice, VillagePoint, counties_for, map_svg, schedule_ics, session_view,
-    tour_view, tours_for,
+    tour_view, tours_for, volunteer_scopes,
 };
 pub use volunteers::{
     CSV_COLUMNS, MANAGE_VOLUNTEERS, NewVolunteer, add_volunteer, csv_template, import_volunteers,

@@ -161,6 +161,37 @@ pub async fn counties_for(
     person: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Vec<(OrgCode, String)>, Refusal> {
+    units_allowed(conn, person, now, crate::tour::MANAGE_TOURS, false).await
+}
+
+/// Where `person` keeps volunteers, by code, with names: each county where she may manage
+/// volunteers, and, for a post at a township, that township (a township's coordinator keeps
+/// the volunteers living in her villages). The same rule as adding one (`volunteer.manage`),
+/// decided like [`counties_for`].
+pub async fn volunteer_scopes(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<(OrgCode, String)>, Refusal> {
+    units_allowed(
+        conn,
+        person,
+        now,
+        crate::volunteers::MANAGE_VOLUNTEERS,
+        true,
+    )
+    .await
+}
+
+/// The counties (and with `townships`, the townships of posts below a county) on which
+/// `person` holds `action`; a township inside a county already listed is left out.
+async fn units_allowed(
+    conn: &mut Conn<'_>,
+    person: Uuid,
+    now: DateTime<Utc>,
+    action: &str,
+    townships: bool,
+) -> Result<Vec<(OrgCode, String)>, Refusal> {
     let Some(principal) = jinguo_store::staff::principal(conn, person, now).await? else {
         return Ok(Vec::new());
     };
@@ -170,12 +201,13 @@ pub async fn counties_for(
         let units = match a.org.level() {
             OrgLevel::County => orgs::units(conn, &[a.org]).await?,
             level if level < OrgLevel::County => orgs::below(conn, a.org, OrgLevel::County).await?,
+            OrgLevel::Township if townships => orgs::units(conn, &[a.org]).await?,
             _ => Vec::new(),
         };
         for u in units {
             let allowed = jinguo_core::auth::authorize(
                 &principal,
-                crate::tour::MANAGE_TOURS,
+                action,
                 jinguo_core::auth::Target::Org(u.code),
                 &table,
                 now,
@@ -185,6 +217,15 @@ pub async fn counties_for(
             }
         }
     }
+    // A township whose county is listed too adds nothing.
+    let counties: Vec<OrgCode> = out
+        .iter()
+        .filter(|(c, _)| c.level() == OrgLevel::County)
+        .map(|(c, _)| *c)
+        .collect();
+    out.retain(|(c, _)| {
+        c.level() == OrgLevel::County || !counties.contains(&c.at_level(OrgLevel::County))
+    });
     Ok(out)
 }
 

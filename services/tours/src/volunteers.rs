@@ -319,17 +319,20 @@ pub async fn import_volunteers(
     }
 }
 
-/// The volunteers of `county`, for someone who manages volunteers there.
+/// The volunteers living in `unit` (a county, or a township of one), for someone who manages
+/// volunteers there.
 pub async fn volunteers_of(
     conn: &mut Conn<'_>,
     by: Uuid,
-    county: OrgCode,
+    unit: OrgCode,
     now: DateTime<Utc>,
 ) -> Result<Vec<VolunteerRow>, Refusal> {
-    if !jinguo_auth::may(conn, by, MANAGE_VOLUNTEERS, Target::Org(county), now).await? {
+    if !jinguo_auth::may(conn, by, MANAGE_VOLUNTEERS, Target::Org(unit), now).await? {
         return Err(Refusal::Forbidden(MANAGE_VOLUNTEERS));
     }
-    Ok(store::volunteers_of(conn, county).await?)
+    let mut rows = store::volunteers_of(conn, unit.at_level(OrgLevel::County)).await?;
+    rows.retain(|v| v.home_village.is_within(&unit));
+    Ok(rows)
 }
 
 #[cfg(test)]
