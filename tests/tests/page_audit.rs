@@ -160,6 +160,22 @@ async fn pages_pass_the_phone_audit() {
     for path in ["/me", "/tours", "/volunteers", &format!("/tours/{tour}")] {
         audit(path).await;
     }
+    // A township's coordinator: her 工作台 with the volunteers-only tile, her township's list.
+    let township = add_staff(
+        &app.store,
+        "town@example.cn",
+        "镇协调员",
+        "coordinator",
+        "620122103000",
+    )
+    .await;
+    let (cookie, _) = session(&app.store, township).await;
+    browser.set_cookie(&cookie).await;
+    for path in ["/me", "/volunteers"] {
+        audit(path).await;
+    }
+    let (cookie, _) = session(&app.store, coordinator).await;
+    browser.set_cookie(&cookie).await;
     // A draft tour's page, with its village and venue form open and refused (nothing ticked).
     let draft: serde_json::Value = app
         .client
