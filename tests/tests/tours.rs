@@ -718,51 +718,121 @@ async fn plan_tour_end_to_end(transport: Transport) {
 
 jinguo_tests::on_both_transports!(plan_tour_end_to_end);
 
+/// The coordinator in a browser that follows no redirects: her session cookie and CSRF value.
+struct SignedIn {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl SignedIn {
+    async fn new(app: &TestApp, person: Uuid) -> SignedIn {
+        let (cookie, csrf) = jinguo_tests::session(&app.store, person).await;
+        SignedIn {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base_url.clone(),
+            cookie,
+            csrf,
+        }
+    }
+
+    /// The HTML of a page.
+    async fn page(&self, path: &str) -> String {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// Posts `form` with the CSRF value.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut body = vec![("csrf", self.csrf.as_str())];
+        body.extend_from_slice(form);
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A draft tour on SQLite, the tours worker's handler and no bus: plan jobs are delivered by
+/// hand, so that a test decides when (and how often) each runs.
+struct ByHand {
+    app: TestApp,
+    draft: jinguo_tests::touring::Draft,
+    worker: jinguo_bus::Worker,
+    tour: Uuid,
+}
+
+impl ByHand {
+    async fn new() -> ByHand {
+        let limit = [("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "200")];
+        let app = TestApp::spawn_with(Backend::Sqlite, jinguo_tests::Contents::Gansu, &limit).await;
+        let draft = jinguo_tests::touring::draft_tour(&app).await;
+        let worker =
+            jinguo_tour_program::worker(&jinguo_tests::test_config(&app.db, &limit)).unwrap();
+        let tour = draft.tour.parse().unwrap();
+        ByHand {
+            app,
+            draft,
+            worker,
+            tour,
+        }
+    }
+
+    async fn row(&self) -> jinguo_store::tours::TourRow {
+        let tour = self.tour;
+        self.app
+            .store
+            .read(move |c| Box::pin(async move { jinguo_store::tours::tour(c, tour).await }))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Asks for a plan as the coordinator does: the request the job will carry.
+    async fn ask(&self) -> Uuid {
+        let path = format!("/api/v1/tours/{}/plan", self.tour);
+        let (status, _) = post(&self.app, &self.draft.token, &path, json!({})).await;
+        assert_eq!(status, 202);
+        self.row().await.plan_request.unwrap()
+    }
+
+    async fn deliver(&self, request: Uuid) {
+        use jinguo_bus::Job;
+        let job = jinguo_tour_program::PlanTour {
+            tour: self.tour,
+            request,
+        }
+        .envelope(Utc::now());
+        self.worker
+            .handler
+            .handle_outside(&self.app.store, &job)
+            .await
+            .unwrap();
+    }
+}
+
 /// The plan job runs outside any transaction, so its idempotence is its own: delivered again it
 /// finds its request answered and changes nothing; a job for a request superseded by a newer one
 /// writes nothing, and the newer one's result is stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_job_delivered_again_or_superseded_changes_nothing() {
-    use jinguo_bus::Job;
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        jinguo_tests::Contents::Gansu,
-        &[("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "200")],
-    )
-    .await;
-    let draft = jinguo_tests::touring::draft_tour(&app).await;
-    let config = jinguo_tests::test_config(&app.db, &[("JINGUO_TOURS__PLAN_TIME_LIMIT_MS", "200")]);
-    let worker = jinguo_tour_program::worker(&config).unwrap();
-    let tour: Uuid = draft.tour.parse().unwrap();
-    let store = app.store.clone();
-    let row = || {
-        let store = store.clone();
-        async move {
-            store
-                .read(move |c| Box::pin(async move { jinguo_store::tours::tour(c, tour).await }))
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
-    let ask = || async {
-        let (status, _) = post(
-            &app,
-            &draft.token,
-            &format!("/api/v1/tours/{tour}/plan"),
-            json!({}),
-        )
-        .await;
-        assert_eq!(status, 202);
-        row().await.plan_request.unwrap()
-    };
-    let deliver = |request: Uuid| {
-        let (worker, store) = (&worker, &app.store);
-        async move {
-            let job = jinguo_tour_program::PlanTour { tour, request }.envelope(Utc::now());
-            worker.handler.handle_outside(store, &job).await.unwrap();
-        }
-    };
+    let t = ByHand::new().await;
+    let row = || t.row();
+    let ask = || t.ask();
+    let deliver = |request| t.deliver(request);
     // No bus runs: the jobs are delivered by hand.
     let first = ask().await;
     deliver(first).await;
@@ -789,6 +859,124 @@ async fn a_plan_job_delivered_again_or_superseded_changes_nothing() {
     let replanned = row().await;
     assert_eq!(replanned.state, jinguo_store::tours::TourState::Planned);
     assert!(replanned.planned_at > planned.planned_at);
+}
+
+/// Before publishing, a day or a lecturer taken out (by API or by the page, one rule behind
+/// both) shapes the next plan: a planned tour goes back to draft with its plan dropped, nobody
+/// is told anything, and the plan computed afterwards has no talk on that day and none for
+/// that lecturer. The tour page lists what was taken out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_day_or_a_lecturer_taken_out_before_publishing_shapes_the_next_plan() {
+    let t = ByHand::new().await;
+    let (app, draft, tour) = (&t.app, &t.draft, t.tour);
+    let row = || t.row();
+    // A plan asked for and its job delivered: (date, lecturer) of each talk it stored.
+    let plan = || async {
+        t.deliver(t.ask().await).await;
+        let planned = row().await;
+        assert_eq!(planned.state, jinguo_store::tours::TourState::Planned);
+        let schedule: Value = serde_json::from_str(&planned.plan.unwrap()).unwrap();
+        let talks: Vec<(String, String)> = schedule["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let field = |k: &str| s[k].as_str().unwrap().to_owned();
+                (field("date"), field("lecturer"))
+            })
+            .collect();
+        assert!(!talks.is_empty());
+        talks
+    };
+
+    let first = plan().await;
+    let day = first[0].0.clone();
+    let mails_before = mails(&app.store).await.len();
+    let (status, answer) = post(
+        app,
+        &draft.token,
+        &format!("/api/v1/tours/{tour}/removals"),
+        json!({ "day": day }),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "moved": 0, "cancelled": 0, "replan": true })
+    );
+    let dropped = row().await;
+    assert_eq!(dropped.state, jinguo_store::tours::TourState::Draft);
+    assert!(
+        dropped.plan.is_none(),
+        "the plan without the removal is dropped"
+    );
+    let second = plan().await;
+    assert!(
+        second.iter().all(|(d, _)| *d != day),
+        "no talk on {day}: {second:?}"
+    );
+
+    // The page: the lecturer with most talks taken out, the same rule.
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for (_, lecturer) in &second {
+        *count.entry(lecturer.as_str()).or_default() += 1;
+    }
+    let busiest = count
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap()
+        .0
+        .to_owned();
+    let browser = SignedIn::new(app, draft.coordinator).await;
+    let r = browser
+        .post(
+            &format!("/tours/{tour}/remove"),
+            &[("volunteer", busiest.as_str()), ("day", "")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/tours/{tour}?excluded=1#adjust"));
+    assert_eq!(row().await.state, jinguo_store::tours::TourState::Draft);
+    let page = browser.page(&location).await;
+    assert!(
+        page.contains("已记下：计算安排时不再安排这位讲师或这一天"),
+        "{page}"
+    );
+    assert!(page.contains("<h3>已去掉</h3>"), "{page}");
+    // A tour running into a year whose holidays are not loaded says so; one that does not, not.
+    let spec: Value = serde_json::from_str(&row().await.spec).unwrap();
+    let year = |k: &str| spec[k].as_str().unwrap()[..4].parse::<i32>().unwrap();
+    let missing = jinguo_tests::test_config(&app.db, &[])
+        .calendar
+        .load()
+        .unwrap()
+        .missing_years(year("from"), year("to"));
+    assert_eq!(
+        page.contains("id=\"calendar-note\""),
+        !missing.is_empty(),
+        "{missing:?}: {page}"
+    );
+    for y in missing {
+        assert!(
+            page.contains(&format!("{y}年的节假日和调休安排尚未载入系统")),
+            "{page}"
+        );
+    }
+    assert!(
+        page.contains(&jinguo_tour_program::day_label(day.parse().unwrap())),
+        "{page}"
+    );
+    let third = plan().await;
+    assert!(
+        third.iter().all(|(d, l)| *l != busiest && *d != day),
+        "{third:?}"
+    );
+    assert_eq!(
+        mails(&app.store).await.len(),
+        mails_before,
+        "nobody is told before publishing"
+    );
 }
 
 async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -873,27 +1061,14 @@ async fn villages_and_venues_are_chosen_before_planning(backend: Backend) {
     assert_eq!(status, 403);
 
     // The page: the form lists 什川镇's villages with what was chosen, and saves a new choice.
-    let (cookie, csrf) = jinguo_tests::session(&app.store, draft.coordinator).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{}/tours/{}", app.base_url, draft.tour))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let browser = SignedIn::new(&app, draft.coordinator).await;
+    let page = browser.page(&format!("/tours/{}", draft.tour)).await;
     assert!(
         page.contains("已选 3 个") && page.contains("<legend>什川镇</legend>"),
         "{page}"
     );
     assert!(page.contains("value=\"620122103202\" checked"));
     let form = [
-        ("csrf", csrf.as_str()),
         ("villages_form", "1"),
         ("v", "620122103204"),
         ("venue-620122103204", "新时代文明实践站"),
@@ -902,26 +1077,15 @@ async fn villages_and_venues_are_chosen_before_planning(backend: Backend) {
         ("venue-620122103205", "妇女之家"),
         ("capacity-620122103205", ""),
     ];
-    let r = client
-        .post(format!("{}/tours/{}/villages", app.base_url, draft.tour))
-        .header("cookie", &cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let villages = format!("/tours/{}/villages", draft.tour);
+    let r = browser.post(&villages, &form).await;
     assert_eq!(r.status().as_u16(), 303);
     let (_, view) = app
         .get_json_as(&format!("/api/v1/tours/{}", draft.tour), &draft.token)
         .await;
     assert_eq!(view["villages"], 2);
     // Nothing ticked: refused beside the form, nothing changed.
-    let r = client
-        .post(format!("{}/tours/{}/villages", app.base_url, draft.tour))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str()), ("villages_form", "1")])
-        .send()
-        .await
-        .unwrap();
+    let r = browser.post(&villages, &[("villages_form", "1")]).await;
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("id=\"villages-error\""));
     let (_, view) = app

@@ -454,6 +454,8 @@ pub(crate) struct ShowQuery {
     cancelled: Option<String>,
     #[serde(default)]
     villages: Option<String>,
+    #[serde(default)]
+    excluded: Option<String>,
 }
 
 impl ShowQuery {
@@ -463,6 +465,9 @@ impl ShowQuery {
             return Some(format!(
                 "已保存：宣讲 {n} 个村（社区）及其场所，请重新计算安排。"
             ));
+        }
+        if self.excluded.is_some() {
+            return Some("已记下：计算安排时不再安排这位讲师或这一天。请重新计算安排。".into());
         }
         if self.published.is_some() {
             return Some("已发布：每位讲师和每个村（社区）都已收到通知和日历文件，宣讲前一个工作日会收到提醒。".into());
@@ -630,7 +635,8 @@ fn removal_of(t: &Typed) -> Result<Removal, Refused> {
 }
 
 /// `POST /tours/{id}/remove`: takes a lecturer, a day, or a lecturer on a day out of the
-/// published tour; the program repairs it and tells the people touched.
+/// tour; the program repairs a published one and tells the people touched, or leaves them out
+/// of the next plan.
 pub(crate) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -651,6 +657,9 @@ pub(crate) async fn remove(
     })
     .await;
     match repaired {
+        Ok(r) if r.replan => {
+            Redirect::to(&format!("/tours/{id}?excluded=1#adjust")).into_response()
+        }
         Ok(r) => Redirect::to(&format!(
             "/tours/{id}?moved={}&cancelled={}#adjust",
             r.moved, r.cancelled

@@ -222,7 +222,8 @@ pub(crate) async fn publish_tour(
 }
 
 /// `POST /api/v1/tours/{id}/removals`: takes a lecturer (`volunteer`), a day (`day`) or a
-/// lecturer on a day out of the published tour, and repairs it.
+/// lecturer on a day out of the tour: a published one is repaired; before that the tour goes
+/// back to draft (`replan`) and its next plan leaves them out.
 pub(crate) async fn remove(
     State(state): State<AppState>,
     ApiCaller(person): ApiCaller,
@@ -234,7 +235,7 @@ pub(crate) async fn remove(
     })
     .await?;
     Ok(Json(
-        json!({ "moved": repaired.moved, "cancelled": repaired.cancelled }),
+        json!({ "moved": repaired.moved, "cancelled": repaired.cancelled, "replan": repaired.replan }),
     ))
 }
 

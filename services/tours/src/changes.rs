@@ -25,6 +25,9 @@ pub struct Repaired {
     pub moved: usize,
     /// Talks no lecturer could take.
     pub cancelled: usize,
+    /// The tour was not published yet: the removal was noted, the tour is a draft again and
+    /// must be planned anew.
+    pub replan: bool,
 }
 
 fn as_session(s: &SessionRow) -> Session {
@@ -80,7 +83,8 @@ pub(crate) fn today(settings: &Settings, now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// The coordinator takes a lecturer (every day, or one day) or a day (for everyone) out of
-/// the published tour `tour`.
+/// the tour `tour`. Published, it is repaired and the people touched are told; before that,
+/// the removal shapes the next plan (a 元旦 in a year whose holidays are not loaded, say).
 pub async fn remove(
     conn: &mut Conn<'_>,
     settings: &Settings,
@@ -90,9 +94,6 @@ pub async fn remove(
     now: DateTime<Utc>,
 ) -> Result<Repaired, Refusal> {
     let (mut row, spec) = managed(conn, by, tour, true, now).await?;
-    if row.state != TourState::Published {
-        return Err(conflict("宣讲安排发布后才能调整；发布前请直接重新计算"));
-    }
     if removal.volunteer.is_none() && removal.day.is_none() {
         return Err(invalid("volunteer", "请选择要取消的讲师或日期"));
     }
@@ -113,6 +114,12 @@ pub async fn remove(
         removals.push(removal);
     }
     row.removals = serde_json::to_string(&removals).expect("serialises");
+    let published = row.state == TourState::Published;
+    if !published {
+        // Nobody has been told anything yet: the removal shapes the next plan, and a plan
+        // computed (or being computed) without it is dropped.
+        crate::tour::back_to_draft(&mut row);
+    }
     store::update_tour(conn, &row).await?;
     // Talks of days gone by are left for their hosts to record.
     let today = today(settings, now);
@@ -131,6 +138,12 @@ pub async fn remove(
         now,
     )
     .await?;
+    if !published {
+        return Ok(Repaired {
+            replan: true,
+            ..Repaired::default()
+        });
+    }
     repair_and_tell(conn, settings, &row, &dropped, now).await
 }
 
@@ -282,5 +295,6 @@ async fn repair_and_tell(
     Ok(Repaired {
         moved: changed.len() - cancelled,
         cancelled,
+        replan: false,
     })
 }

@@ -180,13 +180,7 @@ pub async fn set_villages(
     let rows = villages_in_scope(conn, row.county, &spec.townships, villages).await?;
     store::delete_villages(conn, tour).await?;
     store::insert_villages(conn, tour, &rows).await?;
-    if row.state != TourState::Draft {
-        row.state = TourState::Draft;
-        row.plan = None;
-        row.plan_request = None;
-        row.plan_note = None;
-        row.planned_at = None;
-    }
+    back_to_draft(&mut row);
     store::update_tour(conn, &row).await?;
     jinguo_auth::record(
         conn,
@@ -198,6 +192,18 @@ pub async fn set_villages(
     )
     .await?;
     Ok(row)
+}
+
+/// Drops the plan of a tour not yet published whose input changed (villages, removals): it
+/// goes back to draft, and a plan being computed finds itself stale.
+pub(crate) fn back_to_draft(row: &mut TourRow) {
+    if row.state != TourState::Draft {
+        row.state = TourState::Draft;
+        row.plan = None;
+        row.plan_request = None;
+        row.plan_note = None;
+        row.planned_at = None;
+    }
 }
 
 /// The villages a tour may cover, by township, each with whether it is chosen and its venue

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use jinguo_core::org::{OrgCode, OrgLevel, OrgUnit};
 use jinguo_store::tours::{self as store, SessionRow, SessionState, TourRow, TourState};
 use jinguo_store::{Conn, orgs};
@@ -150,6 +150,9 @@ pub struct TourView {
     /// Villages of the tour with nobody to host it (no active reviewer there): they hear of
     /// nothing, so the coordinator must tell them herself.
     pub without_host: Vec<String>,
+    /// The tour runs into a year whose holidays and 调休 are not loaded: its days are Monday to
+    /// Friday there, which the coordinator must check herself.
+    pub calendar_note: Option<String>,
 }
 
 /// The counties where `person` may manage tours, by code, with their names: the one rule
@@ -553,7 +556,27 @@ pub async fn tour_view(
         removed,
         village_choices,
         without_host,
+        calendar_note: calendar_note(
+            &settings
+                .calendar
+                .missing_years(spec.from.year(), spec.to.year()),
+        ),
     })
+}
+
+/// What the tour page says when the tour runs into years without holiday data.
+pub fn calendar_note(missing: &[i32]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let years = missing
+        .iter()
+        .map(|y| format!("{y}年"))
+        .collect::<Vec<_>>()
+        .join("、");
+    Some(format!(
+        "{years}的节假日和调休安排尚未载入系统，这段时间按周一至周五安排宣讲。国务院公布安排后请管理员更新日历；在此之前，元旦、春节等放假日请在“调整安排”中去掉。"
+    ))
 }
 
 /// The published schedule as a calendar file (every talk still on).
@@ -672,6 +695,17 @@ pub async fn session_view(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tour_into_years_without_holidays_says_which() {
+        assert_eq!(calendar_note(&[]), None);
+        let note = calendar_note(&[2027, 2028]).unwrap();
+        assert!(
+            note.starts_with("2027年、2028年的节假日和调休安排尚未载入系统"),
+            "{note}"
+        );
+        assert!(note.contains("调整安排"), "{note}");
+    }
 
     #[test]
     fn the_map_places_every_village_coloured_by_status_with_names_escaped() {
