@@ -301,6 +301,26 @@ async fn the_start_page_is_for_people_and_the_status_page_for_admins(backend: Ba
         Backend::Postgres => "PostgreSQL",
         Backend::Sqlite => "SQLite",
     }));
+    // The calendar row names the years (this one and the next) whose holidays are not loaded.
+    let year =
+        chrono::Datelike::year(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai));
+    let missing = jinguo_tests::test_config(&app.db, &[])
+        .calendar
+        .load()
+        .unwrap()
+        .missing_years(year, year + 1);
+    assert!(
+        status_page.contains("<th scope=\"row\">工作日历</th>"),
+        "{status_page}"
+    );
+    assert_eq!(
+        status_page.contains("尚未载入，暂按周一至周五计算"),
+        !missing.is_empty(),
+        "{missing:?}: {status_page}"
+    );
+    for y in missing {
+        assert!(status_page.contains(&format!("{y}年")), "{status_page}");
+    }
 
     let viewer = add_staff(&app.store, "v@gl.cn", "王查看", "viewer", "620122").await;
     let (viewer_cookie, _) = session(&app.store, viewer).await;

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Datelike;
 use jinguo_config::DatabaseUrl;
 use jinguo_core::auth::Role;
 use jinguo_core::org::{OrgCode, OrgLevel};
@@ -58,6 +59,8 @@ struct StatusPage {
     database: &'static str,
     bus: &'static str,
     mail: &'static str,
+    /// Whether this year's and next year's holidays are loaded.
+    calendar: String,
     counts: Vec<(&'static str, i64)>,
 }
 
@@ -113,6 +116,12 @@ pub(crate) async fn admin_status(State(state): State<AppState>, headers: HeaderM
         } else {
             "写入本地邮件目录"
         },
+        calendar: calendar_status(
+            &state.calendar,
+            jinguo_bus::now()
+                .with_timezone(&config.calendar.time_zone)
+                .year(),
+        ),
         counts: vec![
             ("市州", count(OrgLevel::City)),
             ("县市区", count(OrgLevel::County)),
@@ -124,6 +133,25 @@ pub(crate) async fn admin_status(State(state): State<AppState>, headers: HeaderM
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
     }
+}
+
+/// The working-day calendar for this year and the next, as an admin needs to hear it: a year
+/// without the State Council's arrangement counts Monday to Friday until its file is added
+/// (the same years the start-up log warns of).
+fn calendar_status(calendar: &jinguo_core::calendar::Calendar, year: i32) -> String {
+    let missing = calendar.missing_years(year, year + 1);
+    if missing.is_empty() {
+        return format!("{year}年、{}年的节假日和调休安排已载入", year + 1);
+    }
+    let years = missing
+        .iter()
+        .map(|y| format!("{y}年"))
+        .collect::<Vec<_>>()
+        .join("、");
+    format!(
+        "{years}的节假日和调休安排尚未载入，暂按周一至周五计算。国务院公布安排后，请在日历目录（calendar.dir）添加该年的文件（如 {}.toml）。",
+        missing[0]
+    )
 }
 
 /// `/static/jinguo.css`: the one stylesheet (the content security policy allows no inline
