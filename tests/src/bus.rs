@@ -109,9 +109,19 @@ impl Drop for TestBus {
         let names = jinguo_bus::rabbit::Names {
             prefix: self.prefix.clone(),
         };
-        let queues = jinguo_bus::rabbit::queue_names(&names, &self.bus);
+        let queues = jinguo_bus::rabbit::declared_queues(&self.bus.config, &self.bus.workers);
         delete_broker_names(queues, vec![names.exchange(), names.dead()]);
     }
+}
+
+/// Deletes what a `jinguo` process run under `config`'s prefix declared: every queue of the
+/// deployment and both exchanges.
+pub fn delete_deployment_names(config: &jinguo_config::Config) {
+    let names = jinguo_bus::rabbit::Names {
+        prefix: config.amqp.prefix.clone(),
+    };
+    let queues = jinguo::declared_queues(config).expect("the deployment's workers");
+    delete_broker_names(queues, vec![names.exchange(), names.dead()]);
 }
 
 /// Deletes queues and exchanges a test declared, talking to RabbitMQ directly (not through a

@@ -31,8 +31,8 @@ use tokio::sync::oneshot;
 
 pub use browser::Browser;
 pub use bus::{
-    TestBus, Transport, dead_letters_eventually, delete_broker_names, eventually, settle,
-    unique_prefix,
+    TestBus, Transport, dead_letters_eventually, delete_broker_names, delete_deployment_names,
+    eventually, settle, unique_prefix,
 };
 pub use db::{Backend, Contents, TestDb, amqp_url, postgres_admin_url};
 pub use people::{add_staff, api_token, session};

@@ -295,10 +295,11 @@ async fn run_relay_on_rabbitmq_stops_cleanly_on_sigterm() {
         log.contains("relay started") && log.contains("relay stopped"),
         "{log}"
     );
-    jinguo_tests::delete_broker_names(
-        vec![format!("{prefix}.dead")],
-        vec![prefix.clone(), format!("{prefix}.dead")],
-    );
+    // The relay declares the whole deployment's topology: delete all of it.
+    jinguo_tests::delete_deployment_names(&jinguo_tests::test_config(
+        &db,
+        &[("JINGUO_AMQP__PREFIX", prefix.as_str())],
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,7 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use jinguo_store::{StoreError, on_backend};
 use jinguo_tests::{
     Backend, Contents, JinguoProcess, Proxy, TestApp, TestDb, add_staff, amqp_url, api_token,
-    delete_broker_names, eventually, postgres_admin_url, unique_prefix,
+    delete_deployment_names, eventually, postgres_admin_url, unique_prefix,
 };
 use tokio::sync::Notify;
 
@@ -452,13 +452,7 @@ async fn sigterm_with_rabbitmq_stops_with_exit_0_and_no_error_in_the_log() {
 
     // The same topology the process declares, to know when it is consuming and to clean up.
     let config = jinguo_tests::test_config(&db, &env);
-    let workers: Vec<jinguo_bus::Worker> = [
-        jinguo_mail::mailer_worker(&config).ok(),
-        jinguo_nominations::worker(&config).ok(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let workers = jinguo::workers(&config).unwrap();
     let bus = jinguo_bus::Bus {
         store: db.store().await,
         workers: Arc::new(workers),
@@ -505,10 +499,7 @@ async fn sigterm_with_rabbitmq_stops_with_exit_0_and_no_error_in_the_log() {
 
     let status = jinguo.terminate();
     let log = jinguo.log();
-    delete_broker_names(
-        jinguo_bus::rabbit::queue_names(&names, &bus),
-        vec![names.exchange(), names.dead()],
-    );
+    delete_deployment_names(&bus.config);
     assert!(
         status.success(),
         "SIGTERM ends with exit 0, got {status}:\n{log}"

@@ -203,15 +203,12 @@ pub async fn delete_broker_names(amqp_url: &str, prefix: &str) -> anyhow::Result
     let conn = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default())
         .await
         .context("connecting to RabbitMQ for clean-up")?;
-    // Every consuming service of jinguo's `workers()` and the broker retry tiers of the
-    // default `messaging.retry_delays` (1 s, 10 s; longer ones are timers in the database).
-    let mut queues = vec![format!("{prefix}.dead")];
-    for worker in ["mailer", "nominations", "referrals"] {
-        queues.push(format!("{prefix}.{worker}"));
-        for ms in [1000, 10000] {
-            queues.push(format!("{prefix}.{worker}.retry.{ms}ms"));
-        }
-    }
+    // Every queue the deployment declares: jinguo's own list of its workers, with the broker
+    // retry tiers of the default `messaging.retry_delays` the bench runs with.
+    let config =
+        jinguo_config::Config::from_env([("JINGUO_AMQP__PREFIX".to_owned(), prefix.to_owned())])
+            .context("the configuration whose queues to delete")?;
+    let queues = jinguo::declared_queues(&config)?;
     for q in queues {
         // A channel each: deleting something absent may close the channel.
         if let Ok(ch) = conn.create_channel().await {

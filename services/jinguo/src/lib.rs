@@ -122,6 +122,16 @@ pub fn workers(config: &Config) -> anyhow::Result<Vec<jinguo_bus::Worker>> {
     ])
 }
 
+/// Every RabbitMQ queue a deployment under `config` declares (its consumers, their broker
+/// retry tiers, the dead letters): what a test or the bench deletes after running `jinguo`
+/// under a prefix of its own.
+pub fn declared_queues(config: &Config) -> anyhow::Result<Vec<String>> {
+    Ok(jinguo_bus::rabbit::declared_queues(
+        config,
+        &workers(config)?,
+    ))
+}
+
 /// The bus over a migrated store: workers and calendar.
 fn bus(config: Arc<Config>, store: Store) -> anyhow::Result<jinguo_bus::Bus> {
     let calendar = config.calendar.load()?;

@@ -76,12 +76,16 @@ impl Names {
     }
 }
 
-/// Every queue name the topology of `workers` declares (tests delete them afterwards).
-pub fn queue_names(names: &Names, bus: &Bus) -> Vec<String> {
+/// Every queue name the topology of `workers` declares under `config`'s prefix (tests and the
+/// bench delete them afterwards).
+pub fn declared_queues(config: &jinguo_config::Config, workers: &[Worker]) -> Vec<String> {
+    let names = Names {
+        prefix: config.amqp.prefix.clone(),
+    };
     let mut out = vec![names.dead()];
-    for w in bus.workers.iter() {
+    for w in workers {
         out.push(names.queue(&w.name));
-        for d in broker_tiers(bus) {
+        for d in broker_tiers(config) {
             out.push(names.retry_queue(&w.name, d));
         }
     }
@@ -89,9 +93,8 @@ pub fn queue_names(names: &Names, bus: &Bus) -> Vec<String> {
 }
 
 /// The retry delays short enough to wait in the broker.
-fn broker_tiers(bus: &Bus) -> Vec<Duration> {
-    let mut tiers: Vec<Duration> = bus
-        .config
+fn broker_tiers(config: &jinguo_config::Config) -> Vec<Duration> {
+    let mut tiers: Vec<Duration> = config
         .messaging
         .retry
         .delays
@@ -185,7 +188,7 @@ pub async fn declare(channel: &Channel, bus: &Bus) -> lapin::Result<()> {
                 )
                 .await?;
         }
-        for delay in broker_tiers(bus) {
+        for delay in broker_tiers(&bus.config) {
             let args = table(&[
                 ("x-queue-type", text("quorum")),
                 (
@@ -604,7 +607,7 @@ async fn after_failure(
         AfterFailure::RetryIn(delay) => {
             tracing::info!(consumer = %worker.name, message = %message.id, attempt = message.attempt, ?delay, %error, "handler failed; will retry");
             let next = message.retried(&worker.name, &error.message, now());
-            if broker_tiers(bus).contains(&delay) {
+            if broker_tiers(&bus.config).contains(&delay) {
                 let queue = n.retry_queue(&worker.name, delay);
                 match publish_confirmed(channel, "", &queue, &next).await? {
                     Ok(()) => Ok(true),
