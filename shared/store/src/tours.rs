@@ -180,7 +180,8 @@ pub struct TourRow {
     pub plan: Option<String>,
     /// Why the last planning produced nothing (shown to the coordinator).
     pub plan_note: Option<String>,
-    /// Lecturers and days taken out after publishing, as the tours program wrote them.
+    /// Lecturers and days taken out (before publishing or after), as the tours program wrote
+    /// them.
     pub removals: String,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
