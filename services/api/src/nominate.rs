@@ -309,19 +309,10 @@ async fn confirmation(state: &AppState, campaign_id: Uuid, nomination: Uuid) -> 
 mod tests {
     use super::*;
 
-    fn typed(pairs: &[(&str, &str)]) -> Typed {
-        Typed(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn every_wrong_field_of_the_family_is_named_at_once() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let form = typed(&[
+        let form = Typed::of(&[
             ("head_name", "王秀兰"),
             ("head_id", "620122198001011234"),
             ("address", "城中社区幸福路12号"),
@@ -333,7 +324,7 @@ mod tests {
             .map(|r| r.field)
             .collect();
         assert_eq!(fields, [Some("phone"), Some("story")]);
-        let blank_phone = typed(&[("phone", " "), ("story", "太短了")]);
+        let blank_phone = Typed::of(&[("phone", " "), ("story", "太短了")]);
         let fields: Vec<_> = family_refusals(&blank_phone, today, false)
             .iter()
             .map(|r| r.field)

@@ -20,6 +20,17 @@ use jinguo_store::{Conn, StoreError, orgs};
 pub(crate) struct Typed(pub Vec<(String, String)>);
 
 impl Typed {
+    /// A form from literal pairs (the unit tests' forms).
+    #[cfg(test)]
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Typed {
+        Typed(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// The first value of `key`, or "".
     pub(crate) fn get(&self, key: &str) -> &str {
         self.0

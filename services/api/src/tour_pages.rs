@@ -1370,15 +1370,6 @@ pub(crate) async fn tile(state: &AppState, person: Uuid) -> Result<Option<Tile>,
 mod tests {
     use super::*;
 
-    fn typed(pairs: &[(&str, &str)]) -> Typed {
-        Typed(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn unavailable_dates_are_read_with_any_separator() {
         assert_eq!(
@@ -1398,7 +1389,7 @@ mod tests {
 
     #[test]
     fn a_bad_time_is_refused_beside_its_field() {
-        let t = typed(&[
+        let t = Typed::of(&[
             ("from", "2026-12-07"),
             ("to", "2026-12-18"),
             ("session_minutes", "90"),
@@ -1423,12 +1414,12 @@ mod tests {
 
     #[test]
     fn a_removal_names_a_lecturer_or_a_day() {
-        let Ok(r) = removal_of(&typed(&[("volunteer", ""), ("day", "2026-12-08")])) else {
+        let Ok(r) = removal_of(&Typed::of(&[("volunteer", ""), ("day", "2026-12-08")])) else {
             panic!("a day alone is a removal");
         };
         assert_eq!(r.volunteer, None);
         assert_eq!(r.day, NaiveDate::from_ymd_opt(2026, 12, 8));
-        let r = removal_of(&typed(&[("volunteer", "someone"), ("day", "")])).unwrap_err();
+        let r = removal_of(&Typed::of(&[("volunteer", "someone"), ("day", "")])).unwrap_err();
         assert_eq!(r.field, Some("volunteer"));
     }
 
