@@ -14,6 +14,7 @@ mod browser;
 mod bus;
 mod db;
 pub mod nominating;
+pub mod page_text;
 mod people;
 mod process;
 mod proxy;

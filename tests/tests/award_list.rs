@@ -15,6 +15,7 @@ use jinguo_core::nominations::State;
 use jinguo_core::org::OrgCode;
 use jinguo_store::orgs;
 use jinguo_tests::nominating::campaign;
+use jinguo_tests::page_text::has_uuid;
 use jinguo_tests::{Backend, TestApp, add_staff, api_token, on_both_backends, session};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -271,20 +272,6 @@ fn digit_runs(text: &str, min: usize) -> Vec<String> {
         .filter(|run| run.len() >= min)
         .map(str::to_owned)
         .collect()
-}
-
-/// Whether `text` holds anything shaped like a UUID (8-4-4-4-12 hex digits).
-fn has_uuid(text: &str) -> bool {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(35)).any(|i| {
-        b[i..i + 36].iter().enumerate().all(|(j, c)| {
-            if matches!(j, 8 | 13 | 18 | 23) {
-                *c == b'-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-    })
 }
 
 /// Asserts that `html` shows nothing of `n` but its head's name: neither its ID number nor

@@ -2,6 +2,7 @@
 //! page, and campaigns created from a form, listed and shown with their public link and QR code.
 
 use jinguo_tests::nominating::csrf_of;
+use jinguo_tests::page_text::{has_digit_run, text_of};
 use jinguo_tests::{Backend, TestApp, add_staff, session};
 
 /// GET `path` as the holder of `cookie`: status and page.
@@ -14,33 +15,6 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
         .await
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The visible text of a page: tags (and their attributes) left out.
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Whether `text` holds a run of `n` or more ASCII digits.
-fn has_digit_run(text: &str, n: usize) -> bool {
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
-    }
-    false
 }
 
 /// The form as the create page sends it, with `changes` over a valid campaign over 皋兰县.

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{Datelike, Days, NaiveDate};
+use jinguo_tests::page_text::{has_digit_run, has_uuid, text_of};
 use jinguo_tests::{Backend, TestApp, TestBus, add_staff, eventually, session, test_config};
 use uuid::Uuid;
 
@@ -102,42 +103,6 @@ impl Coordinator {
             .unwrap_or_default();
         (r.status().as_u16(), location, r.text().await.unwrap())
     }
-}
-
-/// The visible text of a page: tags (and their attributes) left out.
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Whether `text` holds a run of `n` or more ASCII digits (an org code has 12).
-fn has_digit_run(text: &str, n: usize) -> bool {
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
-    }
-    false
-}
-
-/// Whether `text` holds something shaped like a UUID.
-fn has_uuid(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    chars.windows(36).any(|w| {
-        let s: String = w.iter().collect();
-        Uuid::parse_str(&s).is_ok()
-    })
 }
 
 /// The page shows names only: no org code, no id.
